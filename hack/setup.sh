@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Prepare this checkout for development, tests and the demo. Idempotent: re-running it
+# only does what is missing.
+#
+#   - Debian packages (bindep.txt): PostgreSQL 15, Redis 7, zstd, ...
+#   - .venv with the pinned tool chain (hack/requirements-dev.txt + requirements.txt,
+#     constrained by hack/constraints.txt)
+#   - .venv-min: the lowest ansible-core this collection declares (meta/runtime.yml),
+#     used by CI for the unit tests and a smoke run
+#   - .collections/: kubernetes.core & co. taken from the PyPI `ansible` wheel (Galaxy is
+#     not reachable here), plus this checkout linked as multiagent.ops
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+PYTHON=${PYTHON:-python3}
+ANSIBLE_BUNDLE_VERSION=12.3.0   # the `ansible` wheel the dependency collections come from
+MIN_ANSIBLE_CORE=2.16.19        # lowest ansible-core tested (requires_ansible: >=2.16.0)
+COLLECTIONS=(kubernetes/core community/postgresql community/general ansible/posix ansible/utils)
+
+log() { printf '[setup] %s\n' "$*"; }
+
+# --- Debian packages ---------------------------------------------------------------
+missing=()
+while read -r pkg _; do
+  [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done < bindep.txt
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python virtual environments ---------------------------------------------------
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+want=$(stamp_of hack/requirements-dev.txt requirements.txt hack/constraints.txt)
+if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]]; then
+  log "creating .venv"
+  [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check \
+    -c hack/constraints.txt -r hack/requirements-dev.txt -r requirements.txt
+  echo "$want" > .venv/.stamp
+fi
+
+want_min=$(echo "$MIN_ANSIBLE_CORE" | cat - requirements.txt hack/constraints.txt | sha256sum | cut -c1-16)
+if [[ ! -x .venv-min/bin/python || "$(cat .venv-min/.stamp 2>/dev/null)" != "$want_min" ]]; then
+  log "creating .venv-min (ansible-core $MIN_ANSIBLE_CORE)"
+  [[ -x .venv-min/bin/python ]] || "$PYTHON" -m venv .venv-min
+  # The runtime deps at the tested versions; ansible-core at the declared minimum.
+  grep -v -E '^(ansible-core|ansible-compat|ansible-lint|molecule|resolvelib)==' hack/constraints.txt > .venv-min/constraints.txt
+  .venv-min/bin/pip install -q --disable-pip-version-check -c .venv-min/constraints.txt \
+    "ansible-core==$MIN_ANSIBLE_CORE" -r requirements.txt pytest pytest-asyncio kmock aiohttp
+  echo "$want_min" > .venv-min/.stamp
+fi
+
+# --- Collections -------------------------------------------------------------------
+CDIR=.collections/ansible_collections
+mkdir -p "$CDIR/multiagent"
+if [[ ! -f "$CDIR/.bundle-$ANSIBLE_BUNDLE_VERSION" ]]; then
+  log "extracting ${COLLECTIONS[*]} from ansible==$ANSIBLE_BUNDLE_VERSION"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps "ansible==$ANSIBLE_BUNDLE_VERSION" -d "$tmp"
+  globs=()
+  for c in "${COLLECTIONS[@]}"; do
+    rm -rf "${CDIR:?}/$c"
+    globs+=("ansible_collections/$c/*")
+  done
+  (cd "$tmp" && "$ROOT/.venv/bin/python" - "$tmp"/ansible-*.whl "${globs[@]}" <<'PY'
+import fnmatch, sys, zipfile
+wheel, patterns = sys.argv[1], sys.argv[2:]
+with zipfile.ZipFile(wheel) as z:
+    names = [n for n in z.namelist() if any(fnmatch.fnmatch(n, p) for p in patterns)]
+    z.extractall(".", names)
+PY
+  )
+  for c in "${COLLECTIONS[@]}"; do
+    mkdir -p "$CDIR/${c%/*}"
+    mv "$tmp/ansible_collections/$c" "$CDIR/$c"
+  done
+  touch "$CDIR/.bundle-$ANSIBLE_BUNDLE_VERSION"
+fi
+# This checkout is the collection multiagent.ops.
+if [[ "$(readlink "$CDIR/multiagent/ops" 2>/dev/null)" != "$ROOT" ]]; then
+  ln -sfn "$ROOT" "$CDIR/multiagent/ops"
+fi
+
+# --- ansible-test sanity bootstrap -------------------------------------------------
+# ansible-test downloads get-pip.py from a host that is not reachable here; this shim
+# bootstraps pip from the standard library instead (see ../shared/notes).
+shim_dir="$HOME/.ansible/test/cache"
+if [[ ! -f "$shim_dir/get_pip_24_2.py" ]]; then
+  mkdir -p "$shim_dir"
+  cat > "$shim_dir/get_pip_24_2.py" <<'PY'
+"""Offline stand-in for get-pip.py: bootstrap pip with ensurepip, then honour the arguments."""
+import ensurepip
+import subprocess
+import sys
+
+ensurepip.bootstrap(upgrade=True)
+args = [a for a in sys.argv[1:] if not a.startswith("--disable-pip-version-check")]
+if args:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", *args])
+PY
+fi
+
+log "ready: .venv ($(.venv/bin/ansible --version | head -1)), .venv-min, .collections"
