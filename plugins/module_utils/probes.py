@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Probes of the things around the workloads: HTTP health endpoints, PostgreSQL, Redis.
+
+Each probe returns a plain result dict and never raises for the failure it is measuring:
+a refused connection is a result (``ok: False`` with the reason), not an exception.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from urllib.parse import urlsplit
+
+from ansible.module_utils.common.text.converters import to_native
+
+try:
+    from ansible.module_utils.urls import open_url
+    from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+except ImportError:  # pragma: no cover - always present inside Ansible
+    open_url = None
+
+
+class InputError(ValueError):
+    """Bad probe definition; the message names the endpoint and what is wrong."""
+
+
+def validate_url(name, url):
+    """Reject what cannot be probed before anything runs."""
+    if not isinstance(url, str) or not url.strip():
+        raise InputError("endpoint '%s': url is empty" % name)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a malformed port
+    except ValueError as exc:
+        raise InputError("endpoint '%s': malformed url %r: %s" % (name, url, exc))
+    if parts.scheme not in ("http", "https"):
+        raise InputError(
+            "endpoint '%s': malformed url %r: scheme must be http or https" % (name, url)
+        )
+    if not parts.hostname:
+        raise InputError("endpoint '%s': malformed url %r: no host" % (name, url))
+    if port == 0:
+        raise InputError("endpoint '%s': malformed url %r: port 0" % (name, url))
+    return url
+
+
+def status_ok(status, expect):
+    if expect:
+        return status in expect
+    return 200 <= status < 300
+
+
+def _describe_error(exc):
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, (socket.timeout, TimeoutError)) or isinstance(
+        exc, (socket.timeout, TimeoutError)
+    ):
+        return "timed out"
+    if isinstance(reason, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if reason is not None:
+        return to_native(reason)
+    return to_native(exc) or exc.__class__.__name__
+
+
+def http_probe_once(url, timeout, headers=None, validate_certs=True, expect=None):
+    """One GET; returns ``(ok, status, error, seconds)``."""
+    started = time.monotonic()
+    try:
+        resp = open_url(
+            url,
+            method="GET",
+            headers=headers or {},
+            timeout=timeout,
+            validate_certs=validate_certs,
+            follow_redirects="safe",
+        )
+        status = resp.getcode()
+        resp.read(65536)
+        resp.close()
+    except HTTPError as exc:
+        elapsed = time.monotonic() - started
+        status = exc.code
+        return status_ok(status, expect), status, "HTTP %d" % status, elapsed
+    except (URLError, socket.error, OSError, ValueError) as exc:
+        return False, None, _describe_error(exc), time.monotonic() - started
+    elapsed = time.monotonic() - started
+    if status_ok(status, expect):
+        return True, status, None, elapsed
+    return False, status, "HTTP %d" % status, elapsed
+
+
+def combine_attempts(name, component, url, attempts):
+    """An endpoint is ok when every attempt succeeded; its error is the first failure."""
+    failures = [a for a in attempts if not a[0]]
+    return {
+        "name": name,
+        "component": component,
+        "url": url,
+        "ok": not failures,
+        "status": (failures[0] if failures else attempts[-1])[1],
+        "error": failures[0][2] if failures else None,
+        "latencies": [round(a[3], 4) for a in attempts if a[0]],
+        "attempts": len(attempts),
+        "failed_attempts": len(failures),
+    }
+
+
+def postgres_check(params):
+    """``SELECT 1`` on PostgreSQL; password never leaves this function."""
+    started = time.monotonic()
+    try:
+        import psycopg  # noqa: F401  (psycopg 3)
+
+        connect = psycopg.connect
+        errors = (psycopg.Error,)
+    except ImportError:
+        try:
+            import psycopg2
+
+            connect = psycopg2.connect
+            errors = (psycopg2.Error,)
+        except ImportError:
+            return {
+                "ok": False,
+                "error": "neither psycopg (3) nor psycopg2 is installed on the controller",
+                "unavailable": True,
+            }
+    kwargs = dict(
+        host=params.get("host"),
+        port=int(params.get("port") or 5432),
+        user=params.get("user"),
+        dbname=params.get("dbname") or "postgres",
+        connect_timeout=max(1, int(round(float(params.get("timeout") or 5)))),
+        sslmode=params.get("sslmode") or "prefer",
+    )
+    if params.get("password"):
+        kwargs["password"] = params["password"]
+    try:
+        conn = connect(**kwargs)
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            cur.fetchone()
+            cur.execute("SHOW server_version")
+            version = cur.fetchone()[0]
+        finally:
+            conn.close()
+    except errors as exc:
+        return {"ok": False, "error": _first_line(exc), "latency": None}
+    return {
+        "ok": True,
+        "error": None,
+        "latency": round(time.monotonic() - started, 4),
+        "server_version": version,
+    }
+
+
+def redis_check(params):
+    """``PING`` on Redis; password never leaves this function."""
+    started = time.monotonic()
+    try:
+        import redis
+    except ImportError:
+        return {
+            "ok": False,
+            "error": "the redis Python package is not installed on the controller",
+            "unavailable": True,
+        }
+    timeout = float(params.get("timeout") or 5)
+    client = redis.Redis(
+        host=params.get("host"),
+        port=int(params.get("port") or 6379),
+        db=int(params.get("db") or 0),
+        username=params.get("username"),
+        password=params.get("password"),
+        ssl=bool(params.get("tls")),
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    try:
+        client.ping()
+        version = (client.info("server") or {}).get("redis_version")
+    except redis.exceptions.RedisError as exc:
+        return {"ok": False, "error": _first_line(exc), "latency": None}
+    finally:
+        client.close()
+    return {
+        "ok": True,
+        "error": None,
+        "latency": round(time.monotonic() - started, 4),
+        "server_version": version,
+    }
+
+
+def _first_line(exc):
+    text = to_native(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__

@@ -1,0 +1,571 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: platform_health
+short_description: Check the health of a multi-agent platform in one look
+version_added: 0.1.0
+author:
+  - multiagent.ops contributors
+description:
+  - In one call, lists the namespace's Deployments, ReplicaSets, StatefulSets, Pods and
+    recent Events (label selectors optional), maps pods to components through their
+    ownerReferences (never by name), probes all given HTTP endpoints concurrently with a
+    per-probe timeout (plain URLs, or through the API server's service proxy for services
+    without an ingress), optionally checks PostgreSQL (C(SELECT 1)) and Redis (C(PING)), and
+    returns a report with a status per component, findings with a severity and a stable
+    rule id, an overall status and a 0-100 score.
+  - All Kubernetes LISTs and all probes run at the same time, so the call takes about as
+    long as the slowest probe.
+  - Read-only. Never reports C(changed). Safe in check mode.
+  - "Rules, their default severity and their effect on the component:
+    C(workload_missing) critical, down;
+    C(no_ready_replica) critical, down;
+    C(endpoints_all_failing) (every endpoint of a component fails) critical, down;
+    C(dependency_unreachable) (database or cache) critical, down;
+    C(pod_crashloop) (CrashLoopBackOff) critical, degraded (down if no ready replica);
+    C(pod_image_pull) (ImagePullBackOff/ErrImagePull) critical, degraded (down if no ready replica);
+    C(replicas_unavailable) warning, degraded;
+    C(rollout_stalled) (ProgressDeadlineExceeded) warning, degraded;
+    C(pod_restarts) (restarts >= O(thresholds.restarts) within O(thresholds.restarts_window)) warning, degraded;
+    C(pod_pending) (Pending longer than O(thresholds.pending_age)) warning, degraded;
+    C(endpoint_slow) (p95 of the probes above O(thresholds.slow_p95)) warning, degraded;
+    C(endpoint_failing) (one of several endpoints fails, e.g. HTTP 5xx) warning, degraded;
+    C(check_unavailable) (permission denied, timeout) unknown, unknown."
+  - "Score: 100 only with no findings; each finding costs 30 (critical), 10 (warning),
+    5 (unknown) or 1 (info) points; any critical finding caps the score at 50. Making a
+    finding worse never raises the score."
+  - The API's C(restartCount) is cumulative and has no per-restart times, so restarts count
+    as within the window when the pod is younger than the window or its last termination
+    falls inside it.
+options:
+  namespace:
+    description: Namespace of the platform.
+    type: str
+    required: true
+  label_selectors:
+    description:
+      - Label selectors (C(key=value), C(key!=value), C(key in (a,b))) that restrict the
+        workloads and pods looked at. They are joined with commas (all must match).
+    type: list
+    elements: str
+    default: []
+  components:
+    description:
+      - The platform's components. Each is checked through its workload and pods.
+      - When empty, every Deployment and StatefulSet in the namespace (after
+        O(label_selectors)) is a component.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Component name used in the report.
+        type: str
+        required: true
+      kind:
+        description: Kind of the workload; C(none) for a component known only by endpoints.
+        type: str
+        default: Deployment
+        choices: [Deployment, StatefulSet, DaemonSet, none]
+      workload:
+        description: Name of the workload object; defaults to O(components[].name).
+        type: str
+  discover:
+    description:
+      - Also report Deployments and StatefulSets that are not listed in O(components).
+      - Defaults to true when O(components) is empty, false otherwise.
+    type: bool
+  endpoints:
+    description:
+      - HTTP health endpoints, probed concurrently, each O(probe_attempts) times.
+      - Give either O(endpoints[].url), or O(endpoints[].service) to go through the API
+        server's service proxy.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Name in the report; defaults to the URL or service and path.
+        type: str
+      url:
+        description: Full http(s) URL.
+        type: str
+      service:
+        description: Service name in O(namespace), reached through the API server proxy.
+        type: str
+      port:
+        description: Service port name or number (proxy only).
+        type: str
+      path:
+        description: Path on the service (proxy only).
+        type: str
+        default: /health
+      scheme:
+        description: Scheme the proxy uses to reach the service.
+        type: str
+        default: http
+        choices: [http, https]
+      component:
+        description:
+          - Component the endpoint belongs to. Endpoints without one are reported under
+            the pseudo component C(platform).
+        type: str
+      expect_status:
+        description: Status codes that mean healthy; default any 2xx.
+        type: list
+        elements: int
+      timeout:
+        description: Per-probe timeout in seconds; default O(probe_timeout).
+        type: float
+      headers:
+        description: Extra request headers.
+        type: dict
+      validate_certs:
+        description: Verify TLS certificates of plain URLs.
+        type: bool
+        default: true
+  probe_timeout:
+    description: Default per-probe timeout in seconds.
+    type: float
+    default: 5
+  probe_attempts:
+    description:
+      - How many times each endpoint is probed (concurrently across endpoints, in turn for
+        one endpoint); the slow rule uses the p95 of these.
+    type: int
+    default: 3
+  api_timeout:
+    description: Timeout in seconds of each Kubernetes API request.
+    type: float
+    default: 15
+  database:
+    description: PostgreSQL to check with C(SELECT 1). Needs psycopg (3) or psycopg2.
+    type: dict
+    suboptions:
+      name:
+        description: Component name in the report.
+        type: str
+        default: postgresql
+      host:
+        description: Host name or address.
+        type: str
+        required: true
+      port:
+        description: Port.
+        type: int
+        default: 5432
+      user:
+        description: User name.
+        type: str
+        default: postgres
+      password:
+        description: Password.
+        type: str
+      dbname:
+        description: Database.
+        type: str
+        default: postgres
+      sslmode:
+        description: libpq sslmode.
+        type: str
+        default: prefer
+      timeout:
+        description: Connect timeout in seconds.
+        type: float
+        default: 5
+  cache:
+    description: Redis to check with C(PING). Needs the redis Python package.
+    type: dict
+    suboptions:
+      name:
+        description: Component name in the report.
+        type: str
+        default: redis
+      host:
+        description: Host name or address.
+        type: str
+        required: true
+      port:
+        description: Port.
+        type: int
+        default: 6379
+      username:
+        description: ACL user name.
+        type: str
+      password:
+        description: Password.
+        type: str
+      db:
+        description: Database number.
+        type: int
+        default: 0
+      tls:
+        description: Use TLS.
+        type: bool
+        default: false
+      timeout:
+        description: Socket timeout in seconds.
+        type: float
+        default: 5
+  rules:
+    description:
+      - Per-rule overrides, for example C({pod_restarts: {severity: critical}}) or
+        C({endpoint_slow: {enabled: false}}). Severities are C(critical), C(warning),
+        C(unknown), C(info). The effect of a rule on its component does not change.
+    type: dict
+    default: {}
+  thresholds:
+    description:
+      - Overrides of C(restarts) (3), C(restarts_window) (3600 s), C(pending_age) (300 s),
+        C(slow_p95) (2.0 s) and C(events_window) (900 s, what counts as recent).
+    type: dict
+    default: {}
+  collect:
+    description:
+      - Extra sources for a diagnosis. C(services) lists Services; C(metrics) reads pod
+        usage from C(metrics.k8s.io); C(logs) greps recent log lines of troubled pods (and
+        one pod per component) for O(log_pattern). A source that cannot be read is named in
+        RV(report.sources) and never fails the module.
+    type: list
+    elements: str
+    default: []
+    choices: [services, metrics, logs]
+  log_tail_lines:
+    description: Lines read from the end of each container log.
+    type: int
+    default: 200
+  log_pattern:
+    description: Regular expression selecting error lines.
+    type: str
+    default: (?i)\b(error|fatal|panic|exception|traceback|critical)\b
+  log_max_pods:
+    description: At most this many pods have their logs read.
+    type: int
+    default: 20
+  fail_on_api_error:
+    description:
+      - Fail when the Kubernetes API cannot be used at all (unreachable, wrong credentials).
+        The report is returned either way and names the checks that could not run.
+      - Set to false for a diagnosis that must report whatever it can.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to diff.
+notes:
+  - Issues only GET requests, at fixed API paths (no discovery round trips).
+  - Secrets given as O(database.password) or O(cache.password) are never returned.
+requirements:
+  - kubernetes >= 24.2.0
+  - psycopg >= 3.1 or psycopg2 (only with O(database))
+  - redis >= 4.5 (only with O(cache))
+"""
+
+EXAMPLES = r"""
+- name: Check the MPLP platform
+  multiagent.ops.platform_health:
+    kubeconfig: "{{ cluster_kubeconfig }}"
+    namespace: mplp-production
+    components:
+      - name: core
+        workload: mplp-core
+      - name: postgresql
+        kind: StatefulSet
+    endpoints:
+      - url: https://api.mplp.example.com/health
+      - name: core
+        url: https://api.mplp.example.com/api/v1/core/health
+        component: core
+      - service: mplp-core
+        port: http
+        path: /ready
+        component: core
+    database:
+      host: db.internal
+      user: mplp
+      password: "{{ vault_db_password }}"
+      dbname: mplp_production
+    cache:
+      host: redis.internal
+      password: "{{ vault_redis_password }}"
+    thresholds:
+      slow_p95: 1.0
+    rules:
+      pod_restarts:
+        severity: critical
+  register: health
+
+- name: Fail on critical findings
+  ansible.builtin.assert:
+    that: not health.report.critical
+    fail_msg: "{{ health.report.findings | selectattr('severity', 'eq', 'critical') | map(attribute='message') | join('; ') }}"
+
+- name: Everything in a namespace, with logs and usage, never failing on a missing source
+  multiagent.ops.platform_health:
+    namespace: langgraph-multi-agent
+    collect: [services, metrics, logs]
+    fail_on_api_error: false
+  register: diagnosis
+"""
+
+RETURN = r"""
+report:
+  description: The health report.
+  returned: always (also when the module fails after collecting)
+  type: dict
+  contains:
+    status:
+      description: Overall status, C(healthy), C(degraded), C(down) (every workload down) or C(unknown).
+      type: str
+      sample: degraded
+    score:
+      description: 0-100; 100 only with no findings, at most 50 with a critical finding.
+      type: int
+      sample: 50
+    critical:
+      description: Whether any critical finding exists.
+      type: bool
+    counts:
+      description: Number of findings per severity.
+      type: dict
+      sample: {critical: 1, warning: 0, unknown: 0, info: 0}
+    findings:
+      description: Findings, most severe first.
+      type: list
+      elements: dict
+      sample:
+        - rule: pod_crashloop
+          severity: critical
+          component: core
+          message: container app of pod mplp-core-6d4f-x2x9q is in CrashLoopBackOff (5 restarts)
+          object: Pod/mplp-core-6d4f-x2x9q
+    components:
+      description: Per component, its C(status), C(findings), C(replicas), C(pods), C(endpoints), C(check) (database/cache) and C(warning_events).
+      type: dict
+    events:
+      description: Events of the last O(thresholds.events_window) seconds, newest first.
+      type: list
+      elements: dict
+    sources:
+      description: Kubernetes sources that could not be read, with the reason.
+      type: dict
+      sample: {events: {ok: false, reason: forbidden, error: "permission denied to list events ..."}}
+    services:
+      description: Services, when O(collect) has C(services).
+      type: list
+      elements: dict
+    usage:
+      description: Pod CPU (millicores) and memory (bytes), when O(collect) has C(metrics); C(available=false) when the metrics API does not answer.
+      type: dict
+    logs:
+      description: Error lines per pod and container, when O(collect) has C(logs).
+      type: list
+      elements: dict
+    namespace:
+      description: The namespace checked.
+      type: str
+    duration_seconds:
+      description: Wall time of the look.
+      type: float
+    checked_at:
+      description: Time of the check (UTC, ISO 8601).
+      type: str
+"""
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import (
+        get_api_client,
+    )
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import (
+        AnsibleK8SModule,
+    )
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import (
+        CoreException,
+    )
+except ImportError:  # pragma: no cover - kubernetes.core >= 2.4 ships these
+    get_api_client = AnsibleK8SModule = None
+    CoreException = Exception
+from ansible_collections.multiagent.ops.plugins.module_utils import health
+from ansible_collections.multiagent.ops.plugins.module_utils.collect import (
+    DEFAULT_LOG_PATTERN,
+    CollectError,
+    Collector,
+    normalize_endpoints,
+)
+from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeReader, classify
+from ansible_collections.multiagent.ops.plugins.module_utils.probes import InputError
+
+
+def argspec():
+    spec = dict(AUTH_ARG_SPEC)
+    spec.update(
+        namespace=dict(type="str", required=True),
+        label_selectors=dict(type="list", elements="str", default=[]),
+        components=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                name=dict(type="str", required=True),
+                kind=dict(
+                    type="str",
+                    default="Deployment",
+                    choices=["Deployment", "StatefulSet", "DaemonSet", "none"],
+                ),
+                workload=dict(type="str"),
+            ),
+        ),
+        discover=dict(type="bool"),
+        endpoints=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                name=dict(type="str"),
+                url=dict(type="str"),
+                service=dict(type="str"),
+                port=dict(type="str"),
+                path=dict(type="str", default="/health"),
+                scheme=dict(type="str", default="http", choices=["http", "https"]),
+                component=dict(type="str"),
+                expect_status=dict(type="list", elements="int"),
+                timeout=dict(type="float"),
+                headers=dict(type="dict"),
+                validate_certs=dict(type="bool", default=True),
+            ),
+            mutually_exclusive=[("url", "service")],
+            required_one_of=[("url", "service")],
+        ),
+        probe_timeout=dict(type="float", default=5),
+        probe_attempts=dict(type="int", default=3),
+        api_timeout=dict(type="float", default=15),
+        database=dict(
+            type="dict",
+            options=dict(
+                name=dict(type="str", default="postgresql"),
+                host=dict(type="str", required=True),
+                port=dict(type="int", default=5432),
+                user=dict(type="str", default="postgres"),
+                password=dict(type="str", no_log=True),
+                dbname=dict(type="str", default="postgres"),
+                sslmode=dict(type="str", default="prefer"),
+                timeout=dict(type="float", default=5),
+            ),
+        ),
+        cache=dict(
+            type="dict",
+            options=dict(
+                name=dict(type="str", default="redis"),
+                host=dict(type="str", required=True),
+                port=dict(type="int", default=6379),
+                username=dict(type="str"),
+                password=dict(type="str", no_log=True),
+                db=dict(type="int", default=0),
+                tls=dict(type="bool", default=False),
+                timeout=dict(type="float", default=5),
+            ),
+        ),
+        rules=dict(type="dict", default={}),
+        thresholds=dict(type="dict", default={}),
+        collect=dict(
+            type="list", elements="str", default=[], choices=["services", "metrics", "logs"]
+        ),
+        log_tail_lines=dict(type="int", default=200),
+        log_pattern=dict(type="str", default=DEFAULT_LOG_PATTERN),
+        log_max_pods=dict(type="int", default=20),
+        fail_on_api_error=dict(type="bool", default=True),
+    )
+    return spec
+
+
+def run(module, make_reader):
+    """Collect, evaluate and exit; ``make_reader`` returns a KubeReader or raises."""
+    p = module.params
+    if p["probe_attempts"] < 1:
+        module.fail_json(msg="probe_attempts must be at least 1, got %d" % p["probe_attempts"])
+    if p["probe_timeout"] <= 0:
+        module.fail_json(msg="probe_timeout must be > 0, got %s" % p["probe_timeout"])
+    try:
+        endpoints = normalize_endpoints(p["endpoints"], p["probe_timeout"])
+        health.resolve_rules(p["rules"])
+        health.resolve_thresholds(p["thresholds"])
+    except (CollectError, InputError, health.ConfigError) as exc:
+        module.fail_json(msg="Invalid input: %s" % exc)
+
+    reader, reader_error = None, None
+    try:
+        reader = make_reader()
+    except CoreException as exc:  # kubeconfig, context or credentials cannot be loaded
+        module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)
+    except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
+        reader_error = classify(exc, p.get("host") or "the cluster's API server", "connect")
+
+    collector = Collector(
+        reader,
+        p["namespace"],
+        label_selector=",".join(p["label_selectors"]) or None,
+        reader_error=reader_error,
+    )
+    try:
+        observation, extras = collector.collect(
+            components=p["components"],
+            endpoints=endpoints,
+            database=p["database"],
+            cache=p["cache"],
+            attempts=p["probe_attempts"],
+            discover=p["discover"],
+            extra=p["collect"],
+            log_tail_lines=p["log_tail_lines"],
+            log_pattern=p["log_pattern"],
+            log_max_pods=p["log_max_pods"],
+        )
+    except CollectError as exc:
+        module.fail_json(msg=str(exc))
+    report = health.evaluate(observation, p["rules"], p["thresholds"])
+    report.update(extras)
+    report["namespace"] = p["namespace"]
+
+    fatal = [e for e in collector.errors.values() if e.fatal]
+    if reader_error is not None:
+        fatal.insert(0, reader_error)
+    if fatal and p["fail_on_api_error"]:
+        not_run = sorted({f["details"]["check"] for f in report["findings"] if f["rule"] == "check_unavailable"})
+        module.fail_json(
+            msg="%s; checks not run: %s" % (fatal[0], ", ".join(not_run) or "none"),
+            report=report,
+            changed=False,
+        )
+    module.exit_json(changed=False, report=report)
+
+
+def main():
+    module = AnsibleK8SModule(
+        argument_spec=argspec(),
+        supports_check_mode=True,
+    )
+
+    def make_reader():
+        client = get_api_client(module)
+        api = client.client.client  # K8SClient -> dynamic client -> kubernetes ApiClient
+        return KubeReader(api, timeout=module.params["api_timeout"])
+
+    run(module, make_reader)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""The local stack every test and the demo run against, on loopback only.
+
+    python tests/stack/stack.py up|down|status
+
+- two Kubernetes API emulators (kubemu, one per demo cluster: us-east-1, eu-west-1),
+- real PostgreSQL 15 (Debian's binaries, no systemd) with the platform's database,
+- real Redis 7 with a password,
+- the HTTP stand-in for the platform's services (one port per cluster).
+
+State lives in ``.stack/`` (git-ignored): data directories, logs, pid files, generated
+passwords and tokens, ``kubeconfig`` (one context per cluster) and ``facts.json`` (ports
+and credentials) that ``inventories/demo`` and the tests read. ``up`` is idempotent: it
+starts only what is not already answering. Ports can be moved with MAOPS_STACK_PORT_BASE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("MAOPS_STACK_DIR", ROOT / ".stack"))
+PYTHON = sys.executable
+BASE = int(os.environ.get("MAOPS_STACK_PORT_BASE", "18080"))
+CLUSTERS = [
+    {"name": "us-east-1", "kube_port": BASE + 1, "standin_port": BASE + 10, "primary": True},
+    {"name": "eu-west-1", "kube_port": BASE + 2, "standin_port": BASE + 11, "primary": False},
+]
+PG_PORT = BASE + 20
+REDIS_PORT = BASE + 21
+PG_BIN = Path(os.environ.get("MAOPS_PG_BIN", "/usr/lib/postgresql/15/bin"))
+DB_NAME, DB_USER = "mplp_production", "mplp"
+
+
+def log(msg):
+    print("[stack] %s" % msg, flush=True)
+
+
+def port_open(port, host="127.0.0.1"):
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_port(port, what, timeout=30.0, proc=None, logfile=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = ""
+    if logfile and Path(logfile).exists():
+        tail = "\n" + "".join(Path(logfile).read_text(errors="replace").splitlines(True)[-20:])
+    raise SystemExit("%s did not start on port %d%s" % (what, port, tail))
+
+
+def secret(name):
+    """A generated credential, stable across `up` runs until `down --purge`."""
+    path = STATE / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(18))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def spawn(name, argv, env=None):
+    logfile = STATE / "logs" / ("%s.log" % name)
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    with open(logfile, "ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=dict(os.environ, **(env or {})),
+            start_new_session=True,
+        )
+    (STATE / "run").mkdir(parents=True, exist_ok=True)
+    (STATE / "run" / ("%s.pid" % name)).write_text(str(proc.pid))
+    return proc, logfile
+
+
+def kill_pidfile(name):
+    pidfile = STATE / "run" / ("%s.pid" % name)
+    if not pidfile.exists():
+        return
+    try:
+        pid = int(pidfile.read_text())
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, ValueError, PermissionError):
+        pass
+    pidfile.unlink(missing_ok=True)
+
+
+# --- Kubernetes API emulators --------------------------------------------------------
+def kube_up(cluster):
+    name = "kube-%s" % cluster["name"]
+    token = secret("kube-token-%s" % cluster["name"])
+    if port_open(cluster["kube_port"]):
+        return token
+    cdir = STATE / name
+    cdir.mkdir(parents=True, exist_ok=True)
+    (cdir / "token").write_text(token)
+    (cdir / "token").chmod(0o600)
+    argv = [
+        PYTHON, "-m", "kubemu",
+        "--host", "127.0.0.1",
+        "--port", str(cluster["kube_port"]),
+        "--token-file", str(cdir / "token"),
+        "--state-dir", str(cdir),
+        "--cluster-name", cluster["name"],
+        "--default-backend", "http://127.0.0.1:%d" % cluster["standin_port"],
+    ]
+    proc, logfile = spawn(name, argv, env={"PYTHONPATH": str(ROOT / "tests" / "stack")})
+    wait_port(cluster["kube_port"], "kubemu %s" % cluster["name"], proc=proc, logfile=logfile)
+    log("kubemu %s on http://127.0.0.1:%d" % (cluster["name"], cluster["kube_port"]))
+    return token
+
+
+def write_kubeconfig(tokens):
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [],
+        "users": [],
+        "contexts": [],
+        "current-context": "demo-%s" % CLUSTERS[0]["name"],
+        "preferences": {},
+    }
+    for c in CLUSTERS:
+        ctx = "demo-%s" % c["name"]
+        config["clusters"].append(
+            {"name": ctx, "cluster": {"server": "http://127.0.0.1:%d" % c["kube_port"]}}
+        )
+        config["users"].append({"name": "ops-%s" % c["name"], "user": {"token": tokens[c["name"]]}})
+        config["contexts"].append(
+            {"name": ctx, "context": {"cluster": ctx, "user": "ops-%s" % c["name"]}}
+        )
+    path = STATE / "kubeconfig"
+    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    path.chmod(0o600)
+    return path
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
+def _as_postgres():
+    """Run PostgreSQL as the `postgres` user when we are root (it refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    return pwd.getpwnam("postgres")
+
+
+def _pg_run(argv, check=True):
+    user = _as_postgres()
+    if user is not None:
+        argv = ["runuser", "-u", "postgres", "--"] + argv
+    return subprocess.run(argv, check=check, capture_output=True, text=True)
+
+
+def pg_up():
+    data = STATE / "pg" / "data"
+    superpass, apppass = secret("postgres_superuser_password"), secret("postgres_password")
+    if port_open(PG_PORT):
+        return superpass, apppass
+    user = _as_postgres()
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        pwfile = STATE / "pg" / "pwfile"
+        pwfile.write_text(superpass + "\n")
+        if user is not None:
+            for p in (STATE / "pg", data, pwfile):
+                os.chown(p, user.pw_uid, user.pw_gid)
+        data.chmod(0o700)
+        _pg_run(
+            [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "scram-sha-256",
+             "--pwfile", str(pwfile), "-E", "UTF8", "--locale", "C.UTF-8"]
+        )
+        pwfile.unlink()
+    logfile = STATE / "pg" / "server.log"
+    opts = "-c listen_addresses=127.0.0.1 -p %d -k %s" % (PG_PORT, STATE / "pg")
+    _pg_run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-o", opts, "-w", "start"])
+    wait_port(PG_PORT, "PostgreSQL", logfile=logfile)
+    _pg_bootstrap(superpass, apppass)
+    log("PostgreSQL on 127.0.0.1:%d" % PG_PORT)
+    return superpass, apppass
+
+
+def _pg_bootstrap(superpass, apppass):
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", port=PG_PORT, user="postgres", password=superpass, dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DB_USER,)).fetchone():
+            conn.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (DB_USER, apppass.replace("'", "''")))
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
+            conn.execute("CREATE DATABASE %s OWNER %s" % (DB_NAME, DB_USER))
+
+
+def pg_down():
+    data = STATE / "pg" / "data"
+    if (data / "postmaster.pid").exists():
+        _pg_run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], check=False)
+
+
+# --- Redis ----------------------------------------------------------------------------
+def redis_up():
+    password = secret("redis_password")
+    if port_open(REDIS_PORT):
+        return password
+    rdir = STATE / "redis"
+    rdir.mkdir(parents=True, exist_ok=True)
+    conf = rdir / "redis.conf"
+    # The password goes in a 0600 config file, not on the command line (ps would show it).
+    conf.write_text(
+        "bind 127.0.0.1\nport %d\ndaemonize yes\npidfile %s\ndir %s\nlogfile %s\n"
+        'save ""\nappendonly no\nrequirepass %s\n'
+        % (REDIS_PORT, rdir / "redis.pid", rdir, rdir / "redis.log", password)
+    )
+    conf.chmod(0o600)
+    subprocess.run([shutil.which("redis-server") or "/usr/bin/redis-server", str(conf)], check=True)
+    wait_port(REDIS_PORT, "Redis", logfile=rdir / "redis.log")
+    log("Redis on 127.0.0.1:%d" % REDIS_PORT)
+    return password
+
+
+def redis_down():
+    pidfile = STATE / "redis" / "redis.pid"
+    if pidfile.exists():
+        try:
+            os.kill(int(pidfile.read_text()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+        for _ in range(50):
+            if not port_open(REDIS_PORT):
+                break
+            time.sleep(0.1)
+
+
+# --- stand-in -------------------------------------------------------------------------
+def standin_up():
+    ports = [c["standin_port"] for c in CLUSTERS]
+    if all(port_open(p) for p in ports):
+        return
+    argv = [PYTHON, str(ROOT / "tests" / "stack" / "standin.py")]
+    for p in ports:
+        argv += ["--port", str(p)]
+    proc, logfile = spawn("standin", argv)
+    for p in ports:
+        wait_port(p, "stand-in", proc=proc, logfile=logfile)
+    log("stand-in on ports %s" % ", ".join(map(str, ports)))
+
+
+def up():
+    STATE.mkdir(parents=True, exist_ok=True)
+    os.chmod(STATE, 0o755)  # the postgres user must reach .stack/pg
+    standin_up()
+    tokens = {c["name"]: kube_up(c) for c in CLUSTERS}
+    kubeconfig = write_kubeconfig(tokens)
+    superpass, apppass = pg_up()
+    redis_password = redis_up()
+    facts = {
+        "kubeconfig": str(kubeconfig),
+        "clusters": {
+            c["name"]: {
+                "context": "demo-%s" % c["name"],
+                "api": "http://127.0.0.1:%d" % c["kube_port"],
+                "standin": "http://127.0.0.1:%d" % c["standin_port"],
+                "primary": c["primary"],
+                "state_dir": str(STATE / ("kube-%s" % c["name"])),
+            }
+            for c in CLUSTERS
+        },
+        "postgresql": {
+            "host": "127.0.0.1", "port": PG_PORT, "user": DB_USER, "dbname": DB_NAME,
+            "password_file": str(STATE / "secrets" / "postgres_password"),
+            "superuser_password_file": str(STATE / "secrets" / "postgres_superuser_password"),
+            "data_dir": str(STATE / "pg" / "data"), "bin_dir": str(PG_BIN),
+        },
+        "redis": {
+            "host": "127.0.0.1", "port": REDIS_PORT,
+            "password_file": str(STATE / "secrets" / "redis_password"),
+            "config": str(STATE / "redis" / "redis.conf"),
+        },
+    }
+    (STATE / "facts.json").write_text(json.dumps(facts, indent=2))
+    log("facts in %s" % (STATE / "facts.json"))
+    return facts
+
+
+def down(purge=False):
+    for c in CLUSTERS:
+        kill_pidfile("kube-%s" % c["name"])
+    kill_pidfile("standin")
+    pg_down()
+    redis_down()
+    if purge and STATE.exists():
+        shutil.rmtree(STATE)
+    log("stopped%s" % (" and purged" if purge else ""))
+
+
+def status():
+    checks = {"stand-in %d" % c["standin_port"]: c["standin_port"] for c in CLUSTERS}
+    checks.update({"kubemu %s" % c["name"]: c["kube_port"] for c in CLUSTERS})
+    checks.update({"postgresql": PG_PORT, "redis": REDIS_PORT})
+    ok = True
+    for what, port in checks.items():
+        state = "up" if port_open(port) else "DOWN"
+        ok = ok and state == "up"
+        print("%-22s %-6s 127.0.0.1:%d" % (what, state, port))
+    return ok
+
+
+def main(argv):
+    cmd = argv[1] if len(argv) > 1 else "status"
+    if cmd == "up":
+        up()
+    elif cmd == "down":
+        down(purge="--purge" in argv)
+    elif cmd == "status":
+        sys.exit(0 if status() else 1)
+    else:
+        raise SystemExit("usage: stack.py up|down [--purge]|status")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
+
+
+# Used by tests: read what `up` wrote.
+def facts():
+    path = STATE / "facts.json"
+    if not path.exists():
+        raise FileNotFoundError("the local stack is not up (no %s): run `make stack-up`" % path)
+    return json.loads(path.read_text())
+
+
+def http_json(url, method="GET", body=None, token=None, timeout=10):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer %s" % token)
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read() or b"null")
