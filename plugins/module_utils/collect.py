@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One look at a platform: every LIST and every probe at once, then the health report.
@@ -16,8 +15,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.multiagent.ops.plugins.module_utils import health
-from ansible_collections.multiagent.ops.plugins.module_utils import probes
+from ansible_collections.multiagent.ops.plugins.module_utils import health, probes
 from ansible_collections.multiagent.ops.plugins.module_utils import workloads as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, status_message
 from ansible_collections.multiagent.ops.plugins.module_utils.quantity import parse_cpu, parse_memory
@@ -74,8 +72,10 @@ def normalize_endpoints(endpoints, default_timeout):
     names = set()
     for i, ep in enumerate(endpoints or []):
         url, service = ep.get("url"), ep.get("service")
-        name = ep.get("name") or url or (
-            "%s%s" % (service, ep.get("path") or "/health") if service else "endpoint #%d" % i
+        name = (
+            ep.get("name")
+            or url
+            or ("%s%s" % (service, ep.get("path") or "/health") if service else "endpoint #%d" % i)
         )
         if name in names:
             raise CollectError("endpoint name '%s' is used twice" % name)
@@ -155,9 +155,7 @@ class Collector:
     def _probe_service(self, ep):
         if self.reader is None:
             return False, None, "no Kubernetes API client: %s" % self.reader_error, 0.0
-        path = self.reader.service_proxy_path(
-            self.ns, ep["service"], ep["port"], ep["path"], ep["scheme"]
-        )
+        path = self.reader.service_proxy_path(self.ns, ep["service"], ep["port"], ep["path"], ep["scheme"])
         started = time.monotonic()
         try:
             status, body = self.reader.request(path, accept="*/*", timeout=ep["timeout"])
@@ -185,7 +183,7 @@ class Collector:
         log_pattern=DEFAULT_LOG_PATTERN,
         log_max_pods=20,
     ):
-        now = self.now or datetime.datetime.now(datetime.timezone.utc)
+        now = self.now or datetime.datetime.now(datetime.UTC)
         components = normalize_components(components)
         if discover is None:
             discover = not components
@@ -201,7 +199,9 @@ class Collector:
         with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
             jobs["namespace"] = pool.submit(self._namespace)
             for src in sources:
-                selector = self.selector if src in ("deployments", "statefulsets", "daemonsets", "pods") else None
+                selector = (
+                    self.selector if src in ("deployments", "statefulsets", "daemonsets", "pods") else None
+                )
                 jobs[src] = pool.submit(self._list, src, selector)
             ep_jobs = [pool.submit(self._probe_endpoint, ep, attempts) for ep in endpoints]
             db_job = pool.submit(probes.postgres_check, database) if database else None
@@ -221,9 +221,7 @@ class Collector:
                     dict(db_job.result(), name=database.get("name") or "postgresql", type="database")
                 )
             if cache_job:
-                dependencies.append(
-                    dict(cache_job.result(), name=cache.get("name") or "redis", type="cache")
-                )
+                dependencies.append(dict(cache_job.result(), name=cache.get("name") or "redis", type="cache"))
 
         ns_error = self.errors.get("namespace")
         if ns_error is not None and ns_error.kind == "not_found":
@@ -255,7 +253,7 @@ class Collector:
                 workloads[(kind, wl.meta(obj).get("name"))] = obj
         if discover:
             known = {(c["kind"], c["workload_name"]) for c in components}
-            for (kind, name) in sorted(workloads):
+            for kind, name in sorted(workloads):
                 if kind in ("Deployment", "StatefulSet") and (kind, name) not in known:
                     components.append({"name": name, "kind": kind, "workload_name": name})
 
@@ -361,9 +359,7 @@ def _service_summary(svc):
         "name": wl.meta(svc).get("name"),
         "type": spec.get("type", "ClusterIP"),
         "cluster_ip": spec.get("clusterIP"),
-        "ports": [
-            "%s/%s" % (p.get("port"), p.get("protocol", "TCP")) for p in spec.get("ports") or []
-        ],
+        "ports": ["%s/%s" % (p.get("port"), p.get("protocol", "TCP")) for p in spec.get("ports") or []],
         "selector": spec.get("selector") or {},
     }
 
@@ -377,9 +373,16 @@ def _usage(metrics, observation, error):
     pods = []
     for item in metrics:
         cpu = sum(parse_cpu((c.get("usage") or {}).get("cpu", "0")) for c in item.get("containers") or [])
-        mem = sum(parse_memory((c.get("usage") or {}).get("memory", "0")) for c in item.get("containers") or [])
+        mem = sum(
+            parse_memory((c.get("usage") or {}).get("memory", "0")) for c in item.get("containers") or []
+        )
         name = wl.meta(item).get("name")
         pods.append(
-            {"pod": name, "component": comp_of.get(name), "cpu_millicores": round(cpu * 1000, 1), "memory_bytes": int(mem)}
+            {
+                "pod": name,
+                "component": comp_of.get(name),
+                "cpu_millicores": round(cpu * 1000, 1),
+                "memory_bytes": int(mem),
+            }
         )
     return {"available": True, "pods": sorted(pods, key=lambda p: p["pod"])}

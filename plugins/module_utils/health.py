@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Health decisions: from collected facts to findings, component statuses and a score.
@@ -69,9 +68,7 @@ def resolve_rules(overrides=None):
     }
     for rid, override in (overrides or {}).items():
         if rid not in resolved:
-            raise ConfigError(
-                "unknown health rule '%s'; known rules: %s" % (rid, ", ".join(sorted(RULES)))
-            )
+            raise ConfigError("unknown health rule '%s'; known rules: %s" % (rid, ", ".join(sorted(RULES))))
         if isinstance(override, str):
             override = {"severity": override}
         if not isinstance(override, dict):
@@ -80,8 +77,7 @@ def resolve_rules(overrides=None):
             if key == "severity":
                 if value not in SEVERITIES:
                     raise ConfigError(
-                        "rule '%s': severity '%s' is not one of %s"
-                        % (rid, value, ", ".join(SEVERITIES))
+                        "rule '%s': severity '%s' is not one of %s" % (rid, value, ", ".join(SEVERITIES))
                     )
                 resolved[rid]["severity"] = value
             elif key == "enabled":
@@ -96,8 +92,7 @@ def resolve_thresholds(overrides=None):
     for key, value in (overrides or {}).items():
         if key not in resolved:
             raise ConfigError(
-                "unknown health threshold '%s'; known: %s"
-                % (key, ", ".join(sorted(DEFAULT_THRESHOLDS)))
+                "unknown health threshold '%s'; known: %s" % (key, ", ".join(sorted(DEFAULT_THRESHOLDS)))
             )
         try:
             number = float(value)
@@ -181,8 +176,7 @@ def _pod_findings(rep, component, pods, now, th):
                 rep.add(
                     "pod_image_pull",
                     component,
-                    "container %s of pod %s cannot pull its image (%s)"
-                    % (w["container"], name, w["reason"]),
+                    "container %s of pod %s cannot pull its image (%s)" % (w["container"], name, w["reason"]),
                     obj,
                     container=w["container"],
                     reason=w["reason"],
@@ -265,7 +259,7 @@ def _workload_findings(rep, component, kind, name, workload, pods, th):
             "%s %s: %d of %d replicas unavailable"
             % (kind, name, replicas["unavailable"], replicas["desired"]),
             obj,
-            **replicas
+            **replicas,
         )
     progressing = wl.condition(workload, "Progressing")
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
@@ -327,7 +321,7 @@ def evaluate(observation, rules=None, thresholds=None, now=None):
     """
     rules = resolve_rules(rules)
     th = resolve_thresholds(thresholds)
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     rep = _Report(rules)
     components = {}
 
@@ -349,8 +343,7 @@ def evaluate(observation, rules=None, thresholds=None, now=None):
         # A crash-looping component with no ready replica is down, not merely degraded,
         # even where the no_ready_replica rule is switched off.
         container_trouble = any(
-            f["component"] == name and f["rule"] in ("pod_crashloop", "pod_image_pull")
-            for f in rep.findings
+            f["component"] == name and f["rule"] in ("pod_crashloop", "pod_image_pull") for f in rep.findings
         )
         if container_trouble and entry.get("replicas", {}).get("ready", 1) == 0:
             rep.worsen(name, "down")

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Raw, read-only Kubernetes API access for the collection's look-at-everything modules.
@@ -68,7 +67,8 @@ def classify(exc, host, what):
         if status in (408, 504):
             return KubeError("timeout", "timed out while trying to %s" % what, status)
         return KubeError(
-            "error", "HTTP %s from the Kubernetes API while trying to %s: %s" % (status, what, detail),
+            "error",
+            "HTTP %s from the Kubernetes API while trying to %s: %s" % (status, what, detail),
             status,
         )
     text = to_native(exc)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Probes of the things around the workloads: HTTP health endpoints, PostgreSQL, Redis.
@@ -16,8 +15,8 @@ from urllib.parse import urlsplit
 from ansible.module_utils.common.text.converters import to_native
 
 try:
-    from ansible.module_utils.urls import open_url
     from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+    from ansible.module_utils.urls import open_url
 except ImportError:  # pragma: no cover - always present inside Ansible
     open_url = None
 
@@ -36,9 +35,7 @@ def validate_url(name, url):
     except ValueError as exc:
         raise InputError("endpoint '%s': malformed url %r: %s" % (name, url, exc))
     if parts.scheme not in ("http", "https"):
-        raise InputError(
-            "endpoint '%s': malformed url %r: scheme must be http or https" % (name, url)
-        )
+        raise InputError("endpoint '%s': malformed url %r: scheme must be http or https" % (name, url))
     if not parts.hostname:
         raise InputError("endpoint '%s': malformed url %r: no host" % (name, url))
     if port == 0:
@@ -54,9 +51,7 @@ def status_ok(status, expect):
 
 def _describe_error(exc):
     reason = getattr(exc, "reason", None)
-    if isinstance(reason, (socket.timeout, TimeoutError)) or isinstance(
-        exc, (socket.timeout, TimeoutError)
-    ):
+    if isinstance(reason, (socket.timeout, TimeoutError)) or isinstance(exc, (socket.timeout, TimeoutError)):
         return "timed out"
     if isinstance(reason, ConnectionRefusedError) or isinstance(exc, ConnectionRefusedError):
         return "connection refused"
@@ -84,7 +79,7 @@ def http_probe_once(url, timeout, headers=None, validate_certs=True, expect=None
         elapsed = time.monotonic() - started
         status = exc.code
         return status_ok(status, expect), status, "HTTP %d" % status, elapsed
-    except (URLError, socket.error, OSError, ValueError) as exc:
+    except (URLError, OSError, ValueError) as exc:
         return False, None, _describe_error(exc), time.monotonic() - started
     elapsed = time.monotonic() - started
     if status_ok(status, expect):

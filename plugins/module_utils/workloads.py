@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure helpers over Kubernetes objects (plain dicts as the API returns them).
@@ -19,7 +18,7 @@ def parse_time(value):
     if not value:
         return None
     if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
     text = str(value).strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
@@ -27,7 +26,7 @@ def parse_time(value):
         parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
 
 
 def meta(obj):
@@ -72,9 +71,7 @@ def pod_workloads(pods, replicasets):
 
 def container_statuses(pod):
     status = pod.get("status") or {}
-    return list(status.get("initContainerStatuses") or []) + list(
-        status.get("containerStatuses") or []
-    )
+    return list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
 
 
 def pod_is_ready(pod):

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 module: platform_health
@@ -216,9 +213,9 @@ options:
         default: 5
   rules:
     description:
-      - Per-rule overrides, for example C({pod_restarts: {severity: critical}}) or
+      - "Per-rule overrides, for example C({pod_restarts: {severity: critical}}) or
         C({endpoint_slow: {enabled: false}}). Severities are C(critical), C(warning),
-        C(unknown), C(info). The effect of a rule on its component does not change.
+        C(unknown), C(info). The effect of a rule on its component does not change."
     type: dict
     default: {}
   thresholds:
@@ -244,7 +241,7 @@ options:
   log_pattern:
     description: Regular expression selecting error lines.
     type: str
-    default: (?i)\b(error|fatal|panic|exception|traceback|critical)\b
+    default: '(?i)\b(error|fatal|panic|exception|traceback|critical)\b'
   log_max_pods:
     description: At most this many pods have their logs read.
     type: int
@@ -374,6 +371,12 @@ report:
       description: Error lines per pod and container, when O(collect) has C(logs).
       type: list
       elements: dict
+    api_error:
+      description:
+        - Why the Kubernetes API could not be used at all (unreachable, wrong credentials)
+          and which checks did not run; null when it could.
+      type: str
+      sample: "cannot reach the Kubernetes API at https://10.0.0.1:6443 (connection refused) while trying to connect; checks not run: pods, workloads"
     namespace:
       description: The namespace checked.
       type: str
@@ -482,9 +485,7 @@ def argspec():
         ),
         rules=dict(type="dict", default={}),
         thresholds=dict(type="dict", default={}),
-        collect=dict(
-            type="list", elements="str", default=[], choices=["services", "metrics", "logs"]
-        ),
+        collect=dict(type="list", elements="str", default=[], choices=["services", "metrics", "logs"]),
         log_tail_lines=dict(type="int", default=200),
         log_pattern=dict(type="str", default=DEFAULT_LOG_PATTERN),
         log_max_pods=dict(type="int", default=20),
@@ -543,13 +544,14 @@ def run(module, make_reader):
     fatal = [e for e in collector.errors.values() if e.fatal]
     if reader_error is not None:
         fatal.insert(0, reader_error)
-    if fatal and p["fail_on_api_error"]:
-        not_run = sorted({f["details"]["check"] for f in report["findings"] if f["rule"] == "check_unavailable"})
-        module.fail_json(
-            msg="%s; checks not run: %s" % (fatal[0], ", ".join(not_run) or "none"),
-            report=report,
-            changed=False,
+    report["api_error"] = None
+    if fatal:
+        not_run = sorted(
+            {f["details"]["check"] for f in report["findings"] if f["rule"] == "check_unavailable"}
         )
+        report["api_error"] = "%s; checks not run: %s" % (fatal[0], ", ".join(not_run) or "none")
+        if p["fail_on_api_error"]:
+            module.fail_json(msg=report["api_error"], report=report, changed=False)
     module.exit_json(changed=False, report=report)
 
 

@@ -121,13 +121,21 @@ def kube_up(cluster):
     (cdir / "token").write_text(token)
     (cdir / "token").chmod(0o600)
     argv = [
-        PYTHON, "-m", "kubemu",
-        "--host", "127.0.0.1",
-        "--port", str(cluster["kube_port"]),
-        "--token-file", str(cdir / "token"),
-        "--state-dir", str(cdir),
-        "--cluster-name", cluster["name"],
-        "--default-backend", "http://127.0.0.1:%d" % cluster["standin_port"],
+        PYTHON,
+        "-m",
+        "kubemu",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(cluster["kube_port"]),
+        "--token-file",
+        str(cdir / "token"),
+        "--state-dir",
+        str(cdir),
+        "--cluster-name",
+        cluster["name"],
+        "--default-backend",
+        "http://127.0.0.1:%d" % cluster["standin_port"],
     ]
     proc, logfile = spawn(name, argv, env={"PYTHONPATH": str(ROOT / "tests" / "stack")})
     wait_port(cluster["kube_port"], "kubemu %s" % cluster["name"], proc=proc, logfile=logfile)
@@ -151,9 +159,7 @@ def write_kubeconfig(tokens):
             {"name": ctx, "cluster": {"server": "http://127.0.0.1:%d" % c["kube_port"]}}
         )
         config["users"].append({"name": "ops-%s" % c["name"], "user": {"token": tokens[c["name"]]}})
-        config["contexts"].append(
-            {"name": ctx, "context": {"cluster": ctx, "user": "ops-%s" % c["name"]}}
-        )
+        config["contexts"].append({"name": ctx, "context": {"cluster": ctx, "user": "ops-%s" % c["name"]}})
     path = STATE / "kubeconfig"
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     path.chmod(0o600)
@@ -190,8 +196,21 @@ def pg_up():
                 os.chown(p, user.pw_uid, user.pw_gid)
         data.chmod(0o700)
         _pg_run(
-            [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "scram-sha-256",
-             "--pwfile", str(pwfile), "-E", "UTF8", "--locale", "C.UTF-8"]
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "scram-sha-256",
+                "--pwfile",
+                str(pwfile),
+                "-E",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+            ]
         )
         pwfile.unlink()
     logfile = STATE / "pg" / "server.log"
@@ -207,7 +226,11 @@ def _pg_bootstrap(superpass, apppass):
     import psycopg
 
     with psycopg.connect(
-        host="127.0.0.1", port=PG_PORT, user="postgres", password=superpass, dbname="postgres",
+        host="127.0.0.1",
+        port=PG_PORT,
+        user="postgres",
+        password=superpass,
+        dbname="postgres",
         autocommit=True,
     ) as conn:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DB_USER,)).fetchone():
@@ -277,7 +300,7 @@ def up():
     tokens = {c["name"]: kube_up(c) for c in CLUSTERS}
     kubeconfig = write_kubeconfig(tokens)
     superpass, apppass = pg_up()
-    redis_password = redis_up()
+    redis_up()
     facts = {
         "kubeconfig": str(kubeconfig),
         "clusters": {
@@ -291,13 +314,18 @@ def up():
             for c in CLUSTERS
         },
         "postgresql": {
-            "host": "127.0.0.1", "port": PG_PORT, "user": DB_USER, "dbname": DB_NAME,
+            "host": "127.0.0.1",
+            "port": PG_PORT,
+            "user": DB_USER,
+            "dbname": DB_NAME,
             "password_file": str(STATE / "secrets" / "postgres_password"),
             "superuser_password_file": str(STATE / "secrets" / "postgres_superuser_password"),
-            "data_dir": str(STATE / "pg" / "data"), "bin_dir": str(PG_BIN),
+            "data_dir": str(STATE / "pg" / "data"),
+            "bin_dir": str(PG_BIN),
         },
         "redis": {
-            "host": "127.0.0.1", "port": REDIS_PORT,
+            "host": "127.0.0.1",
+            "port": REDIS_PORT,
             "password_file": str(STATE / "secrets" / "redis_password"),
             "config": str(STATE / "redis" / "redis.conf"),
         },

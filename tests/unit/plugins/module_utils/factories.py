@@ -2,7 +2,7 @@
 
 import datetime
 
-NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=datetime.UTC)
 
 
 def ts(seconds_ago):
@@ -40,7 +40,12 @@ def replicaset(name, deploy_name):
             "name": name,
             "uid": "uid-rs-" + name,
             "ownerReferences": [
-                {"kind": "Deployment", "name": deploy_name, "uid": "uid-deploy-" + deploy_name, "controller": True}
+                {
+                    "kind": "Deployment",
+                    "name": deploy_name,
+                    "uid": "uid-deploy-" + deploy_name,
+                    "controller": True,
+                }
             ],
         },
     }
@@ -58,18 +63,27 @@ def pod(
     last_termination_ago=None,
     pending_message=None,
 ):
-    cs = {"name": "app", "ready": ready, "restartCount": restarts, "state": {"running": {"startedAt": ts(age)}}}
+    cs = {
+        "name": "app",
+        "ready": ready,
+        "restartCount": restarts,
+        "state": {"running": {"startedAt": ts(age)}},
+    }
     if waiting:
         cs["state"] = {"waiting": {"reason": waiting}}
     if last_termination_ago is not None:
         cs["lastState"] = {"terminated": {"exitCode": 1, "finishedAt": ts(last_termination_ago)}}
     conditions = [{"type": "Ready", "status": "True" if ready else "False"}]
     if pending_message:
-        conditions.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": pending_message})
+        conditions.append(
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": pending_message}
+        )
     owner_uid = ("uid-rs-" if owner_kind == "ReplicaSet" else "uid-sts-") + (owner_name or "")
     meta = {"name": name, "uid": "uid-pod-" + name, "creationTimestamp": ts(age)}
     if owner_name:
-        meta["ownerReferences"] = [{"kind": owner_kind, "name": owner_name, "uid": owner_uid, "controller": True}]
+        meta["ownerReferences"] = [
+            {"kind": owner_kind, "name": owner_name, "uid": owner_uid, "controller": True}
+        ]
     return {
         "kind": "Pod",
         "metadata": meta,
@@ -83,16 +97,33 @@ def pod(
 
 
 def component(name, workload, pods, kind="Deployment"):
-    return {"name": name, "kind": kind, "workload_name": workload["metadata"]["name"] if workload else name,
-            "workload": workload, "pods": pods}
+    return {
+        "name": name,
+        "kind": kind,
+        "workload_name": workload["metadata"]["name"] if workload else name,
+        "workload": workload,
+        "pods": pods,
+    }
 
 
 def endpoint(name, ok=True, component=None, latencies=(0.01, 0.02, 0.03), status=200, error=None):
-    return {"name": name, "component": component, "url": "http://x" + name, "ok": ok,
-            "status": status if ok else (status if status != 200 else 500),
-            "error": None if ok else (error or "HTTP 500"), "latencies": list(latencies) if ok else []}
+    return {
+        "name": name,
+        "component": component,
+        "url": "http://x" + name,
+        "ok": ok,
+        "status": status if ok else (status if status != 200 else 500),
+        "error": None if ok else (error or "HTTP 500"),
+        "latencies": list(latencies) if ok else [],
+    }
 
 
 def event(reason, kind, name, seconds_ago, type_="Warning", count=1):
-    return {"reason": reason, "type": type_, "message": reason + " happened", "count": count,
-            "involvedObject": {"kind": kind, "name": name}, "lastTimestamp": ts(seconds_ago)}
+    return {
+        "reason": reason,
+        "type": type_,
+        "message": reason + " happened",
+        "count": count,
+        "involvedObject": {"kind": kind, "name": name},
+        "lastTimestamp": ts(seconds_ago),
+    }

@@ -46,8 +46,11 @@ def platform():
     return {
         "deployments": [deployment("mplp-core", 2), deployment("mplp-plan", 1)],
         "replicasets": [replicaset("core-rs", "mplp-core"), replicaset("plan-rs", "mplp-plan")],
-        "pods": [pod("core-1", owner_name="core-rs"), pod("core-2", owner_name="core-rs"),
-                 pod("plan-1", owner_name="plan-rs", ready=False, waiting="CrashLoopBackOff", restarts=5)],
+        "pods": [
+            pod("core-1", owner_name="core-rs"),
+            pod("core-2", owner_name="core-rs"),
+            pod("plan-1", owner_name="plan-rs", ready=False, waiting="CrashLoopBackOff", restarts=5),
+        ],
         "statefulsets": [],
         "events": [],
     }
@@ -73,10 +76,11 @@ def test_discovery_when_no_components_given_and_selector_passed_through():
 
 
 def test_forbidden_pods_become_an_unavailable_check_not_a_failure():
-    err = KubeError("forbidden", 'permission denied to list pods: pods is forbidden', 403)
+    err = KubeError("forbidden", "permission denied to list pods: pods is forbidden", 403)
     reader = FakeReader(platform(), errors={"pods": err})
-    obs, extras = collect.Collector(reader, "mplp").collect(components=[{"name": "core", "workload": "mplp-core"}],
-                                                            endpoints=[])
+    obs, extras = collect.Collector(reader, "mplp").collect(
+        components=[{"name": "core", "workload": "mplp-core"}], endpoints=[]
+    )
     assert obs["unavailable"] == [{"check": "pods", "component": None, "error": str(err)}]
     assert obs["components"][0]["pods_checked"] is False
     assert extras["sources"]["pods"]["reason"] == "forbidden"
@@ -90,8 +94,9 @@ def test_unknown_namespace_fails_with_its_name():
 
 def test_service_proxy_503_is_an_endpoint_failure_with_the_api_message():
     reader = FakeReader(platform())
-    eps = collect.normalize_endpoints([{"service": "mplp-core", "port": "8080", "path": "/ready",
-                                        "component": "core"}], 2)
+    eps = collect.normalize_endpoints(
+        [{"service": "mplp-core", "port": "8080", "path": "/ready", "component": "core"}], 2
+    )
     obs, _ = collect.Collector(reader, "mplp").collect(components=[], endpoints=eps)
     result = obs["endpoints"][0]
     assert result["ok"] is False and result["status"] == 503
@@ -102,7 +107,8 @@ def test_service_proxy_503_is_an_endpoint_failure_with_the_api_message():
 def test_logs_read_troubled_pods_first_and_name_unreadable_ones():
     reader = FakeReader(platform(), logs={"plan-1": "ok line\n2026 ERROR boom\nFatal: x\n"})
     obs, extras = collect.Collector(reader, "mplp").collect(
-        components=[], endpoints=[], extra=("logs",), log_max_pods=5)
+        components=[], endpoints=[], extra=("logs",), log_max_pods=5
+    )
     by_pod = {e["pod"]: e for e in extras["logs"]}
     assert by_pod["plan-1"]["error_lines"] == ["2026 ERROR boom", "Fatal: x"]
     assert "permission denied" in by_pod["core-1"]["error"]

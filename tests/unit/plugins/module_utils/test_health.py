@@ -3,13 +3,21 @@
 import itertools
 
 import pytest
-from factories import NOW, component, deployment, endpoint, event, pod, replicaset
+from factories import NOW, component, deployment, endpoint, event, pod
 
 from ansible_collections.multiagent.ops.plugins.module_utils import health
 
 
-def run(components=(), endpoints=(), dependencies=(), unavailable=(), events=(), rules=None, thresholds=None,
-        pod_components=None):
+def run(
+    components=(),
+    endpoints=(),
+    dependencies=(),
+    unavailable=(),
+    events=(),
+    rules=None,
+    thresholds=None,
+    pod_components=None,
+):
     obs = {
         "components": list(components),
         "endpoints": list(endpoints),
@@ -22,7 +30,9 @@ def run(components=(), endpoints=(), dependencies=(), unavailable=(), events=(),
 
 
 def healthy_core(n=2):
-    return component("core", deployment("mplp-core", n), [pod("core-%d" % i, owner_name="rs") for i in range(n)])
+    return component(
+        "core", deployment("mplp-core", n), [pod("core-%d" % i, owner_name="rs") for i in range(n)]
+    )
 
 
 def rules_of(report, component_name=None):
@@ -44,55 +54,95 @@ def test_all_healthy_scores_100():
 CASES = [
     (
         "no ready replica",
-        lambda: component("core", deployment("mplp-core", 2, ready=0, available=0),
-                          [pod("p1", ready=False), pod("p2", ready=False)]),
-        "no_ready_replica", "critical", "down",
+        lambda: component(
+            "core",
+            deployment("mplp-core", 2, ready=0, available=0),
+            [pod("p1", ready=False), pod("p2", ready=False)],
+        ),
+        "no_ready_replica",
+        "critical",
+        "down",
     ),
     (
         "workload missing",
         lambda: component("core", None, []),
-        "workload_missing", "critical", "down",
+        "workload_missing",
+        "critical",
+        "down",
     ),
     (
         "crashloop with another ready replica",
-        lambda: component("core", deployment("mplp-core", 2, ready=1),
-                          [pod("p1"), pod("p2", ready=False, waiting="CrashLoopBackOff", restarts=7)]),
-        "pod_crashloop", "critical", "degraded",
+        lambda: component(
+            "core",
+            deployment("mplp-core", 2, ready=1),
+            [pod("p1"), pod("p2", ready=False, waiting="CrashLoopBackOff", restarts=7)],
+        ),
+        "pod_crashloop",
+        "critical",
+        "degraded",
     ),
     (
         "image pull back-off",
-        lambda: component("core", deployment("mplp-core", 2, ready=1),
-                          [pod("p1"), pod("p2", ready=False, phase="Pending", waiting="ImagePullBackOff")]),
-        "pod_image_pull", "critical", "degraded",
+        lambda: component(
+            "core",
+            deployment("mplp-core", 2, ready=1),
+            [pod("p1"), pod("p2", ready=False, phase="Pending", waiting="ImagePullBackOff")],
+        ),
+        "pod_image_pull",
+        "critical",
+        "degraded",
     ),
     (
         "unavailable replicas",
         lambda: component("core", deployment("mplp-core", 3, ready=2), [pod("p1"), pod("p2")]),
-        "replicas_unavailable", "warning", "degraded",
+        "replicas_unavailable",
+        "warning",
+        "degraded",
     ),
     (
         "restarts within the hour (young pod)",
         lambda: component("core", deployment("mplp-core", 1), [pod("p1", restarts=3, age=1800)]),
-        "pod_restarts", "warning", "degraded",
+        "pod_restarts",
+        "warning",
+        "degraded",
     ),
     (
         "restarts of an old pod, last one recent",
-        lambda: component("core", deployment("mplp-core", 1),
-                          [pod("p1", restarts=5, age=86400, last_termination_ago=600)]),
-        "pod_restarts", "warning", "degraded",
+        lambda: component(
+            "core", deployment("mplp-core", 1), [pod("p1", restarts=5, age=86400, last_termination_ago=600)]
+        ),
+        "pod_restarts",
+        "warning",
+        "degraded",
     ),
     (
         "pending longer than five minutes",
-        lambda: component("core", deployment("mplp-core", 2, ready=1),
-                          [pod("p1"), pod("p2", ready=False, phase="Pending", age=400,
-                                          pending_message="0/3 nodes are available: insufficient cpu")]),
-        "pod_pending", "warning", "degraded",
+        lambda: component(
+            "core",
+            deployment("mplp-core", 2, ready=1),
+            [
+                pod("p1"),
+                pod(
+                    "p2",
+                    ready=False,
+                    phase="Pending",
+                    age=400,
+                    pending_message="0/3 nodes are available: insufficient cpu",
+                ),
+            ],
+        ),
+        "pod_pending",
+        "warning",
+        "degraded",
     ),
     (
         "rollout stalled",
-        lambda: component("core", deployment("mplp-core", 2, progressing="ProgressDeadlineExceeded"),
-                          [pod("p1"), pod("p2")]),
-        "rollout_stalled", "warning", "degraded",
+        lambda: component(
+            "core", deployment("mplp-core", 2, progressing="ProgressDeadlineExceeded"), [pod("p1"), pod("p2")]
+        ),
+        "rollout_stalled",
+        "warning",
+        "degraded",
     ),
 ]
 
@@ -113,21 +163,30 @@ def test_rule_table(desc, factory, rule, severity, status):
 
 
 def test_restart_rule_ignores_old_restarts_and_low_counts():
-    old = component("core", deployment("mplp-core", 2),
-                    [pod("p1", restarts=9, age=86400, last_termination_ago=7200), pod("p2", restarts=2, age=60)])
+    old = component(
+        "core",
+        deployment("mplp-core", 2),
+        [pod("p1", restarts=9, age=86400, last_termination_ago=7200), pod("p2", restarts=2, age=60)],
+    )
     report = run([old])
     assert rules_of(report) == []
 
 
 def test_pending_younger_than_threshold_is_not_a_finding():
-    comp = component("core", deployment("mplp-core", 2, ready=2),
-                     [pod("p1"), pod("p2"), pod("p3", ready=False, phase="Pending", age=100)])
+    comp = component(
+        "core",
+        deployment("mplp-core", 2, ready=2),
+        [pod("p1"), pod("p2"), pod("p3", ready=False, phase="Pending", age=100)],
+    )
     assert "pod_pending" not in rules_of(run([comp]))
 
 
 def test_crashloop_without_ready_replica_is_down():
-    comp = component("core", deployment("mplp-core", 1, ready=0, available=0),
-                     [pod("p1", ready=False, waiting="CrashLoopBackOff", restarts=4, age=600)])
+    comp = component(
+        "core",
+        deployment("mplp-core", 1, ready=0, available=0),
+        [pod("p1", ready=False, waiting="CrashLoopBackOff", restarts=4, age=600)],
+    )
     report = run([comp], rules={"no_ready_replica": {"enabled": False}})
     assert rules_of(report) == ["pod_crashloop"]  # restarts not reported twice
     assert report["components"]["core"]["status"] == "down"
@@ -176,8 +235,10 @@ def test_endpoints_without_component_go_to_platform():
 
 
 def test_dependency_unreachable_is_critical_down():
-    deps = [{"name": "redis", "type": "cache", "ok": False, "error": "Connection refused"},
-            {"name": "postgresql", "type": "database", "ok": True, "latency": 0.01}]
+    deps = [
+        {"name": "redis", "type": "cache", "ok": False, "error": "Connection refused"},
+        {"name": "postgresql", "type": "database", "ok": True, "latency": 0.01},
+    ]
     report = run([healthy_core()], dependencies=deps)
     assert rules_of(report) == ["dependency_unreachable"]
     assert report["components"]["redis"]["status"] == "down"
@@ -237,16 +298,21 @@ def test_bad_configuration_is_named(rules, thresholds, message):
 
 def test_recent_events_are_attached_to_components():
     comps = [component("core", deployment("mplp-core", 1), [pod("core-a", owner_name="rs")])]
-    events = [event("BackOff", "Pod", "core-a", 60), event("Old", "Pod", "core-a", 3600),
-              event("Pulled", "Pod", "core-a", 30, type_="Normal")]
+    events = [
+        event("BackOff", "Pod", "core-a", 60),
+        event("Old", "Pod", "core-a", 3600),
+        event("Pulled", "Pod", "core-a", 30, type_="Normal"),
+    ]
     report = run(comps, events=events, pod_components={"core-a": "core"})
     assert [e["reason"] for e in report["events"]] == ["Pulled", "BackOff"]
     assert [e["reason"] for e in report["components"]["core"]["warning_events"]] == ["BackOff"]
 
 
 def test_findings_sorted_most_severe_first():
-    comps = [component("core", deployment("mplp-core", 3, ready=2), [pod("p1"), pod("p2")]),
-             component("plan", None, [])]
+    comps = [
+        component("core", deployment("mplp-core", 3, ready=2), [pod("p1"), pod("p2")]),
+        component("plan", None, []),
+    ]
     report = run(comps)
     assert [f["severity"] for f in report["findings"]] == ["critical", "warning"]
 
@@ -268,7 +334,7 @@ def test_score_never_rises_when_a_finding_gets_worse():
     for combo in itertools.product(order, repeat=3):
         base = health.score([f(s) for s in combo])
         for i, sev in enumerate(combo):
-            for worse in order[order.index(sev) + 1:]:
+            for worse in order[order.index(sev) + 1 :]:
                 changed = list(combo)
                 changed[i] = worse
                 assert health.score([f(s) for s in changed]) <= base, (combo, changed)

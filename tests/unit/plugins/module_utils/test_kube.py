@@ -26,7 +26,8 @@ def test_connection_refused_names_the_server():
     exc = ConnectionRefusedError("[Errno 111] Connection refused")
     err = classify(exc, "http://127.0.0.1:1", "connect")
     assert err.kind == "unreachable" and err.fatal
-    assert str(err) == "cannot reach the Kubernetes API at http://127.0.0.1:1 (connection refused) while trying to connect"
+    expected = "cannot reach the Kubernetes API at http://127.0.0.1:1 (connection refused)"
+    assert str(err) == expected + " while trying to connect"
 
 
 def test_timeouts():
@@ -38,5 +39,11 @@ def test_timeouts():
 
 
 def test_service_proxy_path():
-    assert KubeReader.service_proxy_path("ns", "svc", "8080", "/ready") == "/api/v1/namespaces/ns/services/svc:8080/proxy/ready"
-    assert KubeReader.service_proxy_path("ns", "svc", None, "health", "https") == "/api/v1/namespaces/ns/services/https:svc/proxy/health"
+    assert (
+        KubeReader.service_proxy_path("ns", "svc", "8080", "/ready")
+        == "/api/v1/namespaces/ns/services/svc:8080/proxy/ready"
+    )
+    assert (
+        KubeReader.service_proxy_path("ns", "svc", None, "health", "https")
+        == "/api/v1/namespaces/ns/services/https:svc/proxy/health"
+    )

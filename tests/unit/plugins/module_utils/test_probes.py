@@ -100,7 +100,9 @@ def test_combine_attempts_first_failure_wins():
 
 def test_database_and_cache_unreachable_are_results_not_exceptions():
     port = free_port()
-    db = probes.postgres_check({"host": "127.0.0.1", "port": port, "user": "u", "password": "s3cret", "timeout": 1})
+    db = probes.postgres_check(
+        {"host": "127.0.0.1", "port": port, "user": "u", "password": "s3cret", "timeout": 1}
+    )
     assert db["ok"] is False and "s3cret" not in db["error"]
     cache = probes.redis_check({"host": "127.0.0.1", "port": port, "password": "s3cret", "timeout": 1})
     assert cache["ok"] is False and "s3cret" not in cache["error"]

@@ -38,17 +38,27 @@ def test_pod_summary():
 
 
 def test_workload_replicas_for_statefulset_without_unavailable_field():
-    sts = {"kind": "StatefulSet", "metadata": {"generation": 2},
-           "spec": {"replicas": 3}, "status": {"readyReplicas": 1, "availableReplicas": 1, "observedGeneration": 1}}
+    sts = {
+        "kind": "StatefulSet",
+        "metadata": {"generation": 2},
+        "spec": {"replicas": 3},
+        "status": {"readyReplicas": 1, "availableReplicas": 1, "observedGeneration": 1},
+    }
     r = wl.workload_replicas(sts)
-    assert r == {"desired": 3, "ready": 1, "available": 1, "updated": 0, "unavailable": 2,
-                 "observed_generation_current": False}
+    assert r == {
+        "desired": 3,
+        "ready": 1,
+        "available": 1,
+        "updated": 0,
+        "unavailable": 2,
+        "observed_generation_current": False,
+    }
 
 
 def test_recent_events_window_and_order():
     events = [
         {"reason": "A", "lastTimestamp": ts(10), "involvedObject": {"kind": "Pod", "name": "p"}},
-        {"reason": "B", "eventTime": ts(5) , "regarding": {"kind": "Pod", "name": "q"}, "note": "n"},
+        {"reason": "B", "eventTime": ts(5), "regarding": {"kind": "Pod", "name": "q"}, "note": "n"},
         {"reason": "C", "lastTimestamp": ts(2000), "involvedObject": {"kind": "Pod", "name": "p"}},
         {"reason": "D", "involvedObject": {}},
     ]

@@ -1,0 +1,27 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.multiagent.ops.plugins.module_utils import platform_spec
+
+
+def health_components(components):
+    try:
+        return platform_spec.health_components(components)
+    except platform_spec.SpecError as exc:
+        raise AnsibleFilterError("health_components: %s" % exc)
+
+
+def health_endpoints(components, base_url=None, via="url", extra_paths=None):
+    try:
+        return platform_spec.health_endpoints(components, base_url, via, extra_paths)
+    except platform_spec.SpecError as exc:
+        raise AnsibleFilterError("health_endpoints: %s" % exc)
+
+
+class FilterModule:
+    def filters(self):
+        return {"health_components": health_components, "health_endpoints": health_endpoints}
