@@ -68,7 +68,7 @@ lint:
 	cd $(COLL_DIR) && $(VENV)/bin/ansible-lint
 
 sanity:
-	cd $(COLL_DIR) && $(VENV)/bin/ansible-test sanity --venv --python 3.11 --color no
+	bash hack/sanity.sh
 
 format:
 	$(VENV)/bin/ruff format plugins tests bench hack

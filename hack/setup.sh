@@ -94,19 +94,28 @@ fi
 # ansible-test downloads get-pip.py from a host that is not reachable here; this shim
 # bootstraps pip from the standard library instead (see ../shared/notes).
 shim_dir="$HOME/.ansible/test/cache"
-if [[ ! -f "$shim_dir/get_pip_24_2.py" ]]; then
-  mkdir -p "$shim_dir"
-  cat > "$shim_dir/get_pip_24_2.py" <<'PY'
-"""Offline stand-in for get-pip.py: bootstrap pip with ensurepip, then honour the arguments."""
+mkdir -p "$shim_dir"
+cat > "$shim_dir/get_pip_24_2.py.new" <<'PY'
+"""Offline stand-in for get-pip.py: bootstrap pip with ensurepip, then install what was asked.
+
+get-pip's own options (--no-setuptools, --no-wheel) are not pip options and are dropped.
+"""
 import ensurepip
+import os
 import subprocess
 import sys
 
 ensurepip.bootstrap(upgrade=True)
-args = [a for a in sys.argv[1:] if not a.startswith("--disable-pip-version-check")]
+own = {"--no-setuptools", "--no-wheel", "--disable-pip-version-check"}
+args = [a for a in sys.argv[1:] if a not in own]
+# ansible-test runs this with a scrubbed environment: hand pip the system CA bundle.
+for bundle in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+    if os.path.exists(bundle):
+        args = ["--cert", bundle] + args
+        break
 if args:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", *args])
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *args])
 PY
-fi
+mv -f "$shim_dir/get_pip_24_2.py.new" "$shim_dir/get_pip_24_2.py"
 
 log "ready: .venv ($(.venv/bin/ansible --version | head -1)), .venv-min, .collections"

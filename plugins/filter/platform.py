@@ -1,8 +1,6 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.multiagent.ops.plugins.module_utils import platform_spec

@@ -137,7 +137,7 @@ class Collector:
     # -- probes ------------------------------------------------------------------------
     def _probe_endpoint(self, ep, attempts):
         results = []
-        for _ in range(attempts):
+        for _attempt in range(attempts):
             if ep["url"]:
                 results.append(
                     probes.http_probe_once(

@@ -2,14 +2,12 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-
-
 DOCUMENTATION = r"""
 module: platform_health
 short_description: Check the health of a multi-agent platform in one look
 version_added: 0.1.0
 author:
-  - multiagent.ops contributors
+  - multiagent.ops maintainers (@multiagent-ops)
 description:
   - In one call, lists the namespace's Deployments, ReplicaSets, StatefulSets, Pods and
     recent Events (label selectors optional), maps pods to components through their
@@ -30,9 +28,9 @@ description:
     C(pod_image_pull) (ImagePullBackOff/ErrImagePull) critical, degraded (down if no ready replica);
     C(replicas_unavailable) warning, degraded;
     C(rollout_stalled) (ProgressDeadlineExceeded) warning, degraded;
-    C(pod_restarts) (restarts >= O(thresholds.restarts) within O(thresholds.restarts_window)) warning, degraded;
-    C(pod_pending) (Pending longer than O(thresholds.pending_age)) warning, degraded;
-    C(endpoint_slow) (p95 of the probes above O(thresholds.slow_p95)) warning, degraded;
+    C(pod_restarts) (restarts >= C(thresholds.restarts) within C(thresholds.restarts_window)) warning, degraded;
+    C(pod_pending) (Pending longer than C(thresholds.pending_age)) warning, degraded;
+    C(endpoint_slow) (p95 of the probes above C(thresholds.slow_p95)) warning, degraded;
     C(endpoint_failing) (one of several endpoints fails, e.g. HTTP 5xx) warning, degraded;
     C(check_unavailable) (permission denied, timeout) unknown, unknown."
   - "Score: 100 only with no findings; each finding costs 30 (critical), 10 (warning),
@@ -353,7 +351,7 @@ report:
       description: Per component, its C(status), C(findings), C(replicas), C(pods), C(endpoints), C(check) (database/cache) and C(warning_events).
       type: dict
     events:
-      description: Events of the last O(thresholds.events_window) seconds, newest first.
+      description: Events of the last C(thresholds.events_window) seconds, newest first.
       type: list
       elements: dict
     sources:
@@ -402,7 +400,11 @@ try:
     )
 except ImportError:  # pragma: no cover - kubernetes.core >= 2.4 ships these
     get_api_client = AnsibleK8SModule = None
-    CoreException = Exception
+
+    class CoreException(Exception):
+        pass
+
+
 from ansible_collections.multiagent.ops.plugins.module_utils import health
 from ansible_collections.multiagent.ops.plugins.module_utils.collect import (
     DEFAULT_LOG_PATTERN,

@@ -358,6 +358,12 @@ def status():
     return ok
 
 
+def status_quiet():
+    """True when every part of the stack answers."""
+    ports = [c["standin_port"] for c in CLUSTERS] + [c["kube_port"] for c in CLUSTERS]
+    return all(port_open(p) for p in ports + [PG_PORT, REDIS_PORT]) and (STATE / "facts.json").exists()
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else "status"
     if cmd == "up":
@@ -370,11 +376,7 @@ def main(argv):
         raise SystemExit("usage: stack.py up|down [--purge]|status")
 
 
-if __name__ == "__main__":
-    main(sys.argv)
 
-
-# Used by tests: read what `up` wrote.
 def facts():
     path = STATE / "facts.json"
     if not path.exists():
@@ -390,3 +392,7 @@ def http_json(url, method="GET", body=None, token=None, timeout=10):
         req.add_header("Authorization", "Bearer %s" % token)
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read() or b"null")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

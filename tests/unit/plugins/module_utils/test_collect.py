@@ -70,7 +70,9 @@ def test_components_get_their_pods_through_owners():
 
 def test_discovery_when_no_components_given_and_selector_passed_through():
     reader = FakeReader(platform())
-    obs, _ = collect.Collector(reader, "mplp", label_selector="app=mplp").collect(components=[], endpoints=[])
+    obs, _extras = collect.Collector(reader, "mplp", label_selector="app=mplp").collect(
+        components=[], endpoints=[]
+    )
     assert sorted(c["name"] for c in obs["components"]) == ["mplp-core", "mplp-plan"]
     assert ("pods", "app=mplp") in reader.calls and ("replicasets", None) in reader.calls
 
@@ -97,7 +99,7 @@ def test_service_proxy_503_is_an_endpoint_failure_with_the_api_message():
     eps = collect.normalize_endpoints(
         [{"service": "mplp-core", "port": "8080", "path": "/ready", "component": "core"}], 2
     )
-    obs, _ = collect.Collector(reader, "mplp").collect(components=[], endpoints=eps)
+    obs, _extras = collect.Collector(reader, "mplp").collect(components=[], endpoints=eps)
     result = obs["endpoints"][0]
     assert result["ok"] is False and result["status"] == 503
     assert 'no endpoints available for service "mplp-core"' in result["error"]

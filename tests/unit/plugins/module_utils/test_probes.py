@@ -64,13 +64,13 @@ def test_timeout(server):
 
 
 def test_refused():
-    ok, status, error, _ = probes.http_probe_once("http://127.0.0.1:%d/health" % free_port(), 1)
+    ok, status, error, _seconds = probes.http_probe_once("http://127.0.0.1:%d/health" % free_port(), 1)
     assert (ok, status) == (False, None)
     assert "refused" in error
 
 
 def test_closed_connection(server):
-    ok, status, error, _ = probes.http_probe_once(server + "/close", 2)
+    ok, status, error, _seconds = probes.http_probe_once(server + "/close", 2)
     assert ok is False and status is None and error
 
 

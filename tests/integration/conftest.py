@@ -1,0 +1,231 @@
+"""Integration tests: pytest drives ansible-playbook against the local stack.
+
+By default the Kubernetes side is the emulator of the local stack (`make stack-up`). With
+MAOPS_TEST_KUBECONFIG (and optionally MAOPS_TEST_CONTEXT) set, the same tests run against
+that cluster instead, and tests marked ``emulator_only`` are deselected. PostgreSQL,
+Redis and the HTTP stand-in are always the local, real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "stack"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import stack as local_stack  # noqa: E402
+from faults import EmulatorFaults, RealClusterFaults  # noqa: E402
+
+REAL_KUBECONFIG = os.environ.get("MAOPS_TEST_KUBECONFIG")
+REAL_CONTEXT = os.environ.get("MAOPS_TEST_CONTEXT")
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+INVENTORY = str(ROOT / "inventories" / "demo")
+
+# A small platform for most tests: two Deployments and a StatefulSet, as the inventory
+# would describe them. The full MPLP platform is used where the size matters.
+SMALL_PLATFORM = [
+    {
+        "name": "core",
+        "workload": "mplp-core",
+        "image": "mplp/core",
+        "replicas": 2,
+        "service": {"name": "mplp-core", "port": 8080},
+        "health_paths": ["/api/v1/core/health"],
+    },
+    {
+        "name": "plan",
+        "workload": "mplp-plan",
+        "image": "mplp/plan",
+        "replicas": 2,
+        "service": {"name": "mplp-plan", "port": 8080},
+        "health_paths": ["/api/v1/plan/health"],
+    },
+    {
+        "name": "postgresql",
+        "kind": "StatefulSet",
+        "workload": "mplp-postgresql",
+        "image": "postgres:15",
+        "replicas": 1,
+        "service": {"name": "mplp-postgresql", "port": 5432},
+    },
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    if not REAL_KUBECONFIG:
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("emulator_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def stack_facts():
+    """The local stack's connection facts; starts the stack when it is not up."""
+    if not local_stack.status_quiet():
+        local_stack.up()
+    return local_stack.facts()
+
+
+class PlaybookRun:
+    def __init__(self, proc, data):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.data = data
+
+    def results(self, task_name, host):
+        """The result of task ``task_name`` on ``host`` (the last one, for included tasks)."""
+        found = None
+        for play in (self.data or {}).get("plays", []):
+            for task in play.get("tasks", []):
+                if task["task"]["name"] == task_name and host in task["hosts"]:
+                    found = task["hosts"][host]
+        if found is None:
+            raise AssertionError("no result of task %r on %s in:\n%s" % (task_name, host, self.stdout[-3000:]))
+        return found
+
+    def report(self, host):
+        return self.results("Look at the platform (workloads, pods, events, endpoints, database, cache)", host)[
+            "report"
+        ]
+
+    def failure_messages(self):
+        msgs = []
+        for play in (self.data or {}).get("plays", []):
+            for task in play.get("tasks", []):
+                for host, res in task["hosts"].items():
+                    if res.get("failed"):
+                        msgs.append("%s: %s" % (host, res.get("msg")))
+        return msgs
+
+
+@pytest.fixture(scope="session")
+def ansible(stack_facts, tmp_path_factory):
+    """Run a playbook with the demo inventory; returns a PlaybookRun (json callback)."""
+    base_env = dict(os.environ)
+    base_env.update(
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    )
+    varsdir = tmp_path_factory.mktemp("extravars")
+
+    def run(playbook, limit=None, extra_vars=None, args=(), env=None, json_output=True):
+        cmd = [ANSIBLE_PLAYBOOK, "-i", INVENTORY, str(ROOT / playbook)]
+        if limit:
+            cmd += ["-l", limit]
+        merged = dict(cluster_overrides())
+        merged.update(extra_vars or {})
+        if merged:
+            path = varsdir / ("%s.json" % uuid.uuid4().hex)
+            path.write_text(json.dumps(merged))
+            cmd += ["-e", "@%s" % path]
+        cmd += list(args)
+        run_env = dict(base_env, **(env or {}))
+        if not json_output:
+            run_env.pop("ANSIBLE_STDOUT_CALLBACK")
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=600)
+        data = None
+        if json_output:
+            start = proc.stdout.find("{")
+            if start >= 0:
+                try:
+                    data = json.loads(proc.stdout[start:])
+                except json.JSONDecodeError:
+                    data = None
+        return PlaybookRun(proc, data)
+
+    return run
+
+
+def cluster_overrides():
+    """Point the inventory's clusters at a real cluster when one is configured."""
+    if not REAL_KUBECONFIG:
+        return {}
+    overrides = {"k8s_kubeconfig": REAL_KUBECONFIG}
+    if REAL_CONTEXT:
+        overrides["k8s_context"] = REAL_CONTEXT
+    return overrides
+
+
+@pytest.fixture(scope="session")
+def kube(stack_facts):
+    """A kubernetes client per demo cluster (or the real cluster for every name)."""
+    from kubernetes import client, config
+
+    clients = {}
+    for name, cluster in stack_facts["clusters"].items():
+        kubeconfig = REAL_KUBECONFIG or stack_facts["kubeconfig"]
+        context = REAL_CONTEXT if REAL_KUBECONFIG else cluster["context"]
+        clients[name] = config.new_client_from_config(config_file=kubeconfig, context=context)
+    return clients
+
+
+@pytest.fixture(scope="session")
+def faults(stack_facts, kube):
+    backend = RealClusterFaults(stack_facts, kube) if REAL_KUBECONFIG else EmulatorFaults(stack_facts, kube)
+    yield backend
+    backend.reset_all()
+
+
+def load_platform(ansible, namespace, components, limit="us-east-1"):
+    run = ansible(
+        "tests/stack/load_demo.yml",
+        limit=limit,
+        extra_vars={"platform_namespace": namespace, "platform_components": components},
+    )
+    assert run.rc == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    return namespace
+
+
+@pytest.fixture
+def small_platform(ansible, kube, faults):
+    """A fresh namespace with the small platform on us-east-1; deleted afterwards."""
+    namespace = "it-%s" % uuid.uuid4().hex[:8]
+    load_platform(ansible, namespace, SMALL_PLATFORM)
+    yield {"namespace": namespace, "components": SMALL_PLATFORM}
+    faults.reset_all()
+    from kubernetes import client
+
+    try:
+        client.CoreV1Api(kube["us-east-1"]).delete_namespace(namespace)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def platform_vars(platform, **more):
+    extra = {"platform_namespace": platform["namespace"], "platform_components": platform["components"]}
+    extra.update(more)
+    return extra
+
+
+def write_kubeconfig(path, server, token):
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": {"token": token}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    return str(path)

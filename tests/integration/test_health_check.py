@@ -1,0 +1,219 @@
+"""health_check.yml against the local stack: healthy and unhealthy platforms."""
+
+import json
+import time
+
+import pytest
+from conftest import platform_vars, write_kubeconfig
+
+pytestmark = pytest.mark.integration
+
+HEALTH = "playbooks/health_check.yml"
+
+
+def wait_for(predicate, timeout=20.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met within %ss" % timeout)
+
+
+def test_demo_platform_is_healthy_on_both_clusters(ansible, tmp_path):
+    """The full MPLP demo platform (as `make demo` loads it), both clusters at once."""
+    load = ansible("tests/stack/load_demo.yml")
+    assert load.rc == 0, load.stdout[-3000:]
+    run = ansible(HEALTH, extra_vars={"ops_report_dir": str(tmp_path)})
+    assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+    for cluster in ("us-east-1", "eu-west-1"):
+        report = run.report(cluster)
+        assert report["status"] == "healthy", report["findings"]
+        assert report["score"] == 100
+        comps = report["components"]
+        # ten modules, the two StatefulSets and the platform-level endpoints
+        assert {"core", "network", "extension", "postgresql", "redis", "platform"} <= set(comps)
+        assert comps["role"]["replicas"] == {**comps["role"]["replicas"], "desired": 3, "ready": 3}
+        assert comps["postgresql"]["check"]["ok"] is True  # the real PostgreSQL answered
+        assert comps["redis"]["check"]["ok"] is True
+        assert len(comps["core"]["pods"]) == 3
+    # us-east-1 probes URLs, eu-west-1 goes through the API server's service proxy
+    assert run.report("us-east-1")["components"]["core"]["endpoints"][0]["url"].startswith("http://127.0.0.1")
+    assert "API proxy" in run.report("eu-west-1")["components"]["core"]["endpoints"][0]["url"]
+    written = json.loads((tmp_path / "health.json").read_text())
+    assert set(written) == {"us-east-1", "eu-west-1"}
+    markdown = (tmp_path / "health.md").read_text()
+    assert "## us-east-1 — HEALTHY (score 100/100)" in markdown
+    assert "| core | healthy | 3/3 | 0 |" in markdown
+
+
+def test_crash_looping_pod_fails_naming_component_and_finding(ansible, small_platform, faults, tmp_path):
+    ns = small_platform["namespace"]
+    faults.crashloop("us-east-1", ns, "mplp-core")
+    kube_apps = faults.core("us-east-1")
+
+    def crashlooping():
+        pods = kube_apps.list_namespaced_pod(ns).items
+        return any(
+            cs.state.waiting and cs.state.waiting.reason == "CrashLoopBackOff"
+            for p in pods
+            for cs in (p.status.container_statuses or [])
+        )
+
+    wait_for(crashlooping)
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, ops_report_dir=str(tmp_path)))
+    assert run.rc != 0
+    failure = " ".join(run.failure_messages())
+    assert "core | pod_crashloop | container core of pod mplp-core-" in failure
+    assert "CrashLoopBackOff" in failure
+    report = run.report("us-east-1")
+    core = report["components"]["core"]
+    # the rollout stalls: old pods keep serving, so the component is degraded, not down
+    assert core["status"] == "degraded"
+    assert core["replicas"]["ready"] == 2
+    assert report["score"] <= 50
+    assert report["components"]["plan"]["status"] == "healthy"
+    # the report was written before the play failed
+    assert json.loads((tmp_path / "health.json").read_text())["us-east-1"]["critical"] is True
+
+
+def test_endpoint_down_is_critical_for_its_component(ansible, small_platform, faults):
+    faults.endpoint("us-east-1", "/api/v1/plan/health", "error", status=500)
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    assert run.rc != 0
+    failure = " ".join(run.failure_messages())
+    assert "plan | endpoints_all_failing" in failure and "HTTP 500" in failure
+    report = run.report("us-east-1")
+    assert report["components"]["plan"]["status"] == "down"
+    assert report["components"]["core"]["status"] == "healthy"
+
+
+def test_endpoint_closed_connection_is_a_failure(ansible, small_platform, faults):
+    faults.endpoint("us-east-1", "/ready", "closed")
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    report = run.report("us-east-1")
+    platform = report["components"]["platform"]
+    failing = [e for e in platform["endpoints"] if not e["ok"]]
+    assert [e["name"] for e in failing] == ["/ready"]
+    assert failing[0]["status"] is None and failing[0]["error"]
+    # one of the two platform endpoints fails: a warning, the check itself passes
+    assert [f["rule"] for f in platform["findings"]] == ["endpoint_failing"]
+    assert run.rc == 0
+
+
+def test_slow_endpoint_is_a_warning_with_p95(ansible, small_platform, faults):
+    faults.endpoint("us-east-1", "/api/v1/core/health", "slow", delay=0.6)
+    run = ansible(
+        HEALTH,
+        limit="us-east-1",
+        extra_vars=platform_vars(small_platform, platform_health_thresholds={"slow_p95": 0.4}),
+    )
+    assert run.rc == 0, run.failure_messages()
+    report = run.report("us-east-1")
+    slow = [f for f in report["findings"] if f["rule"] == "endpoint_slow"]
+    assert len(slow) == 1 and slow[0]["component"] == "core" and slow[0]["severity"] == "warning"
+    assert slow[0]["details"]["p95_seconds"] >= 0.6
+    assert report["components"]["core"]["status"] == "degraded"
+
+
+def test_slow_endpoint_past_the_probe_timeout_fails(ansible, small_platform, faults):
+    faults.endpoint("us-east-1", "/api/v1/core/health", "slow", delay=3)
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, ops_probe_timeout=0.5))
+    assert run.rc != 0
+    assert "core | endpoints_all_failing" in " ".join(run.failure_messages())
+    assert "timed out" in " ".join(run.failure_messages())
+
+
+def test_redis_stopped_is_critical(ansible, small_platform, faults):
+    faults.stop_redis()
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    assert run.rc != 0
+    failure = " ".join(run.failure_messages())
+    assert "redis | dependency_unreachable" in failure
+    report = run.report("us-east-1")
+    assert report["components"]["redis"]["status"] == "down"
+    assert report["components"]["postgresql"]["check"]["ok"] is True
+
+
+def test_wrong_database_password_is_named_and_not_leaked(ansible, small_platform, stack_facts):
+    db = dict(stack_facts["postgresql"], name="postgresql", password="not-the-password")
+    db.pop("password_file")
+    run = ansible(
+        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, platform_database=db), json_output=False
+    )
+    assert run.rc != 0
+    assert "postgresql | dependency_unreachable" in run.stdout
+    assert "password authentication failed" in run.stdout
+    assert "not-the-password" not in run.stdout + run.stderr
+
+
+def test_api_unreachable_fails_with_the_cause(ansible, small_platform, tmp_path):
+    kubeconfig = write_kubeconfig(tmp_path / "kc", "http://127.0.0.1:1", "whatever")
+    run = ansible(
+        HEALTH,
+        limit="us-east-1",
+        extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x", ops_report_dir=str(tmp_path)),
+    )
+    assert run.rc != 0
+    failure = " ".join(run.failure_messages())
+    assert "cannot reach the Kubernetes API" in failure and "connection refused" in failure
+    assert "checks not run: pods, workloads" in failure
+    assert "Traceback" not in run.stdout
+    # endpoints were still probed, and the report says which checks could not run
+    report = json.loads((tmp_path / "health.json").read_text())["us-east-1"]
+    assert report["components"]["core"]["endpoints"][0]["ok"] is True
+    assert {f["rule"] for f in report["components"]["core"]["findings"]} == {"check_unavailable"}
+
+
+@pytest.mark.emulator_only
+def test_wrong_credentials_fail_with_401(ansible, small_platform, stack_facts, tmp_path):
+    kubeconfig = write_kubeconfig(tmp_path / "kc", stack_facts["clusters"]["us-east-1"]["api"], "wrong-token")
+    run = ansible(
+        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x")
+    )
+    assert run.rc != 0
+    failure = " ".join(run.failure_messages())
+    assert "rejected the credentials (401 Unauthorized)" in failure
+    assert "Traceback" not in run.stdout
+
+
+def test_unknown_namespace_is_named(ansible, small_platform):
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, platform_namespace="no-such-ns"))
+    assert run.rc != 0
+    assert "namespace 'no-such-ns' does not exist" in " ".join(run.failure_messages())
+
+
+def test_malformed_endpoint_url_is_named(ansible, small_platform):
+    run = ansible(
+        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, platform_base_url="localhost:8080")
+    )
+    assert run.rc != 0
+    failure = " ".join(run.failure_messages())
+    assert "Invalid input: endpoint 'core /api/v1/core/health': malformed url" in failure
+
+
+@pytest.mark.emulator_only
+def test_forbidden_pods_make_components_unknown_not_failed(ansible, small_platform, faults):
+    faults.deny("us-east-1", "list", "", "pods")
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    assert run.rc == 0, run.failure_messages()
+    report = run.report("us-east-1")
+    assert report["status"] == "unknown"
+    assert report["components"]["core"]["status"] == "unknown"
+    assert report["sources"]["pods"]["reason"] == "forbidden"
+    assert 'pods is forbidden: User "system:serviceaccount' in report["sources"]["pods"]["error"]
+
+
+@pytest.mark.emulator_only
+def test_pending_and_restarting_pods_are_warnings(ansible, small_platform, faults):
+    ns = small_platform["namespace"]
+    pods = faults.core("us-east-1").list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=plan").items
+    faults.pod_fault("us-east-1", ns, pods[0].metadata.name, "pending", age_seconds=900)
+    faults.pod_fault("us-east-1", ns, pods[1].metadata.name, "restarts", restarts=4)
+    time.sleep(1.0)
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    report = run.report("us-east-1")
+    rules = sorted(f["rule"] for f in report["components"]["plan"]["findings"])
+    assert "pod_pending" in rules and "pod_restarts" in rules
+    assert report["components"]["plan"]["status"] == "degraded"
