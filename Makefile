@@ -14,13 +14,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help setup stack-up stack-down stack-status demo-load demo test unit unit-min \
-        emulator integration smoke-min lint sanity format clean
+        emulator integration smoke-min lint sanity bench format clean
 
 help:
 	@echo "make demo        set up, start the local stack, load the demo platform, run the health check and the diagnosis"
 	@echo "make test        set up, start the local stack, run unit, emulator and integration tests, lint and sanity"
 	@echo "make stack-up | stack-down | stack-status    the local stack (tests/stack)"
-	@echo "make unit | unit-min | emulator | integration | smoke-min | lint | sanity | format"
+	@echo "make unit | unit-min | emulator | integration | smoke-min | lint | sanity | bench | format"
 
 setup:
 	@bash hack/setup.sh
@@ -69,6 +69,9 @@ lint:
 
 sanity:
 	bash hack/sanity.sh
+
+bench: stack-up
+	$(PY) bench/run.py
 
 format:
 	$(VENV)/bin/ruff format plugins tests bench hack
