@@ -115,7 +115,10 @@ def main():
         print("RESULT %s_seconds=%.2f" % (name, value))
     print("RESULT health_vs_floor=%.2fx (target <= 3x)" % (medians["health_check"] / medians["floor"]))
     print("RESULT naive_vs_health=%.1fx (target >= 8x)" % (medians["naive"] / medians["health_check"]))
-    print("RESULT scale_vs_demo=%.2fx (target <= 2x)" % (medians["health_check_scale"] / medians["health_check"]))
+    print(
+        "RESULT scale_vs_demo=%.2fx (target <= 2x)"
+        % (medians["health_check_scale"] / medians["health_check"])
+    )
 
 
 if __name__ == "__main__":

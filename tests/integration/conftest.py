@@ -94,13 +94,15 @@ class PlaybookRun:
                 if task["task"]["name"] == task_name and host in task["hosts"]:
                     found = task["hosts"][host]
         if found is None:
-            raise AssertionError("no result of task %r on %s in:\n%s" % (task_name, host, self.stdout[-3000:]))
+            raise AssertionError(
+                "no result of task %r on %s in:\n%s" % (task_name, host, self.stdout[-3000:])
+            )
         return found
 
     def report(self, host):
-        return self.results("Look at the platform (workloads, pods, events, endpoints, database, cache)", host)[
-            "report"
-        ]
+        return self.results(
+            "Look at the platform (workloads, pods, events, endpoints, database, cache)", host
+        )["report"]
 
     def failure_messages(self):
         msgs = []
@@ -166,7 +168,7 @@ def cluster_overrides():
 @pytest.fixture(scope="session")
 def kube(stack_facts):
     """A kubernetes client per demo cluster (or the real cluster for every name)."""
-    from kubernetes import client, config
+    from kubernetes import config
 
     clients = {}
     for name, cluster in stack_facts["clusters"].items():

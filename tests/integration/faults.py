@@ -74,7 +74,9 @@ class EmulatorFaults(FaultBackend):
         self.core(cluster).patch_namespaced_pod(pod, namespace, {"metadata": {"annotations": ann}})
 
     def deny(self, cluster, verb, group, resource, namespace=None):
-        self._control(cluster, "deny", {"verb": verb, "group": group, "resource": resource, "namespace": namespace})
+        self._control(
+            cluster, "deny", {"verb": verb, "group": group, "resource": resource, "namespace": namespace}
+        )
         self._undo.append(lambda: self._control(cluster, "deny", method="DELETE"))
 
     def metrics(self, cluster, enabled):
@@ -93,7 +95,11 @@ class RealClusterFaults(FaultBackend):
         # A container that exits at once: a real kubelet puts it in CrashLoopBackOff.
         dep = self.apps(cluster).read_namespaced_deployment(deployment, namespace)
         name = dep.spec.template.spec.containers[0].name
-        patch = {"spec": {"template": {"spec": {"containers": [{"name": name, "command": ["sh", "-c", "exit 1"]}]}}}}
+        patch = {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": name, "command": ["sh", "-c", "exit 1"]}]}}
+            }
+        }
         self.apps(cluster).patch_namespaced_deployment(deployment, namespace, patch)
 
     def pod_fault(self, *args, **kwargs):

@@ -15,13 +15,22 @@ def diagnosis_text(run, host="us-east-1"):
 @pytest.mark.emulator_only
 def test_diagnosis_reads_pods_services_usage_events_and_logs(ansible, small_platform, faults, tmp_path):
     ns = small_platform["namespace"]
-    pods = faults.core("us-east-1").list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=core").items
+    pods = (
+        faults.core("us-east-1")
+        .list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=core")
+        .items
+    )
     name = pods[0].metadata.name
     faults.add_log_lines(
-        "us-east-1", ns, name, ["2026-11-22T04:00:00Z INFO started", "2026-11-22T04:00:01Z ERROR db pool exhausted"]
+        "us-east-1",
+        ns,
+        name,
+        ["2026-11-22T04:00:00Z INFO started", "2026-11-22T04:00:01Z ERROR db pool exhausted"],
     )
     faults.pod_fault("us-east-1", ns, name, "restarts", restarts=1)
-    run = ansible(DIAGNOSE, limit="us-east-1", extra_vars=platform_vars(small_platform, ops_report_dir=str(tmp_path)))
+    run = ansible(
+        DIAGNOSE, limit="us-east-1", extra_vars=platform_vars(small_platform, ops_report_dir=str(tmp_path))
+    )
     assert run.rc == 0, run.failure_messages()
     report = run.report("us-east-1")
     assert {s["name"] for s in report["services"]} == {"mplp-core", "mplp-plan", "mplp-postgresql"}
@@ -31,7 +40,14 @@ def test_diagnosis_reads_pods_services_usage_events_and_logs(ansible, small_plat
     assert logs[name]["error_lines"] == ["2026-11-22T04:00:01Z ERROR db pool exhausted"]
     assert any(e["reason"] in ("Scheduled", "Started", "ScalingReplicaSet") for e in report["events"])
     text = diagnosis_text(run)
-    for heading in ("1. Pods", "2. Services", "3. Resource usage", "4. Health", "5. Recent events", "6. Recent"):
+    for heading in (
+        "1. Pods",
+        "2. Services",
+        "3. Resource usage",
+        "4. Health",
+        "5. Recent events",
+        "6. Recent",
+    ):
         assert heading in text
     assert "ERROR db pool exhausted" in text
     assert "mplp-core" in text
@@ -58,7 +74,9 @@ def test_missing_sources_are_named_and_never_fail(ansible, small_platform, fault
 def test_diagnosis_with_api_unreachable_still_reports(ansible, small_platform, tmp_path):
     kubeconfig = write_kubeconfig(tmp_path / "kc", "http://127.0.0.1:1", "x")
     run = ansible(
-        DIAGNOSE, limit="us-east-1", extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x")
+        DIAGNOSE,
+        limit="us-east-1",
+        extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x"),
     )
     assert run.rc == 0, run.failure_messages()
     text = diagnosis_text(run)

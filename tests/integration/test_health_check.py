@@ -62,7 +62,9 @@ def test_crash_looping_pod_fails_naming_component_and_finding(ansible, small_pla
         )
 
     wait_for(crashlooping)
-    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, ops_report_dir=str(tmp_path)))
+    run = ansible(
+        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, ops_report_dir=str(tmp_path))
+    )
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
     assert "core | pod_crashloop | container core of pod mplp-core-" in failure
@@ -140,7 +142,10 @@ def test_wrong_database_password_is_named_and_not_leaked(ansible, small_platform
     db = dict(stack_facts["postgresql"], name="postgresql", password="not-the-password")
     db.pop("password_file")
     run = ansible(
-        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, platform_database=db), json_output=False
+        HEALTH,
+        limit="us-east-1",
+        extra_vars=platform_vars(small_platform, platform_database=db),
+        json_output=False,
     )
     assert run.rc != 0
     assert "postgresql | dependency_unreachable" in run.stdout
@@ -153,7 +158,9 @@ def test_api_unreachable_fails_with_the_cause(ansible, small_platform, tmp_path)
     run = ansible(
         HEALTH,
         limit="us-east-1",
-        extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x", ops_report_dir=str(tmp_path)),
+        extra_vars=platform_vars(
+            small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x", ops_report_dir=str(tmp_path)
+        ),
     )
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
@@ -170,7 +177,9 @@ def test_api_unreachable_fails_with_the_cause(ansible, small_platform, tmp_path)
 def test_wrong_credentials_fail_with_401(ansible, small_platform, stack_facts, tmp_path):
     kubeconfig = write_kubeconfig(tmp_path / "kc", stack_facts["clusters"]["us-east-1"]["api"], "wrong-token")
     run = ansible(
-        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x")
+        HEALTH,
+        limit="us-east-1",
+        extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x"),
     )
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
@@ -179,14 +188,18 @@ def test_wrong_credentials_fail_with_401(ansible, small_platform, stack_facts, t
 
 
 def test_unknown_namespace_is_named(ansible, small_platform):
-    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, platform_namespace="no-such-ns"))
+    run = ansible(
+        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, platform_namespace="no-such-ns")
+    )
     assert run.rc != 0
     assert "namespace 'no-such-ns' does not exist" in " ".join(run.failure_messages())
 
 
 def test_malformed_endpoint_url_is_named(ansible, small_platform):
     run = ansible(
-        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, platform_base_url="localhost:8080")
+        HEALTH,
+        limit="us-east-1",
+        extra_vars=platform_vars(small_platform, platform_base_url="localhost:8080"),
     )
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
@@ -208,7 +221,11 @@ def test_forbidden_pods_make_components_unknown_not_failed(ansible, small_platfo
 @pytest.mark.emulator_only
 def test_pending_and_restarting_pods_are_warnings(ansible, small_platform, faults):
     ns = small_platform["namespace"]
-    pods = faults.core("us-east-1").list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=plan").items
+    pods = (
+        faults.core("us-east-1")
+        .list_namespaced_pod(ns, label_selector="app.kubernetes.io/component=plan")
+        .items
+    )
     faults.pod_fault("us-east-1", ns, pods[0].metadata.name, "pending", age_seconds=900)
     faults.pod_fault("us-east-1", ns, pods[1].metadata.name, "restarts", restarts=4)
     time.sleep(1.0)
