@@ -376,7 +376,6 @@ def main(argv):
         raise SystemExit("usage: stack.py up|down [--purge]|status")
 
 
-
 def facts():
     path = STATE / "facts.json"
     if not path.exists():
