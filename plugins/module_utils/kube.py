@@ -13,6 +13,7 @@ unreachable server or bad credentials (nothing can be checked) from a forbidden 
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote, urlencode
 
 from ansible.module_utils.common.text.converters import to_native
@@ -73,6 +74,10 @@ def classify(exc, host, what):
         )
     text = to_native(exc)
     name = exc.__class__.__name__
+    if host is None:
+        # No configuration to read the server from: urllib3 names it in its message.
+        match = re.search(r"host='([^']+)', port=(\d+)", text)
+        host = "%s:%s" % match.groups() if match else "the cluster's API server"
     if "timed out" in text.lower() or "Timeout" in name:
         return KubeError("timeout", "timed out while trying to %s at %s" % (what, host))
     reason = "connection refused" if "refused" in text.lower() else _short(text)

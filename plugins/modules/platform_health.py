@@ -516,7 +516,7 @@ def run(module, make_reader):
     except CoreException as exc:  # kubeconfig, context or credentials cannot be loaded
         module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)
     except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
-        reader_error = classify(exc, p.get("host") or "the cluster's API server", "connect")
+        reader_error = classify(exc, p.get("host"), "connect")
 
     collector = Collector(
         reader,

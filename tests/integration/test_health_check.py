@@ -165,7 +165,7 @@ def test_api_unreachable_fails_with_the_cause(ansible, small_platform, tmp_path)
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
     assert "cannot reach the Kubernetes API" in failure and "connection refused" in failure
-    assert "checks not run: pods, workloads" in failure
+    assert "checks not run: events, pods, workloads" in failure
     assert "Traceback" not in run.stdout
     # endpoints were still probed, and the report says which checks could not run
     report = json.loads((tmp_path / "health.json").read_text())["us-east-1"]

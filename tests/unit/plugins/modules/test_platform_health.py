@@ -1,0 +1,105 @@
+"""Module glue: input validation and how API failures end the task."""
+
+import pytest
+
+from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.modules import platform_health
+
+
+class Exit(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, **params):
+        defaults = {
+            name: spec.get("default")
+            for name, spec in platform_health.argspec().items()
+            if isinstance(spec, dict)
+        }
+        self.params = dict(defaults, namespace="mplp", host=None, **params)
+        self.result = None
+
+    def exit_json(self, **kwargs):
+        self.result = dict(kwargs, failed=False)
+        raise Exit()
+
+    def fail_json(self, **kwargs):
+        self.result = dict(kwargs, failed=True)
+        raise Exit()
+
+
+def unreachable():
+    raise ConnectionRefusedError("[Errno 111] Connection refused")
+
+
+def run(module, make_reader):
+    with pytest.raises(Exit):
+        platform_health.run(module, make_reader)
+    return module.result
+
+
+def test_unreachable_api_fails_with_cause_and_still_returns_the_report():
+    module = FakeModule(endpoints=[{"url": "http://127.0.0.1:1/health", "timeout": 0.5}], probe_attempts=1)
+    result = run(module, unreachable)
+    assert result["failed"] is True
+    assert result["msg"].startswith("cannot reach the Kubernetes API")
+    assert "checks not run: events, pods, workloads" in result["msg"]
+    assert result["report"]["components"]["platform"]["endpoints"][0]["ok"] is False
+    assert result["report"]["api_error"] == result["msg"]
+
+
+def test_unreachable_api_is_reported_not_failed_when_asked():
+    result = run(FakeModule(fail_on_api_error=False), unreachable)
+    assert result["failed"] is False and result["changed"] is False
+    assert "connection refused" in result["report"]["api_error"]
+
+
+def test_kubeconfig_problems_are_named():
+    def bad_config():
+        raise platform_health.CoreException(
+            "Could not create API client: Invalid kube-config file. No configuration found."
+        )
+
+    result = run(FakeModule(), bad_config)
+    assert result["failed"] is True
+    assert result["msg"] == (
+        "Cannot use the Kubernetes configuration: Could not create API client: "
+        "Invalid kube-config file. No configuration found."
+    )
+    assert "report" not in result
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"probe_attempts": 0}, "probe_attempts must be at least 1"),
+        ({"probe_timeout": 0}, "probe_timeout must be > 0"),
+        (
+            {"endpoints": [{"url": "ftp://x/health"}]},
+            "Invalid input: endpoint 'ftp://x/health': malformed url",
+        ),
+        ({"rules": {"nope": {}}}, "Invalid input: unknown health rule 'nope'"),
+        ({"thresholds": {"slow_p95": "fast"}}, "Invalid input: threshold 'slow_p95' must be a number"),
+    ],
+)
+def test_bad_input_fails_before_anything_runs(params, message):
+    def never():
+        raise AssertionError("no API client may be created for bad input")
+
+    result = run(FakeModule(**params), never)
+    assert result["failed"] is True and message in result["msg"]
+
+
+def test_401_from_a_list_is_fatal():
+    class Reader:
+        host = "http://k"
+
+        def get(self, path, what):
+            return {}
+
+        def list(self, path, what, label_selector=None, field_selector=None):
+            raise KubeError("unauthorized", "the Kubernetes API at http://k rejected the credentials", 401)
+
+    result = run(FakeModule(), Reader)
+    assert result["failed"] is True and "rejected the credentials" in result["msg"]
