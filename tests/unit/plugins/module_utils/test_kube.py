@@ -52,7 +52,8 @@ def test_service_proxy_path():
 def test_unknown_host_is_read_from_the_urllib3_message():
     exc = Exception(
         "HTTPConnectionPool(host='10.1.2.3', port=6443): Max retries exceeded with url: /version "
-        "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))"
+        "(Caused by NewConnectionError('Failed to establish a new connection: "
+        "[Errno 111] Connection refused'))"
     )
     err = classify(exc, None, "connect")
     assert err.kind == "unreachable"
