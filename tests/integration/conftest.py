@@ -60,6 +60,13 @@ SMALL_PLATFORM = [
 ]
 
 
+# On a real cluster the workloads' images must exist: MAOPS_TEST_IMAGE (an image that
+# serves HTTP and has a shell, e.g. an agnhost or busybox-httpd build) replaces them all.
+if os.environ.get("MAOPS_TEST_IMAGE"):
+    for _comp in SMALL_PLATFORM:
+        _comp["image"] = os.environ["MAOPS_TEST_IMAGE"]
+
+
 def pytest_collection_modifyitems(config, items):
     if not REAL_KUBECONFIG:
         return

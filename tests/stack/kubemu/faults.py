@@ -1,0 +1,63 @@
+"""Faults that cannot be expressed through objects: set through the control API (/_kubemu/)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Pod (or pod template) annotations read by the kubelet emulation.
+FAULT_ANNOTATION = "kubemu.multiagent.ops/fault"
+RESTARTS_ANNOTATION = "kubemu.multiagent.ops/restarts"
+AGE_ANNOTATION = "kubemu.multiagent.ops/age-seconds"
+FAULTS = ("crashloop", "imagepull", "notready", "pending", "restarts")
+BROKEN_IMAGE_MODES = ("crashloop", "imagepull")
+
+
+@dataclass(frozen=True)
+class DenyRule:
+    verb: str = "*"
+    group: str = "*"
+    resource: str = "*"  # a plural, or plural/subresource such as pods/log
+    namespace: str | None = None  # None: every namespace and the cluster scope
+
+    def matches(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
+        return (
+            self.verb in ("*", verb)
+            and self.group in ("*", group)
+            and self.resource in ("*", resource)
+            and self.namespace in (None, namespace)
+        )
+
+
+@dataclass
+class Faults:
+    metrics_default: bool = True
+    broken_images: dict[str, str] = field(default_factory=dict)  # image → mode
+    deny_rules: list[DenyRule] = field(default_factory=list)
+    backends: dict[tuple[str, str], str] = field(default_factory=dict)  # (ns, service) → URL
+    metrics_enabled: bool = True
+    usage: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (ns, pod) → usage
+
+    def __post_init__(self) -> None:
+        self.metrics_enabled = self.metrics_default
+
+    def denied(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
+        return any(rule.matches(verb, group, resource, namespace) for rule in self.deny_rules)
+
+    def reset(self) -> None:
+        self.broken_images.clear()
+        self.deny_rules.clear()
+        self.backends.clear()
+        self.usage.clear()
+        self.metrics_enabled = self.metrics_default
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "brokenImages": dict(self.broken_images),
+            "deny": [asdict(rule) for rule in self.deny_rules],
+            "backends": {f"{ns}/{svc}": url for (ns, svc), url in self.backends.items()},
+            "metrics": {
+                "enabled": self.metrics_enabled,
+                "usage": {f"{ns}/{pod}": usage for (ns, pod), usage in self.usage.items()},
+            },
+        }
