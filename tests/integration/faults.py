@@ -64,14 +64,26 @@ class EmulatorFaults(FaultBackend):
         return local_stack.http_json(info["api"] + "/_kubemu/" + action, method, body, token=token)
 
     def crashloop(self, cluster, namespace, deployment):
-        patch = {"spec": {"template": {"metadata": {"annotations": {FAULT_ANNOTATION: "crashloop"}}}}}
+        self.template_fault(cluster, namespace, deployment, "crashloop")
+
+    @staticmethod
+    def _annotations(fault, options):
+        ann = {FAULT_ANNOTATION: fault}
+        ann.update({"kubemu.multiagent.ops/%s" % k.replace("_", "-"): str(v) for k, v in options.items()})
+        return ann
+
+    def template_fault(self, cluster, namespace, deployment, fault, **options):
+        """New pods of the Deployment get the fault (a rollout starts, as a template change
+        does): crashloop, imagepull, notready, pending, restarts; ``age_seconds``,
+        ``restarts`` as options."""
+        patch = {"spec": {"template": {"metadata": {"annotations": self._annotations(fault, options)}}}}
         self.apps(cluster).patch_namespaced_deployment(deployment, namespace, patch)
 
-    def pod_fault(self, cluster, namespace, pod, fault, **annotations):
-        """Make one pod unhealthy: crashloop, imagepull, notready, pending, restarts."""
-        ann = {FAULT_ANNOTATION: fault}
-        ann.update({"kubemu.multiagent.ops/%s" % k.replace("_", "-"): str(v) for k, v in annotations.items()})
-        self.core(cluster).patch_namespaced_pod(pod, namespace, {"metadata": {"annotations": ann}})
+    def pod_fault(self, cluster, namespace, pod, fault, **options):
+        """Make one running pod unhealthy: crashloop, notready, restarts. (A pod's creation
+        time and scheduling cannot change once it runs: use template_fault for those.)"""
+        patch = {"metadata": {"annotations": self._annotations(fault, options)}}
+        self.core(cluster).patch_namespaced_pod(pod, namespace, patch)
 
     def deny(self, cluster, verb, group, resource, namespace=None):
         self._control(
@@ -103,6 +115,9 @@ class RealClusterFaults(FaultBackend):
         self.apps(cluster).patch_namespaced_deployment(deployment, namespace, patch)
 
     def pod_fault(self, *args, **kwargs):
+        raise NotSupported("arbitrary pod states need the emulator")
+
+    def template_fault(self, *args, **kwargs):
         raise NotSupported("arbitrary pod states need the emulator")
 
     def deny(self, *args, **kwargs):
