@@ -246,7 +246,8 @@ options:
     default: 20
   fail_on_api_error:
     description:
-      - Fail when the Kubernetes API cannot be used at all (unreachable, wrong credentials).
+      - Fail when the Kubernetes API cannot be used at all (unreachable, wrong credentials,
+        or the LISTs of workloads and pods time out after O(api_timeout)).
         The report is returned either way and names the checks that could not run.
       - Set to false for a diagnosis that must report whatever it can.
     type: bool
@@ -415,6 +416,8 @@ from ansible_collections.multiagent.ops.plugins.module_utils.collect import (
 from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeReader, classify
 from ansible_collections.multiagent.ops.plugins.module_utils.probes import InputError
 
+ESSENTIAL_SOURCES = ("namespace", "deployments", "replicasets", "statefulsets", "daemonsets", "pods")
+
 
 def argspec():
     spec = dict(AUTH_ARG_SPEC)
@@ -543,7 +546,14 @@ def run(module, make_reader):
     report.update(extras)
     report["namespace"] = p["namespace"]
 
-    fatal = [e for e in collector.errors.values() if e.fatal]
+    # Unusable API: unreachable, credentials refused, or no answer in api_timeout to the
+    # LISTs the health of every component rests on. (A forbidden resource, or events timing
+    # out, only leave that one check unknown.)
+    fatal = [
+        err
+        for src, err in collector.errors.items()
+        if err.fatal or (err.kind == "timeout" and src in ESSENTIAL_SOURCES)
+    ]
     if reader_error is not None:
         fatal.insert(0, reader_error)
     report["api_error"] = None

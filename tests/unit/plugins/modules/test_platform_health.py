@@ -103,3 +103,23 @@ def test_401_from_a_list_is_fatal():
 
     result = run(FakeModule(), Reader)
     assert result["failed"] is True and "rejected the credentials" in result["msg"]
+
+
+@pytest.mark.parametrize("source,fails", [("pods", True), ("events", False)])
+def test_api_timeouts_fail_only_for_the_lists_health_rests_on(source, fails):
+    class Reader:
+        host = "http://k"
+
+        def get(self, path, what):
+            return {}
+
+        def list(self, path, what, label_selector=None, field_selector=None):
+            if path.endswith("/" + source):
+                raise KubeError("timeout", "timed out while trying to %s at http://k" % what)
+            return []
+
+    result = run(FakeModule(), Reader)
+    assert result["failed"] is fails
+    assert "timed out while trying to list %s" % source in str(result["report"]["sources"][source]["error"])
+    if fails:
+        assert result["msg"].startswith("timed out while trying to list pods in namespace mplp at http://k")
