@@ -75,9 +75,10 @@ def playbook(path, extra=None, check=True):
 
 def measure(variants, runs):
     times = {name: [] for name in variants}
-    for _run in range(runs):
+    for run in range(runs):
         for name, (path, extra) in variants.items():  # interleaved: one of each per round
             times[name].append(playbook(path, extra))
+            print("  run %d %-20s %.2fs" % (run + 1, name, times[name][-1]), flush=True)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -99,8 +100,8 @@ def main():
             },
         )
         print("loading the demo platform (10 x 2) and the scale platform (100 x 10) ...", flush=True)
-        playbook("tests/stack/load_demo.yml", demo)
-        playbook("tests/stack/load_demo.yml", scale)
+        print("  demo loaded in %.1fs" % playbook("tests/stack/load_demo.yml", demo), flush=True)
+        print("  scale loaded in %.1fs" % playbook("tests/stack/load_demo.yml", scale), flush=True)
 
         medians = measure(
             {

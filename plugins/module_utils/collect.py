@@ -113,6 +113,13 @@ class Collector:
         self.selector = label_selector
         self.now = now
         self.errors = {}  # source -> KubeError
+        self._http = None
+
+    @property
+    def http(self):
+        if self._http is None:
+            self._http = probes.HttpProber(maxsize=MAX_WORKERS)
+        return self._http
 
     # -- Kubernetes ------------------------------------------------------------------
     def _list(self, source, selector=None):
@@ -140,9 +147,7 @@ class Collector:
         for _attempt in range(attempts):
             if ep["url"]:
                 results.append(
-                    probes.http_probe_once(
-                        ep["url"], ep["timeout"], ep["headers"], ep["validate_certs"], ep["expect"]
-                    )
+                    self.http.get(ep["url"], ep["timeout"], ep["headers"], ep["validate_certs"], ep["expect"])
                 )
             else:
                 results.append(self._probe_service(ep))

@@ -54,6 +54,7 @@ PENALTY = {"critical": 30, "warning": 10, "unknown": 5, "info": 1}
 CRITICAL_CAP = 50
 
 PLATFORM = "platform"  # pseudo component for endpoints and checks tied to no component
+MAX_COMPONENT_EVENTS = 10  # recent Warning events kept per component
 
 
 class ConfigError(ValueError):
@@ -305,7 +306,16 @@ def _endpoint_findings(rep, component, results, th):
             )
 
 
-def evaluate(observation, rules=None, thresholds=None, now=None):
+def _pod_troubled(summary):
+    return (
+        not summary["ready"]
+        or summary["restarts"] > 0
+        or summary["waiting"]
+        or summary["phase"] not in ("Running", "Succeeded")
+    )
+
+
+def evaluate(observation, rules=None, thresholds=None, now=None, list_pods=False, max_events=50):
     """Turn collected facts into the health report.
 
     ``observation`` keys (all optional except ``components``):
@@ -318,6 +328,10 @@ def evaluate(observation, rules=None, thresholds=None, now=None):
     - ``events``: raw Event objects; ``pod_components``: pod name -> component name;
     - ``unavailable``: list of ``{check, component (or None for all), error}`` for checks
       that could not run (permission denied, timeout).
+
+    ``list_pods`` keeps every pod's summary in its component (otherwise only pods that are
+    not ready, restarted, waiting or not running); ``max_events`` bounds the recent events
+    returned (newest first; ``events_total`` counts them all).
     """
     rules = resolve_rules(rules)
     th = resolve_thresholds(thresholds)
@@ -339,7 +353,14 @@ def evaluate(observation, rules=None, thresholds=None, now=None):
                 entry["replicas"] = replicas
         if comp.get("pods_checked", True):
             _pod_findings(rep, name, pods, now, th)
-            entry["pods"] = [wl.pod_summary(p, now) for p in pods]
+            summaries = [wl.pod_summary(p, now) for p in pods]
+            entry["pod_counts"] = {
+                "total": len(summaries),
+                "ready": sum(1 for p in summaries if p["ready"]),
+            }
+            # Every pod when asked (a diagnosis); otherwise the ones worth a look, so that
+            # a report of a thousand healthy pods stays readable and cheap to pass around.
+            entry["pods"] = summaries if list_pods else [p for p in summaries if _pod_troubled(p)]
         # A crash-looping component with no ready replica is down, not merely degraded,
         # even where the no_ready_replica rule is switched off.
         container_trouble = any(
@@ -402,7 +423,9 @@ def evaluate(observation, rules=None, thresholds=None, now=None):
             comp = ev["name"]
         ev["component"] = comp
         if comp in components and ev["type"] == "Warning":
-            components[comp].setdefault("warning_events", []).append(ev)
+            warnings = components[comp].setdefault("warning_events", [])
+            if len(warnings) < MAX_COMPONENT_EVENTS:
+                warnings.append(ev)
 
     for name, entry in components.items():
         entry["status"] = rep.effects.get(name, "healthy")
@@ -430,7 +453,8 @@ def evaluate(observation, rules=None, thresholds=None, now=None):
         "counts": counts,
         "findings": findings,
         "components": components,
-        "events": events,
+        "events": events[:max_events],
+        "events_total": len(events),
         "checked_at": now.isoformat(),
         "rules": {rid: {"severity": r["severity"], "enabled": r["enabled"]} for rid, r in rules.items()},
         "thresholds": th,

@@ -224,14 +224,19 @@ options:
     default: {}
   collect:
     description:
-      - Extra sources for a diagnosis. C(services) lists Services; C(metrics) reads pod
-        usage from C(metrics.k8s.io); C(logs) greps recent log lines of troubled pods (and
-        one pod per component) for O(log_pattern). A source that cannot be read is named in
-        RV(report.sources) and never fails the module.
+      - Extra for a diagnosis. C(pods) lists every pod of every component (otherwise only
+        pods that are not ready, restarted, waiting or not running are listed); C(services)
+        lists Services; C(metrics) reads pod usage from C(metrics.k8s.io); C(logs) greps
+        recent log lines of troubled pods (and one pod per component) for O(log_pattern). A
+        source that cannot be read is named in RV(report.sources) and never fails the module.
     type: list
     elements: str
     default: []
-    choices: [services, metrics, logs]
+    choices: [pods, services, metrics, logs]
+  max_events:
+    description: At most this many recent events are returned, newest first.
+    type: int
+    default: 50
   log_tail_lines:
     description: Lines read from the end of each container log.
     type: int
@@ -349,12 +354,17 @@ report:
           message: container app of pod mplp-core-6d4f-x2x9q is in CrashLoopBackOff (5 restarts)
           object: Pod/mplp-core-6d4f-x2x9q
     components:
-      description: Per component, its C(status), C(findings), C(replicas), C(pods), C(endpoints), C(check) (database/cache) and C(warning_events).
+      description:
+        - Per component, its C(status), C(findings), C(replicas), C(pod_counts), C(pods) (see
+          O(collect)), C(endpoints), C(check) (database/cache) and up to 10 C(warning_events).
       type: dict
     events:
-      description: Events of the last C(thresholds.events_window) seconds, newest first.
+      description: Events of the last C(thresholds.events_window) seconds, newest first, at most O(max_events).
       type: list
       elements: dict
+    events_total:
+      description: How many events the window held.
+      type: int
     sources:
       description: Kubernetes sources that could not be read, with the reason.
       type: dict
@@ -490,7 +500,8 @@ def argspec():
         ),
         rules=dict(type="dict", default={}),
         thresholds=dict(type="dict", default={}),
-        collect=dict(type="list", elements="str", default=[], choices=["services", "metrics", "logs"]),
+        collect=dict(type="list", elements="str", default=[], choices=["pods", "services", "metrics", "logs"]),
+        max_events=dict(type="int", default=50),
         log_tail_lines=dict(type="int", default=200),
         log_pattern=dict(type="str", default=DEFAULT_LOG_PATTERN),
         log_max_pods=dict(type="int", default=20),
@@ -542,7 +553,13 @@ def run(module, make_reader):
         )
     except CollectError as exc:
         module.fail_json(msg=str(exc))
-    report = health.evaluate(observation, p["rules"], p["thresholds"])
+    report = health.evaluate(
+        observation,
+        p["rules"],
+        p["thresholds"],
+        list_pods="pods" in p["collect"],
+        max_events=p["max_events"],
+    )
     report.update(extras)
     report["namespace"] = p["namespace"]
 

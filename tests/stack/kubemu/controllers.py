@@ -31,6 +31,7 @@ DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 STS_REVISION_LABEL = "controller-revision-hash"
 _TICK = 0.1
+_IDLE_TICK = 0.8
 _FAKE_CA = (
     "-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBADAKBggqhkjOPQQDAjAjMSEwHwYDVQQDDBhrdWJlbXUt\n"
     "c2VydmVyLWNhLWVtdWxhdGVkMB4XDTI1MDEwMTAwMDAwMFoXDTM1MDEwMTAwMDAw\n-----END CERTIFICATE-----\n"
@@ -200,7 +201,13 @@ class ControlPlane:
             self._task = None
 
     async def _run(self) -> None:
+        # A full reconcile costs time in proportion to the objects (1,000 pods in a scale
+        # test): when a tick writes nothing the loop backs off up to _IDLE_TICK, and any
+        # change wakes it at once. Time-driven transitions (ready delay, crash-loop restarts)
+        # are therefore seen at most _IDLE_TICK late.
+        idle = _TICK
         while self._running:
+            before = self._emu.store.resource_version
             try:
                 self.tick()
             except Exception:
@@ -208,8 +215,10 @@ class ControlPlane:
                 # and the next attempt waits a full period so that the log is not flooded.
                 log.exception("kubemu controller tick failed")
                 await asyncio.sleep(_TICK)
+            wrote = self._emu.store.resource_version != before
+            idle = _TICK if wrote else min(idle * 2, _IDLE_TICK)
             await asyncio.sleep(0.01)  # let requests in between ticks
-            await self._emu.wait_for_change(_TICK)
+            await self._emu.wait_for_change(idle)
 
     def tick(self) -> None:
         self._namespaces()

@@ -345,3 +345,24 @@ def test_percentile_nearest_rank():
     assert health.percentile([0.1, 0.2, 3.0], 95) == 3.0
     assert health.percentile([1.0] * 19 + [9.0], 95) == 1.0
     assert health.percentile([], 95) is None
+
+
+def test_only_troubled_pods_are_listed_unless_asked():
+    comp = component(
+        "core",
+        deployment("mplp-core", 3, ready=2),
+        [pod("ok-1"), pod("ok-2"), pod("bad", ready=False, waiting="CrashLoopBackOff", restarts=3)],
+    )
+    report = run([comp])
+    core = report["components"]["core"]
+    assert core["pod_counts"] == {"total": 3, "ready": 2}
+    assert [p["name"] for p in core["pods"]] == ["bad"]
+    full = health.evaluate({"components": [comp]}, now=NOW, list_pods=True)
+    assert [p["name"] for p in full["components"]["core"]["pods"]] == ["ok-1", "ok-2", "bad"]
+
+
+def test_events_are_bounded_newest_first():
+    events = [event("E%d" % i, "Pod", "p", i) for i in range(80)]
+    report = health.evaluate({"components": [], "events": events}, now=NOW, max_events=5)
+    assert [e["reason"] for e in report["events"]] == ["E0", "E1", "E2", "E3", "E4"]
+    assert report["events_total"] == 80

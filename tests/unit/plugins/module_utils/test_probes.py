@@ -27,6 +27,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+PROBER = probes.HttpProber()
+
+
 @pytest.fixture(scope="module")
 def server():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -42,35 +45,35 @@ def free_port():
 
 
 def test_ok(server):
-    ok, status, error, seconds = probes.http_probe_once(server + "/health", 2)
+    ok, status, error, seconds = PROBER.get(server + "/health", 2)
     assert (ok, status, error) == (True, 200, None)
     assert seconds < 1
 
 
 def test_http_500(server):
-    assert probes.http_probe_once(server + "/fail", 2)[:3] == (False, 500, "HTTP 500")
+    assert PROBER.get(server + "/fail", 2)[:3] == (False, 500, "HTTP 500")
 
 
 def test_expected_status_list(server):
-    assert probes.http_probe_once(server + "/fail", 2, expect=[500])[0] is True
-    assert probes.http_probe_once(server + "/ok", 2, expect=[204])[:3] == (False, 200, "HTTP 200")
+    assert PROBER.get(server + "/fail", 2, expect=[500])[0] is True
+    assert PROBER.get(server + "/ok", 2, expect=[204])[:3] == (False, 200, "HTTP 200")
 
 
 def test_timeout(server):
-    ok, status, error, seconds = probes.http_probe_once(server + "/slow", 0.3)
+    ok, status, error, seconds = PROBER.get(server + "/slow", 0.3)
     assert (ok, status) == (False, None)
     assert "timed out" in error
     assert seconds < 0.9
 
 
 def test_refused():
-    ok, status, error, _seconds = probes.http_probe_once("http://127.0.0.1:%d/health" % free_port(), 1)
+    ok, status, error, _seconds = PROBER.get("http://127.0.0.1:%d/health" % free_port(), 1)
     assert (ok, status) == (False, None)
     assert "refused" in error
 
 
 def test_closed_connection(server):
-    ok, status, error, _seconds = probes.http_probe_once(server + "/close", 2)
+    ok, status, error, _seconds = PROBER.get(server + "/close", 2)
     assert ok is False and status is None and error
 
 
