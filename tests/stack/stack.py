@@ -15,6 +15,7 @@ starts only what is not already answering. Ports can be moved with MAOPS_STACK_P
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -24,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -40,6 +42,19 @@ PG_PORT = BASE + 20
 REDIS_PORT = BASE + 21
 PG_BIN = Path(os.environ.get("MAOPS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 DB_NAME, DB_USER = "mplp_production", "mplp"
+
+
+def _pg_dir():
+    """Where PostgreSQL keeps its data. As root the server runs as `postgres`, which must
+    reach the directory: a checkout under a private directory (a CI clone in a 0700 temp
+    dir) is not reachable, so the data then lives in the system temp dir, one per checkout."""
+    if os.geteuid() != 0:
+        return STATE / "pg"
+    digest = hashlib.sha1(str(STATE).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / ("maops-pg-%s" % digest)
+
+
+PG_DIR = _pg_dir()
 
 
 def log(msg):
@@ -182,17 +197,17 @@ def _pg_run(argv, check=True):
 
 
 def pg_up():
-    data = STATE / "pg" / "data"
+    data = PG_DIR / "data"
     superpass, apppass = secret("postgres_superuser_password"), secret("postgres_password")
     if port_open(PG_PORT):
         return superpass, apppass
     user = _as_postgres()
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
-        pwfile = STATE / "pg" / "pwfile"
+        pwfile = PG_DIR / "pwfile"
         pwfile.write_text(superpass + "\n")
         if user is not None:
-            for p in (STATE / "pg", data, pwfile):
+            for p in (PG_DIR, data, pwfile):
                 os.chown(p, user.pw_uid, user.pw_gid)
         data.chmod(0o700)
         _pg_run(
@@ -213,8 +228,8 @@ def pg_up():
             ]
         )
         pwfile.unlink()
-    logfile = STATE / "pg" / "server.log"
-    opts = "-c listen_addresses=127.0.0.1 -p %d -k %s" % (PG_PORT, STATE / "pg")
+    logfile = PG_DIR / "server.log"
+    opts = "-c listen_addresses=127.0.0.1 -p %d -k %s" % (PG_PORT, PG_DIR)
     _pg_run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-o", opts, "-w", "start"])
     wait_port(PG_PORT, "PostgreSQL", logfile=logfile)
     _pg_bootstrap(superpass, apppass)
@@ -240,7 +255,7 @@ def _pg_bootstrap(superpass, apppass):
 
 
 def pg_down():
-    data = STATE / "pg" / "data"
+    data = PG_DIR / "data"
     if (data / "postmaster.pid").exists():
         _pg_run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], check=False)
 
@@ -295,7 +310,6 @@ def standin_up():
 
 def up():
     STATE.mkdir(parents=True, exist_ok=True)
-    os.chmod(STATE, 0o755)  # the postgres user must reach .stack/pg
     standin_up()
     tokens = {c["name"]: kube_up(c) for c in CLUSTERS}
     kubeconfig = write_kubeconfig(tokens)
@@ -320,7 +334,7 @@ def up():
             "dbname": DB_NAME,
             "password_file": str(STATE / "secrets" / "postgres_password"),
             "superuser_password_file": str(STATE / "secrets" / "postgres_superuser_password"),
-            "data_dir": str(STATE / "pg" / "data"),
+            "data_dir": str(PG_DIR / "data"),
             "bin_dir": str(PG_BIN),
         },
         "redis": {
@@ -341,8 +355,10 @@ def down(purge=False):
     kill_pidfile("standin")
     pg_down()
     redis_down()
-    if purge and STATE.exists():
-        shutil.rmtree(STATE)
+    if purge:
+        for path in (STATE, PG_DIR):
+            if path.exists():
+                shutil.rmtree(path)
     log("stopped%s" % (" and purged" if purge else ""))
 
 
