@@ -500,7 +500,9 @@ def argspec():
         ),
         rules=dict(type="dict", default={}),
         thresholds=dict(type="dict", default={}),
-        collect=dict(type="list", elements="str", default=[], choices=["pods", "services", "metrics", "logs"]),
+        collect=dict(
+            type="list", elements="str", default=[], choices=["pods", "services", "metrics", "logs"]
+        ),
         max_events=dict(type="int", default=50),
         log_tail_lines=dict(type="int", default=200),
         log_pattern=dict(type="str", default=DEFAULT_LOG_PATTERN),
