@@ -138,6 +138,33 @@ class KubeReader:
         data = resp.read() if getattr(resp, "data", None) is None else resp.data
         return resp.status, data or b""
 
+    def send(self, method, path, body, what):
+        """A write (POST, PUT, PATCH, DELETE) with a JSON body; returns ``(status, decoded)``
+        for any HTTP answer, so the caller can act on 404 or 409; raises KubeError when no
+        answer came back."""
+        url = self.host + path
+        headers = self._headers("application/json")
+        headers["Content-Type"] = "application/merge-patch+json" if method == "PATCH" else "application/json"
+        try:
+            resp = self.api.rest_client.request(
+                method, url, headers=headers, body=body, _request_timeout=self.timeout
+            )
+        except Exception as exc:  # noqa: BLE001
+            if getattr(exc, "status", None):
+                return exc.status, _decode(getattr(exc, "body", None))
+            raise classify(exc, self.host, what)
+        data = resp.read() if getattr(resp, "data", None) is None else resp.data
+        return resp.status, _decode(data)
+
+    def get_optional(self, path, what):
+        """GET that answers None for 404 instead of raising."""
+        status, data = self.request(path)
+        if status == 404:
+            return None
+        if not 200 <= status < 300:
+            raise classify(_HTTPStatus(status, data), self.host, what)
+        return _decode(data)
+
     def _call(self, path, query, what, raw=False):
         status, data = self.request(path, query)
         if not 200 <= status < 300:
@@ -175,6 +202,15 @@ class KubeReader:
             quote(target, safe=":"),
             path if path.startswith("/") else "/" + path,
         )
+
+
+def _decode(data):
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
 
 
 class _HTTPStatus(Exception):

@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: lease
+short_description: Hold a lock in the cluster as a coordination.k8s.io/v1 Lease
+version_added: 0.1.0
+author:
+  - multiagent.ops maintainers (@multiagent-ops)
+description:
+  - Acquires, renews or releases a Lease that stands for a lock on one target (a
+    database, a namespace), so that two operators, an AWX job and a CronJob never restore,
+    back up or upgrade the same target at once.
+  - "O(state=acquired): creates the Lease, renews it when O(holder) already holds it, takes
+    it over when it is free or stale (not renewed within its duration; C(leaseTransitions)
+    counts the hand-overs), and otherwise waits up to O(wait_timeout) seconds, then fails
+    naming the holder, what it is doing and when its Lease expires."
+  - "O(state=released): clears the holder when O(holder) holds the Lease; a Lease held by
+    someone else is left alone (and reported)."
+  - Writes carry the Lease's resourceVersion, so contenders racing for a free Lease cannot
+    both win.
+  - Times are taken from the controller's clock.
+options:
+  namespace:
+    description: Namespace of the Lease.
+    type: str
+    required: true
+  name:
+    description: Name of the Lease, one per target (for example C(maops-lock-db-mplp-production)).
+    type: str
+    required: true
+  holder:
+    description: Identity of the holder; the same value must be used to renew and release.
+    type: str
+    required: true
+  state:
+    description: C(acquired) or C(released).
+    type: str
+    default: acquired
+    choices: [acquired, released]
+  duration:
+    description: Seconds the Lease lasts without renewal; a holder that dies frees it after this.
+    type: int
+    default: 600
+  purpose:
+    description: What the holder does, shown to whoever has to wait.
+    type: str
+  wait_timeout:
+    description: Seconds to wait for a Lease someone else holds before failing.
+    type: int
+    default: 0
+  poll_interval:
+    description: Seconds between looks while waiting.
+    type: float
+    default: 2
+  api_timeout:
+    description: Timeout in seconds of each Kubernetes API request.
+    type: float
+    default: 15
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Reads the Lease and reports what would be done, without writing.
+  diff_mode:
+    support: full
+    description: Shows the holder before and after.
+requirements:
+  - kubernetes >= 24.2.0
+"""
+
+EXAMPLES = r"""
+- name: Lock the database for the restore (wait up to 10 minutes for another run)
+  multiagent.ops.lease:
+    namespace: mplp-production
+    name: maops-lock-db-mplp-production
+    holder: "{{ _run_id }}"
+    purpose: restore_database.yml by {{ lookup('env', 'USER') }}
+    duration: 900
+    wait_timeout: 600
+
+- name: Release it
+  multiagent.ops.lease:
+    namespace: mplp-production
+    name: maops-lock-db-mplp-production
+    holder: "{{ _run_id }}"
+    state: released
+"""
+
+RETURN = r"""
+operation:
+  description: C(create), C(renew), C(take_over), C(release), or for nothing done C(absent), C(not_held), C(held_by_other).
+  returned: always
+  type: str
+  sample: take_over
+lease:
+  description: The Lease after the call.
+  returned: always
+  type: dict
+  contains:
+    holder:
+      description: Holder identity, null when free.
+      type: str
+    acquired_at:
+      description: When the holder acquired it.
+      type: str
+    renewed_at:
+      description: Last renewal.
+      type: str
+    expires_at:
+      description: When it goes stale without renewal.
+      type: str
+    duration_seconds:
+      description: Lease duration.
+      type: int
+    transitions:
+      description: Hand-overs between holders.
+      type: int
+    purpose:
+      description: What the holder does.
+      type: str
+    expired:
+      description: Whether it is free or stale.
+      type: bool
+previous_holder:
+  description: The holder whose stale Lease was taken over, or who holds it when releasing someone else's.
+  returned: when there was one
+  type: str
+waited_seconds:
+  description: Seconds spent waiting for the Lease.
+  returned: always
+  type: float
+"""
+
+import datetime
+import time
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+except ImportError:  # pragma: no cover - kubernetes.core >= 2.4 ships these
+    get_api_client = AnsibleK8SModule = None
+
+    class CoreException(Exception):
+        pass
+
+
+from ansible_collections.multiagent.ops.plugins.module_utils import lease as leases
+from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, KubeReader, classify
+
+
+def argspec():
+    spec = dict(AUTH_ARG_SPEC)
+    spec.update(
+        namespace=dict(type="str", required=True),
+        name=dict(type="str", required=True),
+        holder=dict(type="str", required=True),
+        state=dict(type="str", default="acquired", choices=["acquired", "released"]),
+        duration=dict(type="int", default=600),
+        purpose=dict(type="str"),
+        wait_timeout=dict(type="int", default=0),
+        poll_interval=dict(type="float", default=2),
+        api_timeout=dict(type="float", default=15),
+    )
+    return spec
+
+
+def _now():
+    return datetime.datetime.now(datetime.UTC)
+
+
+def run(module, reader, clock=time.monotonic, sleep=time.sleep, now=_now):
+    p = module.params
+    if p["duration"] < 1:
+        module.fail_json(msg="duration must be at least 1 second, got %d" % p["duration"])
+    if p["wait_timeout"] < 0:
+        module.fail_json(msg="wait_timeout must be >= 0, got %d" % p["wait_timeout"])
+    ns, name = p["namespace"], p["name"]
+    collection = "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % ns
+    path = "%s/%s" % (collection, name)
+    what = "lease %s/%s" % (ns, name)
+    started = clock()
+
+    while True:
+        current = reader.get_optional(path, "read %s" % what)
+        moment = now()
+        before = leases.describe(current, moment)
+        if p["state"] == "released":
+            action, spec = leases.plan_release(current, p["holder"])
+        else:
+            action, spec = leases.plan_acquire(current, p["holder"], moment, p["duration"], p["purpose"])
+        if action == "wait":
+            waited = clock() - started
+            if waited >= p["wait_timeout"]:
+                module.fail_json(
+                    msg="%s is held by %s%s since %s, until %s; gave up after waiting %ds"
+                    % (
+                        what,
+                        before["holder"],
+                        " (%s)" % before["purpose"] if before["purpose"] else "",
+                        before["acquired_at"],
+                        before["expires_at"],
+                        waited,
+                    ),
+                    lease=before,
+                    operation="wait",
+                    waited_seconds=round(waited, 1),
+                )
+            sleep(min(p["poll_interval"], max(p["wait_timeout"] - waited, 0.05)))
+            continue
+
+        result = dict(operation=action, waited_seconds=round(clock() - started, 1), changed=False)
+        if action == "take_over" and before["holder"]:
+            result["previous_holder"] = before["holder"]
+        if action == "held_by_other":
+            result["previous_holder"] = before["holder"]
+        if spec is None:  # nothing to write
+            module.exit_json(lease=before, **result)
+        body = leases.lease_object(
+            name, ns, spec, p["purpose"] if p["state"] == "acquired" else None, current
+        )
+        after = leases.describe(body, moment)
+        result["changed"] = True
+        if module._diff:
+            result["diff"] = {"before": {"holder": before["holder"]}, "after": {"holder": after["holder"]}}
+        if module.check_mode:
+            module.exit_json(lease=after, **result)
+        if current is None:
+            status, answer = reader.send("POST", collection, body, "create %s" % what)
+        else:
+            status, answer = reader.send("PUT", path, body, "update %s" % what)
+        if status in (409,):
+            continue  # someone else wrote first: look again
+        if not 200 <= status < 300:
+            message = (answer or {}).get("message") if isinstance(answer, dict) else None
+            module.fail_json(
+                msg="Failed to %s %s: HTTP %d %s" % (action.replace("_", " "), what, status, message or "")
+            )
+        module.exit_json(lease=leases.describe(answer, now()), **result)
+
+
+def main():
+    module = AnsibleK8SModule(argument_spec=argspec(), supports_check_mode=True)
+    try:
+        client = get_api_client(module)
+        reader = KubeReader(client.client.client, timeout=module.params["api_timeout"])
+        run(module, reader)
+    except CoreException as exc:
+        module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
+        module.fail_json(msg=str(classify(exc, module.params.get("host"), "connect")))
+
+
+if __name__ == "__main__":
+    main()

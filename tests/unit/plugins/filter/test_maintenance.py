@@ -1,0 +1,31 @@
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.multiagent.ops.plugins.filter.maintenance import maintenance_window
+from ansible_collections.multiagent.ops.plugins.test import maintenance as maintenance_tests
+
+WINDOWS = {"daily": "02:00-04:00", "weekly": "Sunday 01:00-05:00"}
+in_window = maintenance_tests.TestModule().tests()["in_maintenance_window"]
+
+
+def test_filter_and_test_agree():
+    assert maintenance_window(WINDOWS, "UTC", "2026-11-24T03:00:00Z")["window"] == "daily"
+    assert in_window(WINDOWS, "UTC", "2026-11-24T03:00:00Z") is True
+    assert in_window(WINDOWS, "UTC", "2026-11-24T05:00:00+00:00") is False
+    assert in_window("02:00-04:00", "Asia/Shanghai", "2026-11-24T03:00:00") is True  # naive: Shanghai time
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (
+            lambda: maintenance_window("soon", "UTC"),
+            "maintenance_window: maintenance window 'soon' is not understood",
+        ),
+        (lambda: maintenance_window(WINDOWS, "UTC", "yesterday"), "now='yesterday' is not an ISO 8601 time"),
+        (lambda: in_window(WINDOWS, "Nowhere/City"), "in_maintenance_window: time zone 'Nowhere/City'"),
+    ],
+)
+def test_errors(call, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        call()

@@ -1,0 +1,197 @@
+"""Lease decisions and the lease module's loop, on a fake API and a fake clock."""
+
+import datetime
+
+import pytest
+
+from ansible_collections.multiagent.ops.plugins.module_utils import lease as leases
+from ansible_collections.multiagent.ops.plugins.modules import lease as lease_module
+
+T0 = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=datetime.UTC)
+
+
+def held(holder, renewed_ago, duration=60, transitions=0, purpose=None):
+    stamp = leases.micro_time(T0 - datetime.timedelta(seconds=renewed_ago))
+    meta = {"name": "lock", "namespace": "ns", "resourceVersion": "7"}
+    if purpose:
+        meta["annotations"] = {leases.PURPOSE_ANNOTATION: purpose}
+    return {
+        "metadata": meta,
+        "spec": {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": duration,
+            "acquireTime": stamp,
+            "renewTime": stamp,
+            "leaseTransitions": transitions,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "current,action",
+    [
+        (None, "create"),
+        (held("me", 10), "renew"),
+        (held("other", 10), "wait"),
+        (held("other", 61), "take_over"),  # stale
+        (held(None, 5), "take_over"),  # released
+    ],
+)
+def test_plan_acquire(current, action):
+    got, spec = leases.plan_acquire(current, "me", T0, 60)
+    assert got == action
+    if action == "wait":
+        assert spec is None
+    else:
+        assert spec["holderIdentity"] == "me" and spec["renewTime"] == "2026-11-22T12:00:00.000000Z"
+
+
+def test_take_over_counts_transitions_and_keeps_nothing_of_the_old_holder():
+    action, spec = leases.plan_acquire(held("other", 120, transitions=2), "me", T0, 30)
+    assert action == "take_over"
+    assert spec["leaseTransitions"] == 3 and spec["acquireTime"] == spec["renewTime"]
+    assert spec["leaseDurationSeconds"] == 30
+
+
+@pytest.mark.parametrize(
+    "current,action",
+    [
+        (None, "absent"),
+        (held(None, 5), "not_held"),
+        (held("other", 5), "held_by_other"),
+        (held("me", 5), "release"),
+    ],
+)
+def test_plan_release(current, action):
+    got, spec = leases.plan_release(current, "me")
+    assert got == action
+    assert (spec is not None) == (action == "release")
+    if spec:
+        assert spec["holderIdentity"] is None and "renewTime" not in spec
+
+
+def test_lease_object_keeps_resource_version_and_purpose():
+    current = held("other", 120)
+    body = leases.lease_object("lock", "ns", {"holderIdentity": "me"}, "restore", current)
+    assert body["metadata"]["resourceVersion"] == "7"
+    assert body["metadata"]["annotations"][leases.PURPOSE_ANNOTATION] == "restore"
+    assert body["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "multiagent.ops"
+    released = leases.lease_object("lock", "ns", {"holderIdentity": None}, None, held("me", 1, purpose="x"))
+    assert leases.PURPOSE_ANNOTATION not in released["metadata"]["annotations"]
+
+
+# --- the module's loop -----------------------------------------------------------------
+class Exit(Exception):
+    pass
+
+
+class FakeModule:
+    check_mode = False
+    _diff = False
+
+    def __init__(self, **params):
+        defaults = {k: v.get("default") for k, v in lease_module.argspec().items() if isinstance(v, dict)}
+        self.params = dict(defaults, namespace="ns", name="lock", holder="me", **params)
+
+    def exit_json(self, **kw):
+        self.result = dict(kw, failed=False)
+        raise Exit()
+
+    def fail_json(self, **kw):
+        self.result = dict(kw, failed=True)
+        raise Exit()
+
+
+class FakeApi:
+    """One Lease; the first write can be made to lose a race (409)."""
+
+    def __init__(self, lease=None, conflict_once=False):
+        self.lease = lease
+        self.conflict_once = conflict_once
+        self.writes = []
+
+    def get_optional(self, path, what):
+        return self.lease
+
+    def send(self, method, path, body, what):
+        self.writes.append((method, body["spec"].get("holderIdentity")))
+        if self.conflict_once:
+            self.conflict_once = False
+            self.lease = held("racer", 0)  # the racer won meanwhile
+            return 409, {"message": "the object has been modified"}
+        self.lease = body
+        return (201 if method == "POST" else 200), body
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, seconds):
+        self.t += seconds
+
+
+def run(module, api, clock=None):
+    clock = clock or Clock()
+    with pytest.raises(Exit):
+        lease_module.run(
+            module, api, clock=clock, sleep=clock.sleep, now=lambda: T0 + datetime.timedelta(seconds=clock.t)
+        )
+    return module.result
+
+
+def test_acquire_creates_then_renews():
+    api = FakeApi()
+    first = run(FakeModule(purpose="backup"), api)
+    assert first["operation"] == "create" and first["changed"] and api.writes == [("POST", "me")]
+    assert first["lease"]["purpose"] == "backup"
+    again = run(FakeModule(), api)
+    assert again["operation"] == "renew" and api.writes[-1] == ("PUT", "me")
+
+
+def test_contention_waits_then_fails_naming_the_holder():
+    api = FakeApi(held("alice@awx-job-42", 1, duration=600, purpose="restore_database.yml"))
+    result = run(FakeModule(wait_timeout=5, poll_interval=1), api)
+    assert result["failed"] is True
+    assert result["msg"].startswith(
+        "lease ns/lock is held by alice@awx-job-42 (restore_database.yml) since 2026-11-22T11:59:59"
+    )
+    assert "gave up after waiting 5s" in result["msg"]
+    assert api.writes == []
+
+
+def test_a_lease_that_goes_stale_while_waiting_is_taken_over():
+    api = FakeApi(held("crashed-run", 50, duration=60))
+    result = run(FakeModule(wait_timeout=30, poll_interval=2), api)
+    assert result["operation"] == "take_over" and result["previous_holder"] == "crashed-run"
+    assert 9 <= result["waited_seconds"] <= 12
+    assert api.lease["spec"]["leaseTransitions"] == 1
+
+
+def test_a_lost_race_is_retried_and_then_waits():
+    api = FakeApi(None, conflict_once=True)
+    result = run(FakeModule(wait_timeout=0), api)
+    assert result["failed"] is True and "held by racer" in result["msg"]
+
+
+def test_check_mode_writes_nothing():
+    api = FakeApi()
+    module = FakeModule()
+    module.check_mode = True
+    module._diff = True
+    result = run(module, api)
+    assert result["changed"] is True and api.writes == []
+    assert result["diff"] == {"before": {"holder": None}, "after": {"holder": "me"}}
+
+
+def test_release_only_our_own():
+    api = FakeApi(held("other", 1))
+    result = run(FakeModule(state="released"), api)
+    assert result["operation"] == "held_by_other" and result["changed"] is False
+    assert result["previous_holder"] == "other" and api.writes == []
+    api = FakeApi(held("me", 1))
+    result = run(FakeModule(state="released"), api)
+    assert result["operation"] == "release" and api.writes == [("PUT", None)]
