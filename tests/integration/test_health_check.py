@@ -250,3 +250,23 @@ def test_pending_and_restarting_pods_are_warnings(ansible, small_platform, fault
     core_rules = [f["rule"] for f in report["components"]["core"]["findings"]]
     assert core_rules == ["pod_restarts", "pod_restarts"]
     assert report["status"] == "degraded" and 50 < report["score"] < 100
+
+
+def test_verbose_output_never_shows_the_passwords(ansible, small_platform, stack_facts, tmp_path):
+    secrets = [
+        open(stack_facts["postgresql"]["password_file"]).read().strip(),
+        open(stack_facts["redis"]["password_file"]).read().strip(),
+    ]
+    run = ansible(
+        HEALTH,
+        limit="us-east-1",
+        extra_vars=platform_vars(small_platform, ops_report_dir=str(tmp_path)),
+        args=["-vvv", "--diff"],
+        json_output=False,
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in run.stdout  # the module arguments were shown, masked
+    written = "".join(p.read_text() for p in tmp_path.iterdir())
+    for secret in secrets:
+        assert secret not in run.stdout + run.stderr
+        assert secret not in written
