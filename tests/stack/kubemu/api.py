@@ -157,20 +157,21 @@ class Kubemu(KubernetesEmulator):
         self.subresources: dict[tuple[str, str, str], Subresource] = {}
         self._wakeup = asyncio.Event()
         # Imported here: those modules register handlers on this instance and import this one.
-        from . import control, controllers, logs, metrics, proxy
+        from . import control, controllers, exec, logs, metrics, proxy
 
         self.control = control.ControlApi(self)
         self.metrics = metrics.MetricsApi(self)
         self.controllers = controllers.ControlPlane(self)
         logs.register(self)
         proxy.register(self)
+        self.pod_exec = exec.register(self)
         self.controllers.bootstrap()
 
     def __attrs_post_init__(self) -> None:
         # kmock registers its DSL fallback reactions here; kubemu routes requests in _handle().
         pass
 
-    # Extension point: the pods/exec subresource (websocket) will register itself here.
+    # Extension point: pods/log, services/proxy and pods/exec (a websocket) register here.
     def register_subresource(self, group: str, plural: str, name: str, sub: Subresource) -> None:
         self.subresources[(group, plural, name)] = sub
 

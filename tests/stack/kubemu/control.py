@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp.web
 
 from .api import json_response
-from .faults import BROKEN_IMAGE_MODES, DenyRule
+from .faults import BROKEN_IMAGE_MODES, EXEC_FAULT_MODES, DenyRule, ExecFault
 from .logs import append_lines, log_path
 
 if TYPE_CHECKING:
@@ -135,6 +135,30 @@ class ControlApi:
         else:
             self._emu.faults.backends.clear()
         return self._emu.faults.summary()["backends"]
+
+    def _post_exec_fault(self, data: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(data) - {"namespace", "pod", "mode", "bytes", "count"}
+        if unknown:
+            raise ControlError(400, f"unknown fields: {', '.join(sorted(unknown))}")
+        key = (_field(data, "namespace"), _field(data, "pod"))
+        mode = data.get("mode", "disconnect-after-bytes")
+        if mode not in EXEC_FAULT_MODES:
+            raise ControlError(400, f"mode must be one of {', '.join(EXEC_FAULT_MODES)}")
+        size = data.get("bytes", 0)
+        count = data.get("count")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ControlError(400, "'bytes' must be an integer >= 0")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+            raise ControlError(400, "'count' must be an integer >= 1 (or absent: every exec)")
+        self._emu.faults.exec_faults[key] = ExecFault(mode=mode, bytes=size, count=count)
+        return self._emu.faults.summary()["exec"]
+
+    def _delete_exec_fault(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("pod"):
+            self._emu.faults.exec_faults.pop((_field(data, "namespace"), data["pod"]), None)
+        else:
+            self._emu.faults.exec_faults.clear()
+        return self._emu.faults.summary()["exec"]
 
     def _post_reset_faults(self, _: dict[str, Any]) -> dict[str, Any]:
         self._emu.faults.reset()

@@ -11,6 +11,8 @@ RESTARTS_ANNOTATION = "kubemu.multiagent.ops/restarts"
 AGE_ANNOTATION = "kubemu.multiagent.ops/age-seconds"
 FAULTS = ("crashloop", "imagepull", "notready", "pending", "restarts")
 BROKEN_IMAGE_MODES = ("crashloop", "imagepull")
+# disconnect: the TCP connection drops (no close frame); close: a websocket close, no status.
+EXEC_FAULT_MODES = ("disconnect-after-bytes", "close-after-bytes")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,15 @@ class DenyRule:
 
 
 @dataclass
+class ExecFault:
+    """Cut a pod's exec streams after ``bytes`` bytes of stdout/stderr, without an exit status."""
+
+    mode: str
+    bytes: int
+    count: int | None = None  # how many execs it affects; None: every one until removed
+
+
+@dataclass
 class Faults:
     metrics_default: bool = True
     broken_images: dict[str, str] = field(default_factory=dict)  # image → mode
@@ -37,6 +48,7 @@ class Faults:
     backends: dict[tuple[str, str], str] = field(default_factory=dict)  # (ns, service) → URL
     metrics_enabled: bool = True
     usage: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (ns, pod) → usage
+    exec_faults: dict[tuple[str, str], ExecFault] = field(default_factory=dict)  # (ns, pod) → fault
 
     def __post_init__(self) -> None:
         self.metrics_enabled = self.metrics_default
@@ -44,11 +56,21 @@ class Faults:
     def denied(self, verb: str, group: str, resource: str, namespace: str | None) -> bool:
         return any(rule.matches(verb, group, resource, namespace) for rule in self.deny_rules)
 
+    def take_exec_fault(self, namespace: str, pod: str) -> ExecFault | None:
+        """The fault for one exec of this pod (counting it down)."""
+        fault = self.exec_faults.get((namespace, pod))
+        if fault is not None and fault.count is not None:
+            fault.count -= 1
+            if fault.count <= 0:
+                del self.exec_faults[(namespace, pod)]
+        return fault
+
     def reset(self) -> None:
         self.broken_images.clear()
         self.deny_rules.clear()
         self.backends.clear()
         self.usage.clear()
+        self.exec_faults.clear()
         self.metrics_enabled = self.metrics_default
 
     def summary(self) -> dict[str, Any]:
@@ -56,6 +78,7 @@ class Faults:
             "brokenImages": dict(self.broken_images),
             "deny": [asdict(rule) for rule in self.deny_rules],
             "backends": {f"{ns}/{svc}": url for (ns, svc), url in self.backends.items()},
+            "exec": {f"{ns}/{pod}": asdict(fault) for (ns, pod), fault in self.exec_faults.items()},
             "metrics": {
                 "enabled": self.metrics_enabled,
                 "usage": {f"{ns}/{pod}": usage for (ns, pod), usage in self.usage.items()},
