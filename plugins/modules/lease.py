@@ -137,26 +137,12 @@ waited_seconds:
 import datetime
 import time
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-except ImportError:  # pragma: no cover - kubernetes.core >= 2.4 ships these
-    get_api_client = AnsibleK8SModule = None
-
-    class CoreException(Exception):
-        pass
-
-
+from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils import lease as leases
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, KubeReader, classify
 
 
 def argspec():
-    spec = dict(AUTH_ARG_SPEC)
-    spec.update(
+    return kube_module.argspec(
         namespace=dict(type="str", required=True),
         name=dict(type="str", required=True),
         holder=dict(type="str", required=True),
@@ -167,7 +153,6 @@ def argspec():
         poll_interval=dict(type="float", default=2),
         api_timeout=dict(type="float", default=15),
     )
-    return spec
 
 
 def _now():
@@ -245,17 +230,7 @@ def run(module, reader, clock=time.monotonic, sleep=time.sleep, now=_now):
 
 
 def main():
-    module = AnsibleK8SModule(argument_spec=argspec(), supports_check_mode=True)
-    try:
-        client = get_api_client(module)
-        reader = KubeReader(client.client.client, timeout=module.params["api_timeout"])
-        run(module, reader)
-    except CoreException as exc:
-        module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)
-    except KubeError as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
-        module.fail_json(msg=str(classify(exc, module.params.get("host"), "connect")))
+    kube_module.main(argspec(), run)
 
 
 if __name__ == "__main__":

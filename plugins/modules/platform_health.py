@@ -397,41 +397,21 @@ report:
       type: str
 """
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import (
-        get_api_client,
-    )
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import (
-        AnsibleK8SModule,
-    )
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import (
-        CoreException,
-    )
-except ImportError:  # pragma: no cover - kubernetes.core >= 2.4 ships these
-    get_api_client = AnsibleK8SModule = None
-
-    class CoreException(Exception):
-        pass
-
-
-from ansible_collections.multiagent.ops.plugins.module_utils import health
+from ansible_collections.multiagent.ops.plugins.module_utils import health, kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.collect import (
     DEFAULT_LOG_PATTERN,
     CollectError,
     Collector,
     normalize_endpoints,
 )
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeReader, classify
+from ansible_collections.multiagent.ops.plugins.module_utils.kube import classify
 from ansible_collections.multiagent.ops.plugins.module_utils.probes import InputError
 
 ESSENTIAL_SOURCES = ("namespace", "deployments", "replicasets", "statefulsets", "daemonsets", "pods")
 
 
 def argspec():
-    spec = dict(AUTH_ARG_SPEC)
-    spec.update(
+    return kube_module.argspec(
         namespace=dict(type="str", required=True),
         label_selectors=dict(type="list", elements="str", default=[]),
         components=dict(
@@ -509,7 +489,6 @@ def argspec():
         log_max_pods=dict(type="int", default=20),
         fail_on_api_error=dict(type="bool", default=True),
     )
-    return spec
 
 
 def run(module, make_reader):
@@ -529,7 +508,7 @@ def run(module, make_reader):
     reader, reader_error = None, None
     try:
         reader = make_reader()
-    except CoreException as exc:  # kubeconfig, context or credentials cannot be loaded
+    except kube_module.CoreException as exc:  # kubeconfig, context or credentials cannot be loaded
         module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)
     except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
         reader_error = classify(exc, p.get("host"), "connect")
@@ -587,17 +566,8 @@ def run(module, make_reader):
 
 
 def main():
-    module = AnsibleK8SModule(
-        argument_spec=argspec(),
-        supports_check_mode=True,
-    )
-
-    def make_reader():
-        client = get_api_client(module)
-        api = client.client.client  # K8SClient -> dynamic client -> kubernetes ApiClient
-        return KubeReader(api, timeout=module.params["api_timeout"])
-
-    run(module, make_reader)
+    module = kube_module.new_module(argspec())
+    run(module, lambda: kube_module.make_reader(module))
 
 
 if __name__ == "__main__":

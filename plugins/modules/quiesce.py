@@ -116,29 +116,15 @@ cronjobs:
 import datetime
 import time
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-except ImportError:  # pragma: no cover - kubernetes.core >= 2.4 ships these
-    get_api_client = AnsibleK8SModule = None
-
-    class CoreException(Exception):
-        pass
-
-
+from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils import replicas as rec
 from ansible_collections.multiagent.ops.plugins.module_utils import workloads as wl
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, KubeReader, classify
 
 PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets"}
 
 
 def argspec():
-    spec = dict(AUTH_ARG_SPEC)
-    spec.update(
+    return kube_module.argspec(
         namespace=dict(type="str", required=True),
         workloads=dict(
             type="list",
@@ -156,7 +142,6 @@ def argspec():
         wait_timeout=dict(type="int", default=300),
         api_timeout=dict(type="float", default=15),
     )
-    return spec
 
 
 def _path(ns, kind, name=None):
@@ -314,16 +299,7 @@ def run(module, reader, sleep=time.sleep):
 
 
 def main():
-    module = AnsibleK8SModule(argument_spec=argspec(), supports_check_mode=True)
-    try:
-        client = get_api_client(module)
-        run(module, KubeReader(client.client.client, timeout=module.params["api_timeout"]))
-    except CoreException as exc:
-        module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)
-    except KubeError as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
-        module.fail_json(msg=str(classify(exc, module.params.get("host"), "connect")))
+    kube_module.main(argspec(), run)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import pytest
 
+from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
 from ansible_collections.multiagent.ops.plugins.modules import platform_health
 
@@ -57,7 +58,7 @@ def test_unreachable_api_is_reported_not_failed_when_asked():
 
 def test_kubeconfig_problems_are_named():
     def bad_config():
-        raise platform_health.CoreException(
+        raise kube_module.CoreException(
             "Could not create API client: Invalid kube-config file. No configuration found."
         )
 

@@ -1,0 +1,52 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The glue every Kubernetes module of this collection shares: kubernetes.core's module
+class and authentication options, a KubeReader on its configured client, and failures
+turned into messages that name the cause."""
+
+from __future__ import annotations
+
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+
+from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, KubeReader, classify
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+except ImportError:  # pragma: no cover - kubernetes.core >= 2.4 ships these
+    get_api_client = AnsibleK8SModule = None
+
+    class CoreException(Exception):
+        pass
+
+
+def argspec(**options):
+    """kubernetes.core's authentication options plus the module's own."""
+    spec = dict(AUTH_ARG_SPEC)
+    spec.update(options)
+    return spec
+
+
+def new_module(spec):
+    return AnsibleK8SModule(argument_spec=spec, supports_check_mode=True)
+
+
+def make_reader(module):
+    """A KubeReader on the client kubernetes.core configured from the module's options
+    (kubeconfig, context, token, certificates, proxy). Creating it may contact the server."""
+    client = get_api_client(module)
+    return KubeReader(client.client.client, timeout=module.params["api_timeout"])
+
+
+def main(spec, run):
+    """Create the module and run ``run(module, reader)``; every failure names its cause."""
+    module = new_module(spec)
+    try:
+        run(module, make_reader(module))
+    except CoreException as exc:
+        module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
+        module.fail_json(msg=str(classify(exc, module.params.get("host"), "connect")))
