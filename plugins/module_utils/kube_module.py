@@ -28,8 +28,9 @@ def argspec(**options):
     return spec
 
 
-def new_module(spec):
-    return AnsibleK8SModule(argument_spec=spec, supports_check_mode=True)
+def new_module(spec, **kwargs):
+    """kubernetes.core's module class (it checks the kubernetes and PyYAML requirements)."""
+    return AnsibleK8SModule(argument_spec=spec, **kwargs)
 
 
 def make_reader(module):
@@ -39,9 +40,8 @@ def make_reader(module):
     return KubeReader(client.client.client, timeout=module.params["api_timeout"])
 
 
-def main(spec, run):
-    """Create the module and run ``run(module, reader)``; every failure names its cause."""
-    module = new_module(spec)
+def main(module, run):
+    """Run ``run(module, reader)``; every failure names its cause."""
     try:
         run(module, make_reader(module))
     except CoreException as exc:

@@ -39,12 +39,12 @@ def describe(lease, now):
         "expires_at": expires.isoformat() if expires else None,
         "duration_seconds": duration,
         "transitions": int(spec.get("leaseTransitions") or 0),
-        "purpose": ((((lease or {}).get("metadata") or {}).get("annotations")) or {}).get(PURPOSE_ANNOTATION),
+        "purpose": (wl.meta(lease or {}).get("annotations") or {}).get(PURPOSE_ANNOTATION),
         "expired": holder is None or expires is None or expires <= now,
     }
 
 
-def plan_acquire(lease, holder, now, duration, purpose=None):
+def plan_acquire(lease, holder, now, duration):
     """What acquiring means given the current Lease (None: there is none).
 
     Returns ``(action, spec)``: ``create`` (no Lease yet), ``renew`` (ours: extend it),

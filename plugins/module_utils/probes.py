@@ -143,10 +143,6 @@ class HttpProber:
             return True, status, None, elapsed
         return False, status, "HTTP %d" % status, elapsed
 
-    def close(self):
-        for pool in self._pools.values():
-            pool.clear()
-
 
 def combine_attempts(name, component, url, attempts):
     """An endpoint is ok when every attempt succeeded; its error is the first failure."""

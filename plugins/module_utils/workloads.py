@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-
 
 def parse_time(value):
     """RFC 3339 timestamp from the API (``2026-11-22T04:00:00Z``) -> aware datetime, or None."""

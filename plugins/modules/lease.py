@@ -178,7 +178,7 @@ def run(module, reader, clock=time.monotonic, sleep=time.sleep, now=_now):
         if p["state"] == "released":
             action, spec = leases.plan_release(current, p["holder"])
         else:
-            action, spec = leases.plan_acquire(current, p["holder"], moment, p["duration"], p["purpose"])
+            action, spec = leases.plan_acquire(current, p["holder"], moment, p["duration"])
         if action == "wait":
             waited = clock() - started
             if waited >= p["wait_timeout"]:
@@ -230,7 +230,8 @@ def run(module, reader, clock=time.monotonic, sleep=time.sleep, now=_now):
 
 
 def main():
-    kube_module.main(argspec(), run)
+    module = kube_module.new_module(argspec(), supports_check_mode=True)
+    kube_module.main(module, run)
 
 
 if __name__ == "__main__":

@@ -566,7 +566,7 @@ def run(module, make_reader):
 
 
 def main():
-    module = kube_module.new_module(argspec())
+    module = kube_module.new_module(argspec(), supports_check_mode=True)
     run(module, lambda: kube_module.make_reader(module))
 
 

@@ -299,7 +299,8 @@ def run(module, reader, sleep=time.sleep):
 
 
 def main():
-    kube_module.main(argspec(), run)
+    module = kube_module.new_module(argspec(), supports_check_mode=True)
+    kube_module.main(module, run)
 
 
 if __name__ == "__main__":
