@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: postgresql_restore
+short_description: Restore or test-restore a PostgreSQL backup and check it against its manifest
+version_added: 0.1.0
+author:
+  - multiagent.ops maintainers (@multiagent-ops)
+description:
+  - "Restores an archive written by M(multiagent.ops.postgresql_backup). First, always, the
+    archive is checked against its manifest (complete, size and sha256 match): a corrupt,
+    truncated or unfinished backup is refused before anything is touched."
+  - "O(state=restored): ends the other sessions on the target database, then streams
+    C(zstd -d | pg_restore --single-transaction --clean --if-exists --exit-on-error) into it:
+    one transaction, so a restore that fails half way (an error, the server or the
+    connection going away) is rolled back and leaves the database as it was. Then every
+    table's row count and content checksum are compared with the manifest's; a difference
+    fails the task naming the tables."
+  - "O(state=verified): restores into a new scratch database (owners and privileges left
+    out), compares it with the manifest, and drops it. The live database is not touched.
+    This is the proof that a backup can be restored."
+  - A globals archive (C(postgresql-globals)) is replayed with psql into O(maintenance_db);
+    roles that already exist are reported by psql and left as they are.
+  - Gating (maintenance window, lock), the safety backup and stopping the application are the
+    runbook's job (C(restore_database.yml)); this module does the database part only.
+options:
+  archive:
+    description: Path of the archive; its manifest is read from beside it.
+    type: path
+    required: true
+  state:
+    description: C(restored) into O(database), or C(verified) through a scratch database.
+    type: str
+    default: restored
+    choices: [restored, verified]
+  database:
+    description: Database to restore into; default the one the backup was taken from.
+    type: str
+  create:
+    description: Create O(database) (from template0) when it does not exist.
+    type: bool
+    default: true
+  terminate_sessions:
+    description: End the other sessions on O(database) first (pg_restore --clean needs the tables free).
+    type: bool
+    default: true
+  scratch_database:
+    description: Name of the scratch database of O(state=verified); default C(<database>_verify_<time>).
+    type: str
+  keep_scratch:
+    description: Keep the scratch database after O(state=verified) (for inspection).
+    type: bool
+    default: false
+  no_owner:
+    description: Restore without owners and privileges (when the backup's roles do not exist on the server).
+    type: bool
+    default: false
+  single_transaction:
+    description: Restore in one transaction (all or nothing).
+    type: bool
+    default: true
+  clean:
+    description: Drop the backup's objects before recreating them (C(--clean --if-exists)).
+    type: bool
+    default: true
+  check_content:
+    description: Compare row counts and checksums with the manifest after restoring.
+    type: bool
+    default: true
+  restore_args:
+    description: Extra arguments for pg_restore, one per item.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - multiagent.ops.postgresql
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Verifies the archive and connects; reports what would be restored; changes nothing.
+  diff_mode:
+    support: full
+    description: Row counts per table before (now) and after (the backup's).
+requirements:
+  - pg_restore and psql (direct mode; in the pod for in-cluster mode)
+  - zstd on the host running the module
+seealso:
+  - module: multiagent.ops.postgresql_backup
+"""
+
+EXAMPLES = r"""
+- name: Prove last night's backup restores (scratch database, compared, dropped)
+  multiagent.ops.postgresql_restore:
+    archive: /backup/postgresql/mplp_production-20261122T020000Z.dump.zst
+    state: verified
+    login_host: 127.0.0.1
+    login_user: postgres
+    login_password: "{{ vault_pg_superuser_password }}"
+
+- name: Restore it over the live database (after the runbook's gate, safety backup, scale-down)
+  multiagent.ops.postgresql_restore:
+    archive: /backup/postgresql/mplp_production-20261122T020000Z.dump.zst
+    database: mplp_production
+    login_host: 127.0.0.1
+    login_user: mplp
+    login_password: "{{ vault_mplp_db_password }}"
+"""
+
+RETURN = r"""
+database:
+  description: Database restored into (the scratch one for O(state=verified)).
+  returned: always
+  type: str
+manifest:
+  description: The backup's C(kind), C(target), C(started), C(size), C(sha256), C(server_version).
+  returned: always
+  type: dict
+sessions_terminated:
+  description: Other sessions ended on the database before the restore.
+  returned: when state is restored
+  type: int
+checks:
+  description: C(tables_checked), C(rows_checked), C(problems) (empty when equal), C(extra_tables) (present now, not in the backup).
+  returned: when the content was checked
+  type: dict
+  sample: {tables_checked: 4, rows_checked: 982680, problems: [], extra_tables: []}
+"""
+
+from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.kube_module import new_module
+
+
+def argspec():
+    return pg_module.argspec(
+        archive=dict(type="path", required=True),
+        state=dict(type="str", default="restored", choices=["restored", "verified"]),
+        database=dict(type="str"),
+        create=dict(type="bool", default=True),
+        terminate_sessions=dict(type="bool", default=True),
+        scratch_database=dict(type="str"),
+        keep_scratch=dict(type="bool", default=False),
+        no_owner=dict(type="bool", default=False),
+        single_transaction=dict(type="bool", default=True),
+        clean=dict(type="bool", default=True),
+        check_content=dict(type="bool", default=True),
+        restore_args=dict(type="list", elements="str", default=[]),
+    )
+
+
+def _brief(manifest):
+    keys = ("kind", "target", "file", "started", "size", "sha256", "server_version", "database")
+    return {k: manifest.get(k) for k in keys if k in manifest}
+
+
+def _counts(target, dbname, tables):
+    """Exact row counts now of the backup's tables (for the diff)."""
+    session = target.session(dbname)
+    try:
+        found, extra = pgsql.table_checks(session, {k: {"rows": 0} for k in tables})
+    finally:
+        session.close()
+    now = {k: (v or {}).get("rows") for k, v in found.items()}
+    now.update({k: "not in the backup" for k in extra})
+    return now
+
+
+def run(module):
+    p = module.params
+    try:
+        manifest = pgbackup.verified_manifest(p["archive"])
+    except pgbackup.BackupError as exc:
+        module.fail_json(msg="%s; nothing was touched" % exc)
+    result = {"manifest": _brief(manifest), "changed": False}
+    target = pg_module.make_target(module)
+
+    if manifest["kind"] == "postgresql-globals":
+        result["database"] = p["maintenance_db"]
+        if module.check_mode or p["state"] == "verified":
+            module.exit_json(**result)
+        try:
+            pgbackup.restore_globals(target, p["archive"])
+        except pgbackup.BackupError as exc:
+            module.fail_json(msg="restoring the globals failed: %s" % exc, **result)
+        result["changed"] = True
+        module.exit_json(**result)
+
+    dbname = p["database"] or manifest.get("database") or manifest["target"]
+    try:
+        admin = target.session(p["maintenance_db"])
+    except pgsql.SqlError as exc:
+        module.fail_json(msg="%s; nothing was touched" % exc, **result)
+    try:
+        if p["state"] == "verified":
+            scratch = p["scratch_database"] or "%s_verify_%s" % (
+                dbname[:40],
+                artifact.utcnow().strftime("%Y%m%d%H%M%S"),
+            )
+            result["database"] = scratch
+            if module.check_mode:
+                module.exit_json(**result)
+            verify(module, target, admin, manifest, scratch, result)
+        else:
+            result["database"] = dbname
+            restore(module, target, admin, manifest, dbname, result)
+    finally:
+        admin.close()
+    module.exit_json(**result)
+
+
+def verify(module, target, admin, manifest, scratch, result):
+    p = module.params
+    try:
+        if pgbackup.database_exists(admin, scratch):
+            module.fail_json(msg="the scratch database %s already exists; name another" % scratch, **result)
+        pgbackup.create_database(admin, scratch)
+    except pgsql.SqlError as exc:
+        module.fail_json(msg="cannot create the scratch database %s: %s" % (scratch, exc), **result)
+    failure = None
+    try:
+        result["checks"] = pgbackup.restore_database(
+            target, p["archive"], manifest, scratch, no_owner=True, extra_args=p["restore_args"]
+        )
+        if result["checks"]["problems"]:
+            failure = "the backup restored into %s, but its content differs from the manifest: %s" % (
+                scratch,
+                "; ".join(result["checks"]["problems"]),
+            )
+    except (pgbackup.BackupError, pgsql.SqlError) as exc:
+        failure = "the backup does not restore: %s" % exc
+    finally:
+        if not p["keep_scratch"]:
+            try:
+                pgbackup.drop_database(admin, scratch)
+            except pgsql.SqlError as exc:
+                module.warn("could not drop the scratch database %s: %s" % (scratch, exc))
+    if failure:
+        module.fail_json(msg=failure, **result)
+
+
+def restore(module, target, admin, manifest, dbname, result):
+    p = module.params
+    try:
+        exists = pgbackup.database_exists(admin, dbname)
+    except pgsql.SqlError as exc:
+        module.fail_json(msg="%s; nothing was touched" % exc, **result)
+    if not exists and not p["create"]:
+        module.fail_json(
+            msg="database %s does not exist (create=false); nothing was touched" % dbname, **result
+        )
+    tables = manifest.get("tables") or {}
+    if module._diff:
+        before = _counts(target, dbname, tables) if exists else {}
+        result["diff"] = {
+            "before": {"database": dbname, "tables": before},
+            "after": {"database": dbname, "tables": {k: v.get("rows") for k, v in tables.items()}},
+        }
+    result["changed"] = True
+    if module.check_mode:
+        module.exit_json(**result)
+    try:
+        if not exists:
+            pgbackup.create_database(admin, dbname)
+        result["sessions_terminated"] = (
+            pgbackup.terminate_sessions(admin, dbname) if p["terminate_sessions"] else 0
+        )
+    except pgsql.SqlError as exc:
+        module.fail_json(
+            msg="cannot prepare %s for the restore: %s; nothing was restored" % (dbname, exc), **result
+        )
+    try:
+        argv = pgbackup.pg_restore_argv(
+            target.tools["pg_restore"],
+            dbname,
+            p["single_transaction"],
+            p["clean"],
+            p["no_owner"],
+            p["restore_args"],
+        )
+        target.restore_from(p["archive"], argv, target.tools["zstd"], "pg_restore into %s" % dbname)
+    except pgbackup.BackupError as exc:
+        state = (
+            "it ran in one transaction, which was rolled back: %s is as it was before" % dbname
+            if p["single_transaction"]
+            else "single_transaction=false: %s may be partly restored" % dbname
+        )
+        module.fail_json(msg="the restore failed (%s): %s" % (state, exc), **result)
+    if p["check_content"]:
+        try:
+            result["checks"] = pgbackup.check_restored(target, dbname, manifest)
+        except pgsql.SqlError as exc:
+            module.fail_json(
+                msg="restored into %s, but the content check failed: %s" % (dbname, exc), **result
+            )
+        if result["checks"]["problems"]:
+            module.fail_json(
+                msg="restored into %s, but its content differs from the backup: %s"
+                % (dbname, "; ".join(result["checks"]["problems"])),
+                **result,
+            )
+
+
+def main():
+    module = new_module(argspec(), supports_check_mode=True)
+    run(module)
+
+
+if __name__ == "__main__":
+    main()
