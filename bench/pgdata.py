@@ -133,7 +133,7 @@ def generate(dsn, size_mb, seed=0.42, progress=None):
                     conn.execute(statement.replace("%%", "%"))
             if progress:
                 progress(database_size(conn))
-        conn.execute("VACUUM ANALYZE")
+        conn.execute("VACUUM (FREEZE, ANALYZE)")
         return database_size(conn)
 
 

@@ -20,6 +20,17 @@ def health_endpoints(components, base_url=None, via="url", extra_paths=None):
         raise AnsibleFilterError("health_endpoints: %s" % exc)
 
 
+def workload_refs(components, exclude=None):
+    try:
+        return platform_spec.workload_refs(components, exclude)
+    except platform_spec.SpecError as exc:
+        raise AnsibleFilterError("workload_refs: %s" % exc)
+
+
 class FilterModule:
     def filters(self):
-        return {"health_components": health_components, "health_endpoints": health_endpoints}
+        return {
+            "health_components": health_components,
+            "health_endpoints": health_endpoints,
+            "workload_refs": workload_refs,
+        }

@@ -84,7 +84,10 @@ def parse_archive_name(name):
     match = _NAME.match(os.path.basename(name))
     if not match:
         return None
-    moment = datetime.datetime.strptime(match.group("stamp"), _STAMP).replace(tzinfo=datetime.UTC)
+    try:
+        moment = datetime.datetime.strptime(match.group("stamp"), _STAMP).replace(tzinfo=datetime.UTC)
+    except ValueError:  # the pattern's digits but no real time (month 13...)
+        return None
     return match.group("prefix"), moment, match.group("ext")
 
 
@@ -251,10 +254,10 @@ def manifest_problems(manifest):
     problems = ["missing field %s" % key for key in REQUIRED if manifest.get(key) in (None, "")]
     if manifest.get("status") not in (None, "", "complete"):
         problems.append("status is %s, not complete" % manifest.get("status"))
-    if (
-        manifest.get("manifest_version") not in (None, "")
-        and manifest.get("manifest_version") > MANIFEST_VERSION
-    ):
+    version = manifest.get("manifest_version")
+    if version not in (None, "") and (not isinstance(version, int) or isinstance(version, bool)):
+        problems.append("manifest_version %r is not an integer" % (version,))
+    elif version not in (None, "") and version > MANIFEST_VERSION:
         problems.append(
             "manifest_version %s is newer than this collection reads" % manifest["manifest_version"]
         )
@@ -269,7 +272,12 @@ def manifest_problems(manifest):
 def check_content(manifest, sha256, size):
     """Why the archive's actual digest and size do not match the manifest (empty: they do)."""
     problems = []
-    if manifest.get("size") is not None and int(manifest["size"]) != size:
+    try:
+        expected = None if manifest.get("size") is None else int(manifest["size"])
+    except (TypeError, ValueError):
+        expected = None
+        problems.append("the manifest's size %r is not a number of bytes" % (manifest["size"],))
+    if expected is not None and expected != size:
         problems.append(
             "size is %d bytes, the manifest says %s (truncated or replaced?)" % (size, manifest["size"])
         )

@@ -37,7 +37,8 @@ EXT = {"custom": ".dump.zst", "globals": ".globals.sql.zst"}
 STDERR_KEEP = 8192
 CHECKSUM_DEFINITION = (
     "per table: rows, and the sum modulo 2^64 of a 64-bit hash of every row (method record: "
-    "hash_record_extended(row, 0); text: hashtextextended(row::text, 0)), as 16 hex digits"
+    "hashtextextended(hash_record_extended(row, 0)::text, 0); text: hashtextextended(row::text, 0)), "
+    "as 16 hex digits"
 )
 
 # Runs pg_dump/pg_restore/psql in the pod with a pgpass file read from stdin: a fixed script,
@@ -107,8 +108,17 @@ def psycopg_params(conn, dbname):
     return {k: v for k, v in params.items() if v not in (None, "")}
 
 
+def dbname_arg(name):
+    """A database name as the libpq tools must get it: they read a value with ``=`` or a URI
+    prefix as a connection string, so such a name goes as ``dbname='...'``."""
+    name = str(name)
+    if "=" in name or name.startswith(("postgresql://", "postgres://")):
+        return "dbname='%s'" % name.replace("\\", "\\\\").replace("'", "\\'")
+    return name
+
+
 def pg_dump_argv(pg_dump, dbname, snapshot=None, exclude_table_data=(), extra=()):
-    argv = [pg_dump, "--format=custom", "--compress=0", "--no-password", "--dbname=" + dbname]
+    argv = [pg_dump, "--format=custom", "--compress=0", "--no-password", "--dbname=" + dbname_arg(dbname)]
     if snapshot:
         argv.append("--snapshot=" + snapshot)
     for table in exclude_table_data or ():
@@ -126,7 +136,7 @@ def pg_dumpall_globals_argv(pg_dumpall, no_role_passwords=False, extra=()):
 
 
 def pg_restore_argv(pg_restore, dbname, single_transaction=True, clean=True, no_owner=False, extra=()):
-    argv = [pg_restore, "--no-password", "--exit-on-error", "--dbname=" + dbname]
+    argv = [pg_restore, "--no-password", "--exit-on-error", "--dbname=" + dbname_arg(dbname)]
     if single_transaction:
         argv.append("--single-transaction")
     if clean:
@@ -198,7 +208,7 @@ def write_compressed_from_process(argv, env, writer, zstd_cmd, what):
         producer.wait()
     except OSError as exc:
         _kill(producer, compressor)
-        if getattr(exc, "filename", None) and not getattr(writer, "temp_path", None):
+        if getattr(exc, "filename", None) in (argv[0], zstd_cmd[0]):
             raise BackupError("cannot run %s: %s" % (exc.filename, exc.strerror)) from exc
         raise BackupError("%s stopped: %s" % (what, exc.strerror or exc)) from exc
     except BaseException:
@@ -397,7 +407,8 @@ class Target:
     def session(self, dbname):
         if not self.in_cluster:
             return pgsql.PsycopgSession(psycopg_params(self.conn, dbname), autocommit=True)
-        psql = [self.tools["psql"], "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--dbname=" + dbname]
+        psql = [self.tools["psql"], "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        psql.append("--dbname=" + dbname_arg(dbname))
         try:
             pod_exec = self.pod_exec(psql, stdin=True)
         except Exception as exc:  # noqa: BLE001 - ExecError names the pod
@@ -516,10 +527,14 @@ def stream_file_into_exec(decompress, pod_exec, first, what):
     try:
         if first:
             pod_exec.write(first)
+        ended_early = False
         for chunk in iter(lambda: producer.stdout.read(256 * 1024), b""):
             if "error" in result or "code" in result:
+                ended_early = True
                 break
             pod_exec.write(chunk)
+        if ended_early:
+            _kill(producer)  # nobody reads the rest: it would block on a full pipe forever
         producer.wait()
         if "error" not in result and "code" not in result:
             pod_exec.close_stdin()
@@ -612,7 +627,7 @@ def backup_globals(target, directory, prefix, level=3, no_role_passwords=False, 
     name = artifact.archive_name(prefix, started, EXT["globals"])
     path = os.path.join(directory, name)
     argv = pg_dumpall_globals_argv(target.tools["pg_dumpall"], no_role_passwords) + [
-        "--database=" + (target.conn.get("maintenance_db") or "postgres")
+        "--database=" + dbname_arg(target.conn.get("maintenance_db") or "postgres")
     ]
     manifest = artifact.new_manifest(
         "postgresql-globals",
@@ -638,6 +653,8 @@ def backup_globals(target, directory, prefix, level=3, no_role_passwords=False, 
         raise BackupError(
             "writing the globals failed, nothing kept: %s" % describe_oserror(exc, path)
         ) from exc
+    except artifact.ArtifactError as exc:
+        raise BackupError(str(exc)) from exc
     try:
         artifact.write_manifest(path, manifest)
     except OSError as exc:
@@ -727,7 +744,7 @@ def restore_globals(target, archive_path):
         "--no-password",
         "-v",
         "ON_ERROR_STOP=0",
-        "--dbname=" + (target.conn.get("maintenance_db") or "postgres"),
+        "--dbname=" + dbname_arg(target.conn.get("maintenance_db") or "postgres"),
         "-f",
         "-",
     ]

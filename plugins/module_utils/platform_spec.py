@@ -37,6 +37,17 @@ def health_components(components):
     return result
 
 
+def workload_refs(components, exclude=None):
+    """``platform_components`` -> ``[{kind, name}]`` of their workloads (the ``workloads``
+    option of quiesce), leaving out the components named in ``exclude``."""
+    skip = set(exclude or [])
+    return [
+        {"kind": item["kind"], "name": item["workload"]}
+        for item in health_components(components)
+        if item["name"] not in skip
+    ]
+
+
 def health_endpoints(components, base_url=None, via="url", extra_paths=None):
     """``platform_components`` (their ``health_paths``) -> the ``endpoints`` option.
 

@@ -24,9 +24,10 @@ description:
     REPEATABLE READ transaction, exports its snapshot (C(pg_export_snapshot())), runs
     C(pg_dump --snapshot) and computes them in that transaction while the dump runs. The
     checksum of a table is the sum modulo 2^64 of a 64-bit hash of every row, as 16 hex digits
-    (order-independent): C(hash_record_extended(row, 0)) (method C(record), PostgreSQL 14 and
-    later) or, for tables with a column type that has no hash function, C(hashtextextended(row::text, 0))
-    (method C(text)). M(multiagent.ops.postgresql_restore) compares a restored database with them."
+    (order-independent): C(hashtextextended(hash_record_extended(row, 0)::text, 0)) (method
+    C(record), PostgreSQL 14 and later; the record hash is hashed once more because it is
+    linear in the column hashes) or, for tables with a column type that has no hash function,
+    C(hashtextextended(row::text, 0)) (method C(text)). M(multiagent.ops.postgresql_restore) compares a restored database with them."
   - Names are C(<prefix>-<YYYYmmddTHHMMSSZ>.dump.zst) (globals C(.globals.sql.zst)), in UTC.
   - Retention is a separate step (M(multiagent.ops.backup_retention)), run only after a successful backup.
 options:
@@ -194,7 +195,7 @@ def argspec():
         all_databases=dict(type="bool", default=False),
         exclude_databases=dict(type="list", elements="str", default=[]),
         globals=dict(type="bool", default=False),
-        globals_no_role_passwords=dict(type="bool", default=False),
+        globals_no_role_passwords=dict(type="bool", default=False, no_log=False),
         dest=dict(type="path", required=True),
         prefix=dict(type="str"),
         label=dict(type="str"),

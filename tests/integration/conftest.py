@@ -98,7 +98,9 @@ class PlaybookRun:
         found = None
         for play in (self.data or {}).get("plays", []):
             for task in play.get("tasks", []):
-                if task["task"]["name"] == task_name and host in task["hosts"]:
+                name = task["task"]["name"]
+                # Tasks of roles are named "<role> : <task>".
+                if (name == task_name or name.endswith(" : " + task_name)) and host in task["hosts"]:
                     found = task["hosts"][host]
         if found is None:
             raise AssertionError(

@@ -82,6 +82,15 @@ class ApiCall:
     def query(self) -> Mapping[str, str]:
         return self.raw.query
 
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter as the API server reads it (Go's strconv.ParseBool):
+        clients send ``true``, ``True`` or ``1``."""
+        return query_bool(self.raw.query.get(name))
+
+
+def query_bool(value: str | None) -> bool:
+    return value in ("1", "t", "T", "true", "TRUE", "True")
+
 
 SubresourceHandler = Callable[[ApiCall], Awaitable[aiohttp.web.StreamResponse]]
 
@@ -265,7 +274,7 @@ class Kubemu(KubernetesEmulator):
         fields: dict[str, Any] = {}
         if api is not None and api.plural is not None and api.version is not None:
             fields = {
-                "action": _kmock_action(raw.method, api, raw.query.get("watch") == "true"),
+                "action": _kmock_action(raw.method, api, query_bool(raw.query.get("watch"))),
                 "resource": resource(api.group, api.version, api.plural),
                 "namespace": api.namespace,
                 "name": api.name,
@@ -349,7 +358,7 @@ class Kubemu(KubernetesEmulator):
 
     def _authorize(self, call: ApiCall) -> None:
         verb = call.verb
-        if verb in ("list", "get") and call.query.get("watch") in ("true", "1"):
+        if verb in ("list", "get") and call.flag("watch"):
             verb = "watch"
         rt, api = call.rt, call.path
         res = rt.plural + (f"/{api.subresource}" if api.subresource else "")
@@ -468,11 +477,11 @@ class Kubemu(KubernetesEmulator):
         dry_run = call.query.get("dryRun") == "All"
         match call.verb:
             case "list":
-                if call.query.get("watch") in ("true", "1"):
+                if call.flag("watch"):
                     return await self._watch(call)
                 return json_response(self._list(call))
             case "get":
-                if call.query.get("watch") in ("true", "1"):
+                if call.flag("watch"):
                     return await self._watch(call)
                 return json_response(to_served(self._existing(rt, api.namespace, api.name), rt))
             case "create":
@@ -763,7 +772,7 @@ class Kubemu(KubernetesEmulator):
                 options = json.loads(call.body) or {}
         if "propagationPolicy" in call.query:
             options["propagationPolicy"] = call.query["propagationPolicy"]
-        if call.query.get("orphanDependents") == "true" or options.get("orphanDependents"):
+        if call.flag("orphanDependents") or options.get("orphanDependents"):
             options.setdefault("propagationPolicy", "Orphan")
         return options
 

@@ -254,7 +254,7 @@ class PodExec:
         command = call.raw.query.getall("command", [])
         if not command:
             raise errors.bad_request("you must specify at least 1 command")
-        streams = {k: call.query.get(k) in ("true", "1") for k in ("stdin", "stdout", "stderr")}
+        streams = {k: call.flag(k) for k in ("stdin", "stdout", "stderr")}
         if not any(streams.values()):
             raise errors.bad_request("you must specify at least 1 of stdin, stdout, stderr")
         self._check_running(pod, container["name"])

@@ -125,7 +125,7 @@ class PodLogs:
         pod = self._emu._existing(call.rt, api.namespace, api.name)
         name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
         container = self._container(pod, call.query.get("container"))
-        previous = call.query.get("previous") == "true"
+        previous = call.flag("previous")
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         status = next((s for s in statuses if s["name"] == container), None)
         if not pod["spec"].get("nodeName"):
@@ -143,7 +143,7 @@ class PodLogs:
         params: dict[str, Any] = {
             "tailLines": _int_param(call, "tailLines"),
             "limitBytes": _int_param(call, "limitBytes"),
-            "timestamps": call.query.get("timestamps") == "true",
+            "timestamps": call.flag("timestamps"),
         }
         since_seconds = _int_param(call, "sinceSeconds")
         if since_seconds is not None:
@@ -156,7 +156,7 @@ class PodLogs:
             datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.UTC) if path.exists() else now()
         )
         body = render(content, fallback, params)
-        if call.query.get("follow") != "true":
+        if not call.flag("follow"):
             return aiohttp.web.Response(body=body, content_type="text/plain")
         return await self._follow(call, path, body, len(content.encode()), params, pod)
 

@@ -24,6 +24,16 @@ def test_health_components_projects_and_defaults():
     ]
 
 
+def test_workload_refs_leave_out_the_excluded_components():
+    assert F["workload_refs"](COMPONENTS) == [
+        {"kind": "Deployment", "name": "mplp-core"},
+        {"kind": "StatefulSet", "name": "postgresql"},
+    ]
+    assert F["workload_refs"](COMPONENTS, exclude=["postgresql"]) == [{"kind": "Deployment", "name": "mplp-core"}]
+    with pytest.raises(AnsibleFilterError, match="workload_refs: component 'x'"):
+        F["workload_refs"]([{"name": "x", "kind": "Job"}])
+
+
 def test_health_endpoints_via_url_and_service():
     eps = F["health_endpoints"](COMPONENTS, base_url="http://gw:80/", extra_paths=["/health", "ready"])
     assert eps == [

@@ -1,0 +1,350 @@
+"""Row counts and content checksums (pgsql.py) and the backup plumbing (pgbackup.py) against
+the real PostgreSQL of the local stack, as its superuser, in private databases that are
+dropped afterwards. No Kubernetes and no playbook: these check what PostgreSQL computes."""
+
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pgbackup, pgsql
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pg(stack_facts):
+    facts = stack_facts["postgresql"]
+    with open(facts["superuser_password_file"]) as handle:
+        password = handle.read().strip()
+    conn = {"host": facts["host"], "port": facts["port"], "user": "postgres", "password": password}
+    bin_dir = facts["bin_dir"]
+    tools = {name: os.path.join(bin_dir, name) for name in ("pg_dump", "pg_dumpall", "pg_restore", "psql")}
+    tools["zstd"] = shutil.which("zstd")
+    return {"conn": conn, "tools": tools}
+
+
+def connect(pg, dbname):
+    return pgsql.PsycopgSession(pgbackup.psycopg_params(pg["conn"], dbname), autocommit=True)
+
+
+@pytest.fixture(scope="module")
+def admin(pg):
+    session = connect(pg, "postgres")
+    yield session
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def database(pg, admin):
+    """A private database for this module (unique name), dropped at the end."""
+    name = "maops_content_%s" % uuid.uuid4().hex[:10]
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(name))
+    yield name
+    admin.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % pgsql.quote_ident(name))
+
+
+@pytest.fixture
+def db(pg, database):
+    """A session on the private database, emptied after each test."""
+    session = connect(pg, database)
+    yield session
+    session.close()
+    cleanup = connect(pg, database)
+    schemas = cleanup.value(
+        "SELECT coalesce(jsonb_agg(nspname), '[]')::text FROM pg_namespace "
+        "WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public') "
+        "AND nspname NOT LIKE 'pg\\_%'"
+    )
+    for schema in schemas:
+        cleanup.execute("DROP SCHEMA %s CASCADE" % pgsql.quote_ident(schema))
+    cleanup.execute("DROP EXTENSION IF EXISTS hstore CASCADE")
+    cleanup.execute("DROP SCHEMA public CASCADE")
+    cleanup.execute("CREATE SCHEMA public")
+    cleanup.close()
+
+
+@pytest.fixture
+def scratch_names(admin):
+    """Unique database names for a test; dropped afterwards whatever happened."""
+    names = []
+
+    def make(stem):
+        names.append("%s_%s" % (stem, uuid.uuid4().hex[:8]))
+        return names[-1]
+
+    yield make
+    for name in names:
+        admin.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % pgsql.quote_ident(name))
+
+
+ROWS = [
+    (
+        i,
+        "name %d" % i,
+        "%d.%02d" % (i * 7, i % 100),
+        '{"k": %d, "tags": ["a", "b"]}' % i,
+        "\\x%02x00ff" % (i % 256),
+    )
+    for i in range(1, 201)
+]
+
+
+def fill(session, table, rows, columns="id int, name text, amount numeric, doc jsonb, data bytea"):
+    session.execute("CREATE TABLE %s (%s)" % (table, columns))
+    for row in rows:
+        session.execute(
+            "INSERT INTO %s VALUES (%s)" % (table, ", ".join(pgsql.quote_literal(value) for value in row))
+        )
+
+
+def measures(snapshot, key):
+    return {k: v for k, v in snapshot[key].items() if k != "method"}
+
+
+# -- checksums -----------------------------------------------------------------------------
+
+
+def test_the_checksum_does_not_depend_on_row_order_or_storage(db):
+    fill(db, "ascending", ROWS)
+    fill(db, "descending", list(reversed(ROWS)))
+    # move rows around physically as well: updates write new tuple versions elsewhere
+    db.execute("UPDATE descending SET name = name || 'x' WHERE id % 3 = 0")
+    db.execute("UPDATE descending SET name = left(name, -1) WHERE id % 3 = 0")
+    db.execute("VACUUM FULL descending")
+    snapshot = pgsql.content_snapshot(db)
+    assert snapshot["public.ascending"]["rows"] == 200
+    assert snapshot["public.ascending"] == snapshot["public.descending"]
+    assert snapshot["public.ascending"]["method"] == "record"
+    assert snapshot["public.ascending"]["checksum"] != "0000000000000000"
+
+
+def test_the_text_method_is_order_independent_too(db):
+    json_rows = [(i, '{"n": %d}' % i) for i in range(50)]
+    fill(db, "j1", json_rows, "id int, doc json")
+    fill(db, "j2", list(reversed(json_rows)), "id int, doc json")
+    snapshot = pgsql.content_snapshot(db)
+    assert snapshot["public.j1"]["method"] == "text"
+    assert snapshot["public.j1"] == snapshot["public.j2"]
+
+
+@pytest.mark.parametrize(
+    "change,problem",
+    [
+        ("UPDATE t SET amount = amount + 0.01 WHERE id = 17", "content checksum"),
+        ("UPDATE t SET name = 'Name 17' WHERE id = 17", "content checksum"),
+        ('UPDATE t SET doc = \'{"k": 17, "tags": ["b", "a"]}\' WHERE id = 17', "content checksum"),
+        ("UPDATE t SET data = '\\x00' WHERE id = 17", "content checksum"),
+        ("UPDATE t SET name = NULL WHERE id = 17", "content checksum"),
+        # a row duplicated in place of another: same count, different content
+        ("DELETE FROM t WHERE id = 18; INSERT INTO t SELECT * FROM t WHERE id = 17", "content checksum"),
+        # two rows swapping a value: every column's multiset is the same, the rows are not
+        (
+            "UPDATE t SET name = CASE id WHEN 1 THEN 'name 2' ELSE 'name 1' END WHERE id IN (1, 2)",
+            "content checksum",
+        ),
+        ("INSERT INTO t SELECT * FROM t WHERE id = 17", "has 201 rows, the backup had 200"),
+        ("DELETE FROM t WHERE id = 200", "has 199 rows, the backup had 200"),
+    ],
+)
+def test_a_change_is_detected(db, change, problem):
+    fill(db, "t", ROWS)
+    expected = pgsql.content_snapshot(db)
+    db.execute("BEGIN")
+    try:
+        db.execute(change)
+        found, extra = pgsql.table_checks(db, expected)
+        problems = pgsql.compare_content(expected, found)
+    finally:
+        db.execute("ROLLBACK")
+    assert extra == []
+    assert len(problems) == 1 and problems[0].startswith("public.t ") and problem in problems[0]
+    assert pgsql.compare_content(expected, pgsql.table_checks(db, expected)[0]) == []
+
+
+@pytest.mark.parametrize(
+    "columns,values,method",
+    [
+        ("a int, b text", "1, 'x'", "record"),
+        ("a jsonb", "'{\"a\": 1}'", "record"),
+        ("a int[], r int4range, m tstzmultirange", "'{1,2}', '[1,5)', '{[2026-01-01,2026-02-01)}'", "record"),
+        (
+            "a uuid, b inet, c interval, d timestamptz",
+            "gen_random_uuid(), '10.0.0.1', '1 day', now()",
+            "record",
+        ),
+        ("a json", "'{}'", "text"),
+        ("a point", "'(1,2)'", "text"),
+        ("a int, b xml", "1, '<x/>'", "text"),
+        ("a point[]", "ARRAY[point(1,2)]", "text"),
+        ("a json_domain", "'[1]'", "text"),
+        ("a pair", "ROW(1, 'x')", "text"),
+    ],
+)
+def test_the_method_follows_the_column_types(db, columns, values, method):
+    db.execute("CREATE DOMAIN json_domain AS json")
+    db.execute("CREATE TYPE pair AS (n int, s text)")
+    db.execute("CREATE TABLE t (%s)" % columns)
+    db.execute("INSERT INTO t VALUES (%s)" % values)
+    snapshot = pgsql.content_snapshot(db)
+    assert snapshot["public.t"]["method"] == method
+    assert snapshot["public.t"]["rows"] == 1
+    # the manifest's method is what a later check uses, and it gives the same answer
+    found, _extra = pgsql.table_checks(db, snapshot)
+    assert found == snapshot
+
+
+# -- which tables count ----------------------------------------------------------------------
+
+
+def test_missing_and_extra_tables(db):
+    fill(db, "kept", ROWS[:3])
+    fill(db, "dropped", ROWS[:2])
+    expected = pgsql.content_snapshot(db)
+    db.execute("DROP TABLE dropped")
+    db.execute("CREATE SCHEMA audit")
+    db.execute("CREATE TABLE audit.added (a int)")
+    found, extra = pgsql.table_checks(db, expected)
+    assert found["public.dropped"] is None
+    assert found["public.kept"] == expected["public.kept"]
+    assert extra == ["audit.added"]
+    assert pgsql.compare_content(expected, found) == ["public.dropped is missing"]
+
+
+def test_partitioned_tables_are_counted_through_their_leaves(db):
+    db.execute("CREATE TABLE events (at date NOT NULL, kind text, n int) PARTITION BY RANGE (at)")
+    db.execute(
+        "CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"
+    )
+    db.execute(
+        "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') "
+        "PARTITION BY LIST (kind)"
+    )
+    db.execute("CREATE TABLE events_2026_a PARTITION OF events_2026 FOR VALUES IN ('a')")
+    db.execute("CREATE TABLE events_2026_rest PARTITION OF events_2026 DEFAULT")
+    db.execute(
+        "INSERT INTO events SELECT d::date, CASE WHEN n % 2 = 0 THEN 'a' ELSE 'b' END, n "
+        "FROM generate_series(1, 100) n, LATERAL (SELECT date '2025-12-01' + n AS d) x"
+    )
+    snapshot = pgsql.content_snapshot(db)
+    assert sorted(snapshot) == ["public.events_2025", "public.events_2026_a", "public.events_2026_rest"]
+    assert snapshot["public.events_2025"]["rows"] == 30
+    assert snapshot["public.events_2026_a"]["rows"] == 35
+    assert snapshot["public.events_2026_rest"]["rows"] == 35
+    assert sum(v["rows"] for v in snapshot.values()) == 100
+
+
+def test_extension_owned_and_temporary_tables_are_left_out(db):
+    db.execute("CREATE EXTENSION hstore")
+    db.execute("CREATE TABLE extension_config (k text)")
+    db.execute("ALTER EXTENSION hstore ADD TABLE extension_config")
+    db.execute("CREATE TEMP TABLE session_scratch (a int)")
+    db.execute("INSERT INTO session_scratch VALUES (1)")
+    db.execute("CREATE UNLOGGED TABLE cache (a int)")  # dumped by pg_dump, so counted
+    db.execute("CREATE TABLE kv (h hstore)")  # hstore has a hash opclass
+    db.execute("INSERT INTO kv VALUES ('a=>1')")
+    db.execute("CREATE MATERIALIZED VIEW mv AS SELECT 1 AS a")
+    db.execute("CREATE VIEW v AS SELECT 1 AS a")
+    snapshot = pgsql.content_snapshot(db)
+    assert sorted(snapshot) == ["public.cache", "public.kv"]
+    assert snapshot["public.kv"]["method"] == "record"
+
+
+def test_exclude_data_is_honoured(db):
+    db.execute("CREATE SCHEMA audit")
+    for table in ("public.keep", "public.big", "audit.log", "audit.big"):
+        db.execute("CREATE TABLE %s (a int)" % table)
+    snapshot = pgsql.content_snapshot(db, exclude_data=["big", "audit.log"])
+    assert sorted(snapshot) == ["audit.big", "public.keep"]
+
+
+def test_names_that_need_quoting(db):
+    schema, table = 'Sch "ema"', 'tä ble "x"; --'
+    db.execute("CREATE SCHEMA %s" % pgsql.quote_ident(schema))
+    db.execute("CREATE TABLE %s (a int)" % pgsql.qualified(schema, table))
+    db.execute("INSERT INTO %s VALUES (1), (2)" % pgsql.qualified(schema, table))
+    snapshot = pgsql.content_snapshot(db)
+    key = pgsql.table_key(schema, table)
+    assert list(snapshot) == [key] and snapshot[key]["rows"] == 2
+    assert pgsql.table_checks(db, snapshot) == (snapshot, [])
+
+
+# -- through pg_dump and pg_restore ----------------------------------------------------------
+
+
+def direct(pg):
+    return pgbackup.Target("direct", dict(pg["conn"], maintenance_db="postgres"), pg["tools"])
+
+
+def test_backup_and_restore_keep_the_checksums(pg, admin, scratch_names, tmp_path):
+    # names libpq tools would otherwise read as connection strings
+    source = scratch_names("maops src=x'")
+    restored = scratch_names("maops dst=y")
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(source))
+    session = connect(pg, source)
+    try:
+        fill(session, "t", ROWS)
+        fill(session, "j", [(1, '{"a": [1, 2]}'), (2, "[]")], "id int, doc json")
+        session.execute("CREATE TABLE p (at date, v float8) PARTITION BY RANGE (at)")
+        session.execute("CREATE TABLE p_1 PARTITION OF p FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+        session.execute("INSERT INTO p SELECT '2026-01-01'::date + n, n / 3.0 FROM generate_series(0, 99) n")
+        session.execute("CREATE TABLE skipped (a int)")
+        session.execute("INSERT INTO skipped VALUES (1)")
+        live = pgsql.content_snapshot(session, exclude_data=["skipped"])
+    finally:
+        session.close()
+
+    target = direct(pg)
+    manifest, path = pgbackup.backup_database(
+        target, source, str(tmp_path), exclude_table_data=["public.skipped"]
+    )
+    assert artifact.verify_file(path) == (manifest, [])
+    assert manifest["tables"] == live
+    assert {v["method"] for v in live.values()} == {"record", "text"}
+
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(restored))
+    checks = pgbackup.restore_database(target, path, manifest, restored, no_owner=True)
+    assert checks["problems"] == []
+    assert checks["tables_checked"] == 3 and checks["rows_checked"] == 302
+    assert checks["extra_tables"] == ["public.skipped"]  # its definition only
+
+    session = connect(pg, restored)
+    try:
+        assert session.text("SELECT count(*) FROM skipped") == 0
+        session.execute("UPDATE p_1 SET v = v + 1e-9 WHERE at = '2026-02-01'")
+    finally:
+        session.close()
+    problems = pgbackup.check_restored(target, restored, manifest)["problems"]
+    assert len(problems) == 1 and problems[0].startswith("public.p_1 content checksum")
+
+
+def test_a_pgpass_line_with_separators_logs_in(pg, admin, tmp_path):
+    role = "maops_pgpass_%s" % uuid.uuid4().hex[:8]
+    password = "a:b\\c d'e*"
+    admin.execute(
+        "CREATE ROLE %s LOGIN PASSWORD %s" % (pgsql.quote_ident(role), pgsql.quote_literal(password))
+    )
+    try:
+        conn = dict(pg["conn"], user=role, password=password)
+        argv = [
+            pg["tools"]["psql"],
+            "-X",
+            "-A",
+            "-t",
+            "--no-password",
+            "-d",
+            "postgres",
+            "-c",
+            "SELECT current_user",
+        ]
+        with pgbackup.pgpass_env(conn) as env:
+            ok = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+        with pgbackup.pgpass_env(dict(conn, password="a:b\\c d'f*")) as env:
+            wrong = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+    finally:
+        admin.execute("DROP ROLE %s" % pgsql.quote_ident(role))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == role
+    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr

@@ -1,0 +1,577 @@
+"""Module glue of postgresql_backup (and the refusals of postgresql_restore): argument
+validation, check mode, names, messages, no_log, and how the target is chosen."""
+
+import contextlib
+import datetime
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.modules import postgresql_backup, postgresql_restore
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        from ansible.module_utils import basic
+
+        old = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = old
+
+
+T0 = datetime.datetime(2026, 11, 22, 2, 0, 0, tzinfo=datetime.UTC)
+PASSWORD = "s3cret-Pw:1"
+
+
+class Exit(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, module=postgresql_backup, check_mode=False, diff=False, **params):
+        defaults = {
+            name: spec.get("default") for name, spec in module.argspec().items() if isinstance(spec, dict)
+        }
+        self.params = dict(defaults, **params)
+        self.check_mode = check_mode
+        self._diff = diff
+        self.result = None
+        self.warnings = []
+
+    def exit_json(self, **kwargs):
+        self.result = dict(kwargs, failed=False)
+        raise Exit()
+
+    def fail_json(self, **kwargs):
+        self.result = dict(kwargs, failed=True)
+        raise Exit()
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+
+class ListSession:
+    def __init__(self, names=None, error=None):
+        self.names = names or []
+        self.error = error
+        self.queries = []
+        self.closed = False
+
+    def value(self, sql):
+        self.queries.append(sql)
+        if self.error:
+            raise self.error
+        return self.names
+
+    def close(self):
+        self.closed = True
+
+
+class FakeTarget:
+    def __init__(self, session=None):
+        self._session = session
+        self.sessions = []
+
+    def session(self, dbname):
+        self.sessions.append(dbname)
+        return self._session
+
+
+def run(module, target=None, runner=postgresql_backup.run):
+    with pytest.raises(Exit):
+        runner(module)
+    return module.result
+
+
+@pytest.fixture
+def no_target(monkeypatch):
+    def never(module):
+        raise AssertionError("bad input must fail before any connection")
+
+    monkeypatch.setattr(pg_module, "make_target", never)
+
+
+@pytest.fixture
+def target(monkeypatch):
+    fake = FakeTarget(ListSession(["app", "mplp", "postgres", "reporting"]))
+    monkeypatch.setattr(pg_module, "make_target", lambda module: fake)
+    monkeypatch.setattr(artifact, "utcnow", lambda: T0)
+    return fake
+
+
+@pytest.fixture
+def backups(monkeypatch):
+    """pgbackup's writers replaced: record the calls, return manifests, fail when told."""
+    calls = []
+    failing = {}
+
+    def manifest(kind, target_name, path, tables=None):
+        return {"kind": kind, "target": target_name, "size": 10, "sha256": "a" * 64, "tables": tables or {}}
+
+    def backup_database(target, db, dest, prefix=None, **kwargs):
+        calls.append(("database", db, dest, prefix, kwargs))
+        if db in failing:
+            raise failing[db]
+        path = os.path.join(dest, artifact.archive_name(prefix, T0, pgbackup.EXT["custom"]))
+        tables = {"public.a": {"rows": 3}, "public.b": {"rows": 4}}
+        return dict(manifest("postgresql", db, path, tables), duration_seconds=1.5), path
+
+    def backup_globals(target, dest, prefix, **kwargs):
+        calls.append(("globals", prefix, dest, kwargs))
+        if "globals" in failing:
+            raise failing["globals"]
+        path = os.path.join(dest, artifact.archive_name(prefix, T0, pgbackup.EXT["globals"]))
+        return manifest("postgresql-globals", prefix, path), path
+
+    monkeypatch.setattr(pgbackup, "backup_database", backup_database)
+    monkeypatch.setattr(pgbackup, "backup_globals", backup_globals)
+    return calls, failing
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        (
+            {"databases": ["mplp"], "compression_level": 0},
+            "compression_level must be between 1 and 19, not 0",
+        ),
+        (
+            {"databases": ["mplp"], "compression_level": 20},
+            "compression_level must be between 1 and 19, not 20",
+        ),
+        ({}, "nothing to back up: give databases, all_databases=true or globals=true"),
+        ({"exclude_databases": ["x"]}, "nothing to back up"),
+    ],
+)
+def test_bad_input_fails_before_connecting(no_target, tmp_path, params, message):
+    result = run(FakeModule(dest=str(tmp_path / "b"), **params))
+    assert result["failed"] is True and message in result["msg"]
+    assert not (tmp_path / "b").exists()
+
+
+# -- check mode ----------------------------------------------------------------------------
+
+
+def test_check_mode_plans_one_database(target, backups, tmp_path):
+    dest = tmp_path / "b"
+    result = run(FakeModule(check_mode=True, dest=str(dest), databases=["mplp"]))
+    assert result == {
+        "changed": True,
+        "failed": False,
+        "databases": ["mplp"],
+        "backups": [
+            {"kind": "postgresql", "target": "mplp", "path": str(dest / "mplp-20261122T020000Z.dump.zst")}
+        ],
+    }
+    assert backups[0] == [] and not dest.exists()
+    assert target.sessions == []
+
+
+def test_check_mode_names_with_a_prefix_several_databases_and_globals(target, backups, tmp_path):
+    module = FakeModule(
+        check_mode=True,
+        dest=str(tmp_path),
+        databases=["mplp", "app"],
+        globals=True,
+        prefix="nightly",
+        login_host="db01",
+    )
+    result = run(module)
+    assert [os.path.basename(b["path"]) for b in result["backups"]] == [
+        "nightly-mplp-20261122T020000Z.dump.zst",
+        "nightly-app-20261122T020000Z.dump.zst",
+        "nightly-globals-20261122T020000Z.globals.sql.zst",
+    ]
+    assert result["backups"][2]["kind"] == "postgresql-globals"
+    assert result["backups"][2]["target"] == "nightly-globals"
+    assert backups[0] == []
+
+
+@pytest.mark.parametrize(
+    "params,name",
+    [
+        ({"login_host": "db01.example"}, "db01.example-globals-20261122T020000Z.globals.sql.zst"),
+        (
+            {"mode": "in_cluster", "namespace": "mplp-prod"},
+            "mplp-prod-globals-20261122T020000Z.globals.sql.zst",
+        ),
+        ({"prefix": "p"}, "p-globals-20261122T020000Z.globals.sql.zst"),
+    ],
+)
+def test_globals_names(target, backups, tmp_path, params, name):
+    result = run(FakeModule(check_mode=True, dest=str(tmp_path), globals=True, **params))
+    assert [os.path.basename(b["path"]) for b in result["backups"]] == [name]
+    assert result["databases"] == []
+
+
+def test_a_single_database_with_a_prefix_uses_the_prefix_alone(target, backups, tmp_path):
+    result = run(FakeModule(check_mode=True, dest=str(tmp_path), databases=["mplp"], prefix="prod"))
+    assert os.path.basename(result["backups"][0]["path"]) == "prod-20261122T020000Z.dump.zst"
+
+
+def test_all_databases_lists_them_minus_the_excluded(target, backups, tmp_path):
+    module = FakeModule(
+        check_mode=True,
+        dest=str(tmp_path),
+        databases=["reporting"],
+        all_databases=True,
+        exclude_databases=["postgres"],
+        maintenance_db="template_maint",
+    )
+    result = run(module)
+    assert result["databases"] == ["reporting", "app", "mplp"]
+    assert target.sessions == ["template_maint"]
+    session = target._session
+    assert session.closed
+    assert "datallowconn AND NOT datistemplate" in session.queries[0]
+
+
+def test_a_failure_to_list_the_databases_is_named(monkeypatch, tmp_path):
+    fake = FakeTarget(
+        ListSession(error=pgsql.SqlError("cannot connect to PostgreSQL at h:5432 as u: refused"))
+    )
+    monkeypatch.setattr(pg_module, "make_target", lambda module: fake)
+    result = run(FakeModule(dest=str(tmp_path), all_databases=True))
+    assert result["failed"] is True
+    assert result["msg"] == "cannot list the databases: cannot connect to PostgreSQL at h:5432 as u: refused"
+    assert fake._session.closed
+
+
+# -- real runs (pgbackup replaced) ---------------------------------------------------------
+
+
+def test_a_run_creates_a_private_destination_and_summarises(target, backups, tmp_path):
+    dest = tmp_path / "new" / "pg"
+    module = FakeModule(
+        dest=str(dest),
+        databases=["mplp"],
+        globals=True,
+        globals_no_role_passwords=True,
+        compression_level=9,
+        threads=2,
+        checksums=False,
+        exclude_table_data=["public.audit"],
+        dump_args=["--no-comments"],
+        label="nightly",
+        login_host="db01",
+    )
+    result = run(module)
+    assert result["failed"] is False and result["changed"] is True
+    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o700
+    path = str(dest / "mplp-20261122T020000Z.dump.zst")
+    assert result["backups"][0] == {
+        "kind": "postgresql",
+        "target": "mplp",
+        "path": path,
+        "manifest_path": path + ".manifest.json",
+        "size": 10,
+        "sha256": "a" * 64,
+        "duration_seconds": 1.5,
+        "tables": 2,
+        "rows": 7,
+    }
+    assert result["backups"][1]["kind"] == "postgresql-globals"
+    assert result["backups"][1]["tables"] == 0 and result["backups"][1]["rows"] == 0
+    calls, _failing = backups
+    assert calls[0] == (
+        "database",
+        "mplp",
+        str(dest),
+        "mplp",
+        {
+            "level": 9,
+            "threads": 2,
+            "checksums": False,
+            "exclude_table_data": ["public.audit"],
+            "extra_args": ["--no-comments"],
+            "label": "nightly",
+        },
+    )
+    assert calls[1] == (
+        "globals",
+        "db01-globals",
+        str(dest),
+        {"level": 9, "no_role_passwords": True, "label": "nightly"},
+    )
+
+
+def test_a_failure_says_what_was_completed_before_it(target, backups, tmp_path):
+    calls, failing = backups
+    failing["app"] = pgbackup.BackupError(
+        "pg_dump of app failed (exit code 1): FATAL: password authentication failed"
+    )
+    result = run(FakeModule(dest=str(tmp_path), databases=["mplp", "app", "reporting"], globals=True))
+    first = str(tmp_path / "mplp-20261122T020000Z.dump.zst")
+    assert result["failed"] is True
+    assert result["msg"] == (
+        "backup failed: pg_dump of app failed (exit code 1): FATAL: password authentication failed; "
+        "completed before the failure: %s" % first
+    )
+    assert [b["path"] for b in result["backups"]] == [first]
+    assert [c[1] for c in calls] == ["mplp", "app"]  # stops at the first failure
+    assert result["databases"] == ["mplp", "app", "reporting"]
+
+
+def test_a_first_failure_has_nothing_completed(target, backups, tmp_path):
+    _calls, failing = backups
+    failing["mplp"] = pgsql.SqlError(
+        "cannot connect to PostgreSQL at localhost:5432 as None (database mplp): refused"
+    )
+    result = run(FakeModule(dest=str(tmp_path), databases=["mplp"]))
+    assert (
+        result["msg"]
+        == "backup failed: cannot connect to PostgreSQL at localhost:5432 as None (database mplp): refused"
+    )
+    assert result["backups"] == []
+
+
+def test_a_destination_that_cannot_be_created_is_named(target, backups, tmp_path):
+    (tmp_path / "file").write_text("")
+    result = run(FakeModule(dest=str(tmp_path / "file" / "pg"), databases=["mplp"]))
+    assert result["failed"] is True
+    assert result["msg"] == "cannot create the backup directory %s: Not a directory" % (
+        tmp_path / "file" / "pg"
+    )
+
+
+# -- through AnsibleModule (argument spec, no_log) -------------------------------------------
+
+
+def fake_bin(directory, names=pg_module.TOOLS):
+    directory.mkdir(exist_ok=True)
+    for name in names:
+        path = directory / name
+        path.write_text("#!/bin/sh\nexit 1\n")
+        path.chmod(0o755)
+    return str(directory)
+
+
+def call_main(module, args, capsys):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    out = capsys.readouterr().out
+    return json.loads(out), out
+
+
+def test_main_check_mode_never_shows_the_password(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(artifact, "utcnow", lambda: T0)
+    args = {
+        "databases": ["mplp"],
+        "dest": str(tmp_path / "b"),
+        "login_user": "mplp",
+        "login_password": PASSWORD,
+        "bin_dir": fake_bin(tmp_path / "bin"),
+        "_ansible_check_mode": True,
+    }
+    result, out = call_main(postgresql_backup, args, capsys)
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True
+    assert result["backups"][0]["path"] == str(tmp_path / "b" / "mplp-20261122T020000Z.dump.zst")
+    assert PASSWORD not in out
+    assert result["invocation"]["module_args"]["login_password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ({"databases": ["mplp"]}, "missing required arguments: dest"),
+        (
+            {"databases": ["mplp"], "dest": "/b", "mode": "ssh"},
+            "value of mode must be one of: direct, in_cluster",
+        ),
+        ({"databases": ["mplp"], "dest": "/b", "ssl_mode": "on"}, "value of ssl_mode must be one of"),
+        ({"databases": ["mplp"], "dest": "/b", "login_port": "five"}, "login_port"),
+        ({"databases": ["mplp"], "dest": "/b", "compresion_level": 3}, "Unsupported parameters"),
+    ],
+)
+def test_main_rejects_bad_arguments(capsys, args, message):
+    result, _out = call_main(postgresql_backup, dict(args, login_password=PASSWORD), capsys)
+    assert result["failed"] is True and message in result["msg"]
+
+
+def test_secrets_are_no_log():
+    spec = postgresql_backup.argspec()
+    assert spec["login_password"].get("no_log") is True
+    assert spec["api_key"].get("no_log") is True
+    assert postgresql_restore.argspec()["login_password"].get("no_log") is True
+
+
+def test_a_missing_tool_in_bin_dir_is_named(tmp_path, capsys):
+    bin_dir = fake_bin(tmp_path / "bin", names=("pg_dump",))
+    args = {"databases": ["mplp"], "dest": str(tmp_path), "bin_dir": bin_dir}
+    result, _out = call_main(postgresql_backup, args, capsys)
+    assert result["failed"] is True
+    assert result["msg"] == (
+        "pg_dumpall not found in %s; install the PostgreSQL client (postgresql-client) or set bin_dir"
+        % bin_dir
+    )
+
+
+# -- pg_module: tools and the pod ------------------------------------------------------------
+
+
+def test_find_tools_prefers_bin_dir(tmp_path):
+    bin_dir = fake_bin(tmp_path / "bin")
+    tools = pg_module.find_tools(FakeModule(bin_dir=bin_dir, dest="/b"))
+    assert {name: tools[name] for name in pg_module.TOOLS} == {
+        name: os.path.join(bin_dir, name) for name in pg_module.TOOLS
+    }
+    assert os.path.basename(tools["zstd"]) == "zstd"
+
+
+def test_the_newest_postgresql_wins():
+    paths = ["/usr/lib/postgresql/9/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/13/bin"]
+    assert sorted(paths, key=pg_module._version_key, reverse=True)[0] == "/usr/lib/postgresql/15/bin"
+
+
+def test_missing_zstd_is_named(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(pg_module.os, "access", lambda path, mode: False)
+    with pytest.raises(Exit):
+        pg_module.find_zstd(module := FakeModule(dest="/b"))
+    assert module.result["msg"] == "zstd not found on PATH of the host running the module; install zstd"
+
+
+def test_direct_target_carries_the_connection(tmp_path):
+    module = FakeModule(
+        dest="/b",
+        bin_dir=fake_bin(tmp_path / "bin"),
+        login_host="db01",
+        login_port=5433,
+        login_user="mplp",
+        login_password=PASSWORD,
+        ssl_mode="require",
+        maintenance_db="maint",
+    )
+    target = pg_module.make_target(module)
+    assert target.mode == "direct" and not target.in_cluster
+    assert target.conn == {
+        "host": "db01",
+        "port": 5433,
+        "user": "mplp",
+        "password": PASSWORD,
+        "sslmode": "require",
+        "connect_timeout": 10,
+        "maintenance_db": "maint",
+    }
+
+
+def pod(name, ready=True, phase="Running"):
+    return {
+        "metadata": {"name": name},
+        "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+class PodReader:
+    def __init__(self, pods):
+        self.pods = {p["metadata"]["name"]: p for p in pods}
+        self.lists = []
+
+    def get_optional(self, path, what):
+        return self.pods.get(path.rsplit("/", 1)[1])
+
+    def list(self, path, what, label_selector=None):
+        self.lists.append((path, label_selector))
+        return list(self.pods.values())
+
+
+@pytest.mark.parametrize(
+    "params,pods,outcome",
+    [
+        ({"pod": "pg-0"}, [pod("pg-0")], "pg-0"),
+        ({"pod": "pg-1"}, [pod("pg-0")], "pod pg-1 does not exist in namespace db"),
+        ({"pod": "pg-0"}, [pod("pg-0", ready=False)], "pod db/pg-0 is not running and ready"),
+        ({"pod": "pg-0"}, [pod("pg-0", phase="Pending")], "pod db/pg-0 is not running and ready"),
+        ({"pod_selector": "app=pg"}, [pod("pg-1"), pod("pg-0", ready=False), pod("pg-2")], "pg-1"),
+        (
+            {"pod_selector": "app=pg"},
+            [pod("pg-0", ready=False)],
+            "no running and ready pod matches app=pg in namespace db (1 pods match)",
+        ),
+        ({}, [pod("pg-0")], "mode=in_cluster needs pod or pod_selector"),
+        ({"namespace": None, "pod": "pg-0"}, [pod("pg-0")], "mode=in_cluster needs namespace"),
+    ],
+)
+def test_find_pod(params, pods, outcome):
+    module = FakeModule(dest="/b", mode="in_cluster", **dict({"namespace": "db"}, **params))
+    reader = PodReader(pods)
+    try:
+        found = pg_module.find_pod(module, reader)
+    except Exit:
+        assert module.result["failed"] and outcome in module.result["msg"]
+    else:
+        assert found == outcome
+        if params.get("pod_selector"):
+            assert reader.lists == [("/api/v1/namespaces/db/pods", "app=pg")]
+
+
+# -- postgresql_restore refuses before touching anything --------------------------------------
+
+
+def write_backup(directory, kind="postgresql", **changes):
+    path = directory / "mplp-20261122T020000Z.dump.zst"
+    artifact.write_bytes(str(path), b"archive")
+    manifest = artifact.new_manifest(kind, "mplp", str(path), "custom", "zstd", database="mplp")
+    manifest.update(
+        size=7,
+        sha256=artifact.sha256_file(str(path))[0],
+        started="2026-11-22T02:00:00Z",
+        finished="2026-11-22T02:00:03Z",
+        status="complete",
+        tables={"public.a": {"rows": 3}},
+    )
+    manifest.update(changes)
+    artifact.write_manifest(str(path), manifest)
+    return path
+
+
+def test_restore_refuses_a_corrupt_archive_without_connecting(no_target, tmp_path):
+    path = write_backup(tmp_path)
+    path.write_bytes(b"archivX")
+    module = FakeModule(module=postgresql_restore, archive=str(path))
+    result = run(module, runner=postgresql_restore.run)
+    assert result["failed"] is True
+    assert result["msg"].startswith("refusing %s: sha256 is " % path)
+    assert result["msg"].endswith("; nothing was touched")
+
+
+def test_restore_refuses_an_archive_without_manifest(no_target, tmp_path):
+    path = tmp_path / "x.dump.zst"
+    path.write_bytes(b"x")
+    result = run(FakeModule(module=postgresql_restore, archive=str(path)), runner=postgresql_restore.run)
+    assert result["msg"] == (
+        "refusing %s: no manifest %s.manifest.json: the backup is incomplete or not ours; nothing was touched"
+        % (path, path)
+    )
+
+
+def test_restore_of_globals_in_check_mode_changes_nothing(monkeypatch, tmp_path):
+    path = write_backup(tmp_path, kind="postgresql-globals")
+    monkeypatch.setattr(pg_module, "make_target", lambda module: FakeTarget())
+
+    def never(*args, **kwargs):
+        raise AssertionError("check mode must not restore")
+
+    monkeypatch.setattr(pgbackup, "restore_globals", never)
+    module = FakeModule(
+        module=postgresql_restore, check_mode=True, archive=str(path), maintenance_db="postgres"
+    )
+    result = run(module, runner=postgresql_restore.run)
+    assert result["changed"] is False and result["failed"] is False
+    assert result["database"] == "postgres"
+    assert result["manifest"]["kind"] == "postgresql-globals"
