@@ -44,8 +44,9 @@ CHECKSUM_DEFINITION = (
 # Runs pg_dump/pg_restore/psql in the pod with a pgpass file read from stdin: a fixed script,
 # the command and its arguments passed as positional parameters (never interpolated).
 PGPASS_WRAPPER = (
-    'umask 077; f="$(mktemp)" || exit 97; IFS= read -r line || true; printf "%s\\n" "$line" > "$f"; '
-    'unset PGPASSWORD; PGPASSFILE="$f" "$@"; rc=$?; rm -f "$f"; exit $rc'
+    'umask 077; f="$(mktemp)" || exit 97; trap \'rm -f "$f"\' EXIT HUP INT TERM; '
+    'IFS= read -r line || true; printf "%s\\n" "$line" > "$f"; '
+    'unset PGPASSWORD; PGPASSFILE="$f" "$@"'
 )
 
 
@@ -57,6 +58,8 @@ def pgpass_line(host, port, dbname, user, password):
     def esc(value):
         return str(value).replace("\\", "\\\\").replace(":", "\\:")
 
+    if any(ch in str(value) for value in (host, port, user, password) for ch in "\r\n"):
+        raise BackupError("the password, user or host has a line break, which a pgpass file cannot carry")
     return "%s:%s:%s:%s:%s" % (esc(host or "*"), esc(port or "*"), "*", esc(user or "*"), esc(password))
 
 
@@ -210,7 +213,10 @@ def write_compressed_from_process(argv, env, writer, zstd_cmd, what):
         _kill(producer, compressor)
         if getattr(exc, "filename", None) in (argv[0], zstd_cmd[0]):
             raise BackupError("cannot run %s: %s" % (exc.filename, exc.strerror)) from exc
-        raise BackupError("%s stopped: %s" % (what, exc.strerror or exc)) from exc
+        where = getattr(writer, "path", None) or "the backup directory"
+        raise BackupError(
+            "%s stopped, nothing kept: writing failed: %s" % (what, describe_oserror(exc, where))
+        ) from exc
     except BaseException:
         _kill(producer, compressor)
         raise

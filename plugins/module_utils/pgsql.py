@@ -29,6 +29,7 @@ its partitions'); materialized views, views and foreign tables have no data in a
 from __future__ import annotations
 
 import json
+import queue
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 MOD = 1 << 64
@@ -198,7 +199,12 @@ class PsqlSession:
         self.exec.write((sql.strip().rstrip(";") + ";\n\\echo %s\n" % self.MARK).encode("utf-8"))
         out = []
         while True:
-            line = self._lines.get(timeout=self.exec.timeout or 3600)
+            try:
+                line = self._lines.get(timeout=self.exec.timeout or 3600)
+            except queue.Empty as exc:
+                raise SqlError(
+                    "%s: no answer from psql for %s s" % (sql.strip().split("\n")[0][:120], self.exec.timeout)
+                ) from exc
             if line is None:
                 cause = self._error or self.exec.failure("psql")
                 raise SqlError("%s: psql ended: %s" % (sql.strip().split("\n")[0][:120], cause))

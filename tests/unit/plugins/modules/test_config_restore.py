@@ -1,0 +1,194 @@
+"""config_restore's glue on a fake API: what is sent in which order, check mode, an object
+made meanwhile, and a refused write in the middle of a restore."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
+from ansible_collections.multiagent.ops.plugins.modules import config_restore
+
+
+class Exit(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, check_mode=False, diff=False, **params):
+        defaults = {
+            name: spec.get("default")
+            for name, spec in config_restore.argspec().items()
+            if isinstance(spec, dict)
+        }
+        self.params = dict(defaults, archive="/x.tar.gz", **params)
+        self.check_mode = check_mode
+        self._diff = diff
+        self.no_log_values = set()
+        self.result = None
+
+    def exit_json(self, **kwargs):
+        self.result = dict(kwargs, failed=False)
+        raise Exit()
+
+    def fail_json(self, **kwargs):
+        self.result = dict(kwargs, failed=True)
+        raise Exit()
+
+
+class FakeApi:
+    """Namespaced objects by path; answers like the API server; records every write."""
+
+    host = "https://k8s.test"
+
+    def __init__(self, objects=None, namespaces=("src",), refuse=None, appear_on_create=None):
+        self.objects = dict(objects or {})
+        self.namespaces = set(namespaces)
+        self.refuse = refuse or {}
+        self.appear_on_create = appear_on_create or {}
+        self.writes = []
+
+    def get_optional(self, path, what):
+        if path.startswith("/api/v1/namespaces/") and path.count("/") == 4:
+            name = path.rsplit("/", 1)[1]
+            return (
+                {"metadata": {"name": name}, "status": {"phase": "Active"}}
+                if name in self.namespaces
+                else None
+            )
+        return self.objects.get(path)
+
+    def request(self, path, query=None):
+        prefix = path + "/"
+        items = [
+            obj
+            for key, obj in sorted(self.objects.items())
+            if key.startswith(prefix) and "/" not in key[len(prefix) :]
+        ]
+        return 200, json.dumps({"items": items, "metadata": {}}).encode()
+
+    def send(self, method, path, body, what):
+        self.writes.append((method, path))
+        base = path.split("?", 1)[0]
+        if base in self.refuse:
+            return 422, {"kind": "Status", "message": self.refuse[base]}
+        if method == "POST":
+            key = "%s/%s" % (base, body["metadata"]["name"])
+            if key in self.appear_on_create:
+                self.objects[key] = self.appear_on_create.pop(key)
+            if key in self.objects:
+                return 409, {"message": "already exists"}
+            if "?dryRun" not in path:
+                self.objects[key] = body
+            return 201, body
+        if "?dryRun" not in path:
+            self.objects[base] = _merge(self.objects[base], body)
+        return 200, self.objects[base]
+
+
+def _merge(current, patch):
+    result = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def loaded(listed):
+    export = kx.export_namespace("src", listed)
+    index, files = kx.read_archive(kx.build_archive(export.files))
+    manifest = {"sha256": "0" * 64}
+    return config_restore.Loaded(manifest, index, kx.load_objects(index, files))
+
+
+def listed_source():
+    sa = {"metadata": {"name": "default", "namespace": "src"}, "imagePullSecrets": [{"name": "registry"}]}
+    cm = {"metadata": {"name": "cfg", "namespace": "src"}, "data": {"k": "v"}}
+    web = {"metadata": {"name": "web", "namespace": "src"}, "spec": {"replicas": 2}}
+    hpa = {
+        "metadata": {"name": "web", "namespace": "src"},
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 4},
+    }
+    return [
+        (kx.BY_KIND["ServiceAccount"], [sa]),
+        (kx.BY_KIND["ConfigMap"], [cm]),
+        (kx.BY_KIND["Deployment"], [web]),
+        (kx.BY_KIND["HorizontalPodAutoscaler"], [hpa]),
+    ]
+
+
+def run(module, api, archive):
+    with pytest.raises(Exit):
+        config_restore.run(module, api, archive)
+    return module.result
+
+
+SA = "/api/v1/namespaces/dst/serviceaccounts/default"
+CM = "/api/v1/namespaces/dst/configmaps"
+DEPLOY = "/apis/apps/v1/namespaces/dst/deployments"
+HPA = "/apis/autoscaling/v2/namespaces/dst/horizontalpodautoscalers"
+
+
+def test_new_namespace_objects_in_dependency_order_and_one_made_meanwhile():
+    # The namespace controller makes the default ServiceAccount right after the namespace.
+    made = {SA: {"metadata": {"name": "default", "namespace": "dst"}}}
+    api = FakeApi(namespaces=(), appear_on_create=made)
+    result = run(FakeModule(namespace="dst", create_namespace=True), api, loaded(listed_source()))
+    assert result["failed"] is False and result["namespace_created"] is True
+    assert api.writes == [
+        ("POST", "/api/v1/namespaces"),
+        ("POST", "/api/v1/namespaces/dst/serviceaccounts"),
+        ("PATCH", SA),
+        ("POST", CM),
+        ("POST", DEPLOY),
+        ("POST", HPA),
+    ]
+    assert result["updated"] == ["ServiceAccount/default"]
+    assert result["created"] == ["ConfigMap/cfg", "Deployment/web", "HorizontalPodAutoscaler/web"]
+    assert api.objects[SA]["imagePullSecrets"] == [{"name": "registry"}]
+    assert api.objects[DEPLOY + "/web"]["spec"]["replicas"] == 2
+
+
+def test_check_mode_sends_only_dry_runs():
+    existing = {CM + "/cfg": {"metadata": {"name": "cfg", "namespace": "dst"}, "data": {"k": "old"}}}
+    api = FakeApi(objects=existing, namespaces=("dst",))
+    result = run(FakeModule(check_mode=True, namespace="dst"), api, loaded(listed_source()))
+    assert result["failed"] is False and result["changed"] is True
+    assert all("?dryRun=All" in path for _method, path in api.writes)
+    assert ("PATCH", CM + "/cfg?dryRun=All") in api.writes
+    assert api.objects == existing
+
+
+def test_a_refused_write_names_the_object_and_stops_before_later_kinds():
+    api = FakeApi(
+        namespaces=("dst",),
+        refuse={DEPLOY: 'Deployment.apps "web" is invalid: spec.selector: Required value'},
+    )
+    result = run(FakeModule(namespace="dst"), api, loaded(listed_source()))
+    assert result["failed"] is True
+    assert result["msg"].startswith(
+        'Failed to create Deployment/web in namespace dst: HTTP 422 Deployment.apps "web" is invalid: '
+        "spec.selector: Required value. Applied before the failure: ServiceAccount/default, ConfigMap/cfg. "
+        "Not attempted: HorizontalPodAutoscaler/web."
+    )
+    assert result["created"] == ["ServiceAccount/default", "ConfigMap/cfg"]
+    assert result["failed_objects"] == ["Deployment/web"] and result["not_attempted"] == [
+        "HorizontalPodAutoscaler/web"
+    ]
+    assert ("POST", HPA) not in api.writes
+
+
+def test_a_missing_namespace_is_not_created_unless_asked():
+    api = FakeApi(namespaces=())
+    result = run(FakeModule(namespace="dst"), api, loaded(listed_source()))
+    assert result["failed"] is True
+    assert (
+        result["msg"]
+        == "namespace dst does not exist; set create_namespace to create it; nothing was changed"
+    )
+    assert api.writes == []
