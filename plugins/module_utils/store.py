@@ -3,24 +3,45 @@
 """Backup locations: where archives and their manifests are kept.
 
 A location is a directory (on the Ansible host, or a PVC mounted into the backup
-CronJob). Every store offers the same small interface, so the backup, restore and
-retention code does not care where the files are:
+CronJob) or a prefix in an S3-compatible bucket. Every store offers the same small
+interface, so the backup, restore and retention code does not care where the files are:
 
 - ``list()``: the stored files (``Entry``: name, size, modified), temporary files excluded;
 - ``read_bytes(name)`` / ``write_bytes(name, data)`` (atomic);
 - ``put_file(local_path, name)``: store a finished local file under ``name``;
 - ``local_path(name)``: a path to read the file from (None when it must be fetched);
 - ``fetch(name, local_path)``: copy a stored file to a local path;
+- ``sha256(name)``: ``(hex digest, size)`` of a stored file, streamed;
 - ``delete(name)``, ``exists(name)``, ``describe(name=None)``.
+
+``open_store(location)`` turns a module's ``location`` option (``{"path": ...}`` or
+``{"s3": {...}}``) into a store.
+
+In a bucket, names are the keys under the prefix without a further ``/``. An object
+appears whole or not at all (a multipart upload becomes visible when it completes), so
+S3 has no temporary names; names starting with ``.`` are skipped as in a directory.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import shutil
+import tempfile
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+    from boto3.s3.transfer import TransferConfig
+
+    BOTO3_IMPORT_ERROR = None
+except ImportError as _exc:  # only S3 locations need it
+    boto3 = None
+    BOTO3_IMPORT_ERROR = _exc
 
 
 class StoreError(Exception):
@@ -106,6 +127,12 @@ class LocalStore:
     def fetch(self, name, local_path):
         shutil.copyfile(self._path(name), local_path)
 
+    def sha256(self, name):
+        try:
+            return artifact.sha256_file(self._path(name))
+        except OSError as exc:
+            raise StoreError("cannot read %s: %s" % (self._path(name), exc.strerror or exc)) from exc
+
     def delete(self, name):
         try:
             os.unlink(self._path(name))
@@ -113,3 +140,340 @@ class LocalStore:
             return False
         artifact.fsync_dir(self.path)
         return True
+
+
+# --- S3-compatible buckets -------------------------------------------------------------
+# Error codes S3 and its look-alikes (MinIO, Ceph RGW, moto) answer with, said plainly.
+_DENIED = ("AccessDenied", "AllAccessDisabled", "AccountProblem", "Forbidden", "403")
+_REJECTED = (
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+)
+_MISSING_KEY = ("NoSuchKey", "NotFound", "404")
+MULTIPART_CHUNK = 64 * 1024 * 1024
+
+
+class S3Store:
+    """The objects directly under a prefix of an S3-compatible bucket.
+
+    Credentials: ``access_key``/``secret_key`` (and ``session_token``) when given, else the
+    named ``profile``, else boto3's default chain (environment, shared files, container or
+    instance role). ``endpoint_url`` selects an S3-compatible server; path-style addressing
+    is then the default (MinIO, Ceph and moto do not need a DNS name per bucket) and
+    checksums are only sent where the API requires them (several S3 look-alikes reject
+    the newer checksum headers; the manifest's SHA-256 covers the content end to end).
+    Keys never appear in messages.
+    """
+
+    kind = "s3"
+    page_size = 1000
+
+    def __init__(
+        self,
+        bucket,
+        prefix="",
+        endpoint_url=None,
+        region=None,
+        access_key=None,
+        secret_key=None,
+        session_token=None,
+        profile=None,
+        addressing_style=None,
+        validate_certs=True,
+        ca_bundle=None,
+        client=None,
+        connect_timeout=10,
+        read_timeout=120,
+        max_attempts=3,
+    ):
+        if not bucket:
+            raise StoreError("an S3 location needs a bucket")
+        self.bucket = bucket
+        prefix = (prefix or "").strip("/")
+        self.prefix = prefix + "/" if prefix else ""
+        self.endpoint_url = endpoint_url or None
+        self._secrets = [v for v in (access_key, secret_key, session_token) if v]
+        if client is not None:
+            self.client = client
+            return
+        if boto3 is None:
+            raise StoreError(
+                "S3 locations need the Python library boto3 on the host that runs the module: %s"
+                % BOTO3_IMPORT_ERROR
+            )
+        if bool(access_key) != bool(secret_key):
+            raise StoreError("an S3 location needs both access_key and secret_key, or neither")
+        options = dict(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+            user_agent_extra="multiagent.ops",
+            s3={"addressing_style": addressing_style or ("path" if self.endpoint_url else "auto")},
+        )
+        if self.endpoint_url:
+            options.update(
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+        try:
+            session = boto3.session.Session(profile_name=profile or None)
+            self.client = session.client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                region_name=region or None,
+                aws_access_key_id=access_key or None,
+                aws_secret_access_key=secret_key or None,
+                aws_session_token=session_token or None,
+                verify=(ca_bundle or None) if validate_certs else False,
+                config=botocore.config.Config(**options),
+            )
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StoreError(
+                "cannot use the S3 location %s: %s" % (self.describe(), self._scrub(exc))
+            ) from exc
+
+    # -- naming and errors
+    def describe(self, name=None):
+        where = "s3://%s/%s%s" % (self.bucket, self.prefix, name or "")
+        return where + (" at %s" % self.endpoint_url if self.endpoint_url else "")
+
+    def _key(self, name):
+        if not name or "/" in name or name in (".", ".."):
+            raise StoreError("%r is not a plain object name under %s" % (name, self.describe()))
+        return self.prefix + name
+
+    def _scrub(self, text):
+        text = str(text)
+        for value in self._secrets:
+            text = text.replace(value, "********")
+        return text
+
+    def _error(self, action, name, exc):
+        """A StoreError naming the action, the bucket/key and the cause."""
+        if boto3 is not None and isinstance(exc, boto3.exceptions.Boto3Error):
+            # The managed transfer wraps the service's answer; say what the service said.
+            inner = exc.__cause__ or exc.__context__
+            if isinstance(inner, (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)):
+                exc = inner
+        cause = self._scrub(exc)
+        if boto3 is not None and isinstance(exc, botocore.exceptions.ClientError):
+            error = exc.response.get("Error") or {}
+            code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+            message = self._scrub(error.get("Message") or "")
+            if code == "NoSuchBucket":
+                cause = "the bucket %s does not exist (NoSuchBucket)" % self.bucket
+            elif code in _DENIED:
+                cause = "access denied (%s%s): check the credentials' permissions and the bucket policy" % (
+                    code,
+                    ": " + message if message else "",
+                )
+            elif code in _REJECTED:
+                cause = "the credentials were rejected (%s%s)" % (code, ": " + message if message else "")
+            elif code in _MISSING_KEY:
+                cause = "no such object (%s)" % code
+            else:
+                cause = "%s%s" % (code, ": " + message if message else "")
+        elif boto3 is not None and isinstance(
+            exc,
+            (
+                botocore.exceptions.EndpointConnectionError,
+                botocore.exceptions.ConnectTimeoutError,
+                botocore.exceptions.ReadTimeoutError,
+                botocore.exceptions.ConnectionClosedError,
+            ),
+        ):
+            cause = "the endpoint is unreachable: %s" % cause
+        elif boto3 is not None and isinstance(exc, botocore.exceptions.NoCredentialsError):
+            cause = (
+                "no credentials: give access_key and secret_key, a profile, or set up boto3's "
+                "credential chain (environment, ~/.aws, container or instance role)"
+            )
+        elif isinstance(exc, OSError) and exc.strerror:
+            cause = exc.strerror
+        return StoreError("cannot %s %s: %s" % (action, self.describe(name), cause))
+
+    def _missing(self, exc):
+        if boto3 is None or not isinstance(exc, botocore.exceptions.ClientError):
+            return False
+        error = exc.response.get("Error") or {}
+        return str(error.get("Code")) in _MISSING_KEY
+
+    def _failures(self):
+        failures = (OSError,)
+        if boto3 is not None:
+            failures += (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+            failures += (boto3.exceptions.Boto3Error,)
+        return failures
+
+    # -- the store interface
+    def list(self):
+        entries = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket,
+                Prefix=self.prefix,
+                Delimiter="/",
+                PaginationConfig={"PageSize": self.page_size},
+            )
+            for page in pages:
+                for item in page.get("Contents") or []:
+                    name = item["Key"][len(self.prefix) :]
+                    if not name or name.startswith("."):
+                        continue
+                    modified = item["LastModified"]
+                    if modified.tzinfo is None:
+                        modified = modified.replace(tzinfo=datetime.UTC)
+                    entries.append(Entry(name, int(item["Size"]), modified.astimezone(datetime.UTC)))
+        except self._failures() as exc:
+            raise self._error("list", None, exc) from exc
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def exists(self, name):
+        key = self._key(name)
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except self._failures() as exc:
+            if self._missing(exc):
+                return False
+            raise self._error("look at", name, exc) from exc
+        return True
+
+    def read_bytes(self, name):
+        key = self._key(name)
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            try:
+                return body.read()
+            finally:
+                body.close()
+        except self._failures() as exc:
+            raise self._error("read", name, exc) from exc
+
+    def write_bytes(self, name, data, overwrite=False):
+        """Store ``data`` (one PUT: S3 shows the object whole or not at all); returns its sha256.
+
+        Without ``overwrite`` an existing object is refused; the check and the PUT are two
+        requests, so two writers of the same name at the same second are not told apart
+        (backup names carry the second they were taken, and the backup lock serializes
+        writers of one target)."""
+        key = self._key(name)
+        if not overwrite and self.exists(name):
+            raise StoreError("%s already exists; refusing to overwrite a backup" % self.describe(name))
+        extra = {"ContentType": "application/json"} if name.endswith(".json") else {}
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra)
+        except self._failures() as exc:
+            raise self._error("write", name, exc) from exc
+        return hashlib.sha256(data).hexdigest()
+
+    def put_file(self, local_path, name):
+        """Upload a finished local file; big files go in parts (boto3's managed transfer),
+        and a failed multipart upload is aborted, so no partial object is ever visible."""
+        key = self._key(name)
+        if self.exists(name):
+            raise StoreError("%s already exists; refusing to overwrite a backup" % self.describe(name))
+        config = TransferConfig(
+            multipart_threshold=MULTIPART_CHUNK, multipart_chunksize=MULTIPART_CHUNK, max_concurrency=4
+        )
+        try:
+            self.client.upload_file(local_path, self.bucket, key, Config=config)
+        except self._failures() as exc:
+            raise self._error("store %s as" % local_path, name, exc) from exc
+
+    def local_path(self, name):
+        self._key(name)
+        return None
+
+    def fetch(self, name, local_path):
+        """Download to a temporary name beside ``local_path``, then rename: a failed download
+        never leaves a file under the final name."""
+        key = self._key(name)
+        directory = os.path.dirname(os.path.abspath(local_path))
+        try:
+            fd, temp = tempfile.mkstemp(
+                prefix="." + os.path.basename(local_path) + ".", suffix=".partial", dir=directory
+            )
+            os.close(fd)
+        except OSError as exc:
+            raise self._error("download to %s" % local_path, name, exc) from exc
+        try:
+            self.client.download_file(self.bucket, key, temp)
+            os.replace(temp, local_path)
+        except self._failures() as exc:
+            raise self._error("download to %s" % local_path, name, exc) from exc
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
+
+    def sha256(self, name):
+        key = self._key(name)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            try:
+                for chunk in body.iter_chunks(artifact.CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+            finally:
+                body.close()
+        except self._failures() as exc:
+            raise self._error("read", name, exc) from exc
+        return digest.hexdigest(), size
+
+    def delete(self, name):
+        """True when the object was there (S3's DELETE does not say, so it is looked at first)."""
+        key = self._key(name)
+        if not self.exists(name):
+            return False
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except self._failures() as exc:
+            raise self._error("delete", name, exc) from exc
+        return True
+
+
+S3_OPTIONS = (
+    "bucket",
+    "prefix",
+    "endpoint_url",
+    "region",
+    "access_key",
+    "secret_key",
+    "session_token",
+    "profile",
+    "addressing_style",
+    "validate_certs",
+    "ca_bundle",
+)
+
+
+def open_store(location, create=False):
+    """The store for a module's ``location`` option: ``{"path": DIR}`` or ``{"s3": {...}}``.
+
+    Unset keys may be present as None (Ansible fills sub-options that way). ``create``
+    makes a missing directory (buckets are never created).
+    """
+    if isinstance(location, str):
+        location = {"path": location}
+    if not isinstance(location, dict):
+        raise StoreError("a backup location is {path: DIR} or {s3: {bucket: ...}}, not %r" % (location,))
+    path, s3 = location.get("path"), location.get("s3")
+    if bool(path) == bool(s3):
+        raise StoreError("a backup location needs exactly one of path and s3")
+    if path:
+        return LocalStore(path, create=create)
+    if not isinstance(s3, dict):
+        raise StoreError("the s3 location must be a dictionary with at least a bucket")
+    if not s3.get("bucket"):
+        raise StoreError("an S3 location needs a bucket")
+    unknown = sorted(set(s3) - set(S3_OPTIONS))
+    if unknown:
+        raise StoreError("unknown option(s) of the s3 location: %s" % ", ".join(unknown))
+    options = {key: value for key, value in s3.items() if value is not None}
+    return S3Store(**options)

@@ -5,7 +5,8 @@
 - two Kubernetes API emulators (kubemu, one per demo cluster: us-east-1, eu-west-1),
 - real PostgreSQL 15 (Debian's binaries, no systemd) with the platform's database,
 - real Redis 7 with a password,
-- the HTTP stand-in for the platform's services (one port per cluster).
+- the HTTP stand-in for the platform's services (one port per cluster),
+- moto's S3 server, an S3-compatible endpoint with one bucket for backup locations.
 
 State lives in ``.stack/`` (git-ignored): data directories, logs, pid files, generated
 passwords and tokens, ``kubeconfig`` (one context per cluster) and ``facts.json`` (ports
@@ -40,6 +41,8 @@ CLUSTERS = [
 ]
 PG_PORT = BASE + 20
 REDIS_PORT = BASE + 21
+S3_PORT = BASE + 22
+S3_BUCKET, S3_REGION = "maops-backups", "us-east-1"
 PG_BIN = Path(os.environ.get("MAOPS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 DB_NAME, DB_USER = "mplp_production", "mplp"
 
@@ -249,7 +252,10 @@ def _pg_bootstrap(superpass, apppass):
         autocommit=True,
     ) as conn:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DB_USER,)).fetchone():
-            conn.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (DB_USER, apppass.replace("'", "''")))
+            # CREATEDB, like the master user of a managed database: verified restores use a scratch database.
+            conn.execute(
+                "CREATE ROLE %s LOGIN CREATEDB PASSWORD '%s'" % (DB_USER, apppass.replace("'", "''"))
+            )
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
             conn.execute("CREATE DATABASE %s OWNER %s" % (DB_NAME, DB_USER))
 
@@ -294,6 +300,33 @@ def redis_down():
             time.sleep(0.1)
 
 
+# --- S3 (moto) ------------------------------------------------------------------------
+def s3_up():
+    """moto's server keeps its objects in memory: the bucket is created on every `up` (and
+    is empty after a restart). It accepts any credentials; the generated keys make the
+    clients sign requests as they would against a real endpoint."""
+    endpoint = "http://127.0.0.1:%d" % S3_PORT
+    access_key, secret_key = secret("s3_access_key"), secret("s3_secret_key")
+    if not port_open(S3_PORT):
+        argv = [PYTHON, "-m", "moto.server", "--host", "127.0.0.1", "--port", str(S3_PORT)]
+        proc, logfile = spawn("s3", argv)
+        wait_port(S3_PORT, "moto S3 server", proc=proc, logfile=logfile)
+        log("moto S3 on %s" % endpoint)
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=S3_REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if S3_BUCKET not in existing:
+        client.create_bucket(Bucket=S3_BUCKET)
+    return endpoint
+
+
 # --- stand-in -------------------------------------------------------------------------
 def standin_up():
     ports = [c["standin_port"] for c in CLUSTERS]
@@ -315,6 +348,7 @@ def up():
     kubeconfig = write_kubeconfig(tokens)
     superpass, apppass = pg_up()
     redis_up()
+    s3_endpoint = s3_up()
     facts = {
         "kubeconfig": str(kubeconfig),
         "clusters": {
@@ -343,6 +377,13 @@ def up():
             "password_file": str(STATE / "secrets" / "redis_password"),
             "config": str(STATE / "redis" / "redis.conf"),
         },
+        "s3": {
+            "endpoint_url": s3_endpoint,
+            "region": S3_REGION,
+            "bucket": S3_BUCKET,
+            "access_key_file": str(STATE / "secrets" / "s3_access_key"),
+            "secret_key_file": str(STATE / "secrets" / "s3_secret_key"),
+        },
     }
     (STATE / "facts.json").write_text(json.dumps(facts, indent=2))
     log("facts in %s" % (STATE / "facts.json"))
@@ -353,6 +394,7 @@ def down(purge=False):
     for c in CLUSTERS:
         kill_pidfile("kube-%s" % c["name"])
     kill_pidfile("standin")
+    kill_pidfile("s3")
     pg_down()
     redis_down()
     if purge:
@@ -365,7 +407,7 @@ def down(purge=False):
 def status():
     checks = {"stand-in %d" % c["standin_port"]: c["standin_port"] for c in CLUSTERS}
     checks.update({"kubemu %s" % c["name"]: c["kube_port"] for c in CLUSTERS})
-    checks.update({"postgresql": PG_PORT, "redis": REDIS_PORT})
+    checks.update({"postgresql": PG_PORT, "redis": REDIS_PORT, "s3 (moto)": S3_PORT})
     ok = True
     for what, port in checks.items():
         state = "up" if port_open(port) else "DOWN"
@@ -377,7 +419,8 @@ def status():
 def status_quiet():
     """True when every part of the stack answers."""
     ports = [c["standin_port"] for c in CLUSTERS] + [c["kube_port"] for c in CLUSTERS]
-    return all(port_open(p) for p in ports + [PG_PORT, REDIS_PORT]) and (STATE / "facts.json").exists()
+    ports += [PG_PORT, REDIS_PORT, S3_PORT]
+    return all(port_open(p) for p in ports) and (STATE / "facts.json").exists()
 
 
 def main(argv):

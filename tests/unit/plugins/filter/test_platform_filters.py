@@ -29,7 +29,9 @@ def test_workload_refs_leave_out_the_excluded_components():
         {"kind": "Deployment", "name": "mplp-core"},
         {"kind": "StatefulSet", "name": "postgresql"},
     ]
-    assert F["workload_refs"](COMPONENTS, exclude=["postgresql"]) == [{"kind": "Deployment", "name": "mplp-core"}]
+    assert F["workload_refs"](COMPONENTS, exclude=["postgresql"]) == [
+        {"kind": "Deployment", "name": "mplp-core"}
+    ]
     with pytest.raises(AnsibleFilterError, match="workload_refs: component 'x'"):
         F["workload_refs"]([{"name": "x", "kind": "Job"}])
 

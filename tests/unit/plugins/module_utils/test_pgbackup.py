@@ -399,7 +399,8 @@ def test_a_full_disk_stops_an_endless_producer(tmp_path):
     with pytest.raises(pgbackup.BackupError) as info:
         pgbackup.write_compressed_from_process(producer, None, FullDisk(100000), ["cat"], "pg_dump of mplp")
     assert str(info.value) == (
-        "pg_dump of mplp stopped, nothing kept: writing failed: no space left on the device of the backup directory"
+        "pg_dump of mplp stopped, nothing kept: writing failed: "
+        "no space left on the device of the backup directory"
     )
     assert time.monotonic() - started < 30
 
