@@ -76,6 +76,10 @@ class LocalStore:
     def describe(self, name=None):
         return os.path.join(self.path, name) if name else self.path
 
+    def url(self, name):
+        """Where ``name`` is, as an operator would write it (a path)."""
+        return self._path(name)
+
     def _path(self, name):
         if not name or os.path.basename(name) != name or name in (".", ".."):
             raise StoreError("%r is not a plain file name in %s" % (name, self.path))
@@ -241,6 +245,10 @@ class S3Store:
     def describe(self, name=None):
         where = "s3://%s/%s%s" % (self.bucket, self.prefix, name or "")
         return where + (" at %s" % self.endpoint_url if self.endpoint_url else "")
+
+    def url(self, name):
+        """Where ``name`` is, as an operator would write it (``s3://bucket/key``)."""
+        return "s3://%s/%s" % (self.bucket, self._key(name))
 
     def _key(self, name):
         if not name or "/" in name or name in (".", ".."):
@@ -453,6 +461,22 @@ S3_OPTIONS = (
 )
 
 
+# The Ansible argument spec of an S3 location (documented in the multiagent.ops.s3 doc fragment).
+S3_ARGSPEC = dict(
+    bucket=dict(type="str", required=True),
+    prefix=dict(type="str", default=""),
+    endpoint_url=dict(type="str"),
+    region=dict(type="str"),
+    access_key=dict(type="str", no_log=True),
+    secret_key=dict(type="str", no_log=True),
+    session_token=dict(type="str", no_log=True),
+    profile=dict(type="str"),
+    addressing_style=dict(type="str", choices=["auto", "path", "virtual"]),
+    validate_certs=dict(type="bool", default=True),
+    ca_bundle=dict(type="path"),
+)
+
+
 def open_store(location, create=False):
     """The store for a module's ``location`` option: ``{"path": DIR}`` or ``{"s3": {...}}``.
 
@@ -477,3 +501,37 @@ def open_store(location, create=False):
         raise StoreError("unknown option(s) of the s3 location: %s" % ", ".join(unknown))
     options = {key: value for key, value in s3.items() if value is not None}
     return S3Store(**options)
+
+
+def publish(store, archive_path):
+    """Store a finished local backup in ``store``: the archive first, then its manifest (a
+    backup counts only when its manifest is stored). When the manifest cannot be stored, the
+    uploaded archive is removed again. Returns where it went."""
+    name = os.path.basename(archive_path)
+    if isinstance(store, LocalStore) and os.path.dirname(os.path.abspath(archive_path)) == store.path:
+        return store.url(name)
+    with open(artifact.manifest_name(archive_path), "rb") as handle:
+        manifest = handle.read()
+    store.put_file(archive_path, name)
+    try:
+        store.write_bytes(artifact.manifest_name(name), manifest)
+    except (StoreError, artifact.ArtifactError, OSError):
+        try:
+            store.delete(name)
+        except StoreError:
+            pass
+        raise
+    return store.url(name)
+
+
+def fetch_backup(store, name, directory):
+    """Copy a stored backup (its manifest, then the archive) into ``directory``; returns the
+    local archive path. ``name`` may be a path or URL: only its last part counts."""
+    name = str(name).rstrip("/").rsplit("/", 1)[-1]
+    if artifact.is_manifest(name):
+        name = name[: -len(artifact.MANIFEST_SUFFIX)]
+    local = os.path.join(directory, name)
+    manifest = store.read_bytes(artifact.manifest_name(name))
+    artifact.write_bytes(artifact.manifest_name(local), manifest, overwrite=True)
+    store.fetch(name, local)
+    return local

@@ -309,19 +309,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils import retention as ret
 from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
 
-S3_SPEC = dict(
-    bucket=dict(type="str", required=True),
-    prefix=dict(type="str", default=""),
-    endpoint_url=dict(type="str"),
-    region=dict(type="str"),
-    access_key=dict(type="str", no_log=True),
-    secret_key=dict(type="str", no_log=True),
-    session_token=dict(type="str", no_log=True),
-    profile=dict(type="str"),
-    addressing_style=dict(type="str", choices=["auto", "path", "virtual"]),
-    validate_certs=dict(type="bool", default=True),
-    ca_bundle=dict(type="path"),
-)
+S3_SPEC = stores.S3_ARGSPEC
 
 
 def argspec():

@@ -54,9 +54,15 @@ options:
     type: bool
     default: false
   dest:
-    description: Directory of the backups (created with mode 0700 when missing).
+    description:
+      - Directory of the backups (created with mode 0700 when missing).
+      - With O(s3), the directory each backup is written to before it is uploaded.
     type: path
     required: true
+  keep_local:
+    description: With O(s3), keep the local copy in O(dest) after the upload.
+    type: bool
+    default: false
   prefix:
     description:
       - File name prefix; default the database name (globals C(<login_host>-globals)).
@@ -91,6 +97,7 @@ options:
     default: []
 extends_documentation_fragment:
   - multiagent.ops.postgresql
+  - multiagent.ops.s3
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -103,6 +110,7 @@ requirements:
   - pg_dump, pg_dumpall (direct mode; in the pod for in-cluster mode)
   - zstd on the host running the module
   - psycopg >= 3.1 (direct mode)
+  - boto3 (with O(s3))
   - kubernetes >= 24.2.0 (in-cluster mode)
 seealso:
   - module: multiagent.ops.postgresql_restore
@@ -151,6 +159,9 @@ backups:
     manifest_path:
       description: Path of its manifest.
       type: str
+    url:
+      description: Where the backup is stored (C(s3://bucket/prefix/name) with O(s3), else the path).
+      type: str
     size:
       description: Bytes.
       type: int
@@ -186,6 +197,7 @@ databases:
 import os
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
 from ansible_collections.multiagent.ops.plugins.module_utils.kube_module import new_module
 
 
@@ -197,6 +209,8 @@ def argspec():
         globals=dict(type="bool", default=False),
         globals_no_role_passwords=dict(type="bool", default=False, no_log=False),
         dest=dict(type="path", required=True),
+        keep_local=dict(type="bool", default=False),
+        s3=dict(type="dict", options=stores.S3_ARGSPEC),
         prefix=dict(type="str"),
         label=dict(type="str"),
         compression_level=dict(type="int", default=3),
@@ -240,6 +254,13 @@ def run(module):
         module.fail_json(msg="compression_level must be between 1 and 19, not %s" % p["compression_level"])
     if not (p["databases"] or p["all_databases"] or p["globals"]):
         module.fail_json(msg="nothing to back up: give databases, all_databases=true or globals=true")
+    remote = None
+    if p["s3"]:
+        try:
+            remote = stores.open_store({"s3": p["s3"]})
+            remote.list()  # fails now, naming the bucket, when it cannot be used
+        except stores.StoreError as exc:
+            module.fail_json(msg="cannot use the S3 location: %s; nothing was backed up" % exc)
     target = pg_module.make_target(module)
     try:
         databases = list(p["databases"])
@@ -288,6 +309,22 @@ def run(module):
         except OSError as exc:
             module.fail_json(msg="cannot create the backup directory %s: %s" % (p["dest"], exc.strerror))
     written = []
+
+    def keep(manifest, path):
+        item = summary(manifest, path)
+        item["url"] = path
+        if remote is not None:
+            try:
+                item["url"] = stores.publish(remote, path)
+            except (stores.StoreError, artifact.ArtifactError, OSError) as exc:
+                raise pgbackup.BackupError(
+                    "uploading %s failed, it was not stored: %s" % (path, exc)
+                ) from exc
+            if not p["keep_local"]:
+                for local in (path, artifact.manifest_name(path)):
+                    os.unlink(local)
+        written.append(item)
+
     try:
         for db in databases:
             manifest, path = pgbackup.backup_database(
@@ -302,7 +339,7 @@ def run(module):
                 extra_args=p["dump_args"],
                 label=p["label"],
             )
-            written.append(summary(manifest, path))
+            keep(manifest, path)
         if p["globals"]:
             manifest, path = pgbackup.backup_globals(
                 target,
@@ -312,7 +349,7 @@ def run(module):
                 no_role_passwords=p["globals_no_role_passwords"],
                 label=p["label"],
             )
-            written.append(summary(manifest, path))
+            keep(manifest, path)
     except (pgbackup.BackupError, pgsql.SqlError) as exc:
         done = ", ".join(item["path"] for item in written)
         module.fail_json(

@@ -27,9 +27,16 @@ description:
     runbook's job (C(restore_database.yml)); this module does the database part only.
 options:
   archive:
-    description: Path of the archive; its manifest is read from beside it.
-    type: path
+    description:
+      - Path of the archive; its manifest is read from beside it.
+      - With O(s3), the archive's name in the bucket's prefix (or its C(s3://) URL); it and its
+        manifest are downloaded into a private directory under O(staging_dir) first, and
+        removed afterwards.
+    type: str
     required: true
+  staging_dir:
+    description: Where an archive from O(s3) is downloaded to (needs room for it).
+    type: path
   state:
     description: C(restored) into O(database), or C(verified) through a scratch database.
     type: str
@@ -76,6 +83,7 @@ options:
     default: []
 extends_documentation_fragment:
   - multiagent.ops.postgresql
+  - multiagent.ops.s3
   - kubernetes.core.k8s_auth_options
 attributes:
   check_mode:
@@ -129,13 +137,20 @@ checks:
   sample: {tables_checked: 4, rows_checked: 982680, problems: [], extra_tables: []}
 """
 
+import os
+import shutil
+import tempfile
+
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
 from ansible_collections.multiagent.ops.plugins.module_utils.kube_module import new_module
 
 
 def argspec():
     return pg_module.argspec(
-        archive=dict(type="path", required=True),
+        archive=dict(type="str", required=True),
+        staging_dir=dict(type="path"),
+        s3=dict(type="dict", options=stores.S3_ARGSPEC),
         state=dict(type="str", default="restored", choices=["restored", "verified"]),
         database=dict(type="str"),
         create=dict(type="bool", default=True),
@@ -165,6 +180,24 @@ def _counts(target, dbname, tables):
     now = {k: (v or {}).get("rows") for k, v in found.items()}
     now.update({k: "not in the backup" for k in extra})
     return now
+
+
+def main():
+    module = new_module(argspec(), supports_check_mode=True)
+    p = module.params
+    if not p["s3"]:
+        p["archive"] = os.path.abspath(os.path.expanduser(p["archive"]))
+        run(module)
+        return
+    staging = tempfile.mkdtemp(prefix="maops-restore-", dir=p["staging_dir"])
+    try:
+        try:
+            p["archive"] = stores.fetch_backup(stores.open_store({"s3": p["s3"]}), p["archive"], staging)
+        except (stores.StoreError, artifact.ArtifactError, OSError) as exc:
+            module.fail_json(msg="cannot download the backup: %s; nothing was touched" % exc)
+        run(module)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run(module):
@@ -300,11 +333,6 @@ def restore(module, target, admin, manifest, dbname, result):
                 % (dbname, "; ".join(result["checks"]["problems"])),
                 **result,
             )
-
-
-def main():
-    module = new_module(argspec(), supports_check_mode=True)
-    run(module)
 
 
 if __name__ == "__main__":

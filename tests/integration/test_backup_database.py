@@ -461,3 +461,63 @@ def test_retention_prunes_after_success_only(ansible, database, tmp_path):
     )
     assert failed.rc != 0
     assert archives(tmp_path) == kept  # a failed backup prunes nothing
+
+
+@pytest.fixture
+def s3_location(stack_facts):
+    facts = stack_facts["s3"]
+    return {
+        "bucket": facts["bucket"],
+        "prefix": "it-%s/postgresql" % uuid.uuid4().hex[:8],
+        "endpoint_url": facts["endpoint_url"],
+        "region": facts["region"],
+        "access_key": Path(facts["access_key_file"]).read_text().strip(),
+        "secret_key": Path(facts["secret_key_file"]).read_text().strip(),
+    }
+
+
+def s3_names(location):
+    import sys
+
+    sys.path.insert(0, str(ROOT / ".collections"))
+    from ansible_collections.multiagent.ops.plugins.module_utils import store
+
+    return sorted(e.name for e in store.open_store({"s3": location}).list())
+
+
+def test_s3_location_backup_verify_prune_and_restore(
+    ansible, pg, database, tmp_path, small_platform, s3_location
+):
+    """The bucket is the location: archive then manifest uploaded, the local copy removed,
+    the test restore and the retention work on the bucket, a restore downloads from it."""
+    policy = {"backup_retention_keep_last": 1, "backup_retention_keep_daily": 0,
+              "backup_retention_keep_weekly": 0, "backup_retention_keep_monthly": 0}  # fmt: skip
+    extra = backup_vars(database, tmp_path, backup_s3=s3_location, backup_verify=True, **policy)
+    first = ansible("playbooks/backup_database.yml", extra_vars=extra)
+    assert first.rc == 0, first.failure_messages()
+    time.sleep(1.1)
+    second = ansible("playbooks/backup_database.yml", extra_vars=extra)
+    assert second.rc == 0, second.failure_messages()
+    names = s3_names(s3_location)
+    assert len(names) == 2 and names[1] == names[0] + ".manifest.json", names  # the older one pruned
+    assert not archives(tmp_path)  # nothing left in the staging directory
+    [item] = second.results("Database | dump into %s" % tmp_path, "us-east-1")["backups"]
+    assert item["url"] == "s3://%s/%s/%s" % (s3_location["bucket"], s3_location["prefix"], names[0])
+    assert s3_location["secret_key"] not in first.stdout + second.stdout
+
+    with connect(pg, database) as conn:
+        conn.execute("TRUNCATE agents")
+    run = ansible(
+        "playbooks/restore_database.yml",
+        extra_vars=restore_vars(
+            small_platform,
+            names[0],
+            backup_s3=s3_location,
+            backup_dest=str(tmp_path),
+            backup_restore_database=database,
+        ),
+    )
+    assert run.rc == 0, run.failure_messages()
+    with connect(pg, database) as conn:
+        assert conn.execute("SELECT count(*) FROM agents").fetchone()[0] == SEED_ROWS
+    assert len(s3_names(s3_location)) == 4  # plus the safety backup, in the bucket too

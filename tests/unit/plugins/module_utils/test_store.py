@@ -282,3 +282,50 @@ def test_open_store_builds_the_right_location(tmp_path, aws):
 def test_open_store_refuses_bad_locations(location, message):
     with pytest.raises(stores.StoreError, match=message):
         stores.open_store(location)
+
+
+def _local_backup(directory, name="db-20261122T020000Z.dump.zst", data=b"archive bytes"):
+    path = os.path.join(directory, name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    manifest = artifact.new_manifest("postgresql", "db", path, "custom", "zstd")
+    manifest.update(size=len(data), sha256=hashlib.sha256(data).hexdigest(), started="2026-11-22T02:00:00Z",
+                    finished="2026-11-22T02:00:01Z", status="complete")  # fmt: skip
+    artifact.write_manifest(path, manifest)
+    return path
+
+
+def test_publish_stores_archive_then_manifest_and_fetch_brings_both_back(any_store, tmp_path):
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    path = _local_backup(str(staging))
+    url = stores.publish(any_store, path)
+    assert url.endswith("/db-20261122T020000Z.dump.zst")
+    assert {e.name for e in any_store.list()} == {
+        "db-20261122T020000Z.dump.zst",
+        "db-20261122T020000Z.dump.zst.manifest.json",
+    }
+    back = tmp_path / "back"
+    back.mkdir()
+    local = stores.fetch_backup(any_store, url, str(back))
+    assert artifact.verify_file(local)[1] == []
+
+
+def test_publish_removes_the_archive_when_the_manifest_cannot_be_stored(any_store, tmp_path, monkeypatch):
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    path = _local_backup(str(staging))
+
+    def refuse(*_args, **_kwargs):
+        raise stores.StoreError("disk full")
+
+    monkeypatch.setattr(any_store, "write_bytes", refuse)
+    with pytest.raises(stores.StoreError, match="disk full"):
+        stores.publish(any_store, path)
+    assert any_store.list() == []  # no archive without its manifest
+
+
+def test_fetch_of_a_backup_without_manifest_is_refused(any_store, tmp_path):
+    any_store.write_bytes("lonely-20261122T020000Z.dump.zst", b"x")
+    with pytest.raises(stores.StoreError, match="manifest"):
+        stores.fetch_backup(any_store, "lonely-20261122T020000Z.dump.zst", str(tmp_path))

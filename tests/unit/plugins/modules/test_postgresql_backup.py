@@ -276,6 +276,7 @@ def test_a_run_creates_a_private_destination_and_summarises(target, backups, tmp
         "target": "mplp",
         "path": path,
         "manifest_path": path + ".manifest.json",
+        "url": path,
         "size": 10,
         "sha256": "a" * 64,
         "duration_seconds": 1.5,

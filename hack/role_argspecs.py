@@ -1,0 +1,118 @@
+"""Regenerate roles/backup/meta/argument_specs.yml from defaults/main.yml.
+
+Descriptions come from the comment block above each variable in defaults/main.yml (or the
+table below); types from the default values. Run after changing the role's defaults:
+
+    .venv/bin/python hack/role_argspecs.py
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROLE = Path(__file__).resolve().parents[1] / "roles" / "backup"
+DESCRIPTIONS = {
+    "backup_database_host": "Host of the PostgreSQL server (direct mode); default platform_database.host.",
+    "backup_database_port": "Port of the server (direct mode).",
+    "backup_database_user": "Role to connect as.",
+    "backup_database_password": "Password of backup_database_user; never logged.",
+    "backup_pod_selector": "Label selector of the primary PostgreSQL pod (in-cluster mode).",
+    "backup_container": "Container of that pod with the PostgreSQL tools (default its first).",
+    "backup_namespace": "Platform namespace: the Lease lock, the pod (in-cluster), what a restore stops.",
+    "backup_all_databases": "Back up every database that accepts connections.",
+    "backup_retention_keep_daily": "Keep the newest backup of each of the last N days.",
+    "backup_retention_keep_weekly": "Keep the newest backup of each of the last N ISO weeks.",
+    "backup_retention_keep_monthly": "Keep the newest backup of each of the last N months.",
+    "backup_lock": "Take the Lease lock on the platform database around backups.",
+    "backup_lock_wait": "Seconds to wait for a lock someone else holds before failing, naming the holder.",
+    "backup_schedule_enabled": "Install the nightly backup CronJob (tasks/schedule.yml).",
+    "backup_schedule_name": "Name of the CronJob and of its ServiceAccount, Role, RoleBinding and ConfigMap.",
+    "backup_schedule_storage_class": "StorageClass of the PVC (empty: the cluster default).",
+    "backup_schedule_service_host": "Host the job connects to (the database Service).",
+    "backup_schedule_resources": "Resources of the job container.",
+    "backup_schedule_history": "Successful and failed Jobs to keep.",
+    "backup_schedule_pvc_size": "Size of the archives PVC the role creates (empty: use an existing PVC).",
+    "backup_schedule_timezone": "Time zone of the schedule (CronJob .spec.timeZone).",
+}
+SECRET = ("backup_database_password", "backup_s3")
+CHOICES = {"backup_database_mode": ["direct", "in_cluster"], "backup_restore_state": ["restored", "verified"]}
+RAW = ("backup_database_port", "backup_databases")
+
+
+def comments(text):
+    found, block = {}, []
+    for line in text.splitlines():
+        if line.startswith("#") and not line.startswith("# ---"):
+            block.append(line.lstrip("# ").strip())
+        elif re.match(r"^[a-z_]+:", line):
+            found[line.split(":")[0]] = " ".join(block)
+            block = []
+        elif not line.strip() or line.startswith("# ---"):
+            block = []
+    return found
+
+
+def kind(value):
+    for python, name in ((bool, "bool"), (int, "int"), (list, "list"), (dict, "dict")):
+        if isinstance(value, python):
+            return name
+    return "str"
+
+
+def options(defaults, described, names):
+    out = {}
+    for name in names:
+        value = defaults[name]
+        option = {"description": DESCRIPTIONS.get(name) or described.get(name) or name, "type": kind(value)}
+        if isinstance(value, str) and "{{" in value:
+            option["type"] = "raw" if name in RAW else "str"
+        option["default"] = value
+        if option["type"] == "list":
+            option["elements"] = "str"
+        if name in CHOICES:
+            option["choices"] = CHOICES[name]
+        if name in SECRET:
+            option["no_log"] = True
+        out[name] = option
+    return out
+
+
+def main():
+    text = (ROLE / "defaults" / "main.yml").read_text()
+    defaults, described = yaml.safe_load(text), comments(text)
+    restore = [k for k in defaults if k.startswith("backup_restore_")]
+    schedule = [k for k in defaults if k.startswith("backup_schedule_")]
+    common = [k for k in defaults if k not in restore and k not in schedule]
+    specs = {
+        "argument_specs": {
+            "main": {
+                "short_description": "Back up the platform database (and install the nightly CronJob)",
+                "description": [
+                    "Dumps the database(s) into checksummed zstd archives with manifests, optionally proves"
+                    " they restore, applies the retention policy, all under a Lease lock."
+                ],
+                "options": options(defaults, described, common + schedule + restore),
+            },
+            "restore_database": {
+                "short_description": "Restore the platform database safely (gate, lock, safety backup, stop,"
+                " restore, compare, resume)",
+                "options": options(defaults, described, common + restore),
+            },
+            "schedule": {
+                "short_description": "Install the nightly backup as a Kubernetes CronJob",
+                "options": options(defaults, described, common + schedule),
+            },
+        }
+    }
+    with open(ROLE / "meta" / "argument_specs.yml", "w") as handle:
+        handle.write(
+            "---\n# Generated by hack/role_argspecs.py from defaults/main.yml; CI checks they agree.\n"
+        )
+        yaml.safe_dump(specs, handle, sort_keys=False, width=100, default_flow_style=False)
+
+
+if __name__ == "__main__":
+    main()
