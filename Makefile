@@ -14,13 +14,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help setup stack-up stack-down stack-status demo-load demo test unit unit-min \
-        emulator integration smoke-min lint sanity bench format clean
+        emulator integration molecule smoke-min lint sanity bench bench-backup format clean
 
 help:
 	@echo "make demo        set up, start the local stack, load the demo platform, run the health check and the diagnosis"
 	@echo "make test        set up, start the local stack, run unit, emulator and integration tests, lint and sanity"
 	@echo "make stack-up | stack-down | stack-status    the local stack (tests/stack)"
-	@echo "make unit | unit-min | emulator | integration | smoke-min | lint | sanity | bench | format"
+	@echo "make unit | unit-min | emulator | integration | molecule | smoke-min | lint | sanity | bench | bench-backup | format"
 
 setup:
 	@bash hack/setup.sh
@@ -44,7 +44,7 @@ demo: demo-load
 	@echo; cat $(REPORT_DIR)/health.md
 
 test: setup stack-up
-	$(MAKE) --no-print-directory unit unit-min emulator integration smoke-min lint sanity
+	$(MAKE) --no-print-directory unit unit-min emulator integration molecule smoke-min lint sanity
 
 unit:
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
@@ -59,6 +59,10 @@ emulator:
 integration: stack-up
 	$(PY) -m pytest tests/integration -q $(PYTEST_ARGS)
 
+# Role scenarios against the local stack (local connection, no Docker).
+molecule: demo-load
+	cd roles/backup && MAOPS_STACK_DIR=$(CURDIR)/.stack $(VENV)/bin/molecule test
+
 smoke-min: demo-load
 	PATH=$(VENV_MIN)/bin:$$PATH $(VENV_MIN)/bin/ansible-playbook -i inventories/demo playbooks/health_check.yml
 
@@ -72,6 +76,10 @@ sanity:
 
 bench: stack-up
 	$(PY) bench/run.py
+
+# The database backup against about 1 GB of generated data (created once, kept).
+bench-backup: stack-up
+	$(PY) bench/backup_bench.py
 
 format:
 	$(VENV)/bin/ruff format plugins tests bench hack

@@ -12,6 +12,10 @@ does, made inside the server with generate_series (fast, reproducible with setse
 - ``artifacts``: random bytea of 1-8 KiB (incompressible: files, embeddings);
 - ``metrics``: a time series of (time, agent, metric name, value) with an index.
 
+Batches of about 10 MB until ``pg_database_size`` reaches the target (re-running on a
+partly filled database completes it), then ``VACUUM (FREEZE, ANALYZE)`` so that no hint-bit
+writes or autovacuum run later, during a measurement.
+
 Run: python bench/pgdata.py --dsn "host=... dbname=..." --size-mb 1024
 """
 

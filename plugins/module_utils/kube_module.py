@@ -11,14 +11,24 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, KubeReader, classify
 
 try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 except ImportError:  # pragma: no cover - kubernetes.core >= 2.4 ships these
-    get_api_client = AnsibleK8SModule = None
+    AnsibleK8SModule = None
 
     class CoreException(Exception):
         pass
+
+
+def get_api_client(module):
+    """kubernetes.core's client for the module's options. Imported here, not at the top:
+    it loads the kubernetes library (about a second), which modules that may not talk to
+    Kubernetes at all (a direct database backup) should not pay for."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import (
+        get_api_client as kubernetes_core_client,
+    )
+
+    return kubernetes_core_client(module)
 
 
 def argspec(**options):
@@ -29,7 +39,9 @@ def argspec(**options):
 
 
 def new_module(spec, **kwargs):
-    """kubernetes.core's module class (it checks the kubernetes and PyYAML requirements)."""
+    """kubernetes.core's module class (it checks the kubernetes and PyYAML requirements,
+    unless ``check_k8s=False``: then call ``module.requires("kubernetes")`` before the first
+    Kubernetes call)."""
     return AnsibleK8SModule(argument_spec=spec, **kwargs)
 
 

@@ -140,6 +140,7 @@ def make_target(module):
         if not p["login_user"]:
             conn["user"] = None
         return pgbackup.Target("direct", conn, find_tools(module))
+    module.requires("kubernetes")
     tools = {name: name for name in TOOLS}
     tools["zstd"] = find_zstd(module)
     try:

@@ -11,7 +11,7 @@ restore) is order-independent: the sum, modulo 2^64, of a 64-bit hash of every r
 as 16 hex digits; with the row count it detects lost, added, duplicated or changed rows
 whatever order the rows come back in. Two row hashes are used, named in the manifest:
 
-- ``record``: ``hashtextextended(hash_record_extended(row, 0)::text, 0)`` (PostgreSQL 14 and
+- ``record``: ``hashint8extended(hash_record_extended(row, 0), 0)`` (PostgreSQL 14 and
   later): hash_record_extended hashes each column with its type's own extended hash function
   — the functions hash partitioning relies on, stable across releases — without converting
   to text; about two to three times cheaper. Its result is linear in the column hashes
@@ -96,7 +96,7 @@ def table_key(schema, table):
 
 def checksum_sql(schema, table, method):
     if method == "record":
-        row_hash = "hashtextextended(hash_record_extended(t, 0)::text, 0)"  # see the module doc
+        row_hash = "hashint8extended(hash_record_extended(t, 0), 0)"  # see the module doc
     else:
         row_hash = "hashtextextended(t::text, 0)"
     return (

@@ -183,7 +183,8 @@ def _counts(target, dbname, tables):
 
 
 def main():
-    module = new_module(argspec(), supports_check_mode=True)
+    # The kubernetes library is loaded only for in-cluster mode (see pg_module.make_target).
+    module = new_module(argspec(), supports_check_mode=True, check_k8s=False)
     p = module.params
     if not p["s3"]:
         p["archive"] = os.path.abspath(os.path.expanduser(p["archive"]))

@@ -194,6 +194,23 @@ def faults(stack_facts, kube):
     backend.reset_all()
 
 
+DEMO_NAMESPACE = "mplp-production"
+
+
+@pytest.fixture(scope="session")
+def demo_namespace(kube):
+    """The demo inventory's platform namespace on the primary cluster, created when missing
+    (runbooks that only need it for their Lease lock, on a fresh stack)."""
+    from kubernetes import client
+
+    try:
+        client.CoreV1Api(kube["us-east-1"]).create_namespace({"metadata": {"name": DEMO_NAMESPACE}})
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    return DEMO_NAMESPACE
+
+
 def load_platform(ansible, namespace, components, limit="us-east-1"):
     run = ansible(
         "tests/stack/load_demo.yml",

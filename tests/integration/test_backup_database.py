@@ -20,6 +20,8 @@ from conftest import platform_vars
 from kubernetes import client
 
 ROOT = Path(__file__).resolve().parents[2]
+# The runbooks take their Lease lock in the demo inventory's platform namespace.
+pytestmark = pytest.mark.usefixtures("demo_namespace")
 SEED_ROWS = 2000
 
 

@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+# The runbooks take their Lease lock in the demo inventory's platform namespace.
+pytestmark = pytest.mark.usefixtures("demo_namespace")
 
 
 def render(ansible, tmp_path, **more):

@@ -190,7 +190,7 @@ def test_pg_dumpall_and_pg_restore_argv():
 
 
 def test_zstd_argv():
-    assert pgbackup.zstd_argv("zstd") == ["zstd", "-q", "-c", "-3", "-T0"]
+    assert pgbackup.zstd_argv("zstd") == ["zstd", "-q", "-c", "-1", "-T0"]
     assert pgbackup.zstd_argv("zstd", level="19", threads=2) == ["zstd", "-q", "-c", "-19", "-T2"]
     assert pgbackup.zstd_argv("zstd", decompress=True) == ["zstd", "-q", "-d", "-c"]
 
