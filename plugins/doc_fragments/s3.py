@@ -9,10 +9,10 @@ class ModuleDocFragment:
 options:
   s3:
     description:
-      - Keep the backups in an S3 or S3-compatible bucket (AWS, MinIO, Ceph, moto) under a
+      - "Keep the backups in an S3 or S3-compatible bucket (AWS, MinIO, Ceph, moto) under a
         prefix, instead of only in the local directory. A backup counts as stored only when
         its manifest is: the archive is uploaded first (multipart for large files), the
-        manifest last.
+        manifest last."
       - Credentials come from O(s3.access_key) and O(s3.secret_key) when given, else from
         O(s3.profile), else from boto3's default chain (environment variables, C(~/.aws),
         container or instance role).

@@ -77,7 +77,7 @@ options:
       - zstd level (1-19). Measured on varied data, level 1 compresses as well as 3 (within 1%)
         at half the CPU; higher levels cost much more CPU for a few percent.
     type: int
-    default: 3
+    default: 1
   threads:
     description: zstd worker threads; 0 uses every core.
     type: int

@@ -32,7 +32,7 @@ options:
       - With O(s3), the archive's name in the bucket's prefix (or its C(s3://) URL); it and its
         manifest are downloaded into a private directory under O(staging_dir) first, and
         removed afterwards.
-    type: str
+    type: path
     required: true
   staging_dir:
     description: Where an archive from O(s3) is downloaded to (needs room for it).
@@ -148,7 +148,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.kube_module import 
 
 def argspec():
     return pg_module.argspec(
-        archive=dict(type="str", required=True),
+        archive=dict(type="path", required=True),
         staging_dir=dict(type="path"),
         s3=dict(type="dict", options=stores.S3_ARGSPEC),
         state=dict(type="str", default="restored", choices=["restored", "verified"]),
@@ -187,7 +187,7 @@ def main():
     module = new_module(argspec(), supports_check_mode=True, check_k8s=False)
     p = module.params
     if not p["s3"]:
-        p["archive"] = os.path.abspath(os.path.expanduser(p["archive"]))
+        p["archive"] = os.path.abspath(p["archive"])
         run(module)
         return
     staging = tempfile.mkdtemp(prefix="maops-restore-", dir=p["staging_dir"])
