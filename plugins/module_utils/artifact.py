@@ -170,7 +170,10 @@ class AtomicWriter:
 
     def abort(self):
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:  # the buffered rest cannot be written either (a full disk)
+                pass
         if self.temp_path and not self.committed:
             try:
                 os.unlink(self.temp_path)

@@ -6,6 +6,7 @@ the restore stops and restarts the application, on its own small platform namesp
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import subprocess
@@ -16,13 +17,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import platform_vars
+from conftest import SMALL_PLATFORM, load_platform, platform_vars
 from kubernetes import client
 
 ROOT = Path(__file__).resolve().parents[2]
 # The runbooks take their Lease lock in the demo inventory's platform namespace.
 pytestmark = pytest.mark.usefixtures("demo_namespace")
 SEED_ROWS = 2000
+
+
+@pytest.fixture(scope="module")
+def small_platform(ansible, kube):
+    """One small platform for the whole module (loading one takes a while): every test
+    leaves it as it found it — a restore brings the replicas back — and asserts so."""
+    namespace = "it-bk-%s" % uuid.uuid4().hex[:8]
+    load_platform(ansible, namespace, SMALL_PLATFORM)
+    yield {"namespace": namespace, "components": SMALL_PLATFORM}
+    client.CoreV1Api(kube["us-east-1"]).delete_namespace(namespace)
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +311,10 @@ def test_restore_waits_for_the_lock_then_fails_naming_the_holder(
     backup(ansible, database, tmp_path)
     [archive] = archives(tmp_path)
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    client.CoordinationV1Api(kube["us-east-1"]).create_namespaced_lease(
+    leases = client.CoordinationV1Api(kube["us-east-1"])
+    with contextlib.suppress(client.ApiException):  # a released Lease of an earlier test
+        leases.delete_namespaced_lease("maops-lock-postgresql", small_platform["namespace"])
+    leases.create_namespaced_lease(
         small_platform["namespace"],
         {
             "metadata": {"name": "maops-lock-postgresql"},
@@ -312,11 +326,17 @@ def test_restore_waits_for_the_lock_then_fails_naming_the_holder(
             },
         },
     )
-    run = ansible(
-        "playbooks/restore_database.yml", extra_vars=restore_vars(small_platform, archive, backup_lock_wait=1)
-    )
-    assert run.rc != 0
-    assert "awx-job-4242" in " ".join(run.failure_messages())
+    try:
+        run = ansible(
+            "playbooks/restore_database.yml",
+            extra_vars=restore_vars(small_platform, archive, backup_lock_wait=1),
+        )
+        assert run.rc != 0
+        assert "awx-job-4242" in " ".join(run.failure_messages())
+    finally:
+        client.CoordinationV1Api(kube["us-east-1"]).delete_namespaced_lease(
+            "maops-lock-postgresql", small_platform["namespace"]
+        )
     assert replicas(kube, small_platform["namespace"], "mplp-core") == (2, None)
 
 

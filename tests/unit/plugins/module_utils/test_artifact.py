@@ -368,3 +368,29 @@ def test_verify_with_a_given_manifest_ignores_the_file_beside_it(tmp_path):
     other = complete_manifest(path, b"other data")
     _manifest, problems = artifact.verify_file(str(path), other)
     assert len(problems) == 2 and problems[0].startswith("size is ")
+
+
+def test_a_full_disk_at_close_still_removes_the_temporary_file(tmp_path):
+    """On a full disk, closing the file fails too (its buffer cannot be flushed): the
+    temporary file must go anyway."""
+
+    class FullOnClose:
+        def __init__(self, real):
+            self.real = real
+            self.closed = False
+
+        def write(self, data):
+            return self.real.write(data)
+
+        def close(self):
+            self.real.close()
+            self.closed = True
+            raise OSError(28, "No space left on device")
+
+    target = tmp_path / "db-20261122T020000Z.dump.zst"
+    with pytest.raises(RuntimeError):
+        with artifact.AtomicWriter(str(target)) as out:
+            out._file = FullOnClose(out._file)
+            out.write(b"x" * 1000)
+            raise RuntimeError("pg_dump stopped")
+    assert list(tmp_path.iterdir()) == []
