@@ -543,3 +543,25 @@ def test_s3_location_backup_verify_prune_and_restore(
     with connect(pg, database) as conn:
         assert conn.execute("SELECT count(*) FROM agents").fetchone()[0] == SEED_ROWS
     assert len(s3_names(s3_location)) == 4  # plus the safety backup, in the bucket too
+
+
+def test_database_runbooks_act_on_the_primary_cluster_only(ansible, pg, database, tmp_path):
+    """eu-west-1 holds read replicas (cluster_primary: false): nothing runs there."""
+    before = fingerprint(pg, database)
+    backup_run = ansible(
+        "playbooks/backup_database.yml", extra_vars=backup_vars(database, tmp_path, ops_hosts="eu-west-1")
+    )
+    assert backup_run.rc == 0, backup_run.failure_messages()
+    assert list(tmp_path.iterdir()) == []
+    restore_run = ansible(
+        "playbooks/restore_database.yml",
+        extra_vars={
+            "ops_hosts": "eu-west-1",
+            "backup_restore_archive": str(tmp_path / "x.dump.zst"),
+            "ops_force": True,
+        },
+    )
+    assert restore_run.rc == 0, restore_run.failure_messages()
+    task = "Restore (role multiagent.ops.backup, restore_database)"
+    assert restore_run.results(task, "eu-west-1").get("skipped") is True
+    assert fingerprint(pg, database) == before
