@@ -205,8 +205,16 @@ def pg_up():
     if port_open(PG_PORT):
         return superpass, apppass
     user = _as_postgres()
+    owner = PG_DIR / "secret.sha256"
+    digest = hashlib.sha256(superpass.encode()).hexdigest()
+    if (data / "PG_VERSION").exists() and (not owner.exists() or owner.read_text().strip() != digest):
+        # The data directory outlived the .stack that made it (its passwords are gone): it
+        # holds nothing but test data, so start it afresh rather than fail to log in.
+        log("PostgreSQL data in %s belongs to an earlier .stack; starting afresh" % PG_DIR)
+        shutil.rmtree(PG_DIR)
     if not (data / "PG_VERSION").exists():
         data.mkdir(parents=True, exist_ok=True)
+        owner.write_text(digest + "\n")
         pwfile = PG_DIR / "pwfile"
         pwfile.write_text(superpass + "\n")
         if user is not None:
