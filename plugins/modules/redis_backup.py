@@ -57,23 +57,6 @@ options:
   password:
     description: Password (of O(username), or of the default user). Never logged or returned.
     type: str
-  tls:
-    description: Connect with TLS.
-    type: bool
-    default: false
-  tls_ca_cert:
-    description: CA certificates to verify the server's certificate with (PEM); default the system's.
-    type: path
-  tls_client_cert:
-    description: Client certificate (PEM) for servers that require one.
-    type: path
-  tls_client_key:
-    description: Key of O(tls_client_cert) (PEM), when not in the same file.
-    type: path
-  validate_certs:
-    description: Verify the server's TLS certificate and host name.
-    type: bool
-    default: true
   timeout:
     description:
       - Seconds to wait for the server at a time (connect, each reply, each read of the
@@ -113,6 +96,8 @@ options:
   zstd_binary:
     description: Path of C(zstd); default from PATH.
     type: path
+extends_documentation_fragment:
+  - multiagent.ops.redis_tls
 attributes:
   check_mode:
     support: full

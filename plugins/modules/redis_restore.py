@@ -55,23 +55,6 @@ options:
   password:
     description: Password (of O(username), or of the default user). Never logged or returned, never in a command line.
     type: str
-  tls:
-    description: Connect with TLS.
-    type: bool
-    default: false
-  tls_ca_cert:
-    description: CA certificates to verify the server's certificate with (PEM); default the system's.
-    type: path
-  tls_client_cert:
-    description: Client certificate (PEM) for servers that require one.
-    type: path
-  tls_client_key:
-    description: Key of O(tls_client_cert) (PEM), when not in the same file.
-    type: path
-  validate_certs:
-    description: Verify the server's TLS certificate and host name.
-    type: bool
-    default: true
   timeout:
     description: Seconds to wait for the target at a time (connect, each reply).
     type: float
@@ -116,6 +99,8 @@ options:
     description: Seconds the scratch server may take to load the RDB.
     type: int
     default: 600
+extends_documentation_fragment:
+  - multiagent.ops.redis_tls
 attributes:
   check_mode:
     support: full
