@@ -361,6 +361,7 @@ class Target:
         self.namespace = namespace
         self.container = container
         self.timeout = timeout
+        self._versions = {}
 
     @property
     def in_cluster(self):
@@ -428,6 +429,13 @@ class Target:
         return session
 
     def tool_version(self, name):
+        """``<tool> --version``, asked once per Target (every database of a run uses the
+        same binary; in-cluster each ask is an exec round trip)."""
+        if name not in self._versions:
+            self._versions[name] = self._ask_version(name)
+        return self._versions[name]
+
+    def _ask_version(self, name):
         if not self.in_cluster:
             return tool_version(self.tools[name])
         try:

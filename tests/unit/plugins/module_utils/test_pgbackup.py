@@ -772,3 +772,20 @@ def test_backup_globals(tmp_path):
         "--database=postgres",
     ]
     assert what == "pg_dumpall --globals-only"
+
+
+def test_a_target_asks_each_tool_for_its_version_once(monkeypatch):
+    asked = []
+
+    def fake_version(binary, env=None):
+        asked.append(binary)
+        return "pg_dump (PostgreSQL) 15.18"
+
+    monkeypatch.setattr(pgbackup, "tool_version", fake_version)
+    target = pgbackup.Target(
+        "direct", {}, {"pg_dump": "/usr/bin/pg_dump", "pg_dumpall": "/usr/bin/pg_dumpall"}
+    )
+    for _db in range(3):
+        assert target.tool_version("pg_dump") == "pg_dump (PostgreSQL) 15.18"
+    target.tool_version("pg_dumpall")
+    assert asked == ["/usr/bin/pg_dump", "/usr/bin/pg_dumpall"]
