@@ -1,19 +1,20 @@
-"""Regenerate roles/backup/meta/argument_specs.yml from defaults/main.yml.
+"""Regenerate roles/<role>/meta/argument_specs.yml from defaults/main.yml.
 
 Descriptions come from the comment block above each variable in defaults/main.yml (or the
-table below); types from the default values. Run after changing the role's defaults:
+tables below); types from the default values. Run after changing a role's defaults:
 
-    .venv/bin/python hack/role_argspecs.py
+    .venv/bin/python hack/role_argspecs.py [backup|deploy ...]   (default: every role)
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import yaml
 
-ROLE = Path(__file__).resolve().parents[1] / "roles" / "backup"
+ROLES = Path(__file__).resolve().parents[1] / "roles"
 DESCRIPTIONS = {
     "backup_database_host": "Host of the PostgreSQL server (direct mode); default platform_database.host.",
     "backup_database_port": "Port of the server (direct mode).",
@@ -37,13 +38,21 @@ DESCRIPTIONS = {
     "backup_schedule_pvc_size": "Size of the archives PVC the role creates (empty: use an existing PVC).",
     "backup_schedule_timezone": "Time zone of the schedule (CronJob .spec.timeZone).",
 }
-SECRET = ("backup_database_password", "backup_s3")
-CHOICES = {"backup_database_mode": ["direct", "in_cluster"], "backup_restore_state": ["restored", "verified"]}
-RAW = ("backup_database_port", "backup_databases")
+SECRET = ("backup_database_password", "backup_s3", "deploy_secrets")
+CHOICES = {
+    "backup_database_mode": ["direct", "in_cluster"],
+    "backup_restore_state": ["restored", "verified"],
+    "deploy_pod_security": ["privileged", "baseline", "restricted"],
+}
+RAW = ("backup_database_port", "backup_databases", "deploy_platform_components")
+ELEMENTS = {"deploy_secrets": "dict"}
 
 
 class Dumper(yaml.SafeDumper):
-    """Indents sequences under their key, as yamllint (ansible-lint) wants."""
+    """Indents sequences under their key, as yamllint (ansible-lint) wants; no anchors."""
+
+    def ignore_aliases(self, data):
+        return True
 
     def increase_indent(self, flow=False, indentless=False):
         return super().increase_indent(flow, False)
@@ -54,7 +63,7 @@ def comments(text):
     for line in text.splitlines():
         if line.startswith("#") and not line.startswith("# ---"):
             block.append(line.lstrip("# ").strip())
-        elif re.match(r"^[a-z_]+:", line):
+        elif re.match(r"^[a-z0-9_]+:", line):
             found[line.split(":")[0]] = " ".join(block)
             block = []
         elif not line.strip() or line.startswith("# ---"):
@@ -78,7 +87,7 @@ def options(defaults, described, names):
             option["type"] = "raw" if name in RAW else "str"
         option["default"] = value
         if option["type"] == "list":
-            option["elements"] = "str"
+            option["elements"] = ELEMENTS.get(name, "str")
         if name in CHOICES:
             option["choices"] = CHOICES[name]
         if name in SECRET:
@@ -87,38 +96,63 @@ def options(defaults, described, names):
     return out
 
 
-def main():
-    text = (ROLE / "defaults" / "main.yml").read_text()
-    defaults, described = yaml.safe_load(text), comments(text)
+def backup_specs(defaults, described):
     restore = [k for k in defaults if k.startswith("backup_restore_")]
     schedule = [k for k in defaults if k.startswith("backup_schedule_")]
     common = [k for k in defaults if k not in restore and k not in schedule]
-    specs = {
-        "argument_specs": {
-            "main": {
-                "short_description": "Back up the platform database (and install the nightly CronJob)",
-                "description": [
-                    "Dumps the database(s) into checksummed zstd archives with manifests, optionally proves"
-                    " they restore, applies the retention policy, all under a Lease lock."
-                ],
-                "options": options(defaults, described, common + schedule + restore),
-            },
-            "restore_database": {
-                "short_description": "Restore the platform database safely (gate, lock, safety backup, stop,"
-                " restore, compare, resume)",
-                "options": options(defaults, described, common + restore),
-            },
-            "schedule": {
-                "short_description": "Install the nightly backup as a Kubernetes CronJob",
-                "options": options(defaults, described, common + schedule),
-            },
-        }
+    return {
+        "main": {
+            "short_description": "Back up the platform database (and install the nightly CronJob)",
+            "description": [
+                "Dumps the database(s) into checksummed zstd archives with manifests, optionally proves"
+                " they restore, applies the retention policy, all under a Lease lock."
+            ],
+            "options": options(defaults, described, common + schedule + restore),
+        },
+        "restore_database": {
+            "short_description": "Restore the platform database safely (gate, lock, safety backup, stop,"
+            " restore, compare, resume)",
+            "options": options(defaults, described, common + restore),
+        },
+        "schedule": {
+            "short_description": "Install the nightly backup as a Kubernetes CronJob",
+            "options": options(defaults, described, common + schedule),
+        },
     }
-    with open(ROLE / "meta" / "argument_specs.yml", "w") as handle:
+
+
+def deploy_specs(defaults, described):
+    return {
+        "main": {
+            "short_description": "Render and apply the platform from inventory data, then validate it",
+            "description": [
+                "Preflight (inputs, server version, served API groups, referenced Secrets), one"
+                " batch apply of every rendered object with the rollouts waited for, and the"
+                " post-deploy checklist through multiagent.ops.platform_health."
+            ],
+            "options": options(defaults, described, list(defaults)),
+        },
+    }
+
+
+SPECS = {"backup": backup_specs, "deploy": deploy_specs}
+
+
+def generate(role):
+    path = ROLES / role
+    text = (path / "defaults" / "main.yml").read_text()
+    defaults, described = yaml.safe_load(text), comments(text)
+    specs = {"argument_specs": SPECS[role](defaults, described)}
+    with open(path / "meta" / "argument_specs.yml", "w") as handle:
         handle.write(
             "---\n# Generated by hack/role_argspecs.py from defaults/main.yml; CI checks they agree.\n"
         )
         yaml.dump(specs, handle, Dumper=Dumper, sort_keys=False, width=100, default_flow_style=False)
+
+
+def main():
+    for role in sys.argv[1:] or sorted(SPECS):
+        generate(role)
 
 
 if __name__ == "__main__":

@@ -47,15 +47,16 @@ if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]]; 
   echo "$want" > .venv/.stamp
 fi
 
-want_min=$(echo "$MIN_ANSIBLE_CORE" | cat - requirements.txt hack/constraints.txt | sha256sum | cut -c1-16)
+MIN_EXTRAS=(pytest pytest-asyncio kmock aiohttp "moto[s3]" kubernetes-validate)
+want_min=$(echo "$MIN_ANSIBLE_CORE ${MIN_EXTRAS[*]}" | cat - requirements.txt hack/constraints.txt | sha256sum | cut -c1-16)
 if [[ ! -x .venv-min/bin/python || "$(cat .venv-min/.stamp 2>/dev/null)" != "$want_min" ]]; then
   log "creating .venv-min (ansible-core $MIN_ANSIBLE_CORE)"
   [[ -x .venv-min/bin/python ]] || "$PYTHON" -m venv .venv-min
   # The runtime deps at the tested versions; ansible-core at the declared minimum; moto for
-  # the unit tests of the S3 location.
+  # the unit tests of the S3 location; kubernetes-validate for the rendered manifests.
   grep -v -E '^(ansible-core|ansible-compat|ansible-lint|molecule|resolvelib)==' hack/constraints.txt > .venv-min/constraints.txt
   .venv-min/bin/pip install -q --disable-pip-version-check -c .venv-min/constraints.txt \
-    "ansible-core==$MIN_ANSIBLE_CORE" -r requirements.txt pytest pytest-asyncio kmock aiohttp "moto[s3]"
+    "ansible-core==$MIN_ANSIBLE_CORE" -r requirements.txt "${MIN_EXTRAS[@]}"
   echo "$want_min" > .venv-min/.stamp
 fi
 

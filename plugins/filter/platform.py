@@ -3,7 +3,7 @@
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.multiagent.ops.plugins.module_utils import platform_spec
+from ansible_collections.multiagent.ops.plugins.module_utils import platform_render, platform_spec
 
 
 def health_components(components):
@@ -27,10 +27,23 @@ def workload_refs(components, exclude=None):
         raise AnsibleFilterError("workload_refs: %s" % exc)
 
 
+def platform_manifests(spec, only=None):
+    try:
+        return platform_render.render_platform(spec, only)
+    except platform_render.RenderError as exc:
+        raise AnsibleFilterError("platform_manifests: %s" % exc)
+
+
+def platform_problems(spec, only=None, secrets=None):
+    return platform_render.check_spec(spec, only, secrets)
+
+
 class FilterModule:
     def filters(self):
         return {
             "health_components": health_components,
             "health_endpoints": health_endpoints,
+            "platform_manifests": platform_manifests,
+            "platform_problems": platform_problems,
             "workload_refs": workload_refs,
         }

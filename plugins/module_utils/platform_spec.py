@@ -9,7 +9,8 @@ description stays data and never repeats itself.
 
 from __future__ import annotations
 
-KINDS = ("Deployment", "StatefulSet", "DaemonSet", "none")
+KINDS = ("Deployment", "StatefulSet", "DaemonSet", "none", "external")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 
 class SpecError(ValueError):
@@ -33,18 +34,21 @@ def health_components(components):
         kind = comp.get("kind", "Deployment")
         if kind not in KINDS:
             raise SpecError("component '%s': kind '%s' is not one of %s" % (name, kind, ", ".join(KINDS)))
+        if kind == "external":
+            kind = "none"  # an endpoint outside the cluster: no workload to look at
         result.append({"name": name, "kind": kind, "workload": comp.get("workload") or name})
     return result
 
 
 def workload_refs(components, exclude=None):
     """``platform_components`` -> ``[{kind, name}]`` of their workloads (the ``workloads``
-    option of quiesce), leaving out the components named in ``exclude``."""
+    option of quiesce), leaving out the components named in ``exclude`` and those without a
+    workload (``none``, ``external``)."""
     skip = set(exclude or [])
     return [
         {"kind": item["kind"], "name": item["workload"]}
         for item in health_components(components)
-        if item["name"] not in skip
+        if item["name"] not in skip and item["kind"] in WORKLOAD_KINDS
     ]
 
 
