@@ -1,0 +1,503 @@
+#!/usr/bin/python
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: k8s_rollout
+short_description: Restart, undo, pause, resume and watch rollouts of several workloads at once, like kubectl rollout
+version_added: 0.1.0
+author:
+  - multiagent.ops maintainers (@multiagent-ops)
+description:
+  - "The C(kubectl rollout) sub-commands for one or several Deployments, StatefulSets or
+    DaemonSets of one namespace in one task: every workload is read and every change planned
+    before anything is written, the writes follow, then one wait covers all of them (each
+    round reads the workloads with one request per kind)."
+  - "O(action=status) waits until the rollouts are done, by C(kubectl rollout status)'s
+    rules: the latest spec observed, every replica updated and available, no old replica
+    left (Deployments); ready and updated pods up to the partition, update revision current
+    (StatefulSets); updated and available pods on every node (DaemonSets). A workload with
+    the C(OnDelete) strategy has nothing to wait for. A Deployment past its
+    C(progressDeadlineSeconds) fails at once, a paused one too (it cannot progress). A
+    failure names the workload, the cause and the pods that are not ready, with their
+    reason read from the pod status (C(ImagePullBackOff), C(CrashLoopBackOff),
+    C(Unschedulable)...). Transient API failures while waiting are retried until
+    O(wait_timeout)."
+  - "O(action=restart) stamps the pod template annotation C(kubectl.kubernetes.io/restartedAt)
+    with the current time, as C(kubectl rollout restart) does, so that the controller replaces
+    every pod by the workload's own update strategy. A restart is always a change. A paused
+    Deployment is refused (it would not restart until resumed)."
+  - "O(action=history) lists the revisions: a Deployment's ReplicaSets, a StatefulSet's or
+    DaemonSet's ControllerRevisions, those the workload owns (by uid), oldest first, with
+    their images and C(kubernetes.io/change-cause)."
+  - "O(action=undo) puts back the pod template of revision O(to_revision), by default the
+    revision before the newest one, as C(kubectl rollout undo): the controller then re-uses
+    that revision's ReplicaSet under a new revision number, so undoing twice goes back and
+    forth between the last two templates. The Deployment's C(kubernetes.io/change-cause) is
+    set to the target revision's so that the history stays right; unlike kubectl, its other
+    annotations are left alone. Undo to the template the workload already runs changes
+    nothing. An unknown revision fails before anything is written, naming the revisions
+    that exist. A paused Deployment is refused, as by kubectl."
+  - "O(action=pause) and O(action=resume) set C(spec.paused) of Deployments (only they can
+    be paused); pausing a paused Deployment or resuming a running one changes nothing."
+options:
+  namespace:
+    description: Namespace of the workloads.
+    type: str
+    required: true
+  kind:
+    description: Kind of the workloads.
+    type: str
+    default: Deployment
+    choices: [Deployment, StatefulSet, DaemonSet]
+  name:
+    description:
+      - Name of one workload.
+      - Exactly one of O(name), O(names) and O(label_selector) is required.
+    type: str
+  names:
+    description: Names of several workloads, handled in one task.
+    type: list
+    elements: str
+  label_selector:
+    description:
+      - The workloads of O(kind) in O(namespace) whose labels match this selector
+        (C(app.kubernetes.io/part-of=mplp,tier!=db)). Matching none fails.
+    type: str
+  action:
+    description: What to do, as the C(kubectl rollout) sub-command of the same name.
+    type: str
+    required: true
+    choices: [restart, status, history, undo, pause, resume]
+  to_revision:
+    description:
+      - With O(action=undo), the revision to go back to (see O(action=history)).
+      - Default is the revision before the newest one.
+    type: int
+  wait:
+    description:
+      - Wait until the rollouts are done and fail when they fail or do not finish within
+        O(wait_timeout).
+      - Default C(true) for O(action=restart), O(action=undo), O(action=resume) and
+        O(action=status); O(action=history) and O(action=pause) never wait.
+      - With O(action=status) and C(wait=false), the status is only reported, never failed.
+      - Nothing waits in check mode except O(action=status), which only reads.
+    type: bool
+  wait_timeout:
+    description: Seconds to wait for all the rollouts together.
+    type: int
+    default: 300
+  api_timeout:
+    description: Timeout in seconds of each Kubernetes API request.
+    type: float
+    default: 15
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Reads and plans every change, reports C(changed) as it would be, writes nothing and
+        does not wait (O(action=status) still waits, it only reads).
+  diff_mode:
+    support: full
+    description: Per workload, what changes (C(restartedAt), template revision, images, change-cause, template annotations, C(paused)) before and after.
+notes:
+  - O(action=status) and O(action=history) only read and always return C(changed=false).
+  - "The service account needs C(get), C(list) and C(patch) on the workloads, C(list) on
+    C(replicasets) or C(controllerrevisions) for history and undo, and C(list) on C(pods) to
+    name the pods that are not ready."
+seealso:
+  - module: kubernetes.core.k8s_rollback
+  - module: multiagent.ops.quiesce
+requirements:
+  - kubernetes >= 24.2.0
+"""
+
+EXAMPLES = r"""
+- name: Restart the application's components and wait until every new pod is ready
+  multiagent.ops.k8s_rollout:
+    namespace: mplp-production
+    names: [mplp-core, mplp-plan, mplp-context]
+    action: restart
+    wait_timeout: 600
+
+- name: Is the release rolled out? (fails naming the stuck pods, e.g. ImagePullBackOff)
+  multiagent.ops.k8s_rollout:
+    namespace: mplp-production
+    label_selector: app.kubernetes.io/part-of=mplp
+    action: status
+    wait_timeout: 120
+
+- name: Which revisions are there?
+  multiagent.ops.k8s_rollout:
+    namespace: mplp-production
+    name: mplp-core
+    action: history
+  register: core_history
+
+- name: Roll the application back to the previous release
+  multiagent.ops.k8s_rollout:
+    namespace: mplp-production
+    names: [mplp-core, mplp-plan]
+    action: undo
+
+- name: Or to a given revision
+  multiagent.ops.k8s_rollout:
+    namespace: mplp-production
+    name: mplp-core
+    action: undo
+    to_revision: 4
+
+- name: Pause a Deployment to make several changes, then resume and wait
+  multiagent.ops.k8s_rollout:
+    namespace: mplp-production
+    name: mplp-core
+    action: "{{ item }}"
+  loop: [pause, resume]
+
+- name: Restart the database's StatefulSet, without waiting
+  multiagent.ops.k8s_rollout:
+    namespace: mplp-production
+    kind: StatefulSet
+    name: mplp-postgresql
+    action: restart
+    wait: false
+"""
+
+RETURN = r"""
+workloads:
+  description: One result per workload, in the order given (by name for O(label_selector)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Kind of the workload.
+      type: str
+    name:
+      description: Name of the workload.
+      type: str
+    namespace:
+      description: Its namespace.
+      type: str
+    action:
+      description: The action.
+      type: str
+    changed:
+      description: Whether this workload was (or, in check mode, would be) changed.
+      type: bool
+    message:
+      description: What the action did or would do (C(already paused), C(rolled back to revision 2)...).
+      type: str
+    revision_before:
+      description: The revision the workload ran before the action (null when unknown).
+      type: int
+    revision_after:
+      description:
+        - The revision it runs after the action, read back once the wait is over; a changed
+          template gets a new revision number, also when it is an old revision's template.
+        - Null when not waited for (check mode, C(wait=false)) or for status, history, pause
+          and resume.
+      type: int
+    target_revision:
+      description: With O(action=undo), the revision whose template was put back.
+      type: int
+      returned: action is undo
+    status:
+      description:
+        - The rollout status, as waited for (or read once without waiting)
+          C(kind), C(name), C(namespace), C(done), C(failed), C(message), C(replicas)
+          (desired), C(updated), C(ready), C(available), and when waited, C(seconds).
+        - For a failed rollout, C(pods) lists up to five pods that are not ready with
+          C(name), C(reason) and C(message).
+      type: dict
+      returned: action is not history
+      sample:
+        kind: Deployment
+        name: mplp-core
+        namespace: mplp-production
+        done: false
+        failed: true
+        message: "rollout did not finish within 30 s: 1 of 2 updated replicas are available"
+        replicas: 2
+        updated: 2
+        ready: 1
+        available: 1
+        seconds: 30.0
+        pods: [{name: mplp-core-7d9c5-abc12, reason: ImagePullBackOff, message: "container core: Back-off pulling image"}]
+    history:
+      description:
+        - With O(action=history), the revisions oldest first, with C(revision), C(name)
+          (ReplicaSet or ControllerRevision), C(change_cause), C(images), C(created),
+          C(current) and, for Deployments, C(replicas).
+      type: list
+      elements: dict
+      returned: action is history
+      sample:
+        - revision: 1
+          name: mplp-core-5d4f8
+          change_cause: release 1.0
+          images: ["mplp/core:1.0"]
+          created: "2026-11-20T10:00:00Z"
+          current: false
+          replicas: 0
+        - revision: 2
+          name: mplp-core-7d9c5
+          change_cause: release 1.1
+          images: ["mplp/core:1.1"]
+          created: "2026-11-22T10:00:00Z"
+          current: true
+          replicas: 2
+"""
+
+import time
+from urllib.parse import quote
+
+from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
+from ansible_collections.multiagent.ops.plugins.module_utils import rollout as ro
+from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+
+ACTIONS = ("restart", "status", "history", "undo", "pause", "resume")
+WAITING = ("restart", "status", "undo", "resume")
+READ_ONLY = ("status", "history")
+
+
+def argspec():
+    return kube_module.argspec(
+        namespace=dict(type="str", required=True),
+        kind=dict(type="str", default="Deployment", choices=list(ro.KINDS)),
+        name=dict(type="str"),
+        names=dict(type="list", elements="str"),
+        label_selector=dict(type="str"),
+        action=dict(type="str", required=True, choices=list(ACTIONS)),
+        to_revision=dict(type="int"),
+        wait=dict(type="bool"),
+        wait_timeout=dict(type="int", default=300),
+        api_timeout=dict(type="float", default=15),
+    )
+
+
+SELECTION = ("name", "names", "label_selector")
+
+
+def _select(module, reader):
+    """The workloads, read before anything changes; a missing one fails the task."""
+    p = module.params
+    ns, kind = p["namespace"], p["kind"]
+    if p["label_selector"]:
+        items = reader.list(
+            ro.workload_path(ns, kind),
+            "list %s in %s" % (ro.PLURAL[kind], ns),
+            label_selector=p["label_selector"],
+        )
+        if not items:
+            module.fail_json(
+                msg="No %s in namespace %s matches label selector %r; nothing was changed"
+                % (kind, ns, p["label_selector"])
+            )
+        items.sort(key=lambda obj: obj["metadata"]["name"])
+    else:
+        names = list(dict.fromkeys([p["name"]] if p["name"] else p["names"]))
+        found = ro.read_workloads(reader, ns, kind, names)
+        missing = [name for name in names if found[name] is None]
+        if missing:
+            module.fail_json(
+                msg="%s: %s %s %s in namespace %s; nothing was changed"
+                % (
+                    p["action"],
+                    kind,
+                    ", ".join(missing),
+                    "does not exist" if len(missing) == 1 else "do not exist",
+                    ns,
+                )
+            )
+        items = [found[name] for name in names]
+    for obj in items:
+        obj["kind"] = kind
+        obj["metadata"].setdefault("namespace", ns)
+    return items
+
+
+def _history_items(reader, ns, kind):
+    plural = ro.HISTORY_PLURAL[kind]
+    path = "/apis/apps/v1/namespaces/%s/%s" % (quote(ns, safe=""), plural)
+    return reader.list(path, "list %s in %s" % (plural, ns))
+
+
+def _plan(module, obj, items, now):
+    action = module.params["action"]
+    if action == "restart":
+        plan = ro.plan_restart(obj, now)
+        plan["message"] = "restarted at %s" % plan["after"]["restartedAt"]
+    elif action == "undo":
+        plan = ro.plan_undo(obj, items, module.params["to_revision"])
+    elif action in ("pause", "resume"):
+        plan = ro.plan_pause(obj, action == "pause")
+        if plan["patch"] is None:
+            plan["message"] = "already paused" if action == "pause" else "not paused: nothing to resume"
+        else:
+            plan["message"] = "paused" if action == "pause" else "resumed"
+    else:
+        plan = {"patch": None, "message": ""}
+    return plan
+
+
+def _restart_time(objects, clock_now, sleep):
+    """Now, but never the second a workload was last restarted: the same stamp would be no
+    change at all, and a restart must restart."""
+    now = clock_now()
+    if any(ro.restarted_at(obj) == ro.rfc3339(now) for obj in objects):
+        sleep(1.0)
+        now = clock_now()
+    return now
+
+
+def _validate(module):
+    p = module.params
+    if p["to_revision"] is not None and p["action"] != "undo":
+        module.fail_json(msg="to_revision is only used with action=undo, not action=%s" % p["action"])
+    if p["names"] is not None and not p["names"]:
+        module.fail_json(msg="names is empty: name at least one %s" % p["kind"])
+    if p["wait_timeout"] < 0:
+        module.fail_json(msg="wait_timeout must be 0 or more, not %d" % p["wait_timeout"])
+
+
+def _fail_plan(module, exc):
+    module.fail_json(msg="%s of %s; nothing was changed" % (module.params["action"], exc))
+
+
+def run(module, reader, clock=time.monotonic, sleep=time.sleep, now=None):
+    _validate(module)
+    p = module.params
+    ns, kind, action = p["namespace"], p["kind"], p["action"]
+    wait = p["wait"] if p["wait"] is not None else action in WAITING
+    objects = _select(module, reader)
+    # Deployments carry their revision number; the others' is that of a ControllerRevision.
+    needs_history = action in ("history", "undo") or (action == "restart" and kind != "Deployment")
+    items = _history_items(reader, ns, kind) if needs_history else []
+
+    stamp = _restart_time(objects, now or ro.local_now, sleep) if action == "restart" else None
+    results, plans = [], []
+    for obj in objects:
+        try:
+            plan = _plan(module, obj, items, stamp)
+        except ro.RolloutError as exc:
+            _fail_plan(module, exc)
+        result = {
+            "kind": kind,
+            "name": obj["metadata"]["name"],
+            "namespace": ns,
+            "action": action,
+            "changed": plan["patch"] is not None,
+            "message": plan["message"],
+            "revision_before": ro.current_revision(obj, items),
+            "revision_after": None,
+        }
+        if action == "undo":
+            result["target_revision"] = plan["target_revision"]
+        if action == "history":
+            result["history"] = ro.rollout_history(obj, items)
+        else:
+            result["status"] = ro.rollout_status(obj)
+        results.append(result)
+        plans.append(plan)
+
+    output = {"changed": any(r["changed"] for r in results), "workloads": results}
+    if module._diff and action not in READ_ONLY:
+        output["diff"] = {
+            "before": {
+                "%s/%s" % (kind, r["name"]): plan["before"] for r, plan in zip(results, plans, strict=True)
+            },
+            "after": {
+                "%s/%s" % (kind, r["name"]): plan["after"] for r, plan in zip(results, plans, strict=True)
+            },
+        }
+
+    written = []
+    if not module.check_mode:
+        for obj, result, plan in zip(objects, results, plans, strict=True):
+            if plan["patch"] is None:
+                continue
+            label = ro.workload_label(obj)
+            try:
+                status, answer = reader.send(
+                    "PATCH",
+                    ro.workload_path(ns, kind, result["name"]),
+                    plan["patch"],
+                    "%s %s" % (action, label),
+                )
+            except KubeError as exc:  # no answer: whether this one changed is unknown
+                status, answer = 0, {"message": str(exc)}
+            if not 200 <= status < 300:
+                message = answer.get("message") if isinstance(answer, dict) else ""
+                module.fail_json(
+                    msg="%s of %s failed: %s%s; already done: %s"
+                    % (
+                        action,
+                        label,
+                        "HTTP %d " % status if status else "",
+                        message,
+                        ", ".join(written) or "nothing",
+                    ),
+                    **output,
+                )
+            written.append(label)
+            if isinstance(answer, dict) and answer.get("metadata"):
+                answer["kind"] = kind
+                result["status"] = ro.rollout_status(answer)
+
+    if not wait or action not in WAITING or (module.check_mode and action != "status"):
+        module.exit_json(**output)
+
+    waited = ro.wait_rollouts(
+        reader,
+        [{"kind": kind, "namespace": ns, "name": r["name"]} for r in results],
+        p["wait_timeout"],
+        clock=clock,
+        sleep=sleep,
+    )
+    for result, status in zip(results, waited, strict=True):
+        result["status"] = status
+    if action in ("restart", "undo") and not module.check_mode:
+        _revisions_after(reader, ns, kind, results)
+    failed = [s for s in waited if s["failed"]]
+    if failed:
+        text = " | ".join("%s of %s" % (action, ro.failure_message(s)) for s in failed)
+        # The wait stops at the first failure: say what was still rolling, not that it failed.
+        rolling = [s for s in waited if not s["done"] and not s["failed"]]
+        if rolling:
+            text += " | still rolling out when that failed: %s" % ", ".join(
+                "%s (%s)" % (ro.workload_label(s), s["message"]) for s in rolling
+            )
+        if written:
+            text += " (the %s was applied; run action=status to wait again)" % action
+        module.fail_json(msg=text, **output)
+    module.exit_json(**output)
+
+
+def _revisions_after(reader, ns, kind, results):
+    """Read back the revision each workload runs (best effort: the change is made)."""
+    try:
+        found = ro.read_workloads(reader, ns, kind, [r["name"] for r in results])
+        items = _history_items(reader, ns, kind) if kind != "Deployment" else []
+    except KubeError:
+        return
+    for result in results:
+        obj = found.get(result["name"])
+        if obj is not None:
+            result["revision_after"] = ro.current_revision(obj, items)
+
+
+def main():
+    module = kube_module.new_module(
+        argspec(),
+        supports_check_mode=True,
+        mutually_exclusive=[SELECTION],
+        required_one_of=[SELECTION],
+    )
+    kube_module.main(module, run)
+
+
+if __name__ == "__main__":
+    main()
