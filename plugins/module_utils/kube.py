@@ -138,13 +138,21 @@ class KubeReader:
         data = resp.read() if getattr(resp, "data", None) is None else resp.data
         return resp.status, data or b""
 
-    def send(self, method, path, body, what):
+    def send(self, method, path, body, what, content_type=None, query=None):
         """A write (POST, PUT, PATCH, DELETE) with a JSON body; returns ``(status, decoded)``
         for any HTTP answer, so the caller can act on 404 or 409; raises KubeError when no
-        answer came back."""
+        answer came back.
+
+        ``content_type`` defaults to a JSON merge patch for PATCH and JSON otherwise (pass
+        ``application/strategic-merge-patch+json`` for a strategic merge patch); ``query``
+        (pairs or a dict, e.g. ``[("dryRun", "All")]``) is appended to the path."""
         url = self.host + path
+        if query:
+            url += ("&" if "?" in path else "?") + urlencode(query)
         headers = self._headers("application/json")
-        headers["Content-Type"] = "application/merge-patch+json" if method == "PATCH" else "application/json"
+        if content_type is None:
+            content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
+        headers["Content-Type"] = content_type
         try:
             resp = self.api.rest_client.request(
                 method, url, headers=headers, body=body, _request_timeout=self.timeout

@@ -58,3 +58,76 @@ def test_unknown_host_is_read_from_the_urllib3_message():
     err = classify(exc, None, "connect")
     assert err.kind == "unreachable"
     assert str(err).startswith("cannot reach the Kubernetes API at 10.1.2.3:6443 (connection refused)")
+
+
+class _Response:
+    status = 200
+    data = b'{"kind": "ConfigMap"}'
+
+
+class _Rest:
+    def __init__(self):
+        self.calls = []
+
+    def request(self, method, url, headers=None, body=None, _request_timeout=None):
+        self.calls.append((method, url, dict(headers), body))
+        return _Response()
+
+
+class _Config:
+    host = "https://k8s.test/"
+
+    @staticmethod
+    def auth_settings():
+        return {"BearerToken": {"in": "header", "key": "authorization", "value": "Bearer t"}}
+
+
+class _ApiClient:
+    def __init__(self):
+        self.configuration = _Config()
+        self.rest_client = _Rest()
+        self.default_headers = {}
+
+
+def test_send_keeps_its_defaults_for_existing_callers():
+    api = _ApiClient()
+    reader = KubeReader(api)
+    assert reader.send("PATCH", "/api/v1/namespaces/a/configmaps/b", {"data": {}}, "patch b") == (
+        200,
+        {"kind": "ConfigMap"},
+    )
+    reader.send("POST", "/api/v1/namespaces/a/configmaps", {"metadata": {}}, "create")
+    (m1, url1, h1, _b1), (m2, url2, h2, _b2) = api.rest_client.calls
+    assert (m1, url1, h1["Content-Type"]) == (
+        "PATCH",
+        "https://k8s.test/api/v1/namespaces/a/configmaps/b",
+        "application/merge-patch+json",
+    )
+    assert (m2, url2, h2["Content-Type"]) == (
+        "POST",
+        "https://k8s.test/api/v1/namespaces/a/configmaps",
+        "application/json",
+    )
+    assert h1["authorization"] == "Bearer t"
+
+
+def test_send_takes_a_content_type_and_a_query():
+    api = _ApiClient()
+    reader = KubeReader(api)
+    reader.send(
+        "PATCH",
+        "/apis/apps/v1/namespaces/a/deployments/web",
+        {"spec": {}},
+        "patch web",
+        content_type="application/strategic-merge-patch+json",
+        query=[("fieldManager", "multiagent.ops"), ("dryRun", "All")],
+    )
+    reader.send("POST", "/api/v1/namespaces?pretty=1", {}, "create", query={"dryRun": "All"})
+    (_m, url, headers, body), (_m2, url2, _h2, _b2) = api.rest_client.calls
+    assert (
+        url
+        == "https://k8s.test/apis/apps/v1/namespaces/a/deployments/web?fieldManager=multiagent.ops&dryRun=All"
+    )
+    assert headers["Content-Type"] == "application/strategic-merge-patch+json"
+    assert body == {"spec": {}}
+    assert url2 == "https://k8s.test/api/v1/namespaces?pretty=1&dryRun=All"

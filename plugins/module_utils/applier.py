@@ -1,0 +1,322 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The I/O of multiagent.ops.k8s_apply: discovery, preflight reads, tiered concurrent writes.
+
+Everything goes through a ``kube.KubeReader`` (so a test can hand in a fake one). The
+decisions are apply.py's; this file only sequences requests:
+
+- ``prepare``: one GET per distinct group/version and one of ``/version`` (all at once),
+  then the plan, then one GET per Secret/ConfigMap that a workload needs and the batch does
+  not carry, and per namespace the batch uses but does not create. Any problem raises
+  apply.PlanError before anything is written.
+- ``apply``: tier by tier, each object of a tier on a thread pool: GET, then nothing (the
+  live object already has every field), a create, or a patch. After a tier with a failure
+  nothing more is sent; every object is reported as applied, failed or not attempted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+from ansible_collections.multiagent.ops.plugins.module_utils import apply as ap
+from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+
+DRY_RUN = ("dryRun", "All")
+CRD_ESTABLISH_TIMEOUT = 60
+
+
+class Outcome:
+    """What an apply did: per-object ``results`` (plan order), Ansible ``diffs``, the
+    ``failures`` (messages) and ``targets`` (workloads to wait for)."""
+
+    def __init__(self, results, diffs, failures, targets):
+        self.results = results
+        self.diffs = diffs
+        self.failures = failures
+        self.targets = targets
+
+    @property
+    def changed(self):
+        return any(r["action"] in ("created", "updated") for r in self.results)
+
+    @property
+    def summary(self):
+        return ap.summary(self.results)
+
+
+class Applier:
+    def __init__(
+        self,
+        reader,
+        concurrency=8,
+        field_manager="multiagent.ops",
+        check_mode=False,
+        diff=False,
+        secret_values=(),
+        clock=time.monotonic,
+        sleep=time.sleep,
+        crd_timeout=CRD_ESTABLISH_TIMEOUT,
+    ):
+        self.reader = reader
+        self.concurrency = max(1, int(concurrency))
+        self.field_manager = field_manager
+        self.check_mode = check_mode
+        self.diff = diff
+        self.secret_values = set(secret_values)
+        self.clock = clock
+        self.sleep = sleep
+        self.crd_timeout = crd_timeout
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _map(self, fn, items):
+        items = list(items)
+        if len(items) <= 1 or self.concurrency == 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(items))) as pool:
+            return list(pool.map(fn, items))
+
+    def _get(self, path):
+        """``(status, decoded JSON or None)``; raises KubeError when no answer came."""
+        status, data = self.reader.request(path)
+        try:
+            return status, json.loads(data) if data else None
+        except ValueError:
+            return status, None
+
+    def _read(self, path, what):
+        """The object at ``path``, None for 404; raises KubeError for other failures."""
+        status, body = self._get(path)
+        if status == 404:
+            return None
+        if not 200 <= status < 300 or not isinstance(body, dict):
+            raise ap.api_error(status, body, self.reader.host, what)
+        return body
+
+    def _mask(self, text):
+        return ap.mask(text, self.secret_values)
+
+    def _query(self):
+        query = [("fieldManager", self.field_manager)] if self.field_manager else []
+        return query + [DRY_RUN] if self.check_mode else query
+
+    # -- preflight ------------------------------------------------------------------------
+
+    def prepare(self, manifests, default_namespace=None, min_server_version=None):
+        """``(plan, version document)``; raises PlanError (nothing was written) when a
+        kind is not served, the server is too old, a namespace or a needed Secret or
+        ConfigMap is missing."""
+        versions = ap.api_versions(manifests)
+
+        def discover(api_version):
+            if api_version is None:
+                return self._read("/version", "read the server version")
+            return self._read(ap.discovery_path(api_version), "discover %s" % api_version)
+
+        answers = self._map(discover, [None] + versions)
+        version_doc, discovered = answers[0], dict(zip(versions, answers[1:], strict=True))
+        problem = ap.version_problem(version_doc, min_server_version)
+        if problem:
+            raise ap.PlanError(problem)
+        types = ap.resolve_types(manifests, discovered)
+        plan = ap.plan(manifests, types, default_namespace)
+
+        checks = [("ref", item, ref) for item, ref in plan.lookups]
+        checks += [("namespace", ns, users) for ns, users in sorted(plan.namespaces.items())]
+        problems = [p for p in self._map(self._check, checks) if p]
+        if problems:
+            raise ap.PlanError("; ".join(problems))
+        return plan, version_doc
+
+    def _check(self, check):
+        what, subject, detail = check
+        if what == "ref":
+            item, ref = subject, detail
+            plural = "secrets" if ref.kind == "Secret" else "configmaps"
+            path = "/api/v1/namespaces/%s/%s/%s" % (
+                quote(item.namespace, safe=""),
+                plural,
+                quote(ref.name, safe=""),
+            )
+            try:
+                found = self._read(path, "read %s %s in namespace %s" % (ref.kind, ref.name, item.namespace))
+            except KubeError as exc:
+                if exc.fatal:
+                    raise
+                return "cannot check that %s %s needed by %s exists: %s" % (
+                    ref.kind,
+                    ref.name,
+                    item.label,
+                    exc,
+                )
+            return None if found is not None else ap.missing_reference_message(item, ref)
+        namespace, users = subject, detail
+        try:
+            found = self._read(
+                "/api/v1/namespaces/%s" % quote(namespace, safe=""), "read namespace %s" % namespace
+            )
+        except KubeError as exc:
+            if exc.kind == "forbidden":
+                return None  # may not read namespaces: the writes will say if it is missing
+            raise
+        if found is None:
+            shown = ", ".join(users[:5]) + (" and %d more" % (len(users) - 5) if len(users) > 5 else "")
+            return "namespace %s does not exist and the batch does not create it (needed by %s)" % (
+                namespace,
+                shown,
+            )
+        if (found.get("status") or {}).get("phase") == "Terminating":
+            return "namespace %s is being deleted" % namespace
+        return None
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def apply(self, plan):
+        """Apply the plan tier by tier; returns an Outcome."""
+        done = {}  # id(item) -> (result, diff)
+        failures = []
+        pending_namespaces = set()  # check mode: namespaces that would be created
+        stopped = False
+        for tier in plan.tiers:
+            if stopped:
+                for item in tier:
+                    done[id(item)] = (item.result("not_attempted"), None)
+                continue
+            outcomes = self._map(
+                functools.partial(self._apply_one, pending=frozenset(pending_namespaces)), tier
+            )
+            for item, (result, diff) in zip(tier, outcomes, strict=True):
+                done[id(item)] = (result, diff)
+                if result["action"] == "failed":
+                    failures.append(result["error"])
+            if not self.check_mode and not failures:
+                failures += self._establish_crds(tier, done)
+            if self.check_mode:
+                pending_namespaces |= {
+                    i.name
+                    for i in tier
+                    if i.api_type.key == ("", "Namespace") and done[id(i)][0]["action"] == "created"
+                }
+            stopped = bool(failures)
+        results = [done[id(item)][0] for item in plan.items]
+        diffs = [done[id(item)][1] for item in plan.items if done[id(item)][1] is not None]
+        targets = [
+            {"kind": item.kind, "namespace": item.namespace, "name": item.name}
+            for item in plan.items
+            if item.api_type.key in ap.ROLLOUT_KINDS and done[id(item)][0]["action"] in ("created", "updated")
+        ]
+        return Outcome(results, diffs, failures, targets)
+
+    def _apply_one(self, item, pending=frozenset()):
+        try:
+            return self._apply(item, pending)
+        except KubeError as exc:
+            return item.result("failed", self._mask("%s: %s" % (item.label, exc))), None
+        except Exception as exc:  # noqa: BLE001 - one object's surprise must not hide the others' results
+            return item.result("failed", self._mask("%s: unexpected error: %r" % (item.label, exc))), None
+
+    def _fail(self, item, verb, status, answer):
+        message = ap.failure_message(item, verb, status, answer, self.reader.host)
+        return item.result("failed", self._mask(message)), None
+
+    def _done(self, item, action, before, after):
+        diff = None
+        if self.diff and action in ("created", "updated"):
+            diff = ap.diff_entry(item, before, after, self.check_mode)
+        return item.result(action), diff
+
+    def _apply(self, item, pending_namespaces):
+        if self.check_mode and (item.namespace in pending_namespaces or item.api_type.from_batch):
+            # Its namespace or kind would be created by this batch: the server cannot
+            # validate it yet, and it cannot exist.
+            result, diff = self._done(item, "created", None, ap.create_body(item))
+            result["validated"] = False
+            return result, diff
+        what = "read %s" % item.label
+        status, live = self._get(item.path())
+        if status == 404:
+            live = None
+        elif not 200 <= status < 300 or not isinstance(live, dict):
+            return self._fail(item, "get", status, live)
+        if live is None:
+            status, answer = self.reader.send(
+                "POST",
+                item.collection_path(),
+                ap.create_body(item),
+                "create %s" % item.label,
+                query=self._query(),
+            )
+            if status == 409:
+                # Made meanwhile (a new namespace's default ServiceAccount): update it instead.
+                live = self._read(item.path(), what)
+                if live is None:
+                    return self._fail(item, "create", status, answer)
+            elif 200 <= status < 300:
+                return self._done(
+                    item, "created", None, answer if isinstance(answer, dict) else ap.create_body(item)
+                )
+            else:
+                return self._fail(item, "create", status, answer)
+        if ap.already_applied(item, live):
+            return item.result("unchanged"), None
+        body = ap.patch_body(item)
+        content_type = item.api_type.patch_type
+        status, answer = self.reader.send(
+            "PATCH",
+            item.path(),
+            body,
+            "patch %s" % item.label,
+            content_type=content_type,
+            query=self._query(),
+        )
+        if status == 415 and content_type == ap.STRATEGIC:
+            # Not a built-in type after all (an aggregated API, a CRD in a built-in group).
+            status, answer = self.reader.send(
+                "PATCH",
+                item.path(),
+                body,
+                "patch %s" % item.label,
+                content_type=ap.MERGE,
+                query=self._query(),
+            )
+        if not 200 <= status < 300 or not isinstance(answer, dict):
+            return self._fail(item, "patch", status, answer)
+        if self.check_mode:
+            changed = ap.changed_by_dry_run(live, answer)
+        elif ap.resource_version(answer) and ap.resource_version(live):
+            changed = ap.resource_version(answer) != ap.resource_version(live)
+        else:
+            changed = ap.changed_by_dry_run(live, answer)
+        return self._done(item, "updated" if changed else "unchanged", live, answer)
+
+    def _establish_crds(self, tier, done):
+        """Wait until the CRDs this tier created or changed are Established (their kinds
+        served), so that objects of those kinds in later tiers can be written."""
+        crds = [
+            item
+            for item in tier
+            if item.api_type.key == ("apiextensions.k8s.io", "CustomResourceDefinition")
+            and done[id(item)][0]["action"] in ("created", "updated")
+        ]
+        failures = []
+        deadline = self.clock() + self.crd_timeout
+        for item in crds:
+            while True:
+                crd = self._read(item.path(), "read %s" % item.label) or {}
+                conditions = (crd.get("status") or {}).get("conditions") or []
+                if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                    break
+                if self.clock() >= deadline:
+                    message = "%s: not Established after %ds: its kind is not served yet" % (
+                        item.label,
+                        self.crd_timeout,
+                    )
+                    done[id(item)][0]["error"] = message
+                    failures.append(message)
+                    break
+                self.sleep(0.5)
+        return failures
