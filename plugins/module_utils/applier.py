@@ -69,6 +69,7 @@ class Applier:
         self.secret_values = set(secret_values)
         self.clock = clock
         self.sleep = sleep
+        self.skipped = []  # objects whose serving condition does not hold (see prepare)
         self.crd_timeout = crd_timeout
 
     # -- helpers --------------------------------------------------------------------------
@@ -111,6 +112,7 @@ class Applier:
         kind is not served, the server is too old, a namespace or a needed Secret or
         ConfigMap is missing."""
         versions = ap.api_versions(manifests)
+        versions += [v for v in ap.condition_versions(manifests) if v not in versions]
 
         def discover(api_version):
             if api_version is None:
@@ -122,6 +124,7 @@ class Applier:
         problem = ap.version_problem(version_doc, min_server_version)
         if problem:
             raise ap.PlanError(problem)
+        manifests, self.skipped = ap.select_served(manifests, discovered)
         types = ap.resolve_types(manifests, discovered)
         plan = ap.plan(manifests, types, default_namespace)
 
@@ -202,7 +205,7 @@ class Applier:
                     if i.api_type.key == ("", "Namespace") and done[id(i)][0]["action"] == "created"
                 }
             stopped = bool(failures)
-        results = [done[id(item)][0] for item in plan.items]
+        results = [done[id(item)][0] for item in plan.items] + list(self.skipped)
         diffs = [done[id(item)][1] for item in plan.items if done[id(item)][1] is not None]
         targets = [
             {"kind": item.kind, "namespace": item.namespace, "name": item.name}

@@ -96,7 +96,12 @@ MERGE = "application/merge-patch+json"
 
 # Set by the server on every object; never sent, never compared.
 SERVER_METADATA = ("resourceVersion", "generation", "managedFields", "uid", "creationTimestamp", "selfLink")
-ACTIONS = ("created", "updated", "unchanged", "failed", "not_attempted")
+ACTIONS = ("created", "updated", "unchanged", "failed", "not_attempted", "skipped")
+# Objects that only make sense where an API is (or is not) served: an OpenShift Route where
+# route.openshift.io is, the Ingress where it is not; a ServiceMonitor where the Prometheus
+# operator's group is. The value is a group/version (``route.openshift.io/v1``).
+APPLY_IF_SERVED = "multiagent.ops/apply-if-served"
+APPLY_UNLESS_SERVED = "multiagent.ops/apply-unless-served"
 REDACTED = kx.REDACTED
 REDACTED_CHANGED = kx.REDACTED_CHANGED
 PULL_SECRETS = "imagePullSecrets"
@@ -206,6 +211,49 @@ def api_versions(manifests):
         if obj["apiVersion"] not in seen:
             seen.append(obj["apiVersion"])
     return seen
+
+
+def condition_versions(manifests):
+    """The group/versions named by APPLY_IF_SERVED / APPLY_UNLESS_SERVED annotations."""
+    seen = []
+    for obj in manifests:
+        annotations = _meta(obj).get("annotations") or {}
+        for key in (APPLY_IF_SERVED, APPLY_UNLESS_SERVED):
+            value = annotations.get(key)
+            if value and value not in seen:
+                seen.append(value)
+    return seen
+
+
+def select_served(manifests, discovered):
+    """``(kept, skipped)``: the objects whose serving condition holds, and a result
+    (action ``skipped``, with the reason) for each of the others. ``discovered`` maps a
+    group/version to its resource list, or None when it is not served."""
+    kept, skipped = [], []
+    for obj in manifests:
+        annotations = _meta(obj).get("annotations") or {}
+        reason = None
+        wanted = annotations.get(APPLY_IF_SERVED)
+        unwanted = annotations.get(APPLY_UNLESS_SERVED)
+        if wanted and discovered.get(wanted) is None:
+            reason = "the cluster does not serve %s" % wanted
+        elif unwanted and discovered.get(unwanted) is not None:
+            reason = "the cluster serves %s" % unwanted
+        if reason is None:
+            kept.append(obj)
+            continue
+        meta = _meta(obj)
+        skipped.append(
+            {
+                "kind": obj.get("kind"),
+                "apiVersion": obj.get("apiVersion"),
+                "namespace": meta.get("namespace"),
+                "name": meta.get("name"),
+                "action": "skipped",
+                "reason": reason,
+            }
+        )
+    return kept, skipped
 
 
 def resolve_types(manifests, discovered):

@@ -76,6 +76,12 @@ options:
         C(ansible.builtin.from_yaml_all)). Each needs C(apiVersion), C(kind) and
         C(metadata.name) (C(generateName) is refused: every run would create another
         object); a C(kind: List) is applied item by item; empty entries are skipped."
+      - "An object annotated C(multiagent.ops/apply-if-served: <group/version>) is applied
+        only when the cluster serves that group/version, one annotated
+        C(multiagent.ops/apply-unless-served: <group/version>) only when it does not (an
+        OpenShift Route or else an Ingress; a ServiceMonitor only where the Prometheus
+        operator is installed). The others are reported with action C(skipped) and the
+        reason; the decision costs no request beyond the discovery the module does anyway."
       - Required unless O(secrets) is given.
     type: list
     elements: dict
@@ -198,8 +204,9 @@ results:
     - "Per object, in the order applied (tier by tier, within a tier as given), C(kind),
       C(apiVersion), C(namespace) (null for cluster-scoped kinds), C(name) and C(action):
       C(created), C(updated), C(unchanged), C(failed) (with C(error), the cause) or
-      C(not_attempted) (a tier before it failed). In check mode the actions say what would
-      happen."
+      C(not_attempted) (a tier before it failed), or C(skipped) (with C(reason): its
+      C(apply-if-served)/C(apply-unless-served) condition does not hold). In check mode the
+      actions say what would happen."
     - "C(replicas_owner) (C(hpa/<name>)) for a workload whose replicas an HPA of the batch owns."
     - "C(validated) (false) in check mode for objects the server could not dry-run because
       their namespace or kind is created by the same batch."
@@ -214,7 +221,7 @@ summary:
   description: How many objects had each action.
   returned: always, also on failure after the preflight
   type: dict
-  sample: {created: 0, updated: 2, unchanged: 58, failed: 0, not_attempted: 0}
+  sample: {created: 0, updated: 2, unchanged: 58, failed: 0, not_attempted: 0, skipped: 1}
 rollouts:
   description:
     - With O(wait), the rollout of each Deployment, StatefulSet and DaemonSet this run

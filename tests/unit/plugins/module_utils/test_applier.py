@@ -316,7 +316,14 @@ def test_apply_a_failing_tier_is_finished_and_nothing_after_it_is_attempted():
     assert outcome.failures[0].endswith("(invalid: spec.ports[0].port)")
     failed = [r for r in outcome.results if r["action"] == "failed"][0]
     assert failed["error"] == outcome.failures[0]
-    assert outcome.summary == {"created": 2, "updated": 0, "unchanged": 0, "failed": 1, "not_attempted": 2}
+    assert outcome.summary == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 1,
+        "not_attempted": 2,
+        "skipped": 0,
+    }
     assert outcome.targets == []
 
 
@@ -673,7 +680,14 @@ def test_apply_module_failure_names_failed_objects_and_returns_every_result_with
     )
     result = call_module(reader, [cm("cfg"), leaky, service("web"), deployment("web")], diff=True)
     assert result["failed"] and result["changed"]
-    assert result["summary"] == {"created": 1, "updated": 0, "unchanged": 0, "failed": 1, "not_attempted": 2}
+    assert result["summary"] == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 1,
+        "not_attempted": 2,
+        "skipped": 0,
+    }
     assert result["msg"].startswith("1 object(s) could not be applied: Secret prod/leaky: HTTP 422")
     assert "Applied: 1 created. Not attempted: Service prod/web, Deployment prod/web." in result["msg"]
     assert [r["action"] for r in result["results"]] == ["created", "failed", "not_attempted", "not_attempted"]

@@ -677,4 +677,46 @@ def test_summary_counts_every_action():
         "unchanged": 0,
         "failed": 0,
         "not_attempted": 1,
+        "skipped": 0,
     }
+
+
+def test_serving_conditions_keep_the_route_or_the_ingress():
+    route = {
+        "apiVersion": "route.openshift.io/v1",
+        "kind": "Route",
+        "metadata": {
+            "name": "r",
+            "namespace": "ns",
+            "annotations": {ap.APPLY_IF_SERVED: "route.openshift.io/v1"},
+        },
+    }
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "i",
+            "namespace": "ns",
+            "annotations": {ap.APPLY_UNLESS_SERVED: "route.openshift.io/v1"},
+        },
+    }
+    plain = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}}
+    manifests = [route, ingress, plain]
+    assert ap.condition_versions(manifests) == ["route.openshift.io/v1"]
+
+    kept, skipped = ap.select_served(manifests, {"route.openshift.io/v1": None, "v1": {}})
+    assert kept == [ingress, plain]
+    assert skipped == [
+        {
+            "kind": "Route",
+            "apiVersion": "route.openshift.io/v1",
+            "namespace": "ns",
+            "name": "r",
+            "action": "skipped",
+            "reason": "the cluster does not serve route.openshift.io/v1",
+        }
+    ]
+    kept, skipped = ap.select_served(manifests, {"route.openshift.io/v1": {"resources": []}})
+    assert kept == [route, plain]
+    assert skipped[0]["name"] == "i" and skipped[0]["reason"] == "the cluster serves route.openshift.io/v1"
+    assert ap.summary(skipped)["skipped"] == 1
