@@ -61,7 +61,9 @@ integration: stack-up
 
 # Role scenarios against the local stack (local connection, no Docker).
 molecule: demo-load
-	cd roles/backup && MAOPS_STACK_DIR=$(CURDIR)/.stack $(VENV)/bin/molecule test
+	set -e; for role in backup deploy; do \
+	  (cd roles/$$role && MAOPS_STACK_DIR=$(CURDIR)/.stack $(VENV)/bin/molecule test); \
+	done
 
 smoke-min: demo-load
 	PATH=$(VENV_MIN)/bin:$$PATH $(VENV_MIN)/bin/ansible-playbook -i inventories/demo playbooks/health_check.yml

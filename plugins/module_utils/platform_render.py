@@ -26,6 +26,11 @@ import re
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 COMPONENT_KINDS = WORKLOAD_KINDS + ("external", "none")
 PSS_LEVELS = ("privileged", "baseline", "restricted")
+INGRESS_KINDS = ("ingress", "route", "auto")
+ROUTE_API = "route.openshift.io/v1"
+# Read by multiagent.ops.k8s_apply: apply only where the group/version is (not) served.
+APPLY_IF_SERVED = "multiagent.ops/apply-if-served"
+APPLY_UNLESS_SERVED = "multiagent.ops/apply-unless-served"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MANAGED_BY = "multiagent.ops"
 
@@ -190,17 +195,23 @@ def _check_component(comp, index, problems):
 
 
 def with_overrides(spec):
-    """The description with ``overrides`` (component name -> fields) merged into its
-    components: one region's replicas, the demo's environment, without repeating the list."""
+    """The description with ``overrides`` (component name -> fields) and then ``tags``
+    (component name -> image tag, what an upgrade sets) merged into its components: one
+    region's replicas, the demo's environment, a new version, without repeating the list."""
     overrides = spec.get("overrides") or {}
+    tags = spec.get("tags") or {}
     components = spec.get("components")
-    if not overrides or not isinstance(components, list):
+    if (not overrides and not tags) or not isinstance(components, list):
         return spec
     merged = dict(spec)
-    merged["components"] = [
-        dict(c, **overrides[c["name"]]) if isinstance(c, dict) and c.get("name") in overrides else c
-        for c in components
-    ]
+    result = []
+    for comp in components:
+        if isinstance(comp, dict) and comp.get("name") in overrides:
+            comp = dict(comp, **overrides[comp["name"]])
+        if isinstance(comp, dict) and comp.get("name") in tags:
+            comp = dict(comp, tag=str(tags[comp["name"]]))
+        result.append(comp)
+    merged["components"] = result
     return merged
 
 
@@ -248,6 +259,12 @@ def check_spec(spec, only=None, secrets=None):
     overrides = spec.get("overrides") or {}
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
         return problems + ["overrides must map component names to dicts of fields, got %r" % (overrides,)]
+    tags = spec.get("tags") or {}
+    if not isinstance(tags, dict) or not all(
+        isinstance(v, (str, int, float)) and re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", str(v))
+        for v in tags.values()
+    ):
+        return problems + ["tags must map component names to image tags, got %r" % (tags,)]
     spec = with_overrides(spec)
     for field in ("name", "namespace"):
         value = spec.get(field)
@@ -274,11 +291,12 @@ def check_spec(spec, only=None, secrets=None):
                     % (workloads[workload], comp["name"], workload)
                 )
             workloads[workload] = comp["name"]
-    for name in overrides:
-        if name not in names:
-            problems.append(
-                "overrides name unknown component '%s'; the platform has: %s" % (name, ", ".join(names))
-            )
+    for field, given in (("overrides", overrides), ("tags", tags)):
+        for name in given:
+            if name not in names:
+                problems.append(
+                    "%s name unknown component '%s'; the platform has: %s" % (field, name, ", ".join(names))
+                )
     for wanted in only or []:
         if wanted not in names:
             problems.append(
@@ -291,8 +309,10 @@ def check_spec(spec, only=None, secrets=None):
     if ingress.get("enabled"):
         if not ingress.get("host"):
             problems.append("ingress.host is required when the ingress is enabled")
-        if ingress.get("kind", "ingress") not in ("ingress", "route"):
-            problems.append("ingress.kind %r is not one of ingress, route" % (ingress.get("kind"),))
+        if ingress.get("kind", "ingress") not in INGRESS_KINDS:
+            problems.append(
+                "ingress.kind %r is not one of %s" % (ingress.get("kind"), ", ".join(INGRESS_KINDS))
+            )
         known = {c.get("name") for c in components if isinstance(c, dict)}
         for entry in ingress.get("paths") or []:
             if not isinstance(entry, dict) or not entry.get("path") or entry.get("component") not in known:
@@ -767,32 +787,58 @@ def _routes_table(spec):
 
 
 def _ingress(spec, defaults):
+    """An Ingress, or OpenShift Routes, or with ``kind: auto`` both, each annotated so that
+    the apply module keeps the Routes where route.openshift.io is served and the Ingress
+    everywhere else (one discovery request, no extra task)."""
     ingress = spec["ingress"]
+    kind = ingress.get("kind", "ingress")
     table = _routes_table(spec)
     if not table:
         return []
-    name = ingress.get("name") or spec["name"]
+    objects = []
+    if kind in ("route", "auto"):
+        objects += _routes(spec, table, APPLY_IF_SERVED if kind == "auto" else None)
+    if kind in ("ingress", "auto"):
+        objects.append(
+            _ingress_object(spec, table, defaults, APPLY_UNLESS_SERVED if kind == "auto" else None)
+        )
+    return objects
+
+
+def _annotations(ingress, condition):
     annotations = {str(k): str(v) for k, v in (ingress.get("annotations") or {}).items()}
-    if ingress.get("kind", "ingress") == "route":
-        routes = []
-        for index, (path, comp) in enumerate(table):
-            route = {
-                "apiVersion": "route.openshift.io/v1",
-                "kind": "Route",
-                "metadata": _meta(spec, "%s-%d" % (name, index)),
-                "spec": {
-                    "host": ingress["host"],
-                    "path": path,
-                    "to": {"kind": "Service", "name": comp["service"]["name"], "weight": 100},
-                    "port": {"targetPort": "http"},
-                    "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"},
-                    "wildcardPolicy": "None",
-                },
-            }
-            if annotations:
-                route["metadata"]["annotations"] = dict(annotations)
-            routes.append(route)
-        return routes
+    if condition:
+        annotations[condition] = ROUTE_API
+    return annotations
+
+
+def _routes(spec, table, condition):
+    ingress = spec["ingress"]
+    name = ingress.get("name") or spec["name"]
+    annotations = _annotations(ingress, condition)
+    routes = []
+    for index, (path, comp) in enumerate(table):
+        route = {
+            "apiVersion": ROUTE_API,
+            "kind": "Route",
+            "metadata": _meta(spec, "%s-%d" % (name, index)),
+            "spec": {
+                "host": ingress["host"],
+                "path": path,
+                "to": {"kind": "Service", "name": comp["service"]["name"], "weight": 100},
+                "port": {"targetPort": "http"},
+                "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"},
+                "wildcardPolicy": "None",
+            },
+        }
+        if annotations:
+            route["metadata"]["annotations"] = dict(annotations)
+        routes.append(route)
+    return routes
+
+
+def _ingress_object(spec, table, defaults, condition):
+    ingress = spec["ingress"]
     paths = [
         {
             "path": path,
@@ -809,16 +855,17 @@ def _ingress(spec, defaults):
     body = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": _meta(spec, name),
+        "metadata": _meta(spec, ingress.get("name") or spec["name"]),
         "spec": {"rules": [{"host": ingress["host"], "http": {"paths": paths}}]},
     }
+    annotations = _annotations(ingress, condition)
     if annotations:
         body["metadata"]["annotations"] = annotations
     if ingress.get("class_name"):
         body["spec"]["ingressClassName"] = ingress["class_name"]
     if ingress.get("tls_secret"):
         body["spec"]["tls"] = [{"hosts": [ingress["host"]], "secretName": ingress["tls_secret"]}]
-    return [body]
+    return body
 
 
 def _namespace(spec):

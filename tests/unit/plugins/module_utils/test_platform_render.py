@@ -359,3 +359,37 @@ def test_secrets_problems_name_secret_and_key_never_the_value():
     assert "secret 'empty' needs data, a dict of keys and values" in problems
     assert not any("s3cr3t" in p for p in problems)
     assert pr.check_secrets([{"name": "ok", "data": {"k": "v"}}]) == []
+
+
+def test_tags_win_over_overrides_and_are_checked():
+    spec = inventory_spec("mplp")
+    spec["overrides"] = {"core": {"tag": "1.0.1"}}
+    spec["tags"] = {"core": "1.1.0", "plan": "1.1.0"}
+    images = {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
+        for d in by_kind(pr.render_platform(spec), "Deployment").values()
+    }
+    assert images["mplp-core"] == "mplp/core:1.1.0"
+    assert images["mplp-plan"] == "mplp/plan:1.1.0"
+    assert images["mplp-role"] == "mplp/role:1.0.0-alpha"
+    spec["tags"] = {"core": "1.1.0; rm -rf /"}
+    assert pr.check_spec(spec)[0].startswith("tags must map component names to image tags")
+    spec["tags"] = {"billing": "2"}
+    assert any("tags name unknown component 'billing'" in p for p in pr.check_spec(spec))
+
+
+def test_auto_renders_both_with_serving_conditions():
+    spec = inventory_spec("mplp")
+    spec["ingress"]["kind"] = "auto"
+    manifests = pr.render_platform(spec)
+    ingress = by_kind(manifests, "Ingress")["mplp"]
+    routes = by_kind(manifests, "Route")
+    assert ingress["metadata"]["annotations"]["multiagent.ops/apply-unless-served"] == "route.openshift.io/v1"
+    assert len(routes) == 10 and all(
+        r["metadata"]["annotations"]["multiagent.ops/apply-if-served"] == "route.openshift.io/v1"
+        for r in routes.values()
+    )
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    spec["ingress"]["kind"] = "ingress"
+    plain = by_kind(pr.render_platform(spec), "Ingress")["mplp"]
+    assert "multiagent.ops/apply-unless-served" not in plain["metadata"]["annotations"]
