@@ -3,7 +3,7 @@
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.multiagent.ops.plugins.module_utils import platform_render, platform_spec
+from ansible_collections.multiagent.ops.plugins.module_utils import platform_render, platform_spec, recovery
 
 
 def health_components(components):
@@ -38,6 +38,13 @@ def platform_problems(spec, only=None, secrets=None):
     return platform_render.check_spec(spec, only, secrets)
 
 
+def recovery_plan(report, components, only=None):
+    try:
+        return recovery.recovery_plan(report, components, only)
+    except recovery.PlanError as exc:
+        raise AnsibleFilterError("recovery_plan: %s" % exc)
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -45,5 +52,6 @@ class FilterModule:
             "health_endpoints": health_endpoints,
             "platform_manifests": platform_manifests,
             "platform_problems": platform_problems,
+            "recovery_plan": recovery_plan,
             "workload_refs": workload_refs,
         }

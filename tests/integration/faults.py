@@ -85,6 +85,11 @@ class EmulatorFaults(FaultBackend):
         patch = {"metadata": {"annotations": self._annotations(fault, options)}}
         self.core(cluster).patch_namespaced_pod(pod, namespace, patch)
 
+    def broken_image(self, cluster, image, mode="imagepull"):
+        """Containers running ``image`` never become ready (imagepull or crashloop)."""
+        self._control(cluster, "broken-images", {"image": image, "mode": mode})
+        self._undo.append(lambda: self._control(cluster, "broken-images", {"image": image}, method="DELETE"))
+
     def deny(self, cluster, verb, group, resource, namespace=None):
         self._control(
             cluster, "deny", {"verb": verb, "group": group, "resource": resource, "namespace": namespace}
@@ -116,6 +121,12 @@ class RealClusterFaults(FaultBackend):
 
     def pod_fault(self, *args, **kwargs):
         raise NotSupported("arbitrary pod states need the emulator")
+
+    def broken_image(self, cluster, image, mode="imagepull"):
+        # Nothing to do: the tests pass an image tag that does not exist, which a real
+        # kubelet cannot pull.
+        if mode != "imagepull":
+            raise NotSupported("a crash-looping image needs the emulator")
 
     def template_fault(self, *args, **kwargs):
         raise NotSupported("arbitrary pod states need the emulator")

@@ -1,0 +1,295 @@
+"""The deploy role and the lifecycle runbooks (deploy, upgrade, rollback, restart, emergency
+recovery) through ansible-playbook against the local stack."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+pytestmark = pytest.mark.integration
+
+IMAGE = os.environ.get("MAOPS_TEST_IMAGE")
+# A small platform shaped like MPLP's: an autoscaled component behind the ingress, a plain
+# one, and PostgreSQL as a StatefulSet reading the demo's credentials Secret.
+PLATFORM = [
+    {
+        "name": "core",
+        "workload": "mplp-core",
+        "image": IMAGE or "mplp/core",
+        "replicas": 2,
+        "autoscaling": {"min": 2, "max": 4, "cpu": 70},
+        "service": {"name": "mplp-core", "port": 8080},
+        "health_paths": ["/api/v1/core/health"],
+        "ingress_paths": ["/api/v1/core"],
+    },
+    {
+        "name": "plan",
+        "workload": "mplp-plan",
+        "image": IMAGE or "mplp/plan",
+        "replicas": 2,
+        "service": {"name": "mplp-plan", "port": 8080},
+        "health_paths": ["/api/v1/plan/health"],
+    },
+    {
+        "name": "postgresql",
+        "kind": "StatefulSet",
+        "workload": "mplp-postgresql",
+        "image": IMAGE or "postgres:15",
+        "replicas": 1,
+        "service": {"name": "mplp-postgresql", "port": 5432},
+        "secrets": ["mplp-postgresql-credentials"],
+        "run_as_user": 999,
+        "read_only_root_filesystem": False,
+    },
+]
+DEPLOY = "playbooks/deploy.yml"
+APPLY_TASK = "Apply | every object of the platform in one batch, then wait for the rollouts"
+
+
+@pytest.fixture
+def namespace(kube, faults):
+    name = "it-deploy-%s" % uuid.uuid4().hex[:8]
+    yield name
+    faults.reset_all()
+    try:
+        client.CoreV1Api(kube["us-east-1"]).delete_namespace(name)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def run(ansible, playbook, namespace, components=None, args=(), **extra):
+    extra_vars = {"platform_namespace": namespace, "platform_components": components or PLATFORM}
+    extra_vars.update(extra)
+    return ansible(playbook, limit="us-east-1", extra_vars=extra_vars, args=args)
+
+
+def changed_tasks(result):
+    return result.data["stats"]["us-east-1"]["changed"]
+
+
+def apps(kube):
+    return client.AppsV1Api(kube["us-east-1"])
+
+
+def core_api(kube):
+    return client.CoreV1Api(kube["us-east-1"])
+
+
+def namespace_exists(kube, name):
+    try:
+        core_api(kube).read_namespace(name)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def template_env(kube, namespace, name):
+    dep = apps(kube).read_namespaced_deployment(name, namespace)
+    return {e.name: e.value for e in dep.spec.template.spec.containers[0].env or []}
+
+
+def test_deploy_renders_everything_and_a_second_run_changes_nothing(ansible, kube, namespace, stack_facts):
+    first = run(ansible, DEPLOY, namespace)
+    assert first.rc == 0, first.failure_messages() or first.stdout[-3000:]
+    applied = first.results(APPLY_TASK, "us-east-1")
+    assert applied["changed"] is True and applied["summary"]["created"] >= 14
+    # deploy_ingress_kind auto: the Ingress where route.openshift.io is not served
+    skipped = [r for r in applied["results"] if r["action"] == "skipped"]
+    assert {r["kind"] for r in skipped} == {"Route"} and len(skipped) == 3
+
+    ns = core_api(kube).read_namespace(namespace)
+    assert ns.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    assert core.spec.replicas == 2 and core.status.ready_replicas == 2  # created at the HPA's minimum
+    pod_spec = core.spec.template.spec
+    assert pod_spec.security_context.run_as_non_root is True
+    assert pod_spec.containers[0].security_context.allow_privilege_escalation is False
+    assert pod_spec.containers[0].readiness_probe.http_get.path == "/api/v1/core/health"
+    assert len(core.spec.template.metadata.annotations["multiagent.ops/config-checksum"]) == 64
+    hpa = client.AutoscalingV2Api(kube["us-east-1"]).read_namespaced_horizontal_pod_autoscaler(
+        "mplp-core", namespace
+    )
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (2, 4)
+    assert hpa.spec.behavior.scale_down.stabilization_window_seconds == 300
+    budgets = client.PolicyV1Api(kube["us-east-1"]).list_namespaced_pod_disruption_budget(namespace).items
+    assert sorted(b.metadata.name for b in budgets) == ["mplp-core", "mplp-plan"]  # not the single database
+    assert apps(kube).read_namespaced_stateful_set("mplp-postgresql", namespace).status.ready_replicas == 1
+    assert (
+        core_api(kube).read_namespaced_service("mplp-postgresql-headless", namespace).spec.cluster_ip
+        == "None"
+    )
+    secret = core_api(kube).read_namespaced_secret("mplp-postgresql-credentials", namespace)
+    assert set(secret.data) == {"password"}
+    ingress = client.NetworkingV1Api(kube["us-east-1"]).read_namespaced_ingress("mplp", namespace)
+    paths = [p.path for p in ingress.spec.rules[0].http.paths]
+    assert paths == ["/api/v1/core", "/health", "/ready"]
+
+    # The HPA scales core to 4 (the emulator's HPA does not: do it as the HPA would);
+    # a re-deploy must neither reset that nor change anything else.
+    apps(kube).patch_namespaced_deployment_scale("mplp-core", namespace, {"spec": {"replicas": 4}})
+    second = run(ansible, DEPLOY, namespace)
+    assert second.rc == 0, second.failure_messages()
+    assert changed_tasks(second) == 0
+    assert second.results(APPLY_TASK, "us-east-1")["summary"].get("updated", 0) == 0
+    assert apps(kube).read_namespaced_deployment("mplp-core", namespace).spec.replicas == 4
+
+
+def test_check_diff_shows_changes_but_never_a_secret_value(ansible, kube, namespace, stack_facts):
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    before = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    new_password = "n3w-Pa55-%s" % uuid.uuid4().hex[:10]
+    old_password = Path(stack_facts["postgresql"]["password_file"]).read_text().strip()
+    checked = run(
+        ansible,
+        DEPLOY,
+        namespace,
+        args=["--check", "--diff", "-vvv"],
+        deploy_config={"LOG_LEVEL": "debug"},
+        deploy_secrets=[{"name": "mplp-postgresql-credentials", "data": {"password": new_password}}],
+    )
+    assert checked.rc == 0, checked.failure_messages()
+    applied = checked.results(APPLY_TASK, "us-east-1")
+    assert applied["changed"] is True
+    assert {(r["kind"], r["name"]) for r in applied["results"] if r["action"] == "updated"} >= {
+        ("ConfigMap", "mplp-config"),
+        ("Secret", "mplp-postgresql-credentials"),
+    }
+    for text in (checked.stdout, checked.stderr):
+        assert new_password not in text
+        assert old_password not in text
+    # nothing was written
+    after = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    assert after.metadata.resource_version == before.metadata.resource_version
+    cm = core_api(kube).read_namespaced_config_map("mplp-config", namespace)
+    assert "LOG_LEVEL" not in cm.data
+
+
+def test_a_config_change_rolls_the_pods_that_use_it_and_nothing_else(ansible, kube, namespace):
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    core_before = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    pg_before = apps(kube).read_namespaced_stateful_set("mplp-postgresql", namespace)
+    changed = run(ansible, DEPLOY, namespace, deploy_config={"MPLP_ENVIRONMENT": "staging"})
+    assert changed.rc == 0, changed.failure_messages()
+    core_after = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    pg_after = apps(kube).read_namespaced_stateful_set("mplp-postgresql", namespace)
+    checksum = "multiagent.ops/config-checksum"
+    assert (
+        core_after.spec.template.metadata.annotations[checksum]
+        != (core_before.spec.template.metadata.annotations[checksum])
+    )
+    assert core_after.metadata.generation == core_before.metadata.generation + 1
+    assert core_after.status.updated_replicas == core_after.status.ready_replicas == 2  # waited
+    assert pg_after.metadata.generation == pg_before.metadata.generation  # no shared config: untouched
+
+
+@pytest.mark.parametrize(
+    "change,extra,message",
+    [
+        ({"replicas": 9}, {}, "component 'core': replicas 9 is outside its autoscaling range 2-4"),
+        ({}, {"deploy_components": ["billing"]}, "unknown component 'billing'; the platform has: core, plan"),
+        (
+            {},
+            {"deploy_secrets": [{"name": "mplp-postgresql-credentials", "data": {"password": ""}}]},
+            "secret 'mplp-postgresql-credentials': key 'password' is empty",
+        ),
+        ({"secrets": ["no-such-secret"]}, {}, "no-such-secret"),
+    ],
+)
+def test_bad_input_fails_before_anything_is_written(ansible, kube, namespace, change, extra, message):
+    platform = copy.deepcopy(PLATFORM)
+    platform[0].update(change)
+    result = run(ansible, DEPLOY, namespace, components=platform, **extra)
+    assert result.rc != 0
+    assert any(message in m for m in result.failure_messages()), result.failure_messages()
+    assert not namespace_exists(kube, namespace)
+
+
+def test_rollback_and_restart(ansible, kube, namespace):
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    release2 = run(ansible, DEPLOY, namespace, deploy_component_overrides={"core": {"env": {"RELEASE": "2"}}})
+    assert release2.rc == 0, release2.failure_messages()
+    assert template_env(kube, namespace, "mplp-core") == {"RELEASE": "2"}
+
+    rolled = run(ansible, "playbooks/rollback.yml", namespace, rollback_components=["core"])
+    assert rolled.rc == 0, rolled.failure_messages()
+    assert template_env(kube, namespace, "mplp-core") == {}
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    assert core.status.updated_replicas == core.status.ready_replicas == 2
+
+    pods_before = {p.metadata.name for p in core_api(kube).list_namespaced_pod(namespace).items}
+    restarted = run(ansible, "playbooks/restart.yml", namespace, restart_components=["plan"])
+    assert restarted.rc == 0, restarted.failure_messages()
+    pods_after = core_api(kube).list_namespaced_pod(namespace).items
+    plan_pods = {p.metadata.name for p in pods_after if p.metadata.name.startswith("mplp-plan-")}
+    core_pods = {p.metadata.name for p in pods_after if p.metadata.name.startswith("mplp-core-")}
+    assert len(plan_pods) == 2 and not plan_pods & pods_before  # every plan pod replaced
+    assert core_pods <= pods_before  # core untouched
+    # the platform lock was given back
+    leases = client.CoordinationV1Api(kube["us-east-1"]).list_namespaced_lease(namespace).items
+    assert all(not lease.spec.holder_identity for lease in leases)
+
+
+@pytest.mark.emulator_only
+def test_upgrade_rolls_forward_and_rolls_back_a_release_that_never_becomes_ready(
+    ansible, kube, namespace, faults
+):
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    good = run(
+        ansible, "playbooks/upgrade.yml", namespace, upgrade_version="1.0.1", upgrade_components=["core"]
+    )
+    assert good.rc == 0, good.failure_messages()
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    assert core.spec.template.spec.containers[0].image == "mplp/core:1.0.1"
+    assert (
+        apps(kube)
+        .read_namespaced_deployment("mplp-plan", namespace)
+        .spec.template.spec.containers[0]
+        .image.endswith(":1.0.0-alpha")
+    )
+
+    bad_tag = "1.0.2-broken-%s" % uuid.uuid4().hex[:6]
+    faults.broken_image("us-east-1", "mplp/core:%s" % bad_tag)
+    bad = run(
+        ansible,
+        "playbooks/upgrade.yml",
+        namespace,
+        upgrade_images={"core": bad_tag},
+        upgrade_wait_timeout=8,
+    )
+    assert bad.rc != 0
+    message = " ".join(bad.failure_messages())
+    assert "failed and was rolled back" in message and "mplp-core" in message
+    assert "ImagePull" in message or "did not finish" in message
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    assert core.spec.template.spec.containers[0].image == "mplp/core:1.0.1"
+    assert core.status.updated_replicas == core.status.ready_replicas == 2
+    assert not core.status.unavailable_replicas
+
+
+@pytest.mark.emulator_only
+def test_emergency_recovery_restarts_only_what_fails(ansible, kube, namespace, faults, tmp_path):
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    pods = core_api(kube).list_namespaced_pod(namespace).items
+    sick = next(p.metadata.name for p in pods if p.metadata.name.startswith("mplp-core-"))
+    plan_pods = {p.metadata.name for p in pods if p.metadata.name.startswith("mplp-plan-")}
+    faults.pod_fault("us-east-1", namespace, sick, "crashloop", restarts=6)
+
+    result = run(ansible, "playbooks/emergency_recovery.yml", namespace, ops_report_dir=str(tmp_path))
+    assert result.rc == 0, result.failure_messages() or result.stdout[-3000:]
+    report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
+    assert [r["component"] for r in report["restarted"]] == ["core"]
+    assert report["after"]["status"] == "healthy"
+    assert "pod_crashloop" in {f["rule"] for f in report["before"]["findings"]}
+    now = {p.metadata.name for p in core_api(kube).list_namespaced_pod(namespace).items}
+    assert sick not in now
+    assert plan_pods <= now  # plan was healthy: not restarted
+    assert (tmp_path / "emergency-us-east-1.md").read_text().startswith("# Emergency recovery")
