@@ -14,13 +14,14 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help setup stack-up stack-down stack-status demo-load demo test unit unit-min \
-        emulator integration molecule smoke-min lint sanity bench bench-backup format clean
+        emulator integration molecule smoke-min lint sanity bench bench-backup bench-deploy format clean
 
 help:
-	@echo "make demo        set up, start the local stack, load the demo platform, run the health check and the diagnosis"
+	@echo "make demo        set up, start the local stack, deploy the demo platform, run the health check and the diagnosis"
 	@echo "make test        set up, start the local stack, run unit, emulator and integration tests, lint and sanity"
 	@echo "make stack-up | stack-down | stack-status    the local stack (tests/stack)"
 	@echo "make unit | unit-min | emulator | integration | molecule | smoke-min | lint | sanity | bench | bench-backup | format"
+	@echo "make bench-deploy   the deploy role vs one k8s task per object, and its re-run vs one ping (BENCH_RUNS, BENCH_PROFILE=1)"
 
 setup:
 	@bash hack/setup.sh
@@ -37,8 +38,9 @@ stack-status:
 demo-load: stack-up
 	ansible-playbook -i inventories/demo tests/stack/load_demo.yml
 
-demo: demo-load
+demo: stack-up
 	@mkdir -p $(REPORT_DIR)
+	ansible-playbook -i inventories/demo playbooks/deploy.yml
 	ansible-playbook -i inventories/demo playbooks/health_check.yml -e ops_report_dir=$(REPORT_DIR)
 	ansible-playbook -i inventories/demo playbooks/diagnose.yml -e ops_report_dir=$(REPORT_DIR)
 	@echo; cat $(REPORT_DIR)/health.md
@@ -82,6 +84,10 @@ bench: stack-up
 # The database backup against about 1 GB of generated data (created once, kept).
 bench-backup: stack-up
 	$(PY) bench/backup_bench.py
+
+# The deploy role (playbooks/deploy.yml) on one emulated cluster against the naive deploy.
+bench-deploy: stack-up
+	$(PY) bench/deploy_bench.py
 
 format:
 	$(VENV)/bin/ruff format plugins tests bench hack
