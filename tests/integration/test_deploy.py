@@ -293,3 +293,22 @@ def test_emergency_recovery_restarts_only_what_fails(ansible, kube, namespace, f
     assert sick not in now
     assert plan_pods <= now  # plan was healthy: not restarted
     assert (tmp_path / "emergency-us-east-1.md").read_text().startswith("# Emergency recovery")
+
+
+@pytest.mark.emulator_only
+def test_upgrade_whose_verification_fails_is_rolled_back(ansible, kube, namespace, faults):
+    """The new pods become ready, but the component's health endpoint fails afterwards:
+    the post-upgrade verification fails and the previous release is put back."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    faults.endpoint("us-east-1", "/api/v1/core/health", "error", status=500)
+    bad = run(
+        ansible, "playbooks/upgrade.yml", namespace, upgrade_version="1.0.1", upgrade_components=["core"]
+    )
+    assert bad.rc != 0
+    message = " ".join(bad.failure_messages())
+    assert "failed and was rolled back" in message
+    assert "Validate | the platform is healthy" in message and "core" in message
+    assert "mplp-core to revision 1" in message
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    assert core.spec.template.spec.containers[0].image == "mplp/core:1.0.0-alpha"
+    assert core.status.updated_replicas == core.status.ready_replicas == 2
