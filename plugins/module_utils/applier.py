@@ -70,6 +70,7 @@ class Applier:
         self.clock = clock
         self.sleep = sleep
         self.skipped = []  # objects whose serving condition does not hold (see prepare)
+        self.prefetched = {}  # id(item) -> (status, live object) read by prepare
         self.crd_timeout = crd_timeout
 
     # -- helpers --------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Applier:
 
     # -- preflight ------------------------------------------------------------------------
 
-    def prepare(self, manifests, default_namespace=None, min_server_version=None):
+    def prepare(self, manifests, default_namespace=None, min_server_version=None, refuse_annotations=()):
         """``(plan, version document)``; raises PlanError (nothing was written) when a
         kind is not served, the server is too old, a namespace or a needed Secret or
         ConfigMap is missing."""
@@ -133,7 +134,26 @@ class Applier:
         problems = [p for p in self._map(self._check, checks) if p]
         if problems:
             raise ap.PlanError("; ".join(problems))
+        if refuse_annotations:
+            self._prefetch(plan)
+            problems = ap.refused(
+                [
+                    (item, live)
+                    for item in plan.items
+                    for _, live in [self.prefetched.get(id(item), (0, None))]
+                ],
+                refuse_annotations,
+            )
+            if problems:
+                raise ap.PlanError("; ".join(problems))
         return plan, version_doc
+
+    def _prefetch(self, plan):
+        """Read every object of the plan (concurrently) before the first write; _apply then
+        uses what was read instead of reading again."""
+        items = [item for item in plan.items if not item.api_type.from_batch]
+        answers = self._map(lambda item: self._get(item.path()), items)
+        self.prefetched = {id(item): answer for item, answer in zip(items, answers, strict=True)}
 
     def _check(self, check):
         what, subject, detail = check
@@ -240,7 +260,7 @@ class Applier:
             result["validated"] = False
             return result, diff
         what = "read %s" % item.label
-        status, live = self._get(item.path())
+        status, live = self.prefetched.pop(id(item), None) or self._get(item.path())
         if status == 404:
             live = None
         elif not 200 <= status < 300 or not isinstance(live, dict):

@@ -256,6 +256,27 @@ def select_served(manifests, discovered):
     return kept, skipped
 
 
+def refused(pairs, keys):
+    """Problems for the live objects (``[(item, live or None)]``) that carry one of the
+    annotation ``keys``: each names the object, the annotation and its value."""
+    problems = []
+    for item, live in pairs:
+        if not isinstance(live, dict):
+            continue
+        annotations = _meta(live).get("annotations") or {}
+        found = ["%s=%s" % (key, annotations[key]) for key in keys if key in annotations]
+        if found:
+            problems.append("%s carries %s" % (item.label, ", ".join(found)))
+    if problems:
+        problems.insert(
+            0,
+            "objects carry the record of a change a runbook made (maintenance mode, a quiesce) that this"
+            " apply would undo; finish that first (maintenance.yml -e maintenance_action=disable) or"
+            " pass refuse_annotations: []",
+        )
+    return problems
+
+
 def resolve_types(manifests, discovered):
     """``{(apiVersion, kind): ApiType}`` from ``discovered`` (``{apiVersion: APIResourceList
     or None when the group/version is not served}``) and the batch's CRDs. Raises PlanError

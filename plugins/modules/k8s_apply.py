@@ -137,6 +137,19 @@ options:
   min_server_version:
     description: The oldest Kubernetes version (C(major.minor), for example C("1.25")) the batch may be applied to.
     type: str
+  refuse_annotations:
+    description:
+      - Annotation keys that make the module refuse, before any write, when a live object of
+        the batch carries one of them, naming the objects and the values.
+      - The runbooks record what they change on the objects themselves (maintenance mode's
+        C(multiagent.ops/recorded-selector) on Services, C(multiagent.ops/recorded-replicas)
+        on quiesced workloads); a deploy over such an object would undo the change while
+        its record stays. The deploy role passes those two unless told otherwise.
+      - Every object is then read before the first write (the same reads the apply does
+        anyway, earlier).
+    type: list
+    elements: str
+    default: []
   api_timeout:
     description: Timeout in seconds of each Kubernetes API request.
     type: float
@@ -274,6 +287,7 @@ def argspec():
         concurrency=dict(type="int", default=8),
         field_manager=dict(type="str", default="multiagent.ops"),
         min_server_version=dict(type="str"),
+        refuse_annotations=dict(type="list", elements="str", default=[], no_log=False),
         api_timeout=dict(type="float", default=30),
     )
 
@@ -315,7 +329,9 @@ def run(module, reader, manifests, secret_values):
         secret_values=secret_values,
     )
     try:
-        plan, version_doc = applier.prepare(manifests, p["namespace"], p["min_server_version"])
+        plan, version_doc = applier.prepare(
+            manifests, p["namespace"], p["min_server_version"], refuse_annotations=p["refuse_annotations"]
+        )
     except ap.PlanError as exc:
         module.fail_json(msg=ap.mask("Nothing was applied: %s" % exc, secret_values), changed=False)
     outcome = applier.apply(plan)

@@ -312,3 +312,27 @@ def test_upgrade_whose_verification_fails_is_rolled_back(ansible, kube, namespac
     core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
     assert core.spec.template.spec.containers[0].image == "mplp/core:1.0.0-alpha"
     assert core.status.updated_replicas == core.status.ready_replicas == 2
+
+
+def test_a_deploy_during_maintenance_is_refused_until_it_is_disabled(ansible, kube, namespace):
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    enabled = run(
+        ansible, "playbooks/maintenance.yml", namespace, maintenance_action="enable", ops_force=True
+    )
+    assert enabled.rc == 0, enabled.failure_messages()
+    selector = core_api(kube).read_namespaced_service("mplp-core", namespace).spec.selector
+
+    refused = run(ansible, DEPLOY, namespace)
+    assert refused.rc != 0
+    message = " ".join(refused.failure_messages())
+    assert "Nothing was applied" in message
+    assert "Service %s/mplp-core carries multiagent.ops/recorded-selector" % namespace in message
+    assert "Deployment %s/mplp-core carries multiagent.ops/recorded-replicas" % namespace in message
+    assert core_api(kube).read_namespaced_service("mplp-core", namespace).spec.selector == selector
+    assert apps(kube).read_namespaced_deployment("mplp-plan", namespace).spec.replicas == 0
+
+    disabled = run(ansible, "playbooks/maintenance.yml", namespace, maintenance_action="disable")
+    assert disabled.rc == 0, disabled.failure_messages()
+    again = run(ansible, DEPLOY, namespace)
+    assert again.rc == 0, again.failure_messages()
+    assert changed_tasks(again) == 0

@@ -739,3 +739,37 @@ def test_apply_module_fails_naming_the_rollouts_that_did_not_finish(monkeypatch)
     )
     assert [r["action"] for r in result["results"]] == ["created", "created"]
     assert result["rollouts"][0]["failed"]
+
+
+# -- refusing to apply over a runbook's record ---------------------------------------------------
+
+
+def test_apply_refuses_before_any_write_over_an_object_with_a_record():
+    live = service("front")
+    live["metadata"]["annotations"] = {"multiagent.ops/recorded-selector": '{"app": "front"}'}
+    live["spec"]["selector"] = {"app": "maintenance"}
+    reader = FakeReader([ns("prod"), live])
+    applier = Applier(reader)
+    manifests = ap.collect([cm("c"), service("front"), service("back")], ())
+    with pytest.raises(ap.PlanError) as err:
+        applier.prepare(manifests, "prod", refuse_annotations=["multiagent.ops/recorded-selector"])
+    message = str(err.value)
+    assert "Service prod/front carries multiagent.ops/recorded-selector=" in message
+    assert "back" not in message and "maintenance.yml" in message
+    assert reader.writes == []
+
+
+def test_apply_uses_the_objects_read_by_the_refusal_check_and_reads_each_once():
+    reader = FakeReader([ns("prod"), cm("c", {"k": "old"})])
+    applier = Applier(reader)
+    manifests = ap.collect([cm("c", {"k": "new"}), service("front")], ())
+    plan, _version = applier.prepare(
+        manifests, "prod", refuse_annotations=["multiagent.ops/recorded-replicas"]
+    )
+    outcome = applier.apply(plan)
+    assert actions(outcome) == {"ConfigMap/c": "updated", "Service/front": "created"}
+    object_reads = [p for p in reader.reads if "/configmaps/" in p or "/services/" in p]
+    assert sorted(object_reads) == [
+        "/api/v1/namespaces/prod/configmaps/c",
+        "/api/v1/namespaces/prod/services/front",
+    ]
