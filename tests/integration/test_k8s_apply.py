@@ -209,7 +209,14 @@ def test_a_platform_in_one_task_then_nothing_to_do_and_hpa_replicas_are_kept(ans
     run, first = call(ansible, resources, secrets, wait=True)
     assert run.rc == 0, run.failure_messages()
     assert first["changed"] is True
-    assert first["summary"] == {"created": 20, "updated": 0, "unchanged": 0, "failed": 0, "not_attempted": 0, "skipped": 0}
+    assert first["summary"] == {
+        "created": 20,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 0,
+        "not_attempted": 0,
+        "skipped": 0,
+    }
     results = by_object(first)
     assert [r["kind"] for r in first["results"][:2]] == ["Namespace", "ServiceAccount"]  # tier order
     assert {results["Deployment/%s" % c]["replicas_owner"] for c in COMPONENTS} == {
@@ -371,7 +378,14 @@ def test_a_denied_tier_reports_what_was_applied_failed_and_not_attempted(ansible
         "PodDisruptionBudget/gamma",
         "Ingress/app",
     }
-    assert result["summary"] == {"created": 7, "updated": 0, "unchanged": 0, "failed": 3, "not_attempted": 10, "skipped": 0}
+    assert result["summary"] == {
+        "created": 7,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 3,
+        "not_attempted": 10,
+        "skipped": 0,
+    }
     for name in ("alpha", "beta", "gamma"):
         assert (
             "Service %s/%s: permission denied to create services in namespace %s"
