@@ -27,7 +27,7 @@ from kubernetes import client
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact, vault
 from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 MODULES = "tests/integration/playbooks/config_modules.yml"
 CLUSTER = "us-east-1"
 ANSIBLE_VAULT = str(Path(sys.executable).parent / "ansible-vault")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 
 IMAGE = os.environ.get("MAOPS_TEST_IMAGE")
 # A small platform shaped like MPLP's: an autoscaled component behind the ingress, a plain
@@ -295,6 +295,7 @@ def test_emergency_recovery_restarts_only_what_fails(ansible, kube, namespace, f
     assert (tmp_path / "emergency-us-east-1.md").read_text().startswith("# Emergency recovery")
 
 
+@pytest.mark.global_state
 @pytest.mark.emulator_only
 def test_upgrade_whose_verification_fails_is_rolled_back(ansible, kube, namespace, faults):
     """The new pods become ready, but the component's health endpoint fails afterwards:

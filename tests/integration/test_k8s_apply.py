@@ -16,7 +16,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 APPLY = "tests/integration/playbooks/k8s_apply.yml"
 CLUSTER = "us-east-1"
 IMAGE = os.environ.get("MAOPS_TEST_IMAGE", "mplp/app:1.0.0")
@@ -345,6 +345,7 @@ def test_an_unknown_kind_fails_before_anything_is_written(ansible, kube, namespa
     assert not namespace_exists(kube, namespace)
 
 
+@pytest.mark.global_state
 @pytest.mark.emulator_only
 def test_a_denied_tier_reports_what_was_applied_failed_and_not_attempted(ansible, kube, namespace, faults):
     faults.deny(CLUSTER, "create", "", "services", namespace)

@@ -16,7 +16,7 @@ import stack as local_stack
 from conftest import REAL_KUBECONFIG, platform_vars
 from kubernetes import client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 PLAYBOOK = "tests/integration/playbooks/k8s_rollout.yml"
 CLUSTER = "us-east-1"
 CORE = "mplp-core"

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from conftest import load_platform
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 LEASE = "tests/integration/playbooks/lease.yml"
 
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import platform_vars
 from kubernetes import client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 MAINTENANCE = "playbooks/maintenance.yml"
 ROUTE = "tests/integration/playbooks/service_route.yml"
 PAGE = {"app.kubernetes.io/name": "mplp-maintenance", "app.kubernetes.io/component": "maintenance-page"}
@@ -254,6 +254,7 @@ def test_a_lock_held_by_someone_else_stops_both_actions(ansible, small_platform,
         assert cluster.lock_holder() == "awx-job-4242"  # not released by the run that did not hold it
 
 
+@pytest.mark.global_state
 @pytest.mark.emulator_only
 def test_an_interrupted_enable_says_what_it_left_and_a_rerun_finishes(ansible, small_platform, kube, faults):
     ns = small_platform["namespace"]

@@ -4,7 +4,7 @@ import pytest
 from conftest import platform_vars
 from kubernetes import client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 QUIESCE = "tests/integration/playbooks/quiesce.yml"
 APP = [{"name": "mplp-core"}, {"name": "mplp-plan"}]
 

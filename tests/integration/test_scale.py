@@ -7,7 +7,7 @@ import pytest
 from conftest import SMALL_PLATFORM, load_platform, platform_vars
 from kubernetes import client
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 SCALE = "playbooks/scale.yml"
 TASK = "Scale and wait until every pod is ready"
 REPORT = "Report per component"
