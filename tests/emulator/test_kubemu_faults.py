@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp.web
 import pytest
+import requests
 from kubemu_testlib import Api, deployment, pod, wait_for, wait_until
 
 FAULT = "kubemu.multiagent.ops/fault"
@@ -259,3 +261,29 @@ def test_control_state_and_validation(api: Api) -> None:
     assert status == 400 and "mode" in body["error"]
     status, _ = api.post("/_kubemu/nope", {})
     assert status == 404
+
+
+def test_outage_drops_or_refuses_api_requests_while_the_cluster_keeps_running(
+    api: Api, namespace: str
+) -> None:
+    api.ok("POST", f"/apis/apps/v1/namespaces/{namespace}/deployments", deployment("web", replicas=2))
+    api.ok("POST", "/_kubemu/outage", {"seconds": 0.8})
+    with pytest.raises(requests.ConnectionError):
+        api.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
+    state = api.ok("GET", "/_kubemu/state")  # the control API still answers
+    assert state["faults"]["outage"]["mode"] == "disconnect"
+
+    def ready() -> dict[str, Any] | None:
+        status, dep = api.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/web")
+        return dep if status == 200 and dep.get("status", {}).get("readyReplicas") == 2 else None
+
+    time.sleep(0.8)
+    assert wait_for(ready, timeout=5)  # the controllers went on during the outage
+
+    api.ok("POST", "/_kubemu/outage", {"seconds": 30, "mode": "unavailable"})
+    status, body = api.get(f"/api/v1/namespaces/{namespace}")
+    assert status == 503 and body["reason"] == "ServiceUnavailable"
+    api.ok("DELETE", "/_kubemu/outage")
+    assert api.get(f"/api/v1/namespaces/{namespace}")[0] == 200
+    status, body = api.post("/_kubemu/outage", {"seconds": -1})
+    assert status == 400

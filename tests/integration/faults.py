@@ -90,6 +90,16 @@ class EmulatorFaults(FaultBackend):
         self._control(cluster, "broken-images", {"image": image, "mode": mode})
         self._undo.append(lambda: self._control(cluster, "broken-images", {"image": image}, method="DELETE"))
 
+    def heal_image(self, cluster, image):
+        """Forget a broken image (through the control API, which answers during an outage)."""
+        self._control(cluster, "broken-images", {"image": image}, method="DELETE")
+
+    def api_outage(self, cluster, seconds, mode="disconnect"):
+        """The cluster's API server drops every connection (or answers 503) for ``seconds``;
+        the cluster itself (controllers, pods) goes on."""
+        self._control(cluster, "outage", {"seconds": seconds, "mode": mode})
+        self._undo.append(lambda: self._control(cluster, "outage", method="DELETE"))
+
     def deny(self, cluster, verb, group, resource, namespace=None):
         self._control(
             cluster, "deny", {"verb": verb, "group": group, "resource": resource, "namespace": namespace}
@@ -133,6 +143,12 @@ class RealClusterFaults(FaultBackend):
 
     def deny(self, *args, **kwargs):
         raise NotSupported("permission faults need the emulator (or a dedicated RBAC setup)")
+
+    def api_outage(self, *args, **kwargs):
+        raise NotSupported("taking the API server away needs the emulator")
+
+    def heal_image(self, *args, **kwargs):
+        raise NotSupported("an image that starts working needs the emulator")
 
     def metrics(self, *args, **kwargs):
         raise NotSupported("switching the metrics API needs the emulator")

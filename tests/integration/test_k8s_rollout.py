@@ -7,6 +7,7 @@ unresolvable registry there, and with kubemu's control API on the emulator.
 
 import datetime
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -273,3 +274,49 @@ def test_label_selector_and_missing_workloads(ansible, small_platform):
         "%s: restart: Deployment mplp-ghost does not exist in namespace %s; nothing was changed"
         % (CLUSTER, small_platform["namespace"])
     ]
+
+
+@pytest.mark.global_state
+@pytest.mark.emulator_only
+def test_the_api_going_away_mid_rollout_is_waited_out(ansible, small_platform, kube, faults, broken_image):
+    """The API server drops every connection for a few seconds while the module waits for a
+    rollout; the rollout finishes meanwhile (the cluster goes on); the wait sees it done."""
+    ns = small_platform["namespace"]
+    image = broken_image()
+    set_template(kube, ns, image=image)
+    outcome = {}
+
+    def wait_for_rollout():
+        outcome["run"], outcome["result"] = call(
+            ansible, small_platform, name=CORE, action="status", wait_timeout=60
+        )
+
+    waiter = threading.Thread(target=wait_for_rollout)
+    waiter.start()
+    deadline = time.monotonic() + 60
+    while not module_running("k8s_rollout"):
+        assert time.monotonic() < deadline, "the module never started"
+        time.sleep(0.2)
+    time.sleep(2.5)  # past its imports and first reads: it is polling the stalled rollout
+    faults.api_outage(CLUSTER, seconds=5)
+    faults.heal_image(CLUSTER, image)  # the rollout can now finish, unseen
+    waiter.join(timeout=120)
+    run, result = outcome["run"], outcome["result"]
+    assert run.rc == 0, run.failure_messages()
+    status = result["workloads"][0]["status"]
+    assert status["done"] is True and status["seconds"] >= 5
+    dep = apps(kube).read_namespaced_deployment(CORE, ns)
+    assert dep.spec.template.spec.containers[0].image == image
+    assert dep.status.updated_replicas == dep.status.available_replicas == 2
+
+
+def module_running(name):
+    """Whether an Ansible module process of this name runs on this machine now."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"AnsiballZ_%s" % name.encode() in cmdline:
+            return True
+    return False

@@ -244,6 +244,13 @@ class Kubemu(KubernetesEmulator):
             self._authenticate(raw)
             if raw.path.startswith("/_kubemu/"):
                 response = await self.control.handle(raw, body)
+            elif self.faults.outage() == "disconnect":
+                # The API server went away: the client sees its connection dropped.
+                if raw.transport is not None:
+                    raw.transport.abort()
+                return aiohttp.web.Response(status=503)
+            elif self.faults.outage() == "unavailable":
+                raise errors.service_unavailable("the server is currently unable to handle the request")
             else:
                 response = await self._handle(self._record(raw, body))
         except KubernetesError as exc:

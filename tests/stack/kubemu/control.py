@@ -6,12 +6,13 @@ JSON in, JSON out, behind the same bearer token as the API. Errors are ``{"error
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 import aiohttp.web
 
 from .api import json_response
-from .faults import BROKEN_IMAGE_MODES, EXEC_FAULT_MODES, DenyRule, ExecFault
+from .faults import BROKEN_IMAGE_MODES, EXEC_FAULT_MODES, OUTAGE_MODES, DenyRule, ExecFault
 from .logs import append_lines, log_path
 
 if TYPE_CHECKING:
@@ -159,6 +160,24 @@ class ControlApi:
         else:
             self._emu.faults.exec_faults.clear()
         return self._emu.faults.summary()["exec"]
+
+    def _post_outage(self, data: dict[str, Any]) -> dict[str, Any]:
+        seconds = data.get("seconds")
+        mode = data.get("mode", "disconnect")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or seconds < 0
+            or mode not in OUTAGE_MODES
+        ):
+            raise ControlError(400, f"mode must be one of {', '.join(OUTAGE_MODES)}, seconds >= 0")
+        self._emu.faults.outage_mode = mode
+        self._emu.faults.outage_until = time.monotonic() + seconds
+        return self._emu.faults.summary()
+
+    def _delete_outage(self, _: dict[str, Any]) -> dict[str, Any]:
+        self._emu.faults.outage_until = 0.0
+        return self._emu.faults.summary()
 
     def _post_reset_faults(self, _: dict[str, Any]) -> dict[str, Any]:
         self._emu.faults.reset()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,6 +41,9 @@ class ExecFault:
     count: int | None = None  # how many execs it affects; None: every one until removed
 
 
+OUTAGE_MODES = ("disconnect", "unavailable")  # drop the connection, or 503 ServiceUnavailable
+
+
 @dataclass
 class Faults:
     metrics_default: bool = True
@@ -49,6 +53,8 @@ class Faults:
     metrics_enabled: bool = True
     usage: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (ns, pod) → usage
     exec_faults: dict[tuple[str, str], ExecFault] = field(default_factory=dict)  # (ns, pod) → fault
+    outage_until: float = 0.0  # time.monotonic() until which API requests go unanswered
+    outage_mode: str = "disconnect"
 
     def __post_init__(self) -> None:
         self.metrics_enabled = self.metrics_default
@@ -65,7 +71,12 @@ class Faults:
                 del self.exec_faults[(namespace, pod)]
         return fault
 
+    def outage(self) -> str | None:
+        """The outage mode while an outage lasts, else None."""
+        return self.outage_mode if time.monotonic() < self.outage_until else None
+
     def reset(self) -> None:
+        self.outage_until = 0.0
         self.broken_images.clear()
         self.deny_rules.clear()
         self.backends.clear()
@@ -79,6 +90,9 @@ class Faults:
             "deny": [asdict(rule) for rule in self.deny_rules],
             "backends": {f"{ns}/{svc}": url for (ns, svc), url in self.backends.items()},
             "exec": {f"{ns}/{pod}": asdict(fault) for (ns, pod), fault in self.exec_faults.items()},
+            "outage": {"mode": self.outage_mode, "remaining": max(0.0, self.outage_until - time.monotonic())}
+            if self.outage()
+            else None,
             "metrics": {
                 "enabled": self.metrics_enabled,
                 "usage": {f"{ns}/{pod}": usage for (ns, pod), usage in self.usage.items()},
