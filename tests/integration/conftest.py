@@ -257,3 +257,16 @@ def write_kubeconfig(path, server, token):
         )
     )
     return str(path)
+
+
+def module_running(name):
+    """Whether an Ansible module process of this name runs on this machine now (the tests
+    that time a fault into the middle of a module's work wait for it)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"AnsiballZ_%s" % name.encode() in cmdline:
+            return True
+    return False

@@ -6,10 +6,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
+from conftest import module_running
 from kubernetes import client
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel]
@@ -337,3 +340,41 @@ def test_a_deploy_during_maintenance_is_refused_until_it_is_disabled(ansible, ku
     again = run(ansible, DEPLOY, namespace)
     assert again.rc == 0, again.failure_messages()
     assert changed_tasks(again) == 0
+
+
+@pytest.mark.global_state
+@pytest.mark.emulator_only
+def test_an_upgrade_that_loses_the_api_says_the_cluster_may_be_half_upgraded(
+    ansible, kube, namespace, faults
+):
+    """The API server goes away while the upgrade waits for its rollout and stays away
+    through the rollback: the run must not claim a rollback it could not do."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    bad_tag = "1.0.3-broken-%s" % uuid.uuid4().hex[:6]
+    faults.broken_image("us-east-1", "mplp/core:%s" % bad_tag)
+    outcome = {}
+
+    def upgrade():
+        outcome["run"] = run(
+            ansible,
+            "playbooks/upgrade.yml",
+            namespace,
+            upgrade_images={"core": bad_tag},
+            upgrade_wait_timeout=6,
+        )
+
+    worker = threading.Thread(target=upgrade)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not module_running("k8s_apply"):
+        assert time.monotonic() < deadline, "the upgrade never reached its apply"
+        time.sleep(0.2)
+    time.sleep(2.5)  # written; now waiting for the rollout
+    faults.api_outage("us-east-1", seconds=25)
+    worker.join(timeout=300)
+    result = outcome["run"]
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert "and rolling it back failed too" in message
+    assert "may run the new release" in message and "rollback.yml" in message
+    assert "failed and was rolled back" not in message

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import stack as local_stack
-from conftest import REAL_KUBECONFIG, platform_vars
+from conftest import REAL_KUBECONFIG, module_running, platform_vars
 from kubernetes import client
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel]
@@ -308,15 +308,3 @@ def test_the_api_going_away_mid_rollout_is_waited_out(ansible, small_platform, k
     dep = apps(kube).read_namespaced_deployment(CORE, ns)
     assert dep.spec.template.spec.containers[0].image == image
     assert dep.status.updated_replicas == dep.status.available_replicas == 2
-
-
-def module_running(name):
-    """Whether an Ansible module process of this name runs on this machine now."""
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"AnsiballZ_%s" % name.encode() in cmdline:
-            return True
-    return False
