@@ -32,16 +32,27 @@ import tempfile
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact
 
-try:
-    import boto3
-    import botocore.config
-    import botocore.exceptions
-    from boto3.s3.transfer import TransferConfig
+# boto3 is imported on first use (load_boto3): only S3 locations need it, and importing it
+# costs about a quarter of a second in every run of every module that imports this file.
+boto3 = None
+botocore = None
+TransferConfig = None
+BOTO3_IMPORT_ERROR = None
 
-    BOTO3_IMPORT_ERROR = None
-except ImportError as _exc:  # only S3 locations need it
-    boto3 = None
-    BOTO3_IMPORT_ERROR = _exc
+
+def load_boto3():
+    """Import boto3 and botocore once; returns the ImportError when they are missing."""
+    global boto3, botocore, TransferConfig, BOTO3_IMPORT_ERROR  # noqa: PLW0603 - a lazy import
+    if boto3 is None and BOTO3_IMPORT_ERROR is None:
+        try:
+            import boto3
+            import botocore.config
+            import botocore.exceptions
+            from boto3.s3.transfer import TransferConfig
+        except ImportError as exc:
+            boto3 = None
+            BOTO3_IMPORT_ERROR = exc
+    return BOTO3_IMPORT_ERROR
 
 
 class StoreError(Exception):
@@ -205,7 +216,7 @@ class S3Store:
         if client is not None:
             self.client = client
             return
-        if boto3 is None:
+        if load_boto3() is not None:
             raise StoreError(
                 "S3 locations need the Python library boto3 on the host that runs the module: %s"
                 % BOTO3_IMPORT_ERROR

@@ -379,7 +379,7 @@ def run(module, open_store=stores.open_store, now=None):
         )
     except ret.PolicyError as exc:
         module.fail_json(msg="invalid retention policy: %s" % exc)
-    if p["location"].get("s3") and stores.BOTO3_IMPORT_ERROR is not None:
+    if p["location"].get("s3") and stores.load_boto3() is not None:
         module.fail_json(
             msg=missing_required_lib("boto3", reason="for an S3 location"),
             exception="".join(
