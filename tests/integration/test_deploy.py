@@ -378,3 +378,30 @@ def test_an_upgrade_that_loses_the_api_says_the_cluster_may_be_half_upgraded(
     assert "and rolling it back failed too" in message
     assert "may run the new release" in message and "rollback.yml" in message
     assert "failed and was rolled back" not in message
+
+
+@pytest.mark.emulator_only
+def test_a_failed_upgrade_stops_before_the_next_region(ansible, kube, namespace, faults):
+    """Changing runbooks go one cluster at a time: the first region's failure (rolled back)
+    stops the run before the second region is touched."""
+    extra = {"platform_namespace": namespace, "platform_components": PLATFORM}
+    try:
+        deployed = ansible(DEPLOY, extra_vars=extra)
+        assert deployed.rc == 0, deployed.failure_messages()
+        bad_tag = "2.0.0-broken-%s" % uuid.uuid4().hex[:6]
+        faults.broken_image("us-east-1", "mplp/core:%s" % bad_tag)
+        upgraded = ansible(
+            "playbooks/upgrade.yml",
+            extra_vars=dict(extra, upgrade_images={"core": bad_tag}, upgrade_wait_timeout=6),
+        )
+        assert upgraded.rc != 0
+        assert "eu-west-1" not in upgraded.data["stats"] or upgraded.data["stats"]["eu-west-1"]["ok"] == 0
+        for cluster in ("us-east-1", "eu-west-1"):
+            core = client.AppsV1Api(kube[cluster]).read_namespaced_deployment("mplp-core", namespace)
+            assert core.spec.template.spec.containers[0].image == "mplp/core:1.0.0-alpha", cluster
+    finally:
+        try:
+            client.CoreV1Api(kube["eu-west-1"]).delete_namespace(namespace)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
