@@ -136,14 +136,8 @@ class Applier:
             raise ap.PlanError("; ".join(problems))
         if refuse_annotations:
             self._prefetch(plan)
-            problems = ap.refused(
-                [
-                    (item, live)
-                    for item in plan.items
-                    for _, live in [self.prefetched.get(id(item), (0, None))]
-                ],
-                refuse_annotations,
-            )
+            live = [(item, self.prefetched.get(id(item), (0, None))[1]) for item in plan.items]
+            problems = ap.refused(live, refuse_annotations)
             if problems:
                 raise ap.PlanError("; ".join(problems))
         return plan, version_doc

@@ -381,7 +381,7 @@ def _split_image(image):
 def _image_tag(spec, comp):
     if not comp.get("image"):
         return None
-    _, tag, digest = _split_image(comp["image"])
+    tag, digest = _split_image(comp["image"])[1:]
     return comp.get("tag") or tag or (None if digest else spec.get("version")) or "latest"
 
 

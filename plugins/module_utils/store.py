@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib
 import os
 import shutil
+import sys
 import tempfile
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact
@@ -45,13 +47,13 @@ def load_boto3():
     global boto3, botocore, TransferConfig, BOTO3_IMPORT_ERROR  # noqa: PLW0603 - a lazy import
     if boto3 is None and BOTO3_IMPORT_ERROR is None:
         try:
-            import boto3
-            import botocore.config
-            import botocore.exceptions
-            from boto3.s3.transfer import TransferConfig
+            for name in ("botocore.config", "botocore.exceptions", "boto3", "boto3.s3.transfer"):
+                importlib.import_module(name)
         except ImportError as exc:
-            boto3 = None
             BOTO3_IMPORT_ERROR = exc
+        else:
+            boto3, botocore = sys.modules["boto3"], sys.modules["botocore"]
+            TransferConfig = sys.modules["boto3.s3.transfer"].TransferConfig
     return BOTO3_IMPORT_ERROR
 
 
