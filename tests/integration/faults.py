@@ -86,9 +86,11 @@ class EmulatorFaults(FaultBackend):
         self.core(cluster).patch_namespaced_pod(pod, namespace, patch)
 
     def broken_image(self, cluster, image, mode="imagepull"):
-        """Containers running ``image`` never become ready (imagepull or crashloop)."""
+        """Containers running ``image`` never become ready (imagepull or crashloop); returns
+        the image to use."""
         self._control(cluster, "broken-images", {"image": image, "mode": mode})
         self._undo.append(lambda: self._control(cluster, "broken-images", {"image": image}, method="DELETE"))
+        return image
 
     def heal_image(self, cluster, image):
         """Forget a broken image (through the control API, which answers during an outage)."""
@@ -133,10 +135,11 @@ class RealClusterFaults(FaultBackend):
         raise NotSupported("arbitrary pod states need the emulator")
 
     def broken_image(self, cluster, image, mode="imagepull"):
-        # Nothing to do: the tests pass an image tag that does not exist, which a real
-        # kubelet cannot pull.
+        """An image a real kubelet cannot pull (a reserved, unresolvable registry), with the
+        same tag."""
         if mode != "imagepull":
             raise NotSupported("a crash-looping image needs the emulator")
+        return "registry.invalid/multiagent-ops/broken:%s" % image.rsplit(":", 1)[-1]
 
     def template_fault(self, *args, **kwargs):
         raise NotSupported("arbitrary pod states need the emulator")

@@ -10,10 +10,8 @@ import os
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-import stack as local_stack
 from conftest import REAL_KUBECONFIG, module_running, platform_vars
 from kubernetes import client
 
@@ -85,27 +83,9 @@ def wait_rolled_out(kube, ns, name=CORE, timeout=60):
 
 
 @pytest.fixture
-def broken_image(stack_facts):
-    """A unique image name that never becomes ready (other engineers share the stack)."""
-    registered = []
-    info = stack_facts["clusters"][CLUSTER]
-
-    def control(method, body):
-        token = Path(info["state_dir"], "token").read_text().strip()
-        local_stack.http_json(info["api"] + "/_kubemu/broken-images", method, body, token=token)
-
-    def make():
-        tag = uuid.uuid4().hex[:10]
-        if REAL_KUBECONFIG:
-            return "registry.invalid/multiagent-ops/broken:%s" % tag  # a real kubelet cannot pull it
-        image = "mplp/core:broken-%s" % tag
-        control("POST", {"image": image, "mode": "imagepull"})
-        registered.append(image)
-        return image
-
-    yield make
-    for image in registered:
-        control("DELETE", {"image": image})
+def broken_image(faults):
+    """A unique image that never becomes ready (other engineers share the stack)."""
+    return lambda: faults.broken_image(CLUSTER, "mplp/core:broken-%s" % uuid.uuid4().hex[:10])
 
 
 def test_restart_rolls_every_pod_and_check_mode_changes_nothing(ansible, small_platform, kube):
