@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 PLAYBOOK = "tests/integration/playbooks/backup_retention.yml"
 HOST = "us-east-1"
 MANIFEST = ".manifest.json"

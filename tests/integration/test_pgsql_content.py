@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pgbackup, pgsql
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 
 
 @pytest.fixture(scope="module")
