@@ -57,6 +57,7 @@ class Applier:
         check_mode=False,
         diff=False,
         secret_values=(),
+        hold_fields=None,
         clock=time.monotonic,
         sleep=time.sleep,
         crd_timeout=CRD_ESTABLISH_TIMEOUT,
@@ -71,6 +72,7 @@ class Applier:
         self.sleep = sleep
         self.skipped = []  # objects whose serving condition does not hold (see prepare)
         self.prefetched = {}  # id(item) -> (status, live object) read by prepare
+        self.hold_fields = dict(hold_fields or {})
         self.crd_timeout = crd_timeout
 
     # -- helpers --------------------------------------------------------------------------
@@ -278,9 +280,13 @@ class Applier:
                 )
             else:
                 return self._fail(item, "create", status, answer)
-        if ap.already_applied(item, live):
-            return item.result("unchanged"), None
-        body = ap.patch_body(item)
+        held = ap.held_paths(live, self.hold_fields)
+        body = ap.without_paths(ap.patch_body(item), held)
+        if ap.already_applied(item, live, body):
+            result = item.result("unchanged")
+            if held:
+                result["held"] = held
+            return result, None
         content_type = item.api_type.patch_type
         status, answer = self.reader.send(
             "PATCH",
@@ -308,7 +314,10 @@ class Applier:
             changed = ap.resource_version(answer) != ap.resource_version(live)
         else:
             changed = ap.changed_by_dry_run(live, answer)
-        return self._done(item, "updated" if changed else "unchanged", live, answer)
+        result, diff = self._done(item, "updated" if changed else "unchanged", live, answer)
+        if held:
+            result["held"] = held
+        return result, diff
 
     def _establish_crds(self, tier, done):
         """Wait until the CRDs this tier created or changed are Established (their kinds

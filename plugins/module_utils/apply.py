@@ -734,6 +734,34 @@ def patch_body(item):
     return body
 
 
+def held_paths(live, hold_fields):
+    """The field paths (``spec.minReplicas``) the live object holds: ``hold_fields`` maps an
+    annotation to the paths that stay as they are while the live object carries it."""
+    annotations = _meta(live).get("annotations") or {} if isinstance(live, dict) else {}
+    paths = []
+    for annotation, fields in (hold_fields or {}).items():
+        if annotation in annotations:
+            paths.extend(fields)
+    return paths
+
+
+def without_paths(body, paths):
+    """``body`` without the dotted ``paths`` (a copy when anything is removed)."""
+    if not paths:
+        return body
+    body = copy.deepcopy(body)
+    for path in paths:
+        parts = path.split(".")
+        node = body
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if isinstance(node, dict):
+            node.pop(parts[-1], None)
+    return body
+
+
 def comparable(item, obj):
     """``obj`` as the server would store it, for comparisons: a Secret's stringData
     becomes base64 data."""
@@ -747,11 +775,11 @@ def comparable(item, obj):
     return obj
 
 
-def already_applied(item, live):
+def already_applied(item, live, body=None):
     """True when every field the patch would set already has that value: the patch would
     change nothing, so it is not sent (lists must match element by element, so a list the
     server would merge differently is always sent and left to the server to decide)."""
-    return kx.is_subset(comparable(item, patch_body(item)), live)
+    return kx.is_subset(comparable(item, patch_body(item) if body is None else body), live)
 
 
 def normalize(obj):

@@ -150,6 +150,18 @@ options:
     type: list
     elements: str
     default: []
+  hold_fields:
+    description:
+      - Fields a live object keeps while it carries an annotation, as a mapping of the
+        annotation to dotted field paths (C({multiagent.ops/recorded-min-replicas:
+        [spec.minReplicas]})). Those fields are left out of the patch (and of the
+        comparison), and the object's result lists them under C(held).
+      - The deploy role holds an HPA's C(minReplicas)/C(maxReplicas) while
+        M(multiagent.ops.scale) has them changed (its record is on the HPA), so that an
+        upgrade during a traffic peak does not shrink the range back; C(scale.yml -e
+        scale_restore_hpa=true) ends that.
+    type: dict
+    default: {}
   api_timeout:
     description: Timeout in seconds of each Kubernetes API request.
     type: float
@@ -221,6 +233,7 @@ results:
       C(apply-if-served)/C(apply-unless-served) condition does not hold). In check mode the
       actions say what would happen."
     - "C(replicas_owner) (C(hpa/<name>)) for a workload whose replicas an HPA of the batch owns."
+    - "C(held): the field paths left as they are because of O(hold_fields)."
     - "C(validated) (false) in check mode for objects the server could not dry-run because
       their namespace or kind is created by the same batch."
     - "C(error) is also set on a CustomResourceDefinition that was created but did not become Established."
@@ -288,6 +301,7 @@ def argspec():
         field_manager=dict(type="str", default="multiagent.ops"),
         min_server_version=dict(type="str"),
         refuse_annotations=dict(type="list", elements="str", default=[], no_log=False),
+        hold_fields=dict(type="dict", default={}),
         api_timeout=dict(type="float", default=30),
     )
 
@@ -320,6 +334,12 @@ def failure_text(plan, outcome):
 
 def run(module, reader, manifests, secret_values):
     p = module.params
+    for annotation, fields in p["hold_fields"].items():
+        if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
+            module.fail_json(
+                msg="hold_fields: %s must map to a list of field paths, got %r; nothing was applied"
+                % (annotation, fields)
+            )
     applier = Applier(
         reader,
         concurrency=p["concurrency"],
@@ -327,6 +347,7 @@ def run(module, reader, manifests, secret_values):
         check_mode=module.check_mode,
         diff=module._diff,
         secret_values=secret_values,
+        hold_fields=p["hold_fields"],
     )
     try:
         plan, version_doc = applier.prepare(

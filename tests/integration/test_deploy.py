@@ -405,3 +405,27 @@ def test_a_failed_upgrade_stops_before_the_next_region(ansible, kube, namespace,
         except client.ApiException as exc:
             if exc.status != 404:
                 raise
+
+
+def test_a_deploy_keeps_the_range_scale_yml_gave_the_autoscaler(ansible, kube, namespace):
+    """An operator raised core's floor for a traffic peak; an upgrade meanwhile must not
+    shrink it back. Restoring the HPA hands the inventory's range back to the deploy."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    scaled = run(ansible, "playbooks/scale.yml", namespace, scale_component="core", scale_replicas=4)
+    assert scaled.rc == 0, scaled.failure_messages()
+    hpas = client.AutoscalingV2Api(kube["us-east-1"])
+    assert hpas.read_namespaced_horizontal_pod_autoscaler("mplp-core", namespace).spec.min_replicas == 4
+
+    again = run(ansible, DEPLOY, namespace)
+    assert again.rc == 0, again.failure_messages()
+    assert changed_tasks(again) == 0
+    hpa_result = next(
+        r for r in again.results(APPLY_TASK, "us-east-1")["results"] if r["kind"] == "HorizontalPodAutoscaler"
+    )
+    assert hpa_result["held"] == ["spec.minReplicas", "spec.maxReplicas"]
+    assert hpas.read_namespaced_horizontal_pod_autoscaler("mplp-core", namespace).spec.min_replicas == 4
+
+    restored = run(ansible, "playbooks/scale.yml", namespace, scale_component="core", scale_restore_hpa=True)
+    assert restored.rc == 0, restored.failure_messages()
+    assert hpas.read_namespaced_horizontal_pod_autoscaler("mplp-core", namespace).spec.min_replicas == 2
+    assert changed_tasks(run(ansible, DEPLOY, namespace)) == 0

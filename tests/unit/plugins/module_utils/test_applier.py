@@ -773,3 +773,31 @@ def test_apply_uses_the_objects_read_by_the_refusal_check_and_reads_each_once():
         "/api/v1/namespaces/prod/configmaps/c",
         "/api/v1/namespaces/prod/services/front",
     ]
+
+
+def test_apply_holds_the_fields_an_annotation_holds():
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "core", "namespace": "prod"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "core"},
+            "minReplicas": 2,
+            "maxReplicas": 10,
+        },
+    }
+    live = copy.deepcopy(hpa)
+    live["metadata"]["annotations"] = {"multiagent.ops/recorded-min-replicas": "2"}
+    live["spec"]["minReplicas"] = 6
+    reader = FakeReader([ns("prod"), live])
+    applier = Applier(reader, hold_fields={"multiagent.ops/recorded-min-replicas": ["spec.minReplicas"]})
+    plan, _version = applier.prepare(ap.collect([hpa], ()), "prod")
+    outcome = applier.apply(plan)
+    assert outcome.results[0]["action"] == "unchanged" and outcome.results[0]["held"] == ["spec.minReplicas"]
+    assert reader.written() == []
+    hpa["spec"]["maxReplicas"] = 12
+    plan, _version = applier.prepare(ap.collect([hpa], ()), "prod")
+    outcome = applier.apply(plan)
+    stored = reader.objects["/apis/autoscaling/v2/namespaces/prod/horizontalpodautoscalers/core"]
+    assert outcome.results[0]["action"] == "updated"
+    assert (stored["spec"]["minReplicas"], stored["spec"]["maxReplicas"]) == (6, 12)
