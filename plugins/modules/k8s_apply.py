@@ -152,14 +152,14 @@ options:
     default: []
   hold_fields:
     description:
-      - Fields a live object keeps while it carries an annotation, as a mapping of the
+      - "Fields a live object keeps while it carries an annotation, as a mapping of the
         annotation to dotted field paths (C({multiagent.ops/recorded-min-replicas:
         [spec.minReplicas]})). Those fields are left out of the patch (and of the
-        comparison), and the object's result lists them under C(held).
-      - The deploy role holds an HPA's C(minReplicas)/C(maxReplicas) while
+        comparison), and the object's result lists them under C(held)."
+      - "The deploy role holds an HPA's C(minReplicas)/C(maxReplicas) while
         M(multiagent.ops.scale) has them changed (its record is on the HPA), so that an
         upgrade during a traffic peak does not shrink the range back; C(scale.yml -e
-        scale_restore_hpa=true) ends that.
+        scale_restore_hpa=true) ends that."
     type: dict
     default: {}
   api_timeout:
