@@ -5,36 +5,17 @@ from __future__ import annotations
 
 import json
 
+import fakes
 import pytest
+from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
 from ansible_collections.multiagent.ops.plugins.modules import config_restore
 
 
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
+class FakeModule(fakes.FakeModule):
     def __init__(self, check_mode=False, diff=False, **params):
-        defaults = {
-            name: spec.get("default")
-            for name, spec in config_restore.argspec().items()
-            if isinstance(spec, dict)
-        }
-        self.params = dict(defaults, archive="/x.tar.gz", **params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.no_log_values = set()
-        self.result = None
-
-    def exit_json(self, **kwargs):
-        self.result = dict(kwargs, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kwargs):
-        self.result = dict(kwargs, failed=True)
-        raise Exit()
+        super().__init__(config_restore, check_mode, diff, **dict({"archive": "/x.tar.gz"}, **params))
 
 
 class FakeApi:

@@ -3,7 +3,9 @@
 import copy
 import datetime
 
+import fakes
 import pytest
+from fakes import Exit, merge
 
 from ansible_collections.multiagent.ops.plugins.module_utils import rollout as ro
 from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
@@ -13,35 +15,9 @@ NS = "mplp-production"
 NOW = datetime.datetime(2026, 11, 22, 4, 0, 0, tzinfo=datetime.UTC)
 
 
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
+class FakeModule(fakes.FakeModule):
     def __init__(self, check_mode=False, diff=False, **params):
-        defaults = {name: spec.get("default") for name, spec in k8s_rollout.argspec().items()}
-        self.params = dict(defaults, namespace=NS, **params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.result = None
-
-    def exit_json(self, **kwargs):
-        self.result = dict(kwargs, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kwargs):
-        self.result = dict(kwargs, failed=True)
-        raise Exit()
-
-
-def merge(obj, patch):
-    for key, value in patch.items():
-        if value is None:
-            obj.pop(key, None)
-        elif isinstance(value, dict) and isinstance(obj.get(key), dict):
-            merge(obj[key], value)
-        else:
-            obj[key] = copy.deepcopy(value)
+        super().__init__(k8s_rollout, check_mode, diff, **dict({"namespace": NS}, **params))
 
 
 def deployment(name, image="mplp/core:1.1", paused=False, revision=2):

@@ -7,7 +7,9 @@ import json
 import os
 import stat
 
+import fakes
 import pytest
+from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
 from ansible_collections.multiagent.ops.plugins.modules import postgresql_backup, postgresql_restore
@@ -32,31 +34,9 @@ T0 = datetime.datetime(2026, 11, 22, 2, 0, 0, tzinfo=datetime.UTC)
 PASSWORD = "s3cret-Pw:1"
 
 
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
+class FakeModule(fakes.FakeModule):
     def __init__(self, module=postgresql_backup, check_mode=False, diff=False, **params):
-        defaults = {
-            name: spec.get("default") for name, spec in module.argspec().items() if isinstance(spec, dict)
-        }
-        self.params = dict(defaults, **params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.result = None
-        self.warnings = []
-
-    def exit_json(self, **kwargs):
-        self.result = dict(kwargs, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kwargs):
-        self.result = dict(kwargs, failed=True)
-        raise Exit()
-
-    def warn(self, text):
-        self.warnings.append(text)
+        super().__init__(module, check_mode, diff, **params)
 
 
 class ListSession:

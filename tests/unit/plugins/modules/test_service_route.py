@@ -2,7 +2,9 @@
 
 import copy
 
+import fakes
 import pytest
+from fakes import Exit, merge
 
 from ansible_collections.multiagent.ops.plugins.module_utils import traffic as tr
 from ansible_collections.multiagent.ops.plugins.modules import service_route
@@ -11,39 +13,9 @@ NS = "mplp-production"
 PAGE = {"app.kubernetes.io/name": "mplp-maintenance", "app.kubernetes.io/component": "maintenance-page"}
 
 
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
+class FakeModule(fakes.FakeModule):
     def __init__(self, check_mode=False, diff=False, **params):
-        defaults = {name: spec.get("default") for name, spec in service_route.argspec().items()}
-        self.params = dict(defaults, namespace=NS, **params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.result = None
-        self.warnings = []
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def exit_json(self, **kwargs):
-        self.result = dict(kwargs, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kwargs):
-        self.result = dict(kwargs, failed=True)
-        raise Exit()
-
-
-def merge(obj, patch):
-    for key, value in patch.items():
-        if value is None:
-            obj.pop(key, None)
-        elif isinstance(value, dict) and isinstance(obj.get(key), dict):
-            merge(obj[key], value)
-        else:
-            obj[key] = copy.deepcopy(value)
+        super().__init__(service_route, check_mode, diff, **dict({"namespace": NS}, **params))
 
 
 def service(name, selector=None, annotations=None):
