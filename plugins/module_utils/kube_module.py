@@ -39,9 +39,12 @@ def argspec(**options):
 
 
 def new_module(spec, **kwargs):
-    """kubernetes.core's module class (it checks the kubernetes and PyYAML requirements,
-    unless ``check_k8s=False``: then call ``module.requires("kubernetes")`` before the first
-    Kubernetes call)."""
+    """kubernetes.core's module class. It checks the kubernetes and PyYAML requirements,
+    unless ``check_k8s=False``: then neither is checked (kubernetes.core's PyYAML check
+    imports the kubernetes library to gather versions, about 0.7 s), and the module calls
+    ``module.requires("kubernetes")`` before its first Kubernetes call."""
+    if kwargs.get("check_k8s") is False:
+        kwargs.setdefault("check_pyyaml", False)
     return AnsibleK8SModule(argument_spec=spec, **kwargs)
 
 
