@@ -121,6 +121,38 @@ def test_the_checksum_does_not_depend_on_row_order_or_storage(db):
     assert snapshot["public.ascending"]["checksum"] != "0000000000000000"
 
 
+def test_the_row_of_live_columns_hashes_as_the_whole_row(db):
+    """The snapshot hashes ROW(col, ...) of the live columns; the documented definition is
+    the whole-row reference. They must agree, dropped columns, odd names and all."""
+    fill(db, "dropped", ROWS)
+    db.execute("ALTER TABLE dropped DROP COLUMN amount")
+    db.execute("ALTER TABLE dropped ADD COLUMN extra text DEFAULT 'x'")
+    db.execute('CREATE TABLE "odd ""names""" (t int, "T" text, "select" date)')
+    db.execute(
+        'INSERT INTO "odd ""names""" SELECT i, i::text, DATE \'2026-01-01\' + i FROM generate_series(1, 30) i'
+    )
+    db.execute("CREATE TABLE single (v text)")
+    db.execute("INSERT INTO single SELECT md5(i::text) FROM generate_series(1, 30) i")
+    db.execute("CREATE TABLE nothing ()")
+    db.execute("INSERT INTO nothing DEFAULT VALUES")
+    snapshot = pgsql.content_snapshot(db)
+    assert {key for key, value in snapshot.items() if value["method"] == "record"} == {
+        "public.dropped",
+        'public.odd "names"',
+        "public.single",
+        "public.nothing",
+    }
+    for table in ("dropped", 'odd "names"', "single", "nothing"):
+        for method in ("record", "text"):
+            whole_row = db.value(pgsql.checksum_sql("public", table, method))  # hashes t.*
+            found, _extra = pgsql.table_checks(db, {"public." + table: {"checksum": "x", "method": method}})
+            assert found["public." + table]["checksum"] == pgsql.fold(whole_row["sum"]), (table, method)
+            if method == "record":
+                assert snapshot["public." + table]["checksum"] == pgsql.fold(whole_row["sum"]), table
+        assert snapshot["public." + table]["rows"] == int(whole_row["rows"])
+    assert snapshot["public.nothing"]["rows"] == 1
+
+
 def test_the_text_method_is_order_independent_too(db):
     json_rows = [(i, '{"n": %d}' % i) for i in range(50)]
     fill(db, "j1", json_rows, "id int, doc json")

@@ -34,7 +34,12 @@ class FakeSession:
         self.queries.append(sql)
         if sql == pgsql.TABLES_SQL:
             return [
-                {"schema": key.split(".", 1)[0], "table": key.split(".", 1)[1], "oid": str(t["oid"])}
+                {
+                    "schema": key.split(".", 1)[0],
+                    "table": key.split(".", 1)[1],
+                    "oid": str(t["oid"]),
+                    "columns": t.get("columns", ["id"]),
+                }
                 for key, t in sorted(self.tables.items())
             ]
         if sql == pgsql.UNHASHABLE_SQL:
@@ -42,7 +47,7 @@ class FakeSession:
         table = self._table(sql)
         if "'sum'" not in sql:
             return {"rows": table["rows"]}
-        method = "record" if "hash_record_extended(t, 0)" in sql else "text"
+        method = "record" if "hash_record_extended(" in sql else "text"
         if method == "record" and table["oid"] in self.unhashable:
             raise pgsql.SqlError("could not identify an extended hash function for type json")
         return {"rows": table["rows"], "sum": str(table["sum"][method])}
@@ -57,7 +62,12 @@ class FakeSession:
 
 
 TABLES = {
-    "public.orders": {"oid": 16390, "rows": 3, "sum": {"record": 10, "text": -1}},
+    "public.orders": {
+        "oid": 16390,
+        "rows": 3,
+        "sum": {"record": 10, "text": -1},
+        "columns": ["id", "total", "Note"],
+    },
     "public.events": {"oid": 16400, "rows": 2, "sum": {"record": 1 << 64, "text": 7}},
     "audit.log": {"oid": 16410, "rows": 0, "sum": {"record": 0, "text": 0}},
 }
@@ -94,11 +104,19 @@ def test_checksum_sql_names_its_method_and_the_quoted_table():
     record = pgsql.checksum_sql("s", 'we"ird', "record")
     text = pgsql.checksum_sql("s", 'we"ird', "text")
     # the record hash is linear in the column hashes: it is hashed again before the sum
-    assert "sum(hashint8extended(hash_record_extended(t, 0), 0))" in record
-    assert "sum(hashtextextended(t::text, 0))" in text and "hash_record" not in text
+    assert "sum(hashint8extended(hash_record_extended(t.*, 0), 0))" in record
+    assert "sum(hashtextextended((t.*)::text, 0))" in text and "hash_record" not in text
     for sql in (record, text):
         assert sql.endswith('FROM "s"."we""ird" t')
         assert "count(*)" in sql
+
+
+def test_checksum_sql_with_columns_hashes_a_row_of_the_quoted_columns():
+    record = pgsql.checksum_sql("s", "x", "record", ("id", 'a "b"', "t"))
+    # every column qualified: a column named like the alias is still the column
+    assert 'hash_record_extended(ROW(t."id", t."a ""b""", t."t"), 0)' in record
+    assert pgsql.checksum_sql("s", "x", "record", ()).count("hash_record_extended(ROW(), 0)") == 1
+    assert 'hashtextextended((ROW(t."id"))::text, 0)' in pgsql.checksum_sql("s", "x", "text", ("id",))
 
 
 # -- fold ----------------------------------------------------------------------------------
@@ -166,13 +184,15 @@ def test_compare_without_a_checksum_compares_rows_only():
 def test_list_tables_gives_integer_oids_and_honours_exclude_data():
     session = FakeSession(TABLES)
     assert pgsql.list_tables(session) == [
-        ("audit", "log", 16410),
-        ("public", "events", 16400),
-        ("public", "orders", 16390),
+        ("audit", "log", 16410, ("id",)),
+        ("public", "events", 16400, ("id",)),
+        ("public", "orders", 16390, ("id", "total", "Note")),
     ]
-    assert pgsql.list_tables(session, ["events", "audit.log"]) == [("public", "orders", 16390)]
+    assert pgsql.list_tables(session, ["events", "audit.log"]) == [
+        ("public", "orders", 16390, ("id", "total", "Note"))
+    ]
     # a bare name means the public schema only
-    assert [t for _s, t, _o in pgsql.list_tables(session, ["log"])] == ["log", "events", "orders"]
+    assert [t.name for t in pgsql.list_tables(session, ["log"])] == ["log", "events", "orders"]
 
 
 def test_snapshot_uses_text_only_for_the_unhashable_tables():
@@ -183,6 +203,8 @@ def test_snapshot_uses_text_only_for_the_unhashable_tables():
         "public.events": {"rows": 2, "checksum": "0000000000000007", "method": "text"},
         "public.orders": {"rows": 3, "checksum": "000000000000000a", "method": "record"},
     }
+    # each table's own live columns, not the whole-row reference
+    assert sum('ROW(t."id", t."total", t."Note")' in q for q in session.checksum_queries()) == 1
 
 
 def test_snapshot_before_postgresql_14_uses_text_everywhere():
