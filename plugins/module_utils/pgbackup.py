@@ -36,6 +36,9 @@ from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg
 
 EXT = {"custom": ".dump.zst", "globals": ".globals.sql.zst"}
 STDERR_KEEP = 8192
+# Pipes between the dump, zstd and this process are widened to this (Linux; the default
+# 64 KiB makes the three wake each other about sixteen times as often).
+PIPE_SIZE = 1 << 20
 CHECKSUM_DEFINITION = (
     "per table: rows, and the sum modulo 2^64 of a 64-bit hash of every row (method record: "
     "hashint8extended(hash_record_extended(row, 0), 0); text: hashtextextended(row::text, 0)), "
@@ -184,6 +187,17 @@ class _Tail:
         return self.data.decode("utf-8", "replace").strip()
 
 
+def widen_pipe(stream, size=PIPE_SIZE):
+    """Ask for a larger pipe buffer (Linux ``F_SETPIPE_SZ``); a no-op where it is refused
+    (other systems, a per-user pipe limit)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, size)
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass
+
+
 def _kill(*procs):
     for proc in procs:
         if proc is not None and proc.poll() is None:
@@ -201,10 +215,12 @@ def write_compressed_from_process(argv, env, writer, zstd_cmd, what):
     try:
         producer = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         producer_err = _Tail(producer.stderr)
+        widen_pipe(producer.stdout)
         compressor = subprocess.Popen(
             zstd_cmd, stdin=producer.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         compressor_err = _Tail(compressor.stderr)
+        widen_pipe(compressor.stdout)
         producer.stdout.close()
         for chunk in iter(lambda: compressor.stdout.read(artifact.CHUNK), b""):
             writer.write(chunk)
@@ -235,6 +251,7 @@ def write_compressed_from_exec(pod_exec, writer, zstd_cmd, what, stdin_first=Non
         zstd_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     compressor_err = _Tail(compressor.stderr)
+    widen_pipe(compressor.stdout)
     failure = []
 
     def drain():

@@ -789,3 +789,21 @@ def test_a_target_asks_each_tool_for_its_version_once(monkeypatch):
         assert target.tool_version("pg_dump") == "pg_dump (PostgreSQL) 15.18"
     target.tool_version("pg_dumpall")
     assert asked == ["/usr/bin/pg_dump", "/usr/bin/pg_dumpall"]
+
+
+# -- widen_pipe ----------------------------------------------------------------------------
+
+
+def test_widen_pipe_enlarges_a_pipe_and_ignores_what_is_not_one(tmp_path):
+    import fcntl
+
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(read_end, "rb") as stream:
+            assert fcntl.fcntl(stream.fileno(), fcntl.F_GETPIPE_SZ) == 1 << 16
+            pgbackup.widen_pipe(stream)
+            assert fcntl.fcntl(stream.fileno(), fcntl.F_GETPIPE_SZ) == pgbackup.PIPE_SIZE
+    finally:
+        os.close(write_end)
+    with open(tmp_path / "file", "wb") as regular:
+        pgbackup.widen_pipe(regular)  # EBADF from fcntl: left as it is, no error
