@@ -6,6 +6,8 @@ import datetime
 import json
 import os
 import stat
+import subprocess
+import sys
 
 import fakes
 import pytest
@@ -556,3 +558,39 @@ def test_restore_of_globals_in_check_mode_changes_nothing(monkeypatch, tmp_path)
     assert result["changed"] is False and result["failed"] is False
     assert result["database"] == "postgres"
     assert result["manifest"]["kind"] == "postgresql-globals"
+
+
+IMPORTS_PROBE = """
+import contextlib, json, sys
+from ansible.module_utils import basic
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": json.loads(sys.argv[1])}).encode()
+    patch_module_args = lambda args: contextlib.nullcontext()
+from ansible_collections.multiagent.ops.plugins.modules import postgresql_backup
+with patch_module_args(json.loads(sys.argv[1])):
+    try:
+        postgresql_backup.main()
+    except SystemExit:
+        pass
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "kubernetes")
+sys.stderr.write("\\nLOADED=%s\\n" % json.dumps(loaded))
+"""
+
+
+def test_direct_mode_never_loads_the_kubernetes_library(tmp_path):
+    """A direct backup talks to no cluster: the kubernetes library (0.7 s to import) stays out,
+    also through kubernetes.core's requirement checks."""
+    args = {
+        "databases": ["mplp"],
+        "dest": str(tmp_path / "b"),
+        "bin_dir": fake_bin(tmp_path / "bin"),
+        "_ansible_check_mode": True,
+    }
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTS_PROBE, json.dumps(args)], capture_output=True, text=True, env=env
+    )
+    assert '"changed": true' in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stderr.rsplit("LOADED=", 1)[1].strip() == "[]"
