@@ -21,8 +21,10 @@ from conftest import SMALL_PLATFORM, load_platform, platform_vars
 from kubernetes import client
 
 ROOT = Path(__file__).resolve().parents[2]
-# The runbooks take their Lease lock in the demo inventory's platform namespace.
-pytestmark = pytest.mark.usefixtures("demo_namespace")
+# The runbooks take their Lease lock in the demo inventory's platform namespace. Parallel:
+# every test has its own database, directory and platform namespace, and no other module
+# takes the postgresql lock there.
+pytestmark = [pytest.mark.integration, pytest.mark.parallel, pytest.mark.usefixtures("demo_namespace")]
 SEED_ROWS = 2000
 
 

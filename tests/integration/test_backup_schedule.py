@@ -15,7 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # The runbooks take their Lease lock in the demo inventory's platform namespace.
-pytestmark = pytest.mark.usefixtures("demo_namespace")
+pytestmark = [pytest.mark.integration, pytest.mark.parallel, pytest.mark.usefixtures("demo_namespace")]
 
 
 def render(ansible, tmp_path, **more):

@@ -15,7 +15,7 @@ import pytest
 import redis
 from conftest import load_platform
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("demo_namespace")]
+pytestmark = [pytest.mark.integration, pytest.mark.parallel, pytest.mark.usefixtures("demo_namespace")]
 MODULES = "tests/integration/playbooks/redis_modules.yml"
 REDIS_SERVER = shutil.which("redis-server")
 HOST = "us-east-1"
