@@ -414,6 +414,7 @@ def test_kubernetes_core_k8s_exec(emulator, ns: str, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert time.monotonic() - started < 60
