@@ -10,7 +10,9 @@ import json
 import threading
 import time
 
+import fakes
 import pytest
+from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils import apply as ap
 from ansible_collections.multiagent.ops.plugins.module_utils.applier import Applier
@@ -40,15 +42,8 @@ def status(code, reason, message, **details):
 
 
 def merge(current, patch):
-    result = copy.deepcopy(current)
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+    """``current`` with a JSON merge patch applied, as a new object."""
+    return fakes.merge(copy.deepcopy(current), patch)
 
 
 class FakeReader:
@@ -634,31 +629,13 @@ def test_apply_check_mode_with_a_new_crd_reports_its_objects_unvalidated():
 # -- the module's report -----------------------------------------------------------------------------
 
 
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
-    def __init__(self, check_mode=False, diff=False, **params):
-        defaults = {
-            name: spec.get("default") for name, spec in k8s_apply.argspec().items() if isinstance(spec, dict)
-        }
-        self.params = dict(defaults, namespace="prod", **params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.result = None
-
-    def exit_json(self, **kwargs):
-        self.result = dict(kwargs, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kwargs):
-        self.result = dict(kwargs, failed=True)
-        raise Exit()
+def fake_module(**params):
+    """fakes.FakeModule of k8s_apply with this file's defaults."""
+    return fakes.FakeModule(k8s_apply, **dict({"namespace": "prod"}, **params))
 
 
 def call_module(reader, resources, secrets=(), **kwargs):
-    module = FakeModule(**kwargs)
+    module = fake_module(**kwargs)
     manifests = ap.collect(resources, secrets)
     values = ap.secret_values(manifests)
     with pytest.raises(Exit):

@@ -2,7 +2,9 @@
 
 import datetime
 
+import fakes
 import pytest
+from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils import lease as leases
 from ansible_collections.multiagent.ops.plugins.modules import lease as lease_module
@@ -81,25 +83,10 @@ def test_lease_object_keeps_resource_version_and_purpose():
 
 
 # --- the module's loop -----------------------------------------------------------------
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
-    check_mode = False
-    _diff = False
-
-    def __init__(self, **params):
-        defaults = {k: v.get("default") for k, v in lease_module.argspec().items() if isinstance(v, dict)}
-        self.params = dict(defaults, namespace="ns", name="lock", holder="me", **params)
-
-    def exit_json(self, **kw):
-        self.result = dict(kw, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kw):
-        self.result = dict(kw, failed=True)
-        raise Exit()
+def fake_module(**params):
+    """fakes.FakeModule of lease_module with this file's defaults."""
+    defaults = {"namespace": "ns", "name": "lock", "holder": "me"}
+    return fakes.FakeModule(lease_module, **dict(defaults, **params))
 
 
 class FakeApi:
@@ -145,16 +132,16 @@ def run(module, api, clock=None):
 
 def test_acquire_creates_then_renews():
     api = FakeApi()
-    first = run(FakeModule(purpose="backup"), api)
+    first = run(fake_module(purpose="backup"), api)
     assert first["operation"] == "create" and first["changed"] and api.writes == [("POST", "me")]
     assert first["lease"]["purpose"] == "backup"
-    again = run(FakeModule(), api)
+    again = run(fake_module(), api)
     assert again["operation"] == "renew" and api.writes[-1] == ("PUT", "me")
 
 
 def test_contention_waits_then_fails_naming_the_holder():
     api = FakeApi(held("alice@awx-job-42", 1, duration=600, purpose="restore_database.yml"))
-    result = run(FakeModule(wait_timeout=5, poll_interval=1), api)
+    result = run(fake_module(wait_timeout=5, poll_interval=1), api)
     assert result["failed"] is True
     assert result["msg"].startswith(
         "lease ns/lock is held by alice@awx-job-42 (restore_database.yml) since 2026-11-22T11:59:59"
@@ -165,7 +152,7 @@ def test_contention_waits_then_fails_naming_the_holder():
 
 def test_a_lease_that_goes_stale_while_waiting_is_taken_over():
     api = FakeApi(held("crashed-run", 50, duration=60))
-    result = run(FakeModule(wait_timeout=30, poll_interval=2), api)
+    result = run(fake_module(wait_timeout=30, poll_interval=2), api)
     assert result["operation"] == "take_over" and result["previous_holder"] == "crashed-run"
     assert 9 <= result["waited_seconds"] <= 12
     assert api.lease["spec"]["leaseTransitions"] == 1
@@ -173,13 +160,13 @@ def test_a_lease_that_goes_stale_while_waiting_is_taken_over():
 
 def test_a_lost_race_is_retried_and_then_waits():
     api = FakeApi(None, conflict_once=True)
-    result = run(FakeModule(wait_timeout=0), api)
+    result = run(fake_module(wait_timeout=0), api)
     assert result["failed"] is True and "held by racer" in result["msg"]
 
 
 def test_check_mode_writes_nothing():
     api = FakeApi()
-    module = FakeModule()
+    module = fake_module()
     module.check_mode = True
     module._diff = True
     result = run(module, api)
@@ -189,9 +176,9 @@ def test_check_mode_writes_nothing():
 
 def test_release_only_our_own():
     api = FakeApi(held("other", 1))
-    result = run(FakeModule(state="released"), api)
+    result = run(fake_module(state="released"), api)
     assert result["operation"] == "held_by_other" and result["changed"] is False
     assert result["previous_holder"] == "other" and api.writes == []
     api = FakeApi(held("me", 1))
-    result = run(FakeModule(state="released"), api)
+    result = run(fake_module(state="released"), api)
     assert result["operation"] == "release" and api.writes == [("PUT", None)]

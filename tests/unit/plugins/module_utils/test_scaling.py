@@ -2,7 +2,9 @@
 
 import copy
 
+import fakes
 import pytest
+from fakes import Exit, merge
 
 from ansible_collections.multiagent.ops.plugins.module_utils import replicas as rec
 from ansible_collections.multiagent.ops.plugins.module_utils import scaling as sc
@@ -226,16 +228,6 @@ def test_diff_shows_replicas_and_hpa_range():
 # -- reading, writing, waiting against a fake API ---------------------------------------------
 
 
-def merge(obj, patch):
-    for key, value in patch.items():
-        if value is None:
-            obj.pop(key, None)
-        elif isinstance(value, dict) and isinstance(obj.get(key), dict):
-            merge(obj[key], value)
-        else:
-            obj[key] = copy.deepcopy(value)
-
-
 class Cluster:
     """Deployments with /scale and HPAs. Each read moves a Deployment's status one replica
     toward its spec (after ``lag`` reads), as a controller would."""
@@ -380,33 +372,13 @@ def test_restore_through_the_api():
 # -- the module's glue ------------------------------------------------------------------------
 
 
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
-    def __init__(self, check_mode=False, diff=False, **params):
-        defaults = {name: spec.get("default") for name, spec in scale.argspec().items()}
-        self.params = dict(defaults, namespace=NS, **params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.warnings = []
-        self.result = None
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def exit_json(self, **kwargs):
-        self.result = dict(kwargs, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kwargs):
-        self.result = dict(kwargs, failed=True)
-        raise Exit()
+def fake_module(**params):
+    """fakes.FakeModule of scale with this file's defaults."""
+    return fakes.FakeModule(scale, **dict({"namespace": NS}, **params))
 
 
 def run_module(cluster, **params):
-    module = FakeModule(**params)
+    module = fake_module(**params)
     clock = Clock()
     with pytest.raises(Exit):
         scale.run(module, cluster, clock=clock, sleep=clock.sleep)

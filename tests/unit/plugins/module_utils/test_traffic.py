@@ -4,6 +4,7 @@ import copy
 import json
 
 import pytest
+from fakes import merge
 
 from ansible_collections.multiagent.ops.plugins.module_utils import traffic as tr
 
@@ -19,18 +20,6 @@ def service(selector="app", ports=None, annotations=None, **spec):
     body = {"selector": dict(selector) if selector is not None else None, **spec}
     body["ports"] = ports if ports is not None else [{"name": "http", "port": 8080, "targetPort": "http"}]
     return {"kind": "Service", "metadata": meta, "spec": body}
-
-
-def merge(obj, patch):
-    """A JSON merge patch (RFC 7386), as the API server applies it."""
-    for key, value in patch.items():
-        if value is None:
-            obj.pop(key, None)
-        elif isinstance(value, dict) and isinstance(obj.get(key), dict):
-            merge(obj[key], value)
-        else:
-            obj[key] = copy.deepcopy(value)
-    return obj
 
 
 def enable(svc):

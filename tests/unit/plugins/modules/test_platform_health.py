@@ -1,33 +1,17 @@
 """Module glue: input validation and how API failures end the task."""
 
+import fakes
 import pytest
+from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
 from ansible_collections.multiagent.ops.plugins.modules import platform_health
 
 
-class Exit(Exception):
-    pass
-
-
-class FakeModule:
-    def __init__(self, **params):
-        defaults = {
-            name: spec.get("default")
-            for name, spec in platform_health.argspec().items()
-            if isinstance(spec, dict)
-        }
-        self.params = dict(defaults, namespace="mplp", host=None, **params)
-        self.result = None
-
-    def exit_json(self, **kwargs):
-        self.result = dict(kwargs, failed=False)
-        raise Exit()
-
-    def fail_json(self, **kwargs):
-        self.result = dict(kwargs, failed=True)
-        raise Exit()
+def fake_module(**params):
+    """fakes.FakeModule of platform_health with this file's defaults."""
+    return fakes.FakeModule(platform_health, **dict({"namespace": "mplp", "host": None}, **params))
 
 
 def unreachable():
@@ -41,7 +25,7 @@ def run(module, make_reader):
 
 
 def test_unreachable_api_fails_with_cause_and_still_returns_the_report():
-    module = FakeModule(endpoints=[{"url": "http://127.0.0.1:1/health", "timeout": 0.5}], probe_attempts=1)
+    module = fake_module(endpoints=[{"url": "http://127.0.0.1:1/health", "timeout": 0.5}], probe_attempts=1)
     result = run(module, unreachable)
     assert result["failed"] is True
     assert result["msg"].startswith("cannot reach the Kubernetes API")
@@ -51,7 +35,7 @@ def test_unreachable_api_fails_with_cause_and_still_returns_the_report():
 
 
 def test_unreachable_api_is_reported_not_failed_when_asked():
-    result = run(FakeModule(fail_on_api_error=False), unreachable)
+    result = run(fake_module(fail_on_api_error=False), unreachable)
     assert result["failed"] is False and result["changed"] is False
     assert "connection refused" in result["report"]["api_error"]
 
@@ -62,7 +46,7 @@ def test_kubeconfig_problems_are_named():
             "Could not create API client: Invalid kube-config file. No configuration found."
         )
 
-    result = run(FakeModule(), bad_config)
+    result = run(fake_module(), bad_config)
     assert result["failed"] is True
     assert result["msg"] == (
         "Cannot use the Kubernetes configuration: Could not create API client: "
@@ -88,7 +72,7 @@ def test_bad_input_fails_before_anything_runs(params, message):
     def never():
         raise AssertionError("no API client may be created for bad input")
 
-    result = run(FakeModule(**params), never)
+    result = run(fake_module(**params), never)
     assert result["failed"] is True and message in result["msg"]
 
 
@@ -102,7 +86,7 @@ def test_401_from_a_list_is_fatal():
         def list(self, path, what, label_selector=None, field_selector=None):
             raise KubeError("unauthorized", "the Kubernetes API at http://k rejected the credentials", 401)
 
-    result = run(FakeModule(), Reader)
+    result = run(fake_module(), Reader)
     assert result["failed"] is True and "rejected the credentials" in result["msg"]
 
 
@@ -119,7 +103,7 @@ def test_api_timeouts_fail_only_for_the_lists_health_rests_on(source, fails):
                 raise KubeError("timeout", "timed out while trying to %s at http://k" % what)
             return []
 
-    result = run(FakeModule(), Reader)
+    result = run(fake_module(), Reader)
     assert result["failed"] is fails
     assert "timed out while trying to list %s" % source in str(result["report"]["sources"][source]["error"])
     if fails:

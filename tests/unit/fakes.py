@@ -1,4 +1,4 @@
-"""What the module tests share: an AnsibleModule stand-in for a module's run(), and the
+"""What the unit tests of modules share: an AnsibleModule stand-in for a module's run(), and the
 JSON merge patch an API server applies."""
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class FakeModule:
 
 
 def merge(obj, patch):
-    """Apply a JSON merge patch to ``obj`` in place (null removes a key)."""
+    """Apply a JSON merge patch (RFC 7386) to ``obj`` in place (null removes a key), as the
+    API server does; returns ``obj``."""
     for key, value in patch.items():
         if value is None:
             obj.pop(key, None)
@@ -46,3 +47,4 @@ def merge(obj, patch):
             merge(obj[key], value)
         else:
             obj[key] = copy.deepcopy(value)
+    return obj
