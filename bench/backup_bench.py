@@ -25,7 +25,8 @@ environment: --size-mb / BENCH_PG_SIZE_MB (default 1024; a smaller size uses its
 (default the system temp dir), --profile / BENCH_PROFILE=1, --drop (drop the generated
 database at the end), --compression-level / BENCH_ZSTD_LEVEL (the module's compression_level
 for A), --compare-level N (the module at another level as an extra interleaved variant),
---no-checksums (the module with checksums=false).
+--no-checksums (the module with checksums=false), --compare-no-checksums (the module with
+checksums=false as an extra interleaved variant: what the content checksums cost).
 """
 
 from __future__ import annotations
@@ -295,15 +296,16 @@ class Bench:
         self.kept[name] = paths
 
     # -- backups -------------------------------------------------------------------------
-    def module_backup(self, run, level=None, name="module"):
+    def module_backup(self, run, level=None, name="module", checksums=None):
         """A: the module's task. ``level`` (compression_level) defaults to --compression-level,
-        or the module's own default; other levels are extra variants (--compare-level)."""
+        or the module's own default; other levels are extra variants (--compare-level), and so
+        is the module without its content checksums (--compare-no-checksums)."""
         extra = {"bench_database": self.database, "bench_dest": os.path.join(self.scratch, name)}
         extra["bench_prefix"] = "a%d" % run
         level = self.level if level is None else level
         if level is not None:
             extra["bench_compression_level"] = level
-        if not self.checksums:
+        if not (self.checksums if checksums is None else checksums):
             extra["bench_checksums"] = False
         elapsed, task, result = self.ansible.run("bench/backup_module.yml", extra)
         backup = result["backups"][0]
@@ -561,7 +563,7 @@ def verdict(name, value):
     return "RESULT %s=%.2fx (target %s %.1fx: %s)" % (name, value, op, limit, "met" if met else "MISSED")
 
 
-def report(bench, compare_levels):
+def report(bench, compare_levels, compare_no_checksums=False):
     m = bench.median
     size = {name: statistics.median(values) for name, values in bench.sizes.items()}
     for name in ("module_task", "module_playbook", "module_dump", "baseline", "seed"):
@@ -583,6 +585,17 @@ def report(bench, compare_levels):
         log("RESULT backup_z%d_vs_baseline=%.2fx" % (level, m(name) / m("baseline")))
         log("RESULT seed_vs_backup_z%d=%.2fx" % (level, m("seed") / m(name)))
         log("RESULT size_z%d_vs_gzip=%.2fx" % (level, size[name] / size["seed"]))
+    if compare_no_checksums:
+        name = "module_nochecksums_task"
+        log("RESULT %s_seconds=%.2f" % (name, m(name)))
+        log(
+            "RESULT backup_nochecksums_vs_baseline=%.2fx (the module with checksums=false)"
+            % (m(name) / m("baseline"))
+        )
+        log(
+            "RESULT checksums_share_seconds=%.2f (module_task minus module_nochecksums_task)"
+            % (m("module_task") - m(name))
+        )
     log("RESULT restore_verified_seconds=%.2f" % m("restore_verified"))
     log("RESULT restore_verified_playbook_seconds=%.2f" % m("restore_verified_playbook"))
     log("RESULT pg_restore_seconds=%.2f" % m("pg_restore"))
@@ -614,6 +627,11 @@ def main():
         help="also measure the module with this compression_level, interleaved (repeatable)",
     )
     parser.add_argument("--no-checksums", action="store_true", help="run the module with checksums=false")
+    parser.add_argument(
+        "--compare-no-checksums",
+        action="store_true",
+        help="also measure the module with checksums=false, interleaved (what the checksums cost)",
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -635,6 +653,8 @@ def main():
         variants = [bench.module_backup, bench.baseline, bench.seed]
         for level in args.compare_level:
             variants.append(lambda run, z=level: bench.module_backup(run, z, "module_z%d" % z))
+        if args.compare_no_checksums:
+            variants.append(lambda run: bench.module_backup(run, name="module_nochecksums", checksums=False))
         bench.measure(variants)
         log("restores: module state=verified, plain pg_restore of the baseline's dump ...")
         bench.measure([bench.module_restore, bench.plain_restore])
@@ -645,7 +665,7 @@ def main():
             "load average at the end %.2f on %d CPUs (a busy machine makes the ratios noisy)"
             % (os.getloadavg()[0], os.cpu_count())
         )
-        report(bench, args.compare_level)
+        report(bench, args.compare_level, args.compare_no_checksums)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         for leftover in pg.databases(SCRATCH_DB):
