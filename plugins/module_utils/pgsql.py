@@ -126,6 +126,19 @@ def checksum_sql(schema, table, method, columns=None):
     )
 
 
+def count_sql(schema, table):
+    """The query of one table's row count alone (no checksum asked for, or none recorded)."""
+    return "SELECT jsonb_build_object('rows', count(*))::text FROM %s" % qualified(schema, table)
+
+
+def measure(session, table, method=None):
+    """One table's measures (``table`` a Table): its rows, and with a ``method`` its checksum."""
+    if method is None:
+        return {"rows": int(session.value(count_sql(table.schema, table.name))["rows"])}
+    result = session.value(checksum_sql(table.schema, table.name, method, table.columns))
+    return {"rows": int(result["rows"]), "checksum": fold(result["sum"]), "method": method}
+
+
 def fold(total):
     """The manifest form of a checksum: the sum modulo 2^64 as 16 hex digits."""
     return "%016x" % (int(total) % MOD)
@@ -285,20 +298,11 @@ def content_snapshot(session, exclude_data=(), checksums=True):
     record_ok = server_version_num(session) >= 140000
     unhashable = set(session.value(UNHASHABLE_SQL) or []) if record_ok and checksums else set()
     snapshot = {}
-    for schema, table, oid, columns in tables:
-        if not checksums:
-            rows = session.value(
-                "SELECT jsonb_build_object('rows', count(*))::text FROM %s" % qualified(schema, table)
-            )
-            snapshot[table_key(schema, table)] = {"rows": int(rows["rows"])}
-            continue
-        method = "record" if record_ok and oid not in unhashable else "text"
-        result = session.value(checksum_sql(schema, table, method, columns))
-        snapshot[table_key(schema, table)] = {
-            "rows": int(result["rows"]),
-            "checksum": fold(result["sum"]),
-            "method": method,
-        }
+    for found in tables:
+        method = None
+        if checksums:
+            method = "record" if record_ok and found.oid not in unhashable else "text"
+        snapshot[table_key(found.schema, found.name)] = measure(session, found, method)
     return snapshot
 
 
@@ -311,16 +315,8 @@ def table_checks(session, expected):
         if key not in current:
             found[key] = None
             continue
-        schema, table, _oid, columns = current[key]
-        if want.get("checksum") is None:
-            result = session.value(
-                "SELECT jsonb_build_object('rows', count(*))::text FROM %s" % qualified(schema, table)
-            )
-            found[key] = {"rows": int(result["rows"])}
-        else:
-            method = want.get("method") or "text"
-            result = session.value(checksum_sql(schema, table, method, columns))
-            found[key] = {"rows": int(result["rows"]), "checksum": fold(result["sum"]), "method": method}
+        method = None if want.get("checksum") is None else (want.get("method") or "text")
+        found[key] = measure(session, current[key], method)
     extra = sorted(set(current) - set(expected))
     return found, extra
 
