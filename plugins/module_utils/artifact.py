@@ -39,6 +39,17 @@ REQUIRED = (
 CHUNK = 1 << 20
 _STAMP = "%Y%m%dT%H%M%SZ"
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<stamp>\d{8}T\d{6}Z)(?P<ext>\..+)$")
+# AtomicWriter's temporary names: "." + the final name + "." + mkstemp's letters + ".partial".
+_PARTIAL = re.compile(r"^\.(?P<final>.+)\.[a-z0-9_]+\.partial$")
+# The archives this collection's backup modules write, by extension, with the manifest kind
+# of each: only such names are taken for backups (retention leaves every other file alone).
+ARCHIVE_KINDS = {
+    ".dump.zst": "postgresql",
+    ".globals.sql.zst": "postgresql-globals",
+    ".rdb.zst": "redis",
+    ".rdb": "redis",
+    ".tar.gz": "kubernetes-config",
+}
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -89,6 +100,20 @@ def parse_archive_name(name):
     except ValueError:  # the pattern's digits but no real time (month 13...)
         return None
     return match.group("prefix"), moment, match.group("ext")
+
+
+def archive_kind(name):
+    """The kind of backup a name made by archive_name() holds, from its extension; None for
+    any other name (not a backup of this collection)."""
+    parsed = parse_archive_name(name)
+    return ARCHIVE_KINDS.get(parsed[2]) if parsed else None
+
+
+def parse_partial_name(name):
+    """The final name of an AtomicWriter's temporary file (left behind when the writing
+    process was killed), or None."""
+    match = _PARTIAL.match(os.path.basename(name))
+    return match.group("final") if match else None
 
 
 def manifest_name(archive):
@@ -257,6 +282,9 @@ def manifest_problems(manifest):
     problems = ["missing field %s" % key for key in REQUIRED if manifest.get(key) in (None, "")]
     if manifest.get("status") not in (None, "", "complete"):
         problems.append("status is %s, not complete" % manifest.get("status"))
+    for key in ("kind", "target", "file"):
+        if manifest.get(key) not in (None, "") and not isinstance(manifest[key], str):
+            problems.append("%s is not a string" % key)
     version = manifest.get("manifest_version")
     if version not in (None, "") and (not isinstance(version, int) or isinstance(version, bool)):
         problems.append("manifest_version %r is not an integer" % (version,))

@@ -3,8 +3,12 @@
 """Retention of backups in a location: which to keep, which to delete, and why.
 
 A backup is an archive plus ``<archive>.manifest.json`` beside it (see artifact.py); it
-counts only when its manifest is stored. Backups are grouped by the manifest's
-``(kind, target)``, and each group is judged on its own.
+counts only when its manifest is stored. Only names the backup modules write are taken for
+backups: ``<prefix>-<YYYYmmddTHHMMSSZ>`` and an archive extension of theirs
+(artifact.ARCHIVE_KINDS), or that plus ``.manifest.json``. Backups are grouped by the
+manifest's ``(kind, target)`` and the name's prefix, so two series of one database (named
+``prod-...`` and ``staging-...``, or an hourly and a nightly job) are judged apart; each
+group is judged on its own.
 
 **States.** *verified*: the manifest is complete (artifact.manifest_problems) and the
 archive's size and SHA-256 match it. *complete*: the manifest is complete and the stored
@@ -32,8 +36,16 @@ loses nothing to the policy. When the current backup failed (said so, or its man
 is missing, incomplete or does not match the archive) nothing at all is deleted.
 Incomplete backups never fill slots; they are reported and only removed when asked,
 and only once every file of theirs is older than a grace period (a backup being
-written has no manifest yet). Files whose names are not backup names and that have no
-manifest are not ours: they are listed as ignored and never touched.
+written has no manifest yet). The temporary file a killed backup leaves in a directory
+(``.<archive>.<random>.partial``) is such an incomplete backup. Files whose names are not
+backup names are not ours: they are listed as ignored and never touched; so are symbolic
+links and other entries that are not regular files, and a backup with such an entry for
+its archive or manifest is left alone.
+
+**Clock skew.** A backup dated more than FUTURE_TOLERANCE after the run's clock (its
+host's clock was ahead, or this one is behind) is kept, reported and left out of the
+policy: it neither fills a slot nor counts as the newest verified backup, so it cannot
+push the real backups out.
 
 **Deleting** removes the archive first, then its manifest. A crash in between leaves a
 manifest whose archive is gone: a few hundred bytes that the next run reports as
@@ -46,6 +58,7 @@ grace period passes.
 from __future__ import annotations
 
 import datetime
+import math
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.store import StoreError
@@ -56,12 +69,24 @@ except ImportError:  # pragma: no cover - Python < 3.9
     ZoneInfo = None
 
 PERIODS = ("daily", "weekly", "monthly", "yearly")
+FUTURE_TOLERANCE = datetime.timedelta(hours=1)
+# Longer than any retention: and datetime cannot go much further back than this from now.
+MAX_DAYS = 36525
 RULES = ("keep_last",) + tuple("keep_%s" % period for period in PERIODS)
 VERIFIED, COMPLETE, INCOMPLETE = "verified", "complete", "incomplete"
 
 
 class PolicyError(ValueError):
     """A retention policy that cannot be applied; the message names the option."""
+
+
+def _days_option(name, value, unit, limit):
+    """A number of days or hours: finite, 0 or more, at most ``limit``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PolicyError("%s must be a number of %s, not %r" % (name, unit, value))
+    if value < 0 or value > limit:
+        raise PolicyError("%s must be between 0 and %d %s, not %s" % (name, limit, unit, _days(value)))
+    return value
 
 
 def _count(name, value):
@@ -93,14 +118,7 @@ class Policy:
             "keep_yearly": _count("keep_yearly", keep_yearly),
         }
         if max_age_days is not None:
-            if (
-                isinstance(max_age_days, bool)
-                or not isinstance(max_age_days, (int, float))
-                or max_age_days < 0
-            ):
-                raise PolicyError(
-                    "max_age_days must be a number of days of 0 or more, not %r" % (max_age_days,)
-                )
+            _days_option("max_age_days", max_age_days, "days", MAX_DAYS)
         self.max_age_days = max_age_days
         if not any(self.counts.values()) and max_age_days is None:
             raise PolicyError("no retention rule: give at least one of %s or max_age_days" % ", ".join(RULES))
@@ -204,9 +222,12 @@ def select(candidates, policy, now, protect=()):
 class Backup:
     """One archive and/or its manifest, as found in a location."""
 
-    def __init__(self, name):
+    def __init__(self, name, archive=None):
         self.name = name
         self.manifest_file = artifact.manifest_name(name)
+        # A temporary file of an interrupted write is named after the archive it was for.
+        self.partial = archive is not None
+        archive = archive or name
         self.files = []
         self.manifest = None
         self.problems = []
@@ -221,13 +242,16 @@ class Backup:
         self.reasons = []
         self.held = False
         self.corrupt = False
-        parsed = artifact.parse_archive_name(name)
+        self.future = False
+        self.pinned = None
+        self.kind = artifact.archive_kind(archive)
+        parsed = artifact.parse_archive_name(archive)
         if parsed:
             self.prefix, self.moment = parsed[0], parsed[1]
 
     @property
     def group(self):
-        return (self.kind, self.target)
+        return (self.kind, self.target, self.prefix)
 
     def report(self):
         item = {
@@ -252,14 +276,20 @@ def _modified(entry_map, names):
 
 
 def scan(store):
-    """``(backups, ignored)``: every backup-like pair in the store, and the names of files
-    that are neither backups nor manifests (left alone)."""
+    """``(backups, ignored)``: every backup-like pair in the store (and every temporary file
+    of an interrupted write), and the names of files that are not backups (left alone)."""
     entries = {entry.name: entry for entry in store.list()}
-    backups, ignored = {}, []
+    partials, irregular = store.others()
+    irregular = set(irregular)
+    backups, ignored = {}, set(irregular)
     for name in sorted(entries):
         if not artifact.is_manifest(name):
             continue
-        backup = Backup(name[: -len(artifact.MANIFEST_SUFFIX)])
+        archive = name[: -len(artifact.MANIFEST_SUFFIX)]
+        if artifact.archive_kind(archive) is None:
+            ignored.add(name)
+            continue
+        backup = Backup(archive)
         backups[backup.name] = backup
         backup.files.append(name)
         try:
@@ -272,8 +302,8 @@ def scan(store):
         if name in backups:
             backups[name].files.insert(0, name)
             continue
-        if artifact.parse_archive_name(name) is None:
-            ignored.append(name)
+        if artifact.archive_kind(name) is None:
+            ignored.add(name)
             continue
         backup = Backup(name)
         backup.files.append(name)
@@ -281,12 +311,18 @@ def scan(store):
         backups[name] = backup
     for backup in backups.values():
         backup.modified = _modified(entries, backup.files)
+        for name in (backup.name, backup.manifest_file):
+            if name in irregular:
+                backup.pinned = "%s is a symbolic link or not a regular file" % name
         if backup.name in entries:
             backup.size = entries[backup.name].size
         manifest = backup.manifest
         if manifest is None:
             continue
-        backup.kind, backup.target = manifest.get("kind"), manifest.get("target")
+        if isinstance(manifest.get("kind"), str):
+            backup.kind = manifest["kind"]
+        if isinstance(manifest.get("target"), str):
+            backup.target = manifest["target"]
         backup.moment = artifact.parse_iso(manifest.get("started")) or backup.moment
         backup.problems.extend(artifact.manifest_problems(manifest))
         if manifest.get("file") not in (None, "", backup.name):
@@ -299,31 +335,45 @@ def scan(store):
             backup.problems.extend(artifact.check_content({"size": manifest.get("size")}, None, backup.size))
         if not backup.problems:
             backup.state = COMPLETE
+    for entry in partials:
+        final = artifact.parse_partial_name(entry.name)
+        archive = final[: -len(artifact.MANIFEST_SUFFIX)] if artifact.is_manifest(final) else final
+        if artifact.archive_kind(archive) is None:
+            ignored.add(entry.name)
+            continue
+        backup = Backup(entry.name, archive=archive)
+        backup.files.append(entry.name)
+        backup.size, backup.modified = entry.size, entry.modified
+        backup.problems.append("a temporary file of %s: its writer stopped before finishing it" % final)
+        backups[entry.name] = backup
     for backup in backups.values():
         if backup.moment is None:
             backup.moment = backup.modified
     _assign_orphans(backups.values())
-    return sorted(backups.values(), key=lambda b: (b.moment or b.modified, b.name)), ignored
+    return sorted(backups.values(), key=lambda b: (b.moment or b.modified, b.name)), sorted(ignored)
 
 
 def _assign_orphans(backups):
-    """Archives without a manifest join the group whose manifests use the same name prefix."""
-    by_prefix = {}
+    """Archives without a manifest join the group of the manifests of the same kind and name
+    prefix."""
+    targets = {}
     for backup in sorted(backups, key=lambda b: (b.moment, b.name)):
         if backup.manifest is not None and backup.kind and backup.target and backup.prefix:
-            by_prefix[backup.prefix] = backup.group
+            targets[(backup.kind, backup.prefix)] = backup.target
     for backup in backups:
-        if backup.manifest is None and backup.prefix in by_prefix:
-            backup.kind, backup.target = by_prefix[backup.prefix]
+        if backup.manifest is None and backup.target is None:
+            backup.target = targets.get((backup.kind, backup.prefix))
 
 
 def _wanted(backup, kind, target):
-    if backup.manifest is None and backup.kind is None:
-        # Nothing says what it is: it belongs to a target whose name gives its prefix.
-        if target is not None:
-            return backup.prefix == artifact.safe_part(target)
-        return kind is None
-    return (kind is None or backup.kind == kind) and (target is None or backup.target == target)
+    if kind is not None and backup.kind != kind:
+        return False
+    if target is None:
+        return True
+    if backup.manifest is None and backup.target is None:
+        # Nothing says which target: the prefix a target's backups are named with by default.
+        return backup.prefix == artifact.safe_part(target)
+    return backup.target == target
 
 
 # --- the plan -------------------------------------------------------------------------
@@ -355,6 +405,7 @@ class Plan:
                 {
                     "kind": group[0],
                     "target": group[1],
+                    "prefix": group[2],
                     "name": backup.name,
                     "time": artifact.iso(backup.moment),
                     "size": backup.size,
@@ -410,11 +461,14 @@ def plan(
     """Look at the store and decide. Reads (and hashes) but never deletes."""
     if verify not in ("newest", "all"):
         raise PolicyError("verify must be newest or all, not %r" % (verify,))
-    if grace_hours is None or grace_hours < 0:
+    if grace_hours is None:
         raise PolicyError("the grace period for incomplete backups must be 0 hours or more")
+    _days_option("the grace period for incomplete backups", grace_hours, "hours", MAX_DAYS * 24)
     result = Plan(store, policy)
     found, result.ignored = scan(store)
     result.backups = [b for b in found if _wanted(b, kind, target)]
+    for backup in result.backups:
+        backup.future = backup.moment is not None and backup.moment > now + FUTURE_TOLERANCE
 
     names = [current] if isinstance(current, str) else list(current or [])
     result.current = [_plain_name(name) for name in names if name]
@@ -428,6 +482,10 @@ def plan(
     for group, members in groups.items():
         newest_first = sorted(members, key=lambda b: (b.moment, b.name), reverse=True)
         for backup in newest_first:
+            if backup.future:  # not a candidate; checked when it is the current one
+                if backup in currents:
+                    _verify(store, backup)
+                continue
             if verify == "all" or group not in result.newest_verified or backup in currents:
                 if _verify(store, backup) and group not in result.newest_verified:
                     result.newest_verified[group] = backup
@@ -453,6 +511,18 @@ def plan(
         {b.group for b in result.backups if b.state != INCOMPLETE}, key=lambda g: tuple(map(str, g))
     ):
         members = [b for b in result.backups if b.group == group and b.state != INCOMPLETE]
+        for backup in members:
+            if backup.future:
+                backup.decision, backup.reasons = (
+                    "kept",
+                    [
+                        "dated %s, later than this run's clock (%s): not counted by the policy"
+                        % (artifact.iso(backup.moment), artifact.iso(now))
+                    ],
+                )
+        members = [b for b in members if not b.future]
+        if not members:
+            continue
         newest = result.newest_verified.get(group)
         if newest is None:
             for backup in members:
@@ -475,7 +545,12 @@ def plan(
             continue
         cause = backup.problems[0] if backup.problems else "incomplete"
         young = backup.modified is not None and now - backup.modified <= grace
-        if not prune_incomplete:
+        if backup.pinned:
+            backup.decision, backup.reasons = (
+                "kept",
+                ["incomplete (%s); left alone: %s" % (cause, backup.pinned)],
+            )
+        elif not prune_incomplete:
             backup.decision, backup.reasons = "kept", ["incomplete (%s); prune_incomplete is off" % cause]
         elif young:
             backup.decision, backup.reasons = (

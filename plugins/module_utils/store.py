@@ -7,6 +7,8 @@ CronJob) or a prefix in an S3-compatible bucket. Every store offers the same sma
 interface, so the backup, restore and retention code does not care where the files are:
 
 - ``list()``: the stored files (``Entry``: name, size, modified), temporary files excluded;
+- ``others()``: what list() leaves out that retention reports: temporary files of
+  interrupted writes, and names that are links or not regular files;
 - ``read_bytes(name)`` / ``write_bytes(name, data)`` (atomic);
 - ``put_file(local_path, name)``: store a finished local file under ``name``;
 - ``local_path(name)``: a path to read the file from (None when it must be fetched);
@@ -110,6 +112,25 @@ class LocalStore:
                 modified = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC)
                 entries.append(Entry(item.name, stat.st_size, modified))
         return sorted(entries, key=lambda entry: entry.name)
+
+    def others(self):
+        """What list() leaves out that retention must know about: ``(partials, irregular)``,
+        the temporary files of interrupted writes (Entries, see artifact.parse_partial_name)
+        and the names of symbolic links and other entries that are not regular files."""
+        if not os.path.isdir(self.path):
+            raise StoreError("the backup directory %s does not exist" % self.path)
+        partials, irregular = [], []
+        with os.scandir(self.path) as scan:
+            for item in scan:
+                if not item.is_file(follow_symlinks=False):
+                    if not item.name.startswith(".") and (item.is_symlink() or not item.is_dir()):
+                        irregular.append(item.name)
+                    continue
+                if item.name.startswith(".") and artifact.parse_partial_name(item.name):
+                    stat = item.stat(follow_symlinks=False)
+                    modified = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC)
+                    partials.append(Entry(item.name, stat.st_size, modified))
+        return sorted(partials, key=lambda entry: entry.name), sorted(irregular)
 
     def exists(self, name):
         return os.path.isfile(self._path(name))
@@ -353,6 +374,10 @@ class S3Store:
         except self._failures() as exc:
             raise self._error("list", None, exc) from exc
         return sorted(entries, key=lambda entry: entry.name)
+
+    def others(self):
+        """Nothing: an object appears whole or not at all, and a bucket has no links."""
+        return [], []
 
     def exists(self, name):
         key = self._key(name)

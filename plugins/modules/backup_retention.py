@@ -14,8 +14,10 @@ description:
     write, each with C(<archive>.manifest.json) beside it. A backup counts only when its
     manifest is stored next to it.
   - Backups are grouped by the manifest's C(kind) and C(target) (for example
-    C(postgresql) and the database name), and each group is judged on its own.
-    O(kind) and O(target) limit a run to some of them.
+    C(postgresql) and the database name) and the prefix of the archive's name, and each
+    group is judged on its own: two series of one database (C(prod-...) and
+    C(staging-...), or an hourly and a nightly job with their own prefixes) never decide
+    about each other. O(kind) and O(target) limit a run to some of them.
   - "B(States.) I(verified): the manifest is complete (every required field, status
     C(complete)) and the archive's size and SHA-256 match it. I(complete): the manifest is
     complete and the stored size matches; the content was not hashed. I(incomplete): an
@@ -35,6 +37,10 @@ description:
     C(find DIR -mtime +7 -delete) becomes C(max_age_days: 7), without its dangers."
   - A backup's time is the manifest's C(started) (when the data was read), else the
     time in its name, else the stored file's modification time.
+  - "B(Clock skew.) A backup dated more than an hour after the clock of the host that runs
+    the module (the clock of the host that took it was ahead, or this one is behind) is
+    kept, left out of the policy (it fills no slot and is never the newest verified
+    backup, so it cannot push real backups out) and named in a warning."
   - "B(Invariants.) The newest verified backup of each group is never deleted, whatever the
     policy says, and neither is O(current). A group without any verified backup loses
     nothing to the policy. When the current backup failed (O(current_failed=true), or
@@ -43,7 +49,9 @@ description:
     true and the backups the policy would have deleted in RV(would_have_deleted)."
   - "B(Incomplete backups) are reported in RV(incomplete) and never fill slots. They are
     deleted only with O(prune_incomplete=true), and only once all their files are older
-    than O(incomplete_grace_hours) (a backup being written has no manifest yet)."
+    than O(incomplete_grace_hours) (a backup being written has no manifest yet). In a
+    directory, the temporary file a killed backup leaves (C(.<archive>.<random>.partial))
+    is such an incomplete backup."
   - "B(Deleting) removes the archive first, then its manifest, oldest backups first. A run
     that dies in between leaves a manifest whose archive is gone; the next run reports
     it as incomplete (archive missing) and removes it under the O(prune_incomplete) rule.
@@ -52,8 +60,12 @@ description:
   - Reading or hashing errors fail the task before anything is deleted. A delete that
     fails stops the run; the message names the object, the cause and what was already
     deleted.
-  - Files in the location that are neither manifests nor named like backups
-    (C(<prefix>-<YYYYmmddTHHMMSSZ><ext>)) are listed in RV(ignored) and never touched.
+  - Only names the backup modules write are taken for backups,
+    C(<prefix>-<YYYYmmddTHHMMSSZ>) with one of their archive extensions (C(.dump.zst),
+    C(.globals.sql.zst), C(.rdb.zst), C(.rdb), C(.tar.gz)) and, for manifests,
+    C(.manifest.json) after that. Other files are listed in RV(ignored) and never touched;
+    so are symbolic links and other entries that are not regular files, and a backup whose
+    archive or manifest is such an entry is left alone.
 options:
   location:
     description:
@@ -289,12 +301,12 @@ incomplete:
       problems: ["no manifest: the backup failed, was interrupted or is being written"]
       reason: "kept: incomplete (no manifest: ...) for less than 24 hours"
 ignored:
-  description: Files that are not backups (no manifest, name not a backup name); never touched.
+  description: Files that are not backups (names the backup modules do not write), symbolic links and other entries that are not regular files; never touched.
   returned: always
   type: list
   elements: str
 newest_verified:
-  description: Per kind and target, the newest verified backup (C(kind), C(target), C(name), C(time), C(size), C(sha256)).
+  description: Per group (kind, target and name prefix), the newest verified backup (C(kind), C(target), C(prefix), C(name), C(time), C(size), C(sha256)).
   returned: always
   type: list
   elements: dict
@@ -424,6 +436,11 @@ def run(module, open_store=stores.open_store, now=None):
     if plan.hold:
         module.warn("retention of %s: nothing deleted: %s" % (result["location"], plan.hold))
     for backup in plan.backups:
+        if backup.future:
+            module.warn(
+                "backup %s is dated %s, later than this host's clock: kept and left out of the "
+                "policy; check the clocks" % (store.describe(backup.name), artifact.iso(backup.moment))
+            )
         if backup.corrupt:
             module.warn(
                 "backup %s does not match its manifest: %s"

@@ -216,7 +216,10 @@ def test_protected_backup_survives_a_policy_that_deletes_everything():
         ({"keep_last": -1}, "keep_last must be a whole number"),
         ({"keep_daily": True}, "keep_daily must be a whole number"),
         ({"keep_weekly": 1.5}, "keep_weekly must be a whole number"),
-        ({"max_age_days": -2}, "max_age_days must be a number of days"),
+        ({"max_age_days": -2}, "max_age_days must be between 0 and 36525 days, not -2"),
+        ({"max_age_days": 800000}, "max_age_days must be between 0 and 36525 days"),
+        ({"max_age_days": float("inf")}, "max_age_days must be a number of days, not inf"),
+        ({"max_age_days": float("nan")}, "max_age_days must be a number of days, not nan"),
         ({"keep_last": 1, "timezone": "Mars/Olympus_Mons"}, "not an IANA time zone"),
     ],
 )
@@ -241,9 +244,13 @@ class Location:
         self.path = path
         self.store = CountingStore(str(path))
 
-    def backup(self, when, target="mplp", kind="postgresql", manifest=True, corrupt=False, **fields):
+    def backup(
+        self, when, target="mplp", kind="postgresql", manifest=True, corrupt=False, prefix=None, **fields
+    ):
         moment = t(when)
-        name = artifact.archive_name(target, moment, ".dump.zst")
+        name = artifact.archive_name(
+            prefix or (target if isinstance(target, str) else "odd"), moment, ".dump.zst"
+        )
         data = ("%s %s %s" % (kind, target, when)).encode() * 10
         (self.path / name).write_bytes(data)
         if manifest:
@@ -454,8 +461,20 @@ def test_foreign_files_are_ignored_and_never_touched(loc):
     loc.backup("2026-11-02T02:00")
     (loc.path / "README.txt").write_text("backups of mplp")
     (loc.path / "backup_20261101.sql.gz").write_bytes(b"the seed's way")
+    (loc.path / "app.manifest.json").write_text("{}")  # someone else's manifest
+    (loc.path / "backup-job-20261101T020000Z.log").write_text("a job's log")
+    sidecar = artifact.archive_name("mplp", t("2026-11-02T02:00"), ".dump.zst.sha256")
+    (loc.path / sidecar).write_text("0" * 64)
     result = run_plan(loc, {"keep_last": 1}, prune_incomplete=True, grace_hours=0).result()
-    assert result["ignored"] == ["README.txt", "backup_20261101.sql.gz"]
+    assert result["ignored"] == sorted(
+        [
+            "README.txt",
+            "backup_20261101.sql.gz",
+            "app.manifest.json",
+            "backup-job-20261101T020000Z.log",
+            sidecar,
+        ]
+    )
     assert all(item["name"] not in result["ignored"] for item in result["deleted"])
 
 
@@ -482,7 +501,87 @@ def test_an_archive_without_manifest_of_an_unknown_prefix_belongs_to_the_target_
     assert lonely in by_name(everything["incomplete"])
     assert lonely not in by_name(run_plan(loc, {"keep_last": 1}, target="alpha").result()["incomplete"])
     assert lonely in by_name(run_plan(loc, {"keep_last": 1}, target="gamma").result()["incomplete"])
-    assert lonely not in by_name(run_plan(loc, {"keep_last": 1}, kind="postgresql").result()["incomplete"])
+    # Its extension says what it is: a PostgreSQL archive, never part of a Redis run.
+    assert lonely in by_name(run_plan(loc, {"keep_last": 1}, kind="postgresql").result()["incomplete"])
+    redis_run = run_plan(
+        loc, {"keep_last": 1}, kind="redis", target="gamma", prune_incomplete=True, grace_hours=0
+    )
+    assert lonely not in {b.name for b in redis_run.backups}
+
+
+def test_series_of_one_database_with_different_prefixes_are_judged_apart(loc):
+    """prod-* and staging-* backups of a database named app in one directory: the staging
+    job's retention never deletes the prod series."""
+    prod = [loc.backup("2026-11-%02dT02:00" % day, target="app", prefix="prod") for day in (1, 2, 3)]
+    staging = [loc.backup("2026-11-%02dT03:00" % day, target="app", prefix="staging") for day in (1, 2, 3)]
+    plan = run_plan(loc, {"keep_last": 1}, target="app", current=staging[-1])
+    assert sorted(b.name for b in plan.deletions) == sorted(prod[:2] + staging[:2])
+    assert [(g["target"], g["prefix"], g["name"]) for g in plan.result()["newest_verified"]] == [
+        ("app", "prod", prod[-1]),
+        ("app", "staging", staging[-1]),
+    ]
+    ret.execute(plan)
+    assert prod[-1] in loc.names() and staging[-1] in loc.names()
+
+
+def test_a_backup_dated_in_the_future_is_kept_and_pushes_no_real_backup_out(loc):
+    real = [loc.backup("2026-11-%02dT02:00" % day) for day in (19, 20, 21, 22)]
+    skewed = loc.backup("2027-11-20T02:00")  # its host's clock was a year ahead
+    plan = run_plan(loc, {"keep_last": 1, "max_age_days": 2})
+    decided = {b.name: (b.decision, b.reasons) for b in plan.backups}
+    assert decided[skewed][0] == "kept"
+    assert "later than this run's clock" in decided[skewed][1][0]
+    assert sorted(b.name for b in plan.deletions) == real[:3]  # keep_last 1 is the newest real one
+    assert [g["name"] for g in plan.result()["newest_verified"]] == [real[-1]]
+    assert skewed not in loc.store.hashed
+    # Within the tolerance a backup is an ordinary one.
+    near = ret.plan(loc.store, ret.Policy(keep_last=1), t("2027-11-20T01:30"))
+    assert [g["name"] for g in near.result()["newest_verified"]] == [skewed]
+
+
+def test_a_manifest_with_a_kind_or_target_that_is_not_a_string_is_incomplete(loc):
+    odd = loc.backup("2026-11-01T02:00", target={"not": "a name"})
+    good = loc.backup("2026-11-02T02:00")
+    result = run_plan(loc, {"keep_last": 1}).result()
+    assert "target is not a string" in by_name(result["incomplete"])[odd]["problems"]
+    assert [item["name"] for item in result["kept"]] == [good]
+
+
+def test_the_temporary_file_of_a_killed_backup_is_incomplete_and_pruned_after_the_grace_period(loc):
+    good = loc.backup("2026-11-01T02:00")
+    leftover = "." + artifact.archive_name("mplp", t("2026-11-02T02:00"), ".dump.zst") + ".x1y2z3a4.partial"
+    (loc.path / leftover).write_bytes(b"half a dump")
+    os.utime(loc.path / leftover, (t("2026-11-02T02:05").timestamp(),) * 2)
+    other_hidden = ".nfs000001"
+    (loc.path / other_hidden).write_bytes(b"not ours")
+    result = run_plan(loc, {"keep_last": 1}).result()
+    item = by_name(result["incomplete"])[leftover]
+    assert item["kind"] == "postgresql" and item["target"] == "mplp"
+    assert "its writer stopped before finishing it" in item["problems"][0]
+    assert other_hidden not in result["ignored"]
+    young = ret.plan(loc.store, ret.Policy(keep_last=1), t("2026-11-02T03:00"), prune_incomplete=True)
+    assert young.deletions == []
+    ret.execute(run_plan(loc, {"keep_last": 1}, prune_incomplete=True, grace_hours=24))
+    assert leftover not in loc.names() and good in loc.names() and other_hidden in loc.names()
+
+
+def test_symbolic_links_are_ignored_and_the_backups_they_belong_to_left_alone(loc, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    linked_manifest = loc.backup("2026-11-01T02:00")
+    target = elsewhere / artifact.manifest_name(linked_manifest)
+    (loc.path / artifact.manifest_name(linked_manifest)).rename(target)
+    (loc.path / artifact.manifest_name(linked_manifest)).symlink_to(target)
+    linked_archive = loc.backup("2026-11-02T02:00")
+    (loc.path / linked_archive).rename(elsewhere / linked_archive)
+    (loc.path / linked_archive).symlink_to(elsewhere / linked_archive)
+    newest = loc.backup("2026-11-03T02:00")
+    plan = run_plan(loc, {"keep_last": 1}, prune_incomplete=True, grace_hours=0)
+    result = plan.result()
+    assert result["ignored"] == sorted([artifact.manifest_name(linked_manifest), linked_archive])
+    assert plan.deletions == []
+    for name in (linked_manifest, linked_archive):
+        assert "symbolic link" in by_name(result["incomplete"])[name]["reason"]
+    assert [item["name"] for item in result["kept"]] == [newest]
 
 
 def test_execute_deletes_oldest_first_archive_before_manifest_and_is_idempotent(loc):
@@ -547,7 +646,12 @@ def test_time_comes_from_the_manifest_then_the_name(loc):
 
 @pytest.mark.parametrize(
     "options,message",
-    [({"verify": "some"}, "verify must be newest or all"), ({"grace_hours": -1}, "0 hours or more")],
+    [
+        ({"verify": "some"}, "verify must be newest or all"),
+        ({"grace_hours": -1}, "between 0 and 876600 hours, not -1"),
+        ({"grace_hours": float("inf")}, "must be a number of hours, not inf"),
+        ({"grace_hours": float("nan")}, "must be a number of hours, not nan"),
+    ],
 )
 def test_plan_option_errors(loc, options, message):
     with pytest.raises(ret.PolicyError, match=message):
