@@ -26,9 +26,12 @@ RDB's size and SHA-256 while it is unpacked) before anything else. A scratch
 ``redis-server`` is started on a Unix socket in a private 0700 temporary directory (no TCP
 port, no password, no persistence) and loads the RDB: Redis itself parses every type
 (streams, module-free encodings, function libraries), and a file it cannot load stops the
-restore before the target is touched. What it loaded is compared with the manifest. The
+restore before the target is touched (keys of a module data type need the module:
+``modules``, the scratch server's ``--loadmodule``). What it loaded is compared with the manifest. The
 target is checked (a primary, not in cluster mode, every needed database selectable, able
-to take the scratch server's DUMP payload version), flushed (``flush``), and every key is
+to take the scratch server's DUMP payload version), its user's permissions are checked
+for every key of the backup (``check_permissions``: ``ACL DRYRUN`` where allowed, else an
+``EXISTS`` probe of each key), then it is flushed (``flush``), and every key is
 copied with ``DUMP``/``PTTL`` from the scratch server and ``RESTORE key ttl payload
 REPLACE`` into the target, pipelined in batches, database by database; function libraries
 with ``FUNCTION DUMP``/``FUNCTION RESTORE``. No access to the target's filesystem is
@@ -79,6 +82,8 @@ RDB_VERSIONS = (
 _CHECK_DB = re.compile(r"^\[offset (\d+)\] Selecting DB ID (\d+)\s*$", re.M)
 _CHECK_INFO = re.compile(r"^\[info\] (\d+) (keys read|expires|already expired)\s*$", re.M)
 _DB = re.compile(r"^db(\d+)$")
+_MODULE_TYPE = re.compile(r"no matching module type '([^']*)'")
+_MODULE_FAILED = re.compile(r"(?:Can't load module from|Module) (\S+)(?: failed to load|: server aborting)")
 
 
 class RedisBackupError(Exception):
@@ -317,8 +322,8 @@ def connect(conn, db=0, what="connect to"):
     """An authenticated Wire to the server of ``conn`` (database ``db`` selected)."""
     wire = Wire.open(conn)
     try:
-        if conn.get("password"):
-            args = ["AUTH"] + ([conn["username"]] if conn.get("username") else []) + [conn["password"]]
+        args = auth_command(conn.get("username"), conn.get("password"))
+        if args:
             try:
                 wire.call(*args)
             except ServerReply as exc:
@@ -338,6 +343,17 @@ def connect(conn, db=0, what="connect to"):
         wire.close()
         raise
     return wire
+
+
+def auth_command(username, password):
+    """The AUTH a connection sends: ``AUTH user password`` whenever a user is named (a
+    ``nopass`` user takes any password, so an empty one when none is given), ``AUTH
+    password`` for the default user, nothing without either."""
+    if username:
+        return ["AUTH", username, password or ""]
+    if password:
+        return ["AUTH", password]
+    return None
 
 
 def parse_info(text):
@@ -401,6 +417,42 @@ def facts_from_info(info):
         "used_memory": info.get("used_memory"),
         "keyspace": keyspace_from_info(info),
     }
+
+
+def parse_module_list(reply):
+    """``MODULE LIST``'s reply as ``[{"name", "version"}]``, sorted by name."""
+    modules = []
+    for entry in reply or []:
+        if not isinstance(entry, list):
+            continue
+        fields = {}
+        for name, value in zip(entry[::2], entry[1::2], strict=False):
+            key = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+            fields[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        if fields.get("name") is not None:
+            modules.append({"name": str(fields["name"]), "version": fields.get("ver")})
+    return sorted(modules, key=lambda item: item["name"])
+
+
+def module_list(wire):
+    """The modules a server has loaded, None when it will not say (no permission, no command)."""
+    try:
+        return parse_module_list(wire.call("MODULE", "LIST"))
+    except ServerReply:
+        return None
+
+
+def server_modules(conn, what="connect to"):
+    """module_list() of the server of ``conn``."""
+    with connect(conn, what=what) as wire:
+        return module_list(wire)
+
+
+def describe_modules(modules):
+    return ", ".join(
+        "%s %s" % (item["name"], item["version"]) if item.get("version") is not None else item["name"]
+        for item in modules
+    )
 
 
 def parse_version(text):
@@ -780,6 +832,7 @@ def backup(
     label = name or describe(conn)
     what = "redis %s" % label if name is None else "redis %s (%s)" % (label, describe(conn))
     facts = server_facts(conn, "back up")
+    modules = server_modules(conn, "back up")
     started = now()
     _archive, path = plan_backup(conn, directory, name, compression, started)
     result = {
@@ -789,7 +842,17 @@ def backup(
         "target": label,
         "server": facts,
         "compression": compression,
+        "modules": modules,
+        "warnings": [],
     }
+    if modules:
+        # redis-check-rdb skips module data; a scratch redis-server without the modules
+        # refuses the whole RDB, so the restore needs them (redis_restore's load_modules)
+        result["warnings"].append(
+            "%s has modules loaded (%s): keys of their data types can only be restored by a scratch "
+            "redis-server that loads the same modules (redis_restore's load_modules), into a target that "
+            "has them too" % (what, describe_modules(modules))
+        )
     if os.path.lexists(path):
         raise RedisBackupError("%s already exists; refusing to overwrite a backup" % path, cause="storage")
     if check_mode:
@@ -842,6 +905,7 @@ def backup(
         rdb_sha256=raw.sha256,
         keyspace=keyspace,
         keyspace_source=source,
+        modules=modules,
         keys_total=sum(item["keys"] for item in keyspace.values()),
         expires_total=sum(item["expires"] for item in keyspace.values()),
         server={
@@ -1013,9 +1077,17 @@ class ScratchServer:
     no TCP port, no password, no persistence; stopped and removed on exit."""
 
     def __init__(
-        self, binary, databases=16, tmp_dir=None, timeout=600, stall_timeout=60, clock=time.monotonic
+        self,
+        binary,
+        databases=16,
+        tmp_dir=None,
+        timeout=600,
+        stall_timeout=60,
+        clock=time.monotonic,
+        modules=(),
     ):
         self.binary = binary
+        self.modules = list(modules or ())
         self.stall_timeout = stall_timeout
         self.databases = max(16, int(databases))
         self.tmp_dir = tmp_dir
@@ -1047,6 +1119,8 @@ class ScratchServer:
             "--logfile", os.path.join(self.dir, "redis.log"),
             "--maxmemory", "0",
         ]  # fmt: skip
+        for module in self.modules:
+            args += ["--loadmodule", module]
         try:
             self.proc = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
@@ -1060,11 +1134,7 @@ class ScratchServer:
         progress_at, loaded = started, None
         while True:
             if self.proc.poll() is not None:
-                raise RedisBackupError(
-                    "the scratch redis-server could not load the RDB (exit %d): %s"
-                    % (self.proc.returncode, self.log_tail()),
-                    cause="load",
-                )
+                raise self.failure()
             if os.path.exists(self.socket):
                 try:
                     with Wire.open_unix(self.socket, min(5.0, self.stall_timeout)) as wire:
@@ -1088,6 +1158,40 @@ class ScratchServer:
                     cause="load",
                 )
             time.sleep(0.05)
+
+    def failure(self):
+        """The error of a scratch server that exited: a module type it has no module for, a
+        module it could not load, else the RDB it could not load, with its log's last lines."""
+        tail = self.log_tail()
+        text = self.log_text()
+        missing = _MODULE_TYPE.search(text)
+        if missing:
+            return RedisBackupError(
+                "the RDB holds keys of the module data type '%s', which the scratch redis-server cannot "
+                "load without the module that defines it: give that module's file in load_modules (the "
+                "same module the backed-up server runs), or restore it with that server's own tools (%s)"
+                % (missing.group(1), tail),
+                cause="load",
+                module_type=missing.group(1),
+            )
+        module = _MODULE_FAILED.search(text)
+        if module:
+            return RedisBackupError(
+                "the scratch redis-server could not load the module %s (exit %d): %s"
+                % (module.group(1), self.proc.returncode, tail),
+                cause="tool",
+            )
+        return RedisBackupError(
+            "the scratch redis-server could not load the RDB (exit %d): %s" % (self.proc.returncode, tail),
+            cause="load",
+        )
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), "rb") as handle:
+                return handle.read()[-65536:].decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def log_tail(self, lines=4):
         """The last lines of the scratch server's log, without the prefixes and the host warnings."""
@@ -1227,6 +1331,130 @@ def check_target(conn, facts, databases, payload_version, libraries=()):
     return problems
 
 
+def key_denial(reply):
+    """Whether a reply to a probe of a key says the user may not touch it.
+
+    Returns ``"denied"`` (the reply, ``ACL DRYRUN``'s answer or an ``EXISTS``' NOPERM, is about
+    the key), ``"unknown"`` (the probe itself was refused: nothing learnt) or None (allowed).
+    """
+    if isinstance(reply, ServerReply):
+        text = str(reply)
+        if text.startswith("NOPERM") and "key" in text:
+            return "denied"
+        return "unknown"
+    if isinstance(reply, bytes) and reply != b"OK":
+        return "denied"  # ACL DRYRUN answers a denial with a bulk string saying why
+    return None
+
+
+def dryrun(wire, user, *command):
+    """``ACL DRYRUN user command...``: None when the user may run it, the reason when not;
+    raises ServerReply when the server will not tell (Redis < 7, or no permission for it)."""
+    answer = wire.call("ACL", "DRYRUN", user, *command)
+    if answer == b"OK":
+        return None
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+
+
+def acl_user(wire, conn):
+    """The ACL user this connection runs as (``ACL WHOAMI``, else the given user or default)."""
+    try:
+        name = wire.call("ACL", "WHOAMI")
+        return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+    except ServerReply:
+        return conn.get("username") or "default"
+
+
+def describe_denials(user, denied, total, how):
+    """The message of keys the user may not write: how many, the first few, the reason."""
+    first = denied[0]
+    names = ", ".join("'%s' (db %s)" % (_short(key), db) for db, key, _reason_text in denied[:3])
+    return (
+        "user '%s' may not write %d of the backup's %d key(s) (checked with %s), e.g. %s: %s; RESTORE "
+        "needs write access to every key of the backup" % (user, len(denied), total, how, names, first[2])
+    )
+
+
+def check_permissions(conn, scratch, keyspace, flush=True, libraries=(), batch=1000):
+    """Whether the target's user may do what the restore will do, found out before it does it
+    and without changing anything: ``(problems, report)``.
+
+    With ``ACL DRYRUN`` (Redis >= 7, a user allowed to run it) the commands (FLUSHALL,
+    FUNCTION RESTORE) and a ``RESTORE`` of every key of the backup are checked against the
+    user's ACL, key write permissions included. Without it every key is probed with
+    ``EXISTS``, which a key pattern that does not match the key refuses (NOPERM) but which
+    cannot tell a read-only pattern; command permissions then stay unknown. Keys are read
+    from the scratch server with SCAN and probed pipelined, ``batch`` at a time.
+    """
+    report = {"user": None, "method": None, "commands": "unknown", "keys_checked": 0, "keys_denied": 0}
+    problems = []
+    with connect(conn, what="restore into") as target:
+        user = acl_user(target, conn)
+        report["user"] = user
+        try:
+            dryrun(target, user, "INFO")
+            use_dryrun = True
+        except ServerReply:
+            use_dryrun = False
+        if use_dryrun:
+            report["method"] = "acl dryrun"
+            commands = []
+            if flush:
+                commands.append(("FLUSHALL",))
+            if libraries:
+                commands.append(("FUNCTION", "RESTORE", "x", "FLUSH" if flush else "REPLACE"))
+            for command in commands:
+                why = dryrun(target, user, *command)
+                if why:
+                    problems.append("user '%s' may not run %s: %s" % (user, " ".join(command[:2]), why))
+            report["commands"] = "checked"
+        else:
+            report["method"] = "exists"
+        denied = []
+        total = 0
+        for db in sorted(keyspace, key=int):
+            try:
+                target.call("SELECT", int(db))
+            except ServerReply as exc:
+                problems.append("user '%s' cannot select database %s: %s" % (user, db, exc))
+                continue
+            with scratch.connect(int(db)) as source:
+                cursor = b"0"
+                while True:
+                    cursor, keys = source.call("SCAN", cursor, "COUNT", batch)
+                    if keys:
+                        if use_dryrun:
+                            target.send(
+                                *[("ACL", "DRYRUN", user, "RESTORE", key, 0, "x", "REPLACE") for key in keys]
+                            )
+                        else:
+                            target.send(*[("EXISTS", key) for key in keys])
+                        replies = [target.reply() for _key in keys]
+                        for key, reply in zip(keys, replies, strict=True):
+                            verdict = key_denial(reply)
+                            if verdict == "denied":
+                                text = (
+                                    str(reply)
+                                    if isinstance(reply, ServerReply)
+                                    else reply.decode("utf-8", "replace")
+                                )
+                                denied.append((db, key, text))
+                            elif verdict == "unknown":
+                                # the probe itself was refused: the keys stay unchecked
+                                report.update(method=None, keys_checked=total, unknown_reason=str(reply))
+                                return problems, report
+                        total += len(keys)
+                    if cursor == b"0":
+                        break
+        report["keys_checked"] = total
+        report["keys_denied"] = len(denied)
+        if denied:
+            problems.append(
+                describe_denials(user, denied, total, "ACL DRYRUN RESTORE" if use_dryrun else "EXISTS")
+            )
+    return problems, report
+
+
 def _bulk(data):
     return b"$%d\r\n%s\r\n" % (len(data), data)
 
@@ -1347,8 +1575,13 @@ def restore(
     stall_timeout=60,
     check_mode=False,
     clock=time.monotonic,
+    modules=(),
 ):
-    """Restore a verified archive into the target; returns a result dict (see redis_restore's RETURN)."""
+    """Restore a verified archive into the target; returns a result dict (see redis_restore's RETURN).
+
+    ``modules``: module files the scratch server loads (``--loadmodule``), for backups of a
+    server whose keys include module data types.
+    """
     if manifest is None:
         manifest = verify_archive(archive)
     binary = find_tool("redis-server", server_binary)
@@ -1365,7 +1598,12 @@ def restore(
         "keyspace_before": before["keyspace"],
     }
     with ScratchServer(
-        binary, databases=highest + 1, tmp_dir=tmp_dir, timeout=load_timeout, stall_timeout=stall_timeout
+        binary,
+        databases=highest + 1,
+        tmp_dir=tmp_dir,
+        timeout=load_timeout,
+        stall_timeout=stall_timeout,
+        modules=modules,
     ) as scratch:
         rdb = scratch.prepare()
         try:
@@ -1375,10 +1613,26 @@ def restore(
                 "cannot unpack %s into %s: %s; nothing was restored" % (archive, scratch.dir, _reason(exc)),
                 cause="storage",
             )
-        scratch.start()
+        try:
+            scratch.start()
+        except RedisBackupError as exc:
+            if "module_type" not in exc.details:
+                raise
+            source = manifest.get("modules")
+            raise RedisBackupError(
+                "cannot restore %s: %s%s; nothing was restored"
+                % (
+                    archive,
+                    exc,
+                    "; the backed-up server had the modules %s" % describe_modules(source) if source else "",
+                ),
+                cause=exc.cause,
+                **exc.details,
+            )
         with scratch.connect() as wire:
             info = read_info(wire, "read")
             libraries = function_libraries(wire)
+            scratch_modules = (module_list(wire) or []) if modules else []
         loaded = {
             "keyspace": keyspace_from_info(info),
             "loaded": info.get("rdb_last_load_keys_loaded"),
@@ -1399,10 +1653,22 @@ def restore(
             _payload_version(scratch, loaded["keyspace"]),
             libraries,
         )
+        if not problems and scratch_modules:
+            problems = check_target_modules(conn, scratch_modules)
         if problems:
             raise RedisBackupError(
                 "redis %s cannot take this restore, nothing was changed: %s" % (where, "; ".join(problems)),
                 cause="target",
+            )
+        # before anything is flushed: may this user write every key of the backup?
+        problems, permissions = check_permissions(conn, scratch, loaded["keyspace"], flush, libraries, batch)
+        result["permissions"] = permissions
+        if problems:
+            raise RedisBackupError(
+                "redis %s cannot take this restore as user '%s', nothing was changed: %s"
+                % (where, permissions["user"], "; ".join(problems)),
+                cause="permission",
+                problems=problems,
             )
         result.update(
             verified=True,
@@ -1448,6 +1714,23 @@ def restore(
     return result
 
 
+def check_target_modules(conn, modules):
+    """Why the target cannot take the module data the scratch server loaded (empty: it can,
+    or it will not say which modules it has)."""
+    with connect(conn, what="restore into") as wire:
+        have = module_list(wire)
+    if have is None:
+        return []
+    names = {item["name"] for item in have}
+    missing = [item for item in modules if item["name"] not in names]
+    if not missing:
+        return []
+    return [
+        "it has not loaded the module(s) %s that the scratch server loaded for the backup's data, so it "
+        "could not RESTORE their keys" % describe_modules(missing)
+    ]
+
+
 def _state(progress, flush):
     """What a restore that stopped half way left behind, in words."""
     if progress["flushed"] is None:
@@ -1483,7 +1766,11 @@ def _copy_all(conn, scratch, keyspace, flush, batch, libraries, progress, slow_t
                 usual = target.sock.gettimeout()
                 target.sock.settimeout(max(usual or 0, slow_timeout))
                 progress["flushed"] = None  # sent: from here on it may have happened
-                target.call("FLUSHALL")
+                try:
+                    target.call("FLUSHALL")
+                except ServerReply as exc:
+                    progress["flushed"] = False  # refused (NOPERM, a renamed command...): not flushed
+                    raise RedisBackupError("FLUSHALL was refused: %s" % exc, cause="permission")
                 target.sock.settimeout(usual)
                 progress["flushed"] = True
             for db in sorted(keyspace, key=int):

@@ -52,7 +52,11 @@ options:
     type: int
     default: 6379
   username:
-    description: ACL user (Redis >= 6). It needs C(sync), C(replconf) and C(info) (for example C(+@admin)).
+    description:
+      - ACL user (Redis >= 6). It needs C(sync), C(replconf) and C(info) (for example C(+@admin)),
+        and C(module|list) for RV(modules) to be known.
+      - Whenever it is given the module authenticates as this user (C(AUTH username password)),
+        with an empty password when O(password) is not given (a C(nopass) user).
     type: str
   password:
     description: Password (of O(username), or of the default user). Never logged or returned.
@@ -114,6 +118,10 @@ notes:
     says so. The snapshot costs the server what a C(BGSAVE) costs (a fork, copy-on-write memory).
   - The directory needs room for the raw RDB and the archive while the backup runs.
   - On a Redis Cluster node the snapshot is that node's shard only.
+  - "Modules: C(redis-check-rdb) accepts keys of module data types (RedisJSON, RediSearch...),
+    but M(multiagent.ops.redis_restore) can only load them with the same modules
+    (its O(multiagent.ops.redis_restore#module:load_modules)). The modules the server has
+    loaded (C(MODULE LIST)) are recorded in the manifest and RV(modules), with a warning."
 requirements:
   - redis-check-rdb (redis-tools)
   - zstd (for O(compression=zstd))
@@ -193,6 +201,14 @@ server:
       description: Keys and keys with a TTL per database, from INFO.
       type: dict
       sample: {"0": {"keys": 1200, "expires": 800}}
+modules:
+  description:
+    - Modules the server has loaded (C(MODULE LIST)), each with C(name) and C(version); also
+      in the manifest. V(null) when the user may not run C(MODULE LIST).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "ReJSON", "version": 20609}]
 size:
   description: Archive size in bytes.
   returned: when a backup was written
@@ -220,6 +236,7 @@ manifest:
     redis_version: 7.0.15
     keyspace: {"0": {"keys": 204281, "expires": 150041}}
     keyspace_source: rdb
+    modules: []
     keys_total: 204281
     expires_total: 150041
     started: "2026-11-22T02:00:00Z"
@@ -269,6 +286,8 @@ def run(module):
         )
     except rb.RedisBackupError as exc:
         module.fail_json(msg=str(exc), cause=exc.cause)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
     if module._diff:
         result["diff"] = {
             "before": {"archive": result["archive"], "state": "absent"},

@@ -33,6 +33,14 @@ description:
     RDB, 260 MB with zstd) in 21 s; unpacking took 1 s, the scratch server's load 5.5 s
     (what loading the RDB directly into the target would cost, had we its filesystem), the
     flush and the copy 15 s."
+  - "B(Permissions first.) Before anything is flushed (and in check mode) the module finds
+    out whether the ACL user may write every key of the backup: with C(ACL DRYRUN) (Redis >= 7,
+    when the user may run it) it checks C(FLUSHALL), C(FUNCTION RESTORE) and a C(RESTORE) of
+    each key against the user's ACL; otherwise it probes each key with C(EXISTS), which a key
+    pattern the key does not match refuses (C(NOPERM)), and command permissions stay unknown.
+    A denial fails the task naming the user, a denied key and the permission, with the target
+    unchanged; RV(permissions) says what was checked. Keys are probed pipelined, O(batch_size) at
+    a time."
   - "B(Then compare.) After a flush, the target must hold exactly the keys without a TTL
     that the backup holds, per database, and at most the restored keys with one; a
     difference fails the task (something wrote to the target meanwhile). With
@@ -50,7 +58,11 @@ options:
     type: int
     default: 6379
   username:
-    description: ACL user (Redis >= 6); it needs C(flushall), C(restore), C(select), C(info) and, with functions, C(function).
+    description:
+      - ACL user (Redis >= 6); it needs C(flushall), C(restore), C(select), C(info), C(exists) and, with
+        functions, C(function), and write access to every key of the backup.
+      - Whenever it is given the module authenticates as this user (C(AUTH username password)),
+        with an empty password when O(password) is not given (a C(nopass) user).
     type: str
   password:
     description: Password (of O(username), or of the default user). Never logged or returned, never in a command line.
@@ -99,6 +111,17 @@ options:
     description: Seconds the scratch server may take to load the RDB.
     type: int
     default: 600
+  load_modules:
+    description:
+      - Module files (C(.so)) the scratch server loads (C(--loadmodule)), for a backup of a server
+        whose keys include module data types (RedisJSON's C(ReJSON-RL), RediSearch...). Without the
+        module that defines a type the scratch server cannot load the RDB, and the task fails
+        naming the type. Use the modules (and versions) the backed-up server ran; the manifest's
+        C(modules) lists them.
+      - The target must have loaded the same modules; when the user may run C(MODULE LIST) a
+        target without one of them is refused before anything is changed.
+    type: list
+    elements: path
 extends_documentation_fragment:
   - multiagent.ops.redis_tls
 attributes:
@@ -114,6 +137,9 @@ notes:
   - The host running the module needs C(redis-server) (it loads the RDB into memory there, so
     plan for the dataset's size) and C(zstd) for compressed archives; no Python Redis client.
   - Redis Cluster targets are refused (keys would need slot routing).
+  - Without C(ACL DRYRUN) a user limited to read-only key patterns (C(%R~)) or denied C(restore)
+    or C(flushall) is only found out when the command is refused; a refused C(FLUSHALL) leaves the
+    target unchanged.
 requirements:
   - redis-server
   - zstd (for compressed archives)
@@ -190,6 +216,14 @@ scratch_version:
   description: Redis version of the scratch server.
   returned: always
   type: str
+permissions:
+  description:
+    - "What the permission check before the restore found out: C(user) the ACL user, C(method)
+      V(acl dryrun), V(exists) or V(null) (the user may not run C(EXISTS) either, keys unchecked),
+      C(commands) V(checked) or V(unknown), C(keys_checked) and C(keys_denied)."
+  returned: when the archive loaded and the target was checked
+  type: dict
+  sample: {"user": "default", "method": "acl dryrun", "commands": "checked", "keys_checked": 174253, "keys_denied": 0}
 restored:
   description: Per database, C(keys) restored, C(with_ttl) of them with a time to live, and C(expired_during_copy).
   returned: unless check mode
@@ -208,8 +242,13 @@ duration_seconds:
   description: Seconds from the first look at the target to the last.
   returned: unless check mode
   type: float
+module_type:
+  description: When the scratch server could not load the RDB for lack of a module, the module data type it named.
+  returned: on such a failure
+  type: str
+  sample: ReJSON-RL
 cause:
-  description: On failure, what failed (verify, load, target, restore, compare, connection, timeout, auth, tool, storage).
+  description: On failure, what failed (verify, load, target, permission, restore, compare, connection, timeout, auth, tool, storage).
   returned: on failure
   type: str
 """
@@ -231,6 +270,7 @@ def argspec():
         zstd_binary=dict(type="path"),
         tmp_dir=dict(type="path"),
         load_timeout=dict(type="int", default=600),
+        load_modules=dict(type="list", elements="path"),
     )
     return spec
 
@@ -259,10 +299,16 @@ def run(module):
             tmp_dir=p["tmp_dir"],
             load_timeout=p["load_timeout"],
             check_mode=module.check_mode,
+            modules=p["load_modules"] or (),
         )
     except rb.RedisBackupError as exc:
         failed = dict(msg=str(exc), cause=exc.cause, **extra)
-        for key, name in (("problems", "problems"), ("skipped", "unverified"), ("result", "result")):
+        for key, name in (
+            ("problems", "problems"),
+            ("skipped", "unverified"),
+            ("result", "result"),
+            ("module_type", "module_type"),
+        ):
             if key in exc.details:
                 failed[name] = exc.details[key]
         module.fail_json(**failed)

@@ -371,3 +371,104 @@ def test_verbose_diff_output_never_contains_the_password(ansible, make_redis, lo
     for text in outputs:
         assert server.password not in text
     assert "would write" in outputs[0] and "restored" in outputs[3] and "Connection refused" in outputs[4]
+
+
+ACL_PLAYBOOK = """---
+- name: Redis modules as an ACL user
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Redis backup call
+      multiagent.ops.redis_backup:
+        host: 127.0.0.1
+        port: "{{ redis_port | int }}"
+        username: "{{ redis_username }}"
+        password: "{{ redis_password | default(omit) }}"
+        name: "{{ redis_name | default(omit) }}"
+        dest: "{{ redis_dest }}"
+        timeout: 10
+      when: redis_call == 'backup'
+      register: redis_result
+
+    - name: Redis restore call
+      multiagent.ops.redis_restore:
+        host: 127.0.0.1
+        port: "{{ redis_port | int }}"
+        username: "{{ redis_username }}"
+        password: "{{ redis_password | default(omit) }}"
+        archive: "{{ redis_archive }}"
+        timeout: 10
+      when: redis_call == 'restore'
+      register: redis_result
+"""
+
+
+def acl_module(ansible, tmp_path, call, server, username, password=None, args=(), **more):
+    """One module call as an ACL user (the shared playbook passes no username)."""
+    playbook = tmp_path / "redis_acl_modules.yml"
+    if not playbook.exists():
+        playbook.write_text(ACL_PLAYBOOK)
+    extra = {"redis_call": call, "redis_port": server.port, "redis_username": username}
+    if password is not None:
+        extra["redis_password"] = password
+    extra.update({"redis_%s" % key: value for key, value in more.items()})
+    run = ansible(str(playbook), limit=HOST, extra_vars=extra, args=args)
+    return run, run.results("Redis %s call" % call, HOST)
+
+
+def test_a_restore_as_a_user_limited_to_a_key_pattern_fails_before_the_flush(ansible, make_redis, tmp_path):
+    source, target = make_redis(), make_redis()
+    fill(source)
+    source.db(0).set("app:config", "from the backup")
+    run, backup = module(ansible, "backup", source, name="it", dest=str(tmp_path / "b"))
+    assert run.rc == 0, run.failure_messages()
+    target.db(0).set("app:config", "current")
+    target.db(0).set("precious", "untouched")
+    target.db(9).set("other", "untouched")
+    target.db(0).acl_setuser(
+        "appuser",
+        enabled=True,
+        passwords=["+app-pass"],
+        keys=["app:*"],
+        commands=["+@all", "-@admin", "+flushall"],
+    )
+    before = snapshot(target)
+    for args in (["--check"], []):
+        run, failed = acl_module(
+            ansible, tmp_path, "restore", target, "appuser", "app-pass", args=args, archive=backup["archive"]
+        )
+        assert run.rc != 0 and failed["cause"] == "permission", failed
+        assert failed["msg"].startswith(
+            "redis 127.0.0.1:%d cannot take this restore as user 'appuser', nothing was changed: user "
+            "'appuser' may not write 310 of the backup's 311 key(s) (checked with EXISTS), e.g. "
+            % target.port
+        )
+        assert (
+            "NOPERM this user has no permissions to access one of the keys used as arguments" in failed["msg"]
+        )
+        assert_same(before, snapshot(target), slack_ms=60_000)  # not flushed, nothing restored
+
+
+def test_a_nopass_acl_user_backs_up_and_restores(ansible, make_redis, tmp_path):
+    source, target = make_redis(), make_redis()
+    fill(source)
+    before = snapshot(source)
+    for server in (source, target):
+        server.db(0).acl_setuser("ops", enabled=True, nopass=True, keys=["*"], commands=["+@all"])
+        # the default user may do nothing: a module that ignored the username would fail
+        server.db(0).acl_setuser(
+            "default", enabled=True, passwords=["+" + server.password], commands=["-@all"]
+        )
+    run, backup = acl_module(ansible, tmp_path, "backup", source, "ops", name="it", dest=str(tmp_path / "b"))
+    assert run.rc == 0, run.failure_messages()
+    assert backup["manifest"]["keys_total"] == 310 and backup["modules"] == []
+    run, restored = acl_module(ansible, tmp_path, "restore", target, "ops", archive=backup["archive"])
+    assert run.rc == 0, run.failure_messages()
+    assert restored["permissions"]["user"] == "ops" and restored["problems"] == []
+    target.password = None  # the default user can no longer read: read back as ops
+
+    def as_ops(number, port=target.port):
+        return redis.Redis(port=port, username="ops", password="", db=number)
+
+    target.db = as_ops
+    assert_same(before, snapshot(target))

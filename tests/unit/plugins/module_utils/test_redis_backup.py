@@ -268,6 +268,62 @@ def test_target_checks():
 
 
 @pytest.mark.parametrize(
+    "username, password, command",
+    [
+        (None, None, None),
+        (None, "", None),
+        (None, "pw", ["AUTH", "pw"]),
+        ("backup", None, ["AUTH", "backup", ""]),  # a nopass user: any password is accepted
+        ("backup", "", ["AUTH", "backup", ""]),
+        ("backup", "pw", ["AUTH", "backup", "pw"]),
+    ],
+)
+def test_auth_is_sent_whenever_a_user_is_named(username, password, command):
+    assert rb.auth_command(username, password) == command
+
+
+@pytest.mark.parametrize(
+    "reply, verdict",
+    [
+        (0, None),  # EXISTS answered: the key pattern matches
+        (1, None),
+        (b"OK", None),  # ACL DRYRUN: allowed
+        (b"This user has no permissions to access the 'k1' key", "denied"),
+        (b"This user has no permissions to run the 'restore' command", "denied"),
+        (rb.ServerReply("NOPERM this user has no permissions to access one of the keys used as "
+                        "arguments"), "denied"),
+        (rb.ServerReply("NOPERM this user has no permissions to run the 'exists' command"), "unknown"),
+        (rb.ServerReply("ERR unknown command 'EXISTS'"), "unknown"),
+    ],
+)  # fmt: skip
+def test_key_probes_are_read(reply, verdict):
+    assert rb.key_denial(reply) == verdict
+
+
+def test_denied_keys_are_named_with_the_user_and_the_permission():
+    denied = [
+        ("0", b"k%d" % i, "NOPERM this user has no permissions to access one of the keys") for i in range(5)
+    ]
+    text = rb.describe_denials("appuser", denied, 12, "EXISTS")
+    assert text.startswith(
+        "user 'appuser' may not write 5 of the backup's 12 key(s) (checked with EXISTS), e.g. 'k0' (db 0), "
+        "'k1' (db 0), 'k2' (db 0): NOPERM this user has no permissions to access one of the keys; RESTORE "
+        "needs write access to every key of the backup"
+    )
+
+
+def test_module_lists_are_read():
+    reply = [
+        [b"name", b"search", b"ver", 20809, b"path", b"/m/redisearch.so", b"args", []],
+        [b"name", b"ReJSON", b"ver", 20609, b"path", b"/m/rejson.so", b"args", []],
+    ]
+    modules = rb.parse_module_list(reply)
+    assert modules == [{"name": "ReJSON", "version": 20609}, {"name": "search", "version": 20809}]
+    assert rb.describe_modules(modules) == "ReJSON 20609, search 20809"
+    assert rb.parse_module_list([]) == [] and rb.parse_module_list(None) == []
+
+
+@pytest.mark.parametrize(
     "progress, flush, words",
     [
         ({"flushed": True, "restored": 7}, True, "the target was flushed and 7 key(s) restored so far"),
@@ -581,6 +637,122 @@ def test_an_acl_user_needs_sync(server, tmp_path):
     with pytest.raises(rb.RedisBackupError, match="authentication as backup failed: WRONGPASS") as caught:
         rb.backup(dict(conn, password="wrong"), str(tmp_path / "b"), name="acl")
     assert caught.value.cause == "auth"
+
+
+def test_a_nopass_acl_user_is_used(server, target, tmp_path):
+    fill(server)
+    server.client.acl_setuser("backup", enabled=True, nopass=True, keys=["*"], commands=["+@all"])
+    server.client.acl_setuser("default", enabled=True, passwords=["+unit-pw-7f3a"], commands=["-@all"])
+    conn = dict(server.conn, username="backup", password=None)
+    result = rb.backup(conn, str(tmp_path / "b"), name="nopass")
+    assert result["manifest"]["keys_total"] == 9 and result["manifest"]["modules"] == []
+    target.client.acl_setuser("restorer", enabled=True, nopass=True, keys=["*"], commands=["+@all"])
+    restored = rb.restore(dict(target.conn, username="restorer", password=None), result["archive"])
+    assert restored["permissions"]["user"] == "restorer" and restored["problems"] == []
+
+
+def acl_restore_setup(server, target, tmp_path):
+    fill(server)
+    server.client.set("app:config", "x")
+    result = rb.backup(server.conn, str(tmp_path / "b"), name="acl")
+    target.client.set("app:keep", "me")
+    target.client.set("other", "untouched")
+    return result["archive"], {("app:keep", b"me"), ("other", b"untouched")}
+
+
+def target_state(target):
+    return {(key.decode(), target.client.get(key)) for key in target.client.keys("*")}
+
+
+def test_a_user_limited_to_a_key_pattern_fails_before_the_flush(server, target, tmp_path):
+    archive, state = acl_restore_setup(server, target, tmp_path)
+    target.client.acl_setuser(
+        "app", enabled=True, passwords=["+app-pw"], keys=["app:*"], commands=["+@all", "-@admin", "+flushall"]
+    )
+    conn = dict(target.conn, username="app", password="app-pw")
+    for check_mode in (True, False):
+        with pytest.raises(rb.RedisBackupError) as caught:
+            rb.restore(conn, archive, check_mode=check_mode)
+        message = str(caught.value)
+        assert caught.value.cause == "permission"
+        assert message.startswith(
+            "redis 127.0.0.1:%d cannot take this restore as user 'app', nothing was changed: user 'app' may "
+            "not write 9 of the backup's 10 key(s) (checked with EXISTS), e.g. " % target.port
+        )
+        assert "NOPERM this user has no permissions to access one of the keys" in message
+        assert target_state(target) == state
+    # the flush is allowed too, but the user may only read: ACL DRYRUN (when allowed) says so
+    target.client.execute_command("ACL", "SETUSER", "app", "resetkeys", "%R~*", "+acl|dryrun")
+    with pytest.raises(
+        rb.RedisBackupError,
+        match="may not write 10 of the backup's 10 key\\(s\\) \\(checked "
+        "with ACL DRYRUN RESTORE\\), e.g. .*This user has no permissions to access the '",
+    ):
+        rb.restore(conn, archive, check_mode=True)
+    target.client.execute_command("ACL", "SETUSER", "app", "resetkeys", "~*", "-flushall")
+    with pytest.raises(rb.RedisBackupError, match="user 'app' may not run FLUSHALL: This user has no perm"):
+        rb.restore(conn, archive)
+    assert target_state(target) == state
+
+
+def test_a_refused_flushall_says_the_target_was_not_changed(server, target, tmp_path):
+    archive, state = acl_restore_setup(server, target, tmp_path)
+    target.client.acl_setuser(
+        "app", enabled=True, passwords=["+app-pw"], keys=["*"], commands=["+@all", "-@admin", "-flushall"]
+    )
+    conn = dict(target.conn, username="app", password="app-pw")
+    checked = rb.restore(conn, archive, check_mode=True)  # no ACL DRYRUN: commands unknown
+    assert checked["permissions"] == {
+        "user": "app",
+        "method": "exists",
+        "commands": "unknown",
+        "keys_checked": 10,
+        "keys_denied": 0,
+    }
+    with pytest.raises(rb.RedisBackupError) as caught:
+        rb.restore(conn, archive)
+    assert str(caught.value).endswith(
+        "stopped: FLUSHALL was refused: NOPERM this user has no permissions to run the 'flushall' command. "
+        "State: the target was not flushed, nothing was changed"
+    )
+    assert caught.value.cause == "permission" and target_state(target) == state
+
+
+def module_rdb():
+    """An RDB with a plain key and a key of RedisJSON's module type (RDB_TYPE_MODULE_2)."""
+    charset = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    module_id = 0
+    for char in "ReJSON-RL":
+        module_id = (module_id << 6) | charset.index(char)
+    module_id = (module_id << 10) | 3
+    rdb = b"REDIS0010\xfe\x00\xfb\x02\x00" + b"\x00\x05plain\x01v"
+    rdb += b"\x07\x03doc\x81" + module_id.to_bytes(8, "big") + b"\x02\x05\x00"
+    return rdb + b"\xff" + b"\x00" * 8
+
+
+def test_module_data_is_named_when_the_scratch_server_cannot_load_it(target, tmp_path):
+    keyspace = {"0": {"keys": 2, "expires": 0}}
+    archive = write_archive(
+        tmp_path, "redis-t-20261122T020000Z.rdb", module_rdb(), keyspace=keyspace, keyspace_source="rdb",
+        keys_total=2, modules=[{"name": "ReJSON", "version": 20609}],
+    )  # fmt: skip
+    target.client.set("keep", "me")
+    with pytest.raises(rb.RedisBackupError) as caught:
+        rb.restore(target.conn, archive, check_mode=True)
+    assert caught.value.cause == "load" and caught.value.details["module_type"] == "ReJSON-RL"
+    assert str(caught.value).startswith(
+        "cannot restore %s: the RDB holds keys of the module data type 'ReJSON-RL', which the scratch "
+        "redis-server cannot load without the module that defines it: give that module's file in "
+        "load_modules" % archive
+    )
+    assert "; the backed-up server had the modules ReJSON 20609; nothing was restored" in str(caught.value)
+    missing = str(tmp_path / "no-such-module.so")
+    with pytest.raises(
+        rb.RedisBackupError, match="could not load the module %s \\(exit 1\\)" % missing
+    ) as caught:
+        rb.restore(target.conn, archive, modules=[missing])
+    assert caught.value.cause == "tool"
+    assert target.client.get("keep") == b"me" and target.client.dbsize() == 1
 
 
 def test_a_target_that_dies_half_way_is_reported_with_the_state_left(server, target, tmp_path, monkeypatch):
