@@ -32,6 +32,7 @@ import json
 import posixpath
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 try:
     import yaml
@@ -42,6 +43,7 @@ except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
 
 from ansible_collections.multiagent.ops.plugins.module_utils import vault
 from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, classify
+from ansible_collections.multiagent.ops.plugins.module_utils.quantity import parse_quantity
 
 FORMAT = "multiagent.ops/kubernetes-config"
 FORMAT_VERSION = 1
@@ -83,7 +85,8 @@ class ResourceType:
         return "%s/namespaces/%s/%s" % (root, namespace, self.plural)
 
     def object_path(self, namespace, name):
-        return "%s/%s" % (self.collection_path(namespace), name)
+        # Names of some kinds (RBAC) may hold characters with a meaning in URLs ('#', '?', ' ').
+        return "%s/%s" % (self.collection_path(namespace), quote(name, safe=""))
 
     def to_index(self):
         return {"kind": self.kind, "apiVersion": self.api_version, "plural": self.plural, "dir": self.dir}
@@ -423,6 +426,10 @@ def clean_namespace(namespace_obj):
 # ---------------------------------------------------------------------------------------
 # YAML and the archive
 
+# Characters YAML 1.1 counts as line breaks besides CR and LF (NEL, LINE SEPARATOR,
+# PARAGRAPH SEPARATOR): only a double-quoted scalar, which escapes them, keeps them.
+YAML_ONLY_QUOTED = ("\x85", "\u2028", "\u2029")
+
 
 if HAS_YAML:
 
@@ -430,7 +437,14 @@ if HAS_YAML:
         """Sorted keys; multi-line strings (config files in ConfigMaps) as literal blocks."""
 
     def _represent_str(dumper, value):
-        style = "|" if "\n" in value else None
+        if any(ch in value for ch in YAML_ONLY_QUOTED):
+            # YAML reads these as line breaks in any other style (a plain or block scalar
+            # would come back with a newline or a space): double quotes escape them.
+            style = '"'
+        elif "\n" in value:
+            style = "|"
+        else:
+            style = None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     _Dumper.add_representer(str, _represent_str)
@@ -680,16 +694,36 @@ def load_objects(index, files, vault_password=None, kinds=None, names=None, excl
     return chosen
 
 
+SA_GROUP_PREFIX = "system:serviceaccounts:"  # the group of all ServiceAccounts of a namespace
+SA_USER_PREFIX = "system:serviceaccount:"  # the user name of one ServiceAccount
+
+
 def retarget(rt, obj, source_namespace, target_namespace):
     """The object for the target namespace: its namespace, and RoleBinding subjects that
-    pointed at the source namespace."""
+    pointed at the source namespace: a ``namespace`` field, and the ServiceAccounts of the
+    source namespace named as a Group (``system:serviceaccounts:<ns>``) or a User
+    (``system:serviceaccount:<ns>:<name>``)."""
     obj = copy.deepcopy(obj)
     obj.setdefault("metadata", {})["namespace"] = target_namespace
     if rt.kind == "RoleBinding" and source_namespace != target_namespace:
         for subject in obj.get("subjects") or []:
-            if isinstance(subject, dict) and subject.get("namespace") == source_namespace:
-                subject["namespace"] = target_namespace
+            if isinstance(subject, dict):
+                _retarget_subject(subject, source_namespace, target_namespace)
     return obj
+
+
+def _retarget_subject(subject, source_namespace, target_namespace):
+    if subject.get("namespace") == source_namespace:
+        subject["namespace"] = target_namespace
+    name = subject.get("name")
+    if not isinstance(name, str):
+        return
+    if subject.get("kind") == "Group" and name == SA_GROUP_PREFIX + source_namespace:
+        subject["name"] = SA_GROUP_PREFIX + target_namespace
+    elif subject.get("kind") == "User" and name.startswith(SA_USER_PREFIX + source_namespace + ":"):
+        account = name[len(SA_USER_PREFIX + source_namespace + ":") :]
+        if account and ":" not in account:
+            subject["name"] = "%s%s:%s" % (SA_USER_PREFIX, target_namespace, account)
 
 
 def scaled_by_autoscaler(objects):
@@ -735,17 +769,51 @@ EXACT_MAPS = {"ConfigMap": ("data", "binaryData"), "Secret": ("data",)}
 def desired_state(rt, obj, live, autoscaled=()):
     """What the restore compares and sends for an existing object: the archived object,
     without ``spec.replicas`` of a workload an HPA scales, with the live data keys the
-    archive does not have set to None (removed) for ConfigMaps and Secrets."""
+    archive does not have set to None (removed) for ConfigMaps and Secrets, the live
+    finalizers kept (the archived ones added), and a claim's live storage request kept
+    when it is at least the archived one."""
     desired = copy.deepcopy(obj)
     if (rt.kind, _meta(obj).get("name")) in autoscaled and isinstance(desired.get("spec"), dict):
         desired["spec"].pop("replicas", None)
+    _keep_live_finalizers(desired, live)
     if rt.kind == "Service":
         _keep_node_ports(desired, live)
+    elif rt.kind == "PersistentVolumeClaim":
+        _keep_expanded_storage(desired, live)
     for field in EXACT_MAPS.get(rt.kind, ()):
         extra = set((live or {}).get(field) or {}) - set(desired.get(field) or {})
         if extra:
             desired.setdefault(field, {}).update(dict.fromkeys(sorted(extra)))
     return desired
+
+
+def _keep_live_finalizers(desired, live):
+    """The archived finalizers are a set that the live list must hold, not the whole list:
+    the server and controllers add their own (``kubernetes.io/pvc-protection``, left out of
+    the archive), and a merge patch replaces a list whole. So the list compared and sent is
+    the live one plus the archived finalizers it lacks: a restore never removes one."""
+    meta = desired.get("metadata")
+    wanted = meta.get("finalizers") if isinstance(meta, dict) else None
+    have = _meta(live or {}).get("finalizers")
+    if not isinstance(wanted, list) or not isinstance(have, list):
+        return
+    meta["finalizers"] = list(have) + [f for f in wanted if f not in have]
+
+
+def _keep_expanded_storage(desired, live):
+    """A claim expanded since the backup keeps its size: Kubernetes refuses to shrink a
+    claim, so a live storage request of at least the archived one matches (and is what a
+    patch sends)."""
+    requests = ((desired.get("spec") or {}).get("resources") or {}).get("requests")
+    live_requests = (((live or {}).get("spec") or {}).get("resources") or {}).get("requests") or {}
+    if not isinstance(requests, dict) or "storage" not in requests or "storage" not in live_requests:
+        return
+    try:
+        larger = parse_quantity(live_requests["storage"]) >= parse_quantity(requests["storage"])
+    except (ValueError, TypeError):
+        return
+    if larger:
+        requests["storage"] = live_requests["storage"]
 
 
 def _keep_node_ports(desired, live):
@@ -865,11 +933,46 @@ def plan(objects, live_by_type, autoscaled=()):
 MASK_MIN = 6  # shorter Secret values would mask unrelated text (names, numbers) in the output
 
 
-def mask(module, values):
+def mask(module, values, visible=()):
     """Have Ansible replace these values in anything the module returns (a second line of
-    defence: results are built without Secret values in the first place)."""
+    defence: results are built without Secret values in the first place).
+
+    ``visible``: what the result shows anyway (the namespace, paths, object names; strings,
+    or lists and dicts of them, keys included). A value found in one of them is not masked:
+    starring it out would corrupt the result (``config-********-...tar.gz``) and hide
+    nothing, the text being in the result already.
+    """
+    shown = list(_strings(visible))
     target = getattr(module, "_module", module)  # kubernetes.core's class wraps AnsibleModule
-    target.no_log_values.update(v for v in values if isinstance(v, str) and len(v) >= MASK_MIN)
+    target.no_log_values.update(
+        v
+        for v in values
+        if isinstance(v, str) and len(v) >= MASK_MIN and not any(v in text for text in shown)
+    )
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _strings(item)
+
+
+def exported_secrets(listed):
+    """``[(rt, Secret)]`` of ``listed`` (``[(rt, items)]``) that an export writes: not those
+    it leaves out (ServiceAccount tokens, owned ones), whose values never reach the archive."""
+    return [
+        (rt, obj)
+        for rt, items in listed
+        if rt.kind == SECRET
+        for obj in items
+        if skip_reason(rt, obj) is None
+    ]
 
 
 def secret_values(objects):

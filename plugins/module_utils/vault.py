@@ -8,8 +8,10 @@ encrypt must open with ``ansible-vault view/decrypt``, an AWX vault credential o
 files encrypted with Ansible Vault", "Ansible Vault payload format 1.1 - 1.2") specifies it:
 
 - a header ``$ANSIBLE_VAULT;1.1;AES256`` (``;1.2;AES256;<vault-id label>`` with a label);
-- PBKDF2-HMAC-SHA256 over the password with the salt, 10000 iterations, giving 80 bytes:
-  a 32-byte AES key, a 32-byte HMAC key and a 16-byte counter IV;
+- PBKDF2-HMAC-SHA256 over the password (without leading and trailing whitespace, which
+  the ansible-vault CLI strips from password files and prompts) with the salt, 10000
+  iterations, giving 80 bytes: a 32-byte AES key, a 32-byte HMAC key and a 16-byte
+  counter IV;
 - the plaintext padded to the AES block (PKCS#7, RFC 5652 section 6.3) and encrypted with
   AES-256 in CTR mode, the 128-bit counter block starting at the IV;
 - an RFC 2104 HMAC-SHA256 of the ciphertext with the HMAC key;
@@ -75,14 +77,37 @@ def _bytes(value, what):
 
 
 def _password(password):
+    """The password as the ansible-vault CLI uses it: its UTF-8 bytes without leading and
+    trailing whitespace (the CLI strips what it reads from a password file or a prompt), so
+    that files open both ways. Empty after that is refused."""
     secret = _bytes(password, "the vault password")
     if not secret:
         raise VaultError("the vault password is empty")
-    return secret
+    stripped = secret.strip()
+    if not stripped:
+        raise VaultError(
+            "the vault password is only whitespace: ansible-vault strips leading and trailing "
+            "whitespace from passwords, which leaves it empty"
+        )
+    return stripped
+
+
+def _passwords(password):
+    """The passwords to try when decrypting: the stripped one (what ansible-vault and this
+    module write with), then the one as given if it differs (files this module wrote before
+    it stripped passwords)."""
+    stripped = _password(password)
+    raw = _bytes(password, "the vault password")
+    return [stripped] if raw == stripped else [stripped, raw]
 
 
 def derive_keys(password, salt):
-    """``(aes_key, hmac_key, iv)`` from the password and the salt, as the format defines."""
+    """``(aes_key, hmac_key, iv)`` from the password (stripped, as ansible-vault does) and
+    the salt, as the format defines."""
+    return _derive(_password(password), salt)
+
+
+def _derive(secret, salt):
     _require()
     kdf = PBKDF2HMAC(
         algorithm=hashes.SHA256(),
@@ -91,7 +116,7 @@ def derive_keys(password, salt):
         iterations=ITERATIONS,
         backend=default_backend(),
     )
-    derived = kdf.derive(_password(password))
+    derived = kdf.derive(secret)
     return derived[:KEY_LENGTH], derived[KEY_LENGTH : 2 * KEY_LENGTH], derived[2 * KEY_LENGTH :]
 
 
@@ -113,7 +138,8 @@ def _hexlify_lines(data):
 
 
 def encrypt(plaintext, password, salt=None, vault_id=None):
-    """The vault text (bytes, ending with a newline) of ``plaintext``."""
+    """The vault text (bytes, ending with a newline) of ``plaintext``, encrypted with the
+    password stripped of leading and trailing whitespace, as ansible-vault does."""
     _require()
     data = _bytes(plaintext, "the plaintext")
     salt = os.urandom(SALT_LENGTH) if salt is None else _bytes(salt, "the salt")
@@ -159,7 +185,9 @@ def decrypt(data, password):
     """The plaintext (bytes) of vault text ``data``.
 
     A wrong password and altered content both fail the HMAC check before anything is
-    decrypted: the error says so without telling them apart (the format cannot).
+    decrypted: the error says so without telling them apart (the format cannot). The
+    password is tried stripped of leading and trailing whitespace (as ansible-vault uses
+    it), then as given when that differs.
     """
     _require()
     version, cipher, _vault_id, body = parse_envelope(data)
@@ -178,9 +206,12 @@ def decrypt(data, password):
         ciphertext = binascii.unhexlify(ciphertext_hex)
     except (binascii.Error, TypeError, ValueError) as exc:
         raise VaultError("the ansible-vault content is damaged (%s)" % exc.__class__.__name__) from None
-    aes_key, hmac_key, iv = derive_keys(password, salt)
-    expected = hmac.new(hmac_key, ciphertext, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, signature):
+    for secret in _passwords(password):
+        aes_key, hmac_key, iv = _derive(secret, salt)
+        expected = hmac.new(hmac_key, ciphertext, hashlib.sha256).digest()
+        if hmac.compare_digest(expected, signature):
+            break
+    else:
         raise VaultError("wrong vault password, or the encrypted content was altered (HMAC mismatch)")
     decryptor = Cipher(algorithms.AES(aes_key), modes.CTR(iv), backend=default_backend()).decryptor()
     padded = decryptor.update(ciphertext) + decryptor.finalize()

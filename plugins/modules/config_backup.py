@@ -40,7 +40,10 @@ description:
     C(ansible-vault view) opens with the same password. Each Secret's salt is derived from
     its content with a key stretched from the password, so unchanged Secrets encrypt to the
     same bytes too; this reveals only whether a Secret changed between two backups made with
-    the same password. No Secret value is ever returned or logged."
+    the same password. No Secret value is ever returned or logged; as a second line of
+    defence, the values of the exported Secrets are masked in what the module returns, except
+    a value that is part of the namespace, the archive's path or an object's name, which the
+    result shows anyway."
 options:
   namespace:
     description: The namespace to export.
@@ -88,6 +91,8 @@ options:
   vault_password:
     description:
       - The ansible-vault password the Secrets are encrypted with; required with O(include_secrets).
+      - Leading and trailing whitespace (a trailing newline from a file lookup) is ignored, as
+        C(ansible-vault) ignores it in password files and prompts; a password of whitespace only is refused.
       - Take it from a vaulted variable or an AWX credential, never from a plain file in a repository.
     type: str
   vault_id:
@@ -263,7 +268,6 @@ def run(module, reader):
         if namespace_obj is None:
             module.fail_json(msg="namespace %s does not exist; nothing was written" % ns)
         listed = kx.list_types(reader, ns, types)
-        kx.mask(module, kx.secret_values([(rt, obj) for rt, items in listed for obj in items]))
         export = kx.export_namespace(
             ns,
             listed,
@@ -289,6 +293,13 @@ def run(module, reader):
         left_out=export.left_out,
         secrets_included=p["include_secrets"],
         encryption=export.index["encryption"],
+    )
+    # Only the Secrets in the archive; what the result shows anyway (the namespace, paths,
+    # object names) is never starred out.
+    kx.mask(
+        module,
+        kx.secret_values(kx.exported_secrets(listed)),
+        visible=[ns, p["path"], result, artifact.manifest_name(result["archive"])],
     )
     if module.check_mode:
         module.exit_json(**result)

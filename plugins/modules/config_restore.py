@@ -20,15 +20,23 @@ description:
     then custom resources. Objects of one kind are written concurrently; a kind with a
     failure stops the restore before the next kind."
   - "Into the archive's namespace or another one (O(namespace)): C(metadata.namespace) is
-    rewritten, and so are RoleBinding subjects that named the source namespace. References
-    inside data (DNS names in ConfigMaps, namespace selectors of NetworkPolicies) are not."
+    rewritten, and so are RoleBinding subjects that named the source namespace: a subject's
+    C(namespace), and the source namespace's ServiceAccounts named as a Group
+    (C(system:serviceaccounts:<namespace>)) or a User
+    (C(system:serviceaccount:<namespace>:<name>)). References inside data (DNS names in
+    ConfigMaps, namespace selectors of NetworkPolicies) are not."
   - "Idempotent: an object is unchanged when every field the archive sets has the archived
     value in the cluster (fields the server defaults or others add are not looked at).
     Otherwise it is created, or updated with a JSON merge patch of the archived object, which
-    sets exactly the archived fields; lists are replaced whole. ConfigMap and Secret data are
-    restored exactly (keys added since the backup are removed). The replicas of a workload
-    that an archived HorizontalPodAutoscaler scales are set only when the workload is
-    created. Objects that are not in the archive are never deleted."
+    sets exactly the archived fields; lists are replaced whole, except C(metadata.finalizers):
+    the archived finalizers are added to the live ones, and finalizers the server or
+    controllers set (C(kubernetes.io/pvc-protection)) are never removed. ConfigMap and Secret
+    data are restored exactly (keys added since the backup are removed). A
+    PersistentVolumeClaim is never shrunk: a live storage request at least as large as the
+    archived one (a claim expanded since the backup) counts as matching and is kept. The
+    replicas of a workload that a HorizontalPodAutoscaler of the archive scales are set only
+    when the workload is created, also when O(kinds), O(names) or O(exclude) leave the
+    HorizontalPodAutoscaler out. Objects that are not in the archive are never deleted."
   - "Check mode reads and compares, and lets the API server validate each create and update
     with C(dryRun=All) when the namespace exists; nothing is stored."
   - "Diff mode shows, per object created or updated, the live values of the archived fields
@@ -47,7 +55,9 @@ options:
     type: bool
     default: false
   vault_password:
-    description: The ansible-vault password the archive's Secrets were encrypted with; needed when Secrets are restored.
+    description:
+      - The ansible-vault password the archive's Secrets were encrypted with; needed when Secrets are restored.
+      - Tried without leading and trailing whitespace (as C(ansible-vault) uses it), then as given.
     type: str
   kinds:
     description: Restore only these kinds (C(Deployment), C(ConfigMap), C(<Kind>.<group>) for custom resources).
@@ -181,10 +191,14 @@ def argspec():
 
 
 class Loaded:
-    def __init__(self, manifest, index, objects):
+    """The verified archive: its manifest and index, the chosen objects, and ``autoscaled``,
+    the workloads an HPA of the archive scales (whether or not the HPA is chosen)."""
+
+    def __init__(self, manifest, index, objects, autoscaled=None):
         self.manifest = manifest
         self.index = index
         self.objects = objects
+        self.autoscaled = kx.scaled_by_autoscaler(objects) if autoscaled is None else set(autoscaled)
 
 
 def load(module):
@@ -210,10 +224,23 @@ def load(module):
         objects = kx.load_objects(
             index, files, p["vault_password"], kinds=p["kinds"], names=p["names"], exclude=p["exclude"]
         )
+        # Every HPA of the archive, chosen or not: a restore of the Deployments alone must
+        # not reset the replicas an archived HPA manages either.
+        autoscaled = kx.scaled_by_autoscaler(kx.load_objects(index, files, kinds=["HorizontalPodAutoscaler"]))
     except (kx.ExportError, vault.VaultError, OSError) as exc:
         module.fail_json(msg="Cannot restore from %s: %s; nothing was changed" % (path, exc))
-    kx.mask(module, kx.secret_values(objects))
-    return Loaded(manifest, index, objects)
+    # Only the Secrets restored; what the result shows anyway (namespaces, the archive's
+    # path, object names) is never starred out.
+    visible = [
+        path,
+        artifact.manifest_name(path),
+        index.get("namespace"),
+        p["namespace"],
+        manifest.get("sha256"),
+    ]
+    visible += [kx.object_name(rt, obj) for rt, obj in objects]
+    kx.mask(module, kx.secret_values(objects), visible=[v for v in visible if v])
+    return Loaded(manifest, index, objects, autoscaled)
 
 
 def _message(answer):
@@ -302,7 +329,7 @@ def run(module, reader, loaded):
         except kx.ExportError as exc:
             module.fail_json(msg="Cannot restore into namespace %s: %s; nothing was changed" % (target, exc))
         live = {rt.dir: {(o.get("metadata") or {}).get("name"): o for o in items} for rt, items in listed}
-    autoscaled = kx.scaled_by_autoscaler(objects)
+    autoscaled = loaded.autoscaled | kx.scaled_by_autoscaler(objects)
     steps = kx.plan(objects, live, autoscaled)
 
     diffs = []

@@ -457,6 +457,17 @@ def test_paths():
     assert widget.dir == "Widget.example.com"
 
 
+@pytest.mark.parametrize(
+    "name, encoded",
+    [("ops reader#1", "ops%20reader%231"), ("what?now", "what%3Fnow"), ("a:b", "a%3Ab"), ("50%", "50%25")],
+)
+def test_object_path_encodes_the_name(name, encoded):
+    # RBAC names need only be valid path segments: '#', '?' and ' ' must not end the path.
+    assert rt("Role").object_path("ns", name) == (
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/roles/%s" % encoded
+    )
+
+
 def test_builtin_types_leave_secrets_out_unless_asked():
     assert "Secret" not in [t.kind for t in kx.builtin_types()]
     assert "Secret" in [t.kind for t in kx.builtin_types(include_secrets=True)]
@@ -573,6 +584,32 @@ def test_export_writes_one_file_per_object_and_an_index():
 def test_yaml_is_sorted_and_multiline_strings_are_blocks():
     text = kx.dump_yaml({"b": 1, "a": {"z": "x", "config": "line one\nline two\n"}}).decode()
     assert text == "a:\n  config: |\n    line one\n    line two\n  z: x\nb: 1\n"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Welcome\x85to the system",
+        "line1\x85line2\nline3\n",
+        "x\u2028y",
+        "x\u2029y\n",
+        "\x85",
+        "tab\there\n",
+        "a\n\n\n",
+    ],
+)
+def test_yaml_round_trips_strings_with_unicode_line_breaks(value):
+    # YAML reads NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR as line breaks unless escaped.
+    obj = {"data": {"k": value, value: "as a key"}}
+    assert kx.load_yaml(kx.dump_yaml(obj), "test") == obj
+
+
+def test_configmap_with_nel_survives_the_archive_and_restores_as_unchanged():
+    cm = served("ConfigMap", "legacy-text", {"data": {"motd": "Welcome\x85to", "notes": "a\x85b\nc\n"}})
+    index, files = archive_of([(rt("ConfigMap"), [cm])])
+    [(kind, restored)] = kx.load_objects(index, files)
+    assert restored["data"] == cm["data"]
+    assert kx.plan([(kind, restored)], {"ConfigMap": {"legacy-text": cm}})[0]["action"] == "none"
 
 
 def test_secrets_are_only_exported_encrypted_for_ansible_vault():
@@ -812,6 +849,36 @@ def test_retarget_rewrites_the_namespace_and_rolebinding_subjects():
     assert same["metadata"]["namespace"] == "src"
 
 
+def test_retarget_rewrites_service_account_groups_and_users_of_the_source_namespace():
+    api = "rbac.authorization.k8s.io"
+    binding = {
+        "kind": "RoleBinding",
+        "metadata": {"name": "b", "namespace": "src"},
+        "subjects": [
+            {"kind": "Group", "apiGroup": api, "name": "system:serviceaccounts:src"},
+            {"kind": "User", "apiGroup": api, "name": "system:serviceaccount:src:ci"},
+            {"kind": "Group", "apiGroup": api, "name": "system:serviceaccounts:kube-system"},
+            {"kind": "User", "apiGroup": api, "name": "system:serviceaccount:kube-system:ci"},
+            {"kind": "User", "apiGroup": api, "name": "system:serviceaccount:src-other:ci"},
+            {"kind": "Group", "apiGroup": api, "name": "system:serviceaccounts"},
+            {"kind": "Group", "apiGroup": api, "name": "system:serviceaccounts:src-other"},
+        ],
+    }
+    moved = kx.retarget(rt("RoleBinding"), binding, "src", "copy")
+    assert [s["name"] for s in moved["subjects"]] == [
+        "system:serviceaccounts:copy",
+        "system:serviceaccount:copy:ci",
+        "system:serviceaccounts:kube-system",
+        "system:serviceaccount:kube-system:ci",
+        "system:serviceaccount:src-other:ci",
+        "system:serviceaccounts",
+        "system:serviceaccounts:src-other",
+    ]
+    assert binding["subjects"][0]["name"] == "system:serviceaccounts:src"
+    # Only RoleBindings, and only into another namespace.
+    assert kx.retarget(rt("RoleBinding"), binding, "src", "src")["subjects"] == binding["subjects"]
+
+
 @pytest.mark.parametrize(
     "desired, live, expected",
     [
@@ -898,6 +965,82 @@ def test_replicas_of_an_autoscaled_workload_are_left_to_the_hpa():
     assert kx.plan(objects[:1], {}, autoscaled)[0]["body"]["spec"]["replicas"] == 2
 
 
+def _live_pvc(size, finalizers, **spec):
+    return {
+        "metadata": dict(
+            SERVER_META,
+            name="data",
+            namespace="src",
+            finalizers=finalizers,
+            annotations={"pv.kubernetes.io/bind-completed": "yes"},
+        ),
+        "spec": dict(
+            {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": size}},
+                "storageClassName": "fast",
+                "volumeName": "pvc-1234",
+            },
+            **spec,
+        ),
+        "status": {"phase": "Bound", "capacity": {"storage": size}},
+    }
+
+
+def test_finalizers_compare_as_a_set_and_live_ones_are_never_removed():
+    pvc = rt("PersistentVolumeClaim")
+    at_backup = _live_pvc("10Gi", ["kubernetes.io/pvc-protection", "example.com/guard"])
+    archived = kx.clean(pvc, at_backup)
+    assert archived["metadata"]["finalizers"] == ["example.com/guard"]
+    # Restored onto the same, unchanged claim: nothing to do.
+    assert kx.plan([(pvc, archived)], {pvc.dir: {"data": at_backup}})[0]["action"] == "none"
+    # The archived finalizer is gone: it is added, the server's stays.
+    live = _live_pvc("10Gi", ["kubernetes.io/pvc-protection", "other.io/keep"])
+    step = kx.plan([(pvc, archived)], {pvc.dir: {"data": live}})[0]
+    assert step["action"] == "update"
+    assert step["body"]["metadata"]["finalizers"] == [
+        "kubernetes.io/pvc-protection",
+        "other.io/keep",
+        "example.com/guard",
+    ]
+    # Without live finalizers, the archived ones are sent; a created object gets them as archived.
+    bare = _live_pvc("10Gi", None)
+    bare["metadata"].pop("finalizers")
+    step = kx.plan([(pvc, archived)], {pvc.dir: {"data": bare}})[0]
+    assert step["body"]["metadata"]["finalizers"] == ["example.com/guard"]
+    assert kx.plan([(pvc, archived)], {})[0]["body"]["metadata"]["finalizers"] == ["example.com/guard"]
+
+
+@pytest.mark.parametrize(
+    "archived_size, live_size, action, sent",
+    [
+        ("10Gi", "20Gi", "none", None),  # expanded since the backup: never shrunk
+        ("10Gi", "10737418240", "none", None),  # the same quantity, written differently
+        ("10737418240", "10Gi", "none", None),
+        ("10G", "10Gi", "none", None),
+        ("20Gi", "10Gi", "update", "20Gi"),  # smaller than archived: expanded back
+        ("10Gi", "not-a-quantity", "update", "10Gi"),
+    ],
+)
+def test_a_claim_is_never_shrunk(archived_size, live_size, action, sent):
+    pvc = rt("PersistentVolumeClaim")
+    archived = kx.clean(pvc, _live_pvc(archived_size, ["kubernetes.io/pvc-protection"]))
+    live = _live_pvc(live_size, ["kubernetes.io/pvc-protection"])
+    step = kx.plan([(pvc, archived)], {pvc.dir: {"data": live}})[0]
+    assert step["action"] == action
+    if sent:
+        assert step["body"]["spec"]["resources"]["requests"]["storage"] == sent
+
+
+def test_an_expanded_claim_updated_for_another_reason_keeps_its_size():
+    pvc = rt("PersistentVolumeClaim")
+    archived = kx.clean(pvc, _live_pvc("10Gi", ["kubernetes.io/pvc-protection"]))
+    live = _live_pvc("20Gi", ["kubernetes.io/pvc-protection"], storageClassName="slow")
+    step = kx.plan([(pvc, archived)], {pvc.dir: {"data": live}})[0]
+    assert step["action"] == "update"
+    assert step["body"]["spec"]["resources"]["requests"]["storage"] == "20Gi"
+
+
 def test_node_ports_the_archive_left_to_the_server_keep_their_live_values():
     svc = {
         "kind": "Service",
@@ -980,6 +1123,42 @@ def test_secret_values_for_masking():
 
     kx.mask(Module, values | {"short"})
     assert SECRET_VALUE in Module.no_log_values and "short" not in Module.no_log_values
+
+
+def test_only_exported_secrets_are_masked():
+    token = served(
+        "Secret",
+        "default-token-abcde",
+        {
+            "type": "kubernetes.io/service-account-token",
+            "data": {"namespace": base64.b64encode(b"mplp-production").decode(), "token": "dG9rZW4tdmFsdWU="},
+        },
+    )
+    owned = secret("owned", value="owned-secret-value", ownerReferences=[{"kind": "X", "name": "y"}])
+    listed = [
+        (rt("ConfigMap"), [served("ConfigMap", "cfg", {"data": {"a": SECRET_VALUE}})]),
+        (rt("Secret"), [token, secret(), owned]),
+    ]
+    exported = kx.exported_secrets(listed)
+    assert [kx.object_name(t, o) for t, o in exported] == ["Secret/app-credentials"]
+    values = kx.secret_values(exported)
+    assert SECRET_VALUE in values
+    assert "mplp-production" not in values and "owned-secret-value" not in values
+
+
+def test_values_the_result_shows_anyway_are_not_masked():
+    class Module:
+        no_log_values = set()
+
+    values = {"mplp-production", "postgres", "hunter2-long", "manifest", "settings"}
+    visible = [
+        "mplp-production",
+        "/var/backups/config-mplp-production-20261122T020000Z.tar.gz",
+        "/var/backups/config-mplp-production-20261122T020000Z.tar.gz.manifest.json",
+        {"files": ["ConfigMap/postgres-settings.yaml"], "objects": {"ConfigMap": 1}},
+    ]
+    kx.mask(Module, values, visible=visible)
+    assert Module.no_log_values == {"hunter2-long"}
 
 
 # ---------------------------------------------------------------------------------------

@@ -150,3 +150,51 @@ def test_is_encrypted():
     assert vault.is_encrypted("$ANSIBLE_VAULT;1.1;AES256\n00")
     assert not vault.is_encrypted(b"apiVersion: v1\n")
     assert not vault.is_encrypted(None)
+
+
+@pytest.mark.parametrize("password", ["s3cret\n", " s3cret ", "\ts3cret\r\n", "pässwörd \n"])
+def test_whitespace_around_the_password_is_stripped_as_the_cli_does(tmp_path, password):
+    # The CLI strips what it reads from a password file (and a prompt): same keys both ways.
+    password_file = tmp_path / "password"
+    password_file.write_bytes(password.encode())
+    ours = tmp_path / "ours.yaml"
+    ours.write_bytes(vault.encrypt(b"key: from-module\n", password))
+    viewed = subprocess.run(
+        [ANSIBLE_VAULT, "view", "--vault-password-file", str(password_file), str(ours)],
+        capture_output=True,
+        check=True,
+    )
+    assert viewed.stdout == b"key: from-module\n"
+    theirs = tmp_path / "theirs.yaml"
+    theirs.write_text("key: from-cli\n")
+    subprocess.run(
+        [ANSIBLE_VAULT, "encrypt", "--vault-password-file", str(password_file), str(theirs)],
+        capture_output=True,
+        check=True,
+    )
+    assert vault.decrypt(theirs.read_bytes(), password) == b"key: from-cli\n"
+    assert vault.decrypt(theirs.read_bytes(), password.strip()) == b"key: from-cli\n"
+
+
+def test_files_encrypted_with_the_unstripped_password_still_decrypt():
+    # What vault.py wrote before it stripped passwords: keys from the password as given.
+    raw = " s3cret\n"
+    salt = b"s" * 32
+    old = VaultLib([("default", VaultSecret(raw.encode()))]).encrypt(b"old archive", salt=salt)
+    assert vault.decrypt(old, raw) == b"old archive"
+    with pytest.raises(vault.VaultError, match="HMAC mismatch"):
+        vault.decrypt(old, "s3cret")  # the raw password is tried only when given
+    # New files use the stripped password, as ansible-vault does.
+    assert vault.encrypt(b"new", raw, salt=salt) == vault.encrypt(b"new", "s3cret", salt=salt)
+    assert vault.SaltDeriver(raw)(b"x") == vault.SaltDeriver("s3cret")(b"x")
+
+
+@pytest.mark.parametrize("password", [" ", "\n", " \t\r\n"])
+def test_a_password_of_whitespace_only_is_refused(password):
+    for call in (
+        lambda: vault.encrypt(b"x", password),
+        lambda: vault.decrypt(vault.encrypt(b"x", PASSWORD), password),
+        lambda: vault.SaltDeriver(password),
+    ):
+        with pytest.raises(vault.VaultError, match="only whitespace: ansible-vault strips"):
+            call()

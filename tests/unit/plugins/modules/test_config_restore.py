@@ -3,12 +3,15 @@ made meanwhile, and a refused write in the middle of a restore."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 
 import fakes
 import pytest
 from fakes import Exit
 
+from ansible_collections.multiagent.ops.plugins.module_utils import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
 from ansible_collections.multiagent.ops.plugins.modules import config_restore
 
@@ -173,3 +176,86 @@ def test_a_missing_namespace_is_not_created_unless_asked():
         == "namespace dst does not exist; set create_namespace to create it; nothing was changed"
     )
     assert api.writes == []
+
+
+def write_archive(tmp_path, listed, namespace="src", **options):
+    """An archive and its manifest on disk, as config_backup writes them."""
+    export = kx.export_namespace(namespace, listed, **options)
+    data = kx.build_archive(export.files)
+    path = tmp_path / ("config-%s-20261122T020000Z.tar.gz" % namespace)
+    path.write_bytes(data)
+    manifest = artifact.new_manifest(
+        kx.MANIFEST_KIND,
+        namespace,
+        path.name,
+        kx.ARCHIVE_FORMAT,
+        kx.COMPRESSION,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        started="2026-11-22T02:00:00Z",
+        finished="2026-11-22T02:00:01Z",
+        objects=export.counts,
+    )
+    manifest["status"] = "complete"
+    (tmp_path / artifact.manifest_name(path.name)).write_bytes(artifact.encode_manifest(manifest))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"kinds": ["Deployment"]},
+        {"names": ["Deployment/*"]},
+        {"exclude": ["HorizontalPodAutoscaler", "ServiceAccount", "ConfigMap"]},
+    ],
+)
+def test_replicas_an_archived_hpa_manages_are_kept_when_the_hpa_is_not_chosen(tmp_path, choice):
+    archive = write_archive(tmp_path, listed_source())
+    module = FakeModule(archive=archive, namespace="dst", **choice)
+    data = config_restore.load(module)
+    assert [kx.object_name(t, o) for t, o in data.objects] == ["Deployment/web"]
+    # The HPA scaled the Deployment up under load: the restore leaves its replicas alone.
+    live = {DEPLOY + "/web": {"metadata": {"name": "web", "namespace": "dst"}, "spec": {"replicas": 7}}}
+    api = FakeApi(objects=live, namespaces=("dst",))
+    result = run(module, api, data)
+    assert result["failed"] is False and result["unchanged"] == ["Deployment/web"]
+    assert api.writes == [] and api.objects[DEPLOY + "/web"]["spec"]["replicas"] == 7
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_only_restored_secret_values_are_masked_and_never_names_or_paths(tmp_path):
+    namespace = "mplp-production"
+    secrets = [
+        {
+            "metadata": {"name": "app-credentials"},
+            "type": "Opaque",
+            "data": {"password": b64("hunter2-long")},
+        },
+        # Values that are also the namespace, part of an object's name or of the archive's path.
+        {
+            "metadata": {"name": "postgres"},
+            "type": "Opaque",
+            "data": {"ns": b64(namespace), "user": b64("postgres")},
+        },
+        {"metadata": {"name": "other"}, "type": "Opaque", "data": {"token": b64("not-restored-value")}},
+    ]
+    listed = [
+        (kx.BY_KIND["Secret"], secrets),
+        (kx.BY_KIND["ConfigMap"], [{"metadata": {"name": "postgres-settings"}, "data": {"a": "b"}}]),
+    ]
+    archive = write_archive(
+        tmp_path, listed, namespace=namespace, include_secrets=True, vault_password="pw-123456"
+    )
+    module = FakeModule(
+        archive=archive,
+        vault_password="pw-123456",
+        names=["Secret/app-credentials", "Secret/postgres", "ConfigMap/*"],
+    )
+    data = config_restore.load(module)
+    assert len(data.objects) == 3
+    assert "hunter2-long" in module.no_log_values and b64("hunter2-long") in module.no_log_values
+    for shown in (namespace, "postgres", "not-restored-value"):
+        assert shown not in module.no_log_values
