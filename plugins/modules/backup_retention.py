@@ -15,7 +15,7 @@ description:
     manifest is stored next to it.
   - Backups are grouped by the manifest's C(kind) and C(target) (for example
     C(postgresql) and the database name) and the prefix of the archive's name, and each
-    group is judged on its own: two series of one database (C(prod-...) and
+    group is judged on its own; two series of one database (C(prod-...) and
     C(staging-...), or an hourly and a nightly job with their own prefixes) never decide
     about each other. O(kind) and O(target) limit a run to some of them.
   - "B(States.) I(verified): the manifest is complete (every required field, status

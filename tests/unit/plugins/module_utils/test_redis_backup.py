@@ -779,7 +779,7 @@ def test_a_target_that_dies_half_way_is_reported_with_the_state_left(server, tar
         "State: the target was flushed and " in message
         and "so it is incomplete; a re-run starts over" in message
     )
-    restored = int(message.split("State: the target was flushed and ")[1].split(" ")[0])
+    restored = int(message.split("State: the target was flushed and ")[1].split(" ", maxsplit=1)[0])
     assert 0 < restored < 508 and caught.value.cause == "connection"
 
 
