@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -42,7 +43,8 @@ PIPE_SIZE = 1 << 20
 CHECKSUM_DEFINITION = (
     "per table: rows, and the sum modulo 2^64 of a 64-bit hash of every row (method record: "
     "hashint8extended(hash_record_extended(row, 0), 0); text: hashtextextended(row::text, 0)), "
-    "as 16 hex digits"
+    "as 16 hex digits; computed with TimeZone=UTC, DateStyle='ISO, MDY', IntervalStyle=postgres, "
+    "extra_float_digits=3, bytea_output=hex (the text form does not depend on the session)"
 )
 
 # Runs pg_dump/pg_restore/psql in the pod with a pgpass file read from stdin: a fixed script,
@@ -56,6 +58,58 @@ PGPASS_WRAPPER = (
 
 class BackupError(Exception):
     """A backup or restore that failed; the message says what, where and why, and what was kept."""
+
+
+class ProducerError(BackupError):
+    """The consumer of a restore stream (pg_restore, psql) ran to the end and succeeded, but
+    the producer (zstd -d) failed: whatever the consumer committed stays committed."""
+
+
+# pg_dump arguments that change what is dumped: the manifest's row counts and checksums
+# would then disagree with the archive. Long names (getopt also takes unambiguous prefixes).
+NARROWING_LONG = (
+    "--table",
+    "--table-and-children",
+    "--exclude-table",
+    "--exclude-table-and-children",
+    "--schema",
+    "--exclude-schema",
+    "--data-only",
+    "--schema-only",
+    "--exclude-table-data",
+    "--exclude-table-data-and-children",
+    "--extension",
+    "--exclude-extension",
+    "--section",
+    "--filter",
+)
+NARROWING_SHORT = "tTnNase"
+# pg_dump's short options that take a value (the rest of the item, or the next item).
+SHORT_WITH_VALUE = "deEfFhjnNpStTUZ"
+
+
+def narrowing_dump_args(args):
+    """The items of ``args`` (extra pg_dump arguments) that narrow what is dumped."""
+    found = []
+    for arg in args or ():
+        arg = str(arg)
+        if arg.startswith("--"):
+            name = arg.split("=", 1)[0]
+            if len(name) > 2 and any(option.startswith(name) for option in NARROWING_LONG):
+                found.append(arg)
+        elif arg.startswith("-") and len(arg) > 1:
+            for char in arg[1:]:
+                if char in NARROWING_SHORT:
+                    found.append(arg)
+                    break
+                if char in SHORT_WITH_VALUE:
+                    break
+    return found
+
+
+def check_login(conn):
+    """Refuse a user or password that a pgpass file cannot carry, before anything is done."""
+    pgpass_line("*", "*", "*", conn.get("user"), conn.get("password") or "")
 
 
 def pgpass_line(host, port, dbname, user, password):
@@ -87,8 +141,10 @@ def pgpass_env(conn, base_env=None):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(
-                    pgpass_line(conn.get("host"), conn.get("port"), "*", conn.get("user"), conn["password"])
-                    + "\n"
+                    # The file is private and serves this one connection: libpq looks the
+                    # password up under "localhost" for a socket and under each host of a
+                    # multi-host login_host, so the host, port and database fields match any.
+                    pgpass_line("*", "*", "*", conn.get("user"), conn["password"]) + "\n"
                 )
             env["PGPASSFILE"] = path
         else:
@@ -129,6 +185,10 @@ def pg_dump_argv(pg_dump, dbname, snapshot=None, exclude_table_data=(), extra=()
     if snapshot:
         argv.append("--snapshot=" + snapshot)
     for table in exclude_table_data or ():
+        # (schema, table) pairs resolved on the server go quoted: pg_dump takes a quoted
+        # pattern literally (no wildcards, no case folding).
+        if isinstance(table, (tuple, list)):
+            table = pgsql.qualified(table[0], table[1])
         argv.append("--exclude-table-data=" + table)
     argv.extend(extra or ())
     return argv
@@ -539,8 +599,25 @@ def run_pipeline(first, second, env, what):
             "%s failed (exit code %s): %s"
             % (what, consumer.returncode, consumer_err.text() or consumer_out.text() or "no message")
         )
-    if producer.returncode not in (0, None):
-        raise BackupError("decompressing the archive failed: %s" % producer_err.text())
+    check_producer(producer.returncode, producer_err.text(), what)
+
+
+SIGPIPE_CODES = (-13, 128 + 13)
+
+
+def producer_stopped_by_reader(returncode, stderr):
+    """zstd -d stopped because its reader went away (SIGPIPE, EPIPE): after a consumer that
+    succeeded, this is a consumer that did not need the rest (pg_restore --table, -L,
+    --schema-only), not a failure."""
+    text = (stderr or "").lower()
+    return returncode in SIGPIPE_CODES or "broken pipe" in text or "epipe" in text
+
+
+def check_producer(returncode, stderr, what, stopped_early=False):
+    """After a consumer that exited 0: raise ProducerError when the producer really failed."""
+    if returncode in (0, None) or stopped_early or producer_stopped_by_reader(returncode, stderr):
+        return
+    raise ProducerError("decompressing the archive failed: %s" % (stderr or "zstd exit code %s" % returncode))
 
 
 def stream_file_into_exec(decompress, pod_exec, first, what):
@@ -556,15 +633,26 @@ def stream_file_into_exec(decompress, pod_exec, first, what):
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+
+    def send(chunk):
+        """False when the command has ended and no longer takes stdin."""
+        try:
+            pod_exec.write(chunk)
+            return True
+        except Exception:
+            reader.join(timeout=30)
+            if "code" in result:
+                return False
+            raise
+
     try:
         if first:
             pod_exec.write(first)
         ended_early = False
         for chunk in iter(lambda: producer.stdout.read(256 * 1024), b""):
-            if "error" in result or "code" in result:
+            if "error" in result or "code" in result or not send(chunk):
                 ended_early = True
                 break
-            pod_exec.write(chunk)
         if ended_early:
             _kill(producer)  # nobody reads the rest: it would block on a full pipe forever
         producer.wait()
@@ -578,8 +666,9 @@ def stream_file_into_exec(decompress, pod_exec, first, what):
         raise result["error"]
     if result.get("code") != 0:
         raise BackupError(pod_exec.failure(what))
-    if producer.returncode != 0:
-        raise BackupError("decompressing the archive failed: %s" % producer_err.text())
+    # The command succeeded: if it ended before reading everything (pg_restore --table, -L,
+    # --schema-only), zstd was stopped here on purpose or by a broken pipe.
+    check_producer(producer.returncode, producer_err.text(), what, stopped_early=ended_early)
 
 
 def backup_database(
@@ -601,11 +690,25 @@ def backup_database(
     clock = monotonic()
     name = artifact.archive_name(prefix or dbname, started, EXT["custom"])
     path = os.path.join(directory, name)
+    narrowing = narrowing_dump_args(extra_args)
+    if narrowing:
+        raise BackupError(
+            "dump_args %s would change what is dumped, and the manifest's row counts and checksums "
+            "would not describe the archive; use exclude_table_data to leave table data out"
+            % ", ".join(narrowing)
+        )
     session = target.session(dbname)
-    holder = SnapshotHolder(session, exclude_table_data, checksums)
+    try:
+        # Each entry names exactly one table, resolved here (quoting, case folding, search_path):
+        # pg_dump gets it quoted (taken literally) and the content snapshot leaves out the same.
+        excluded = pgsql.resolve_tables(session, exclude_table_data)
+    except BaseException:
+        session.close()
+        raise
+    holder = SnapshotHolder(session, excluded, checksums)
     try:
         snapshot_id = holder.begin()
-        argv = pg_dump_argv(target.tools["pg_dump"], dbname, snapshot_id, exclude_table_data, extra_args)
+        argv = pg_dump_argv(target.tools["pg_dump"], dbname, snapshot_id, excluded, extra_args)
         manifest = artifact.new_manifest(
             "postgresql",
             dbname,
@@ -620,7 +723,7 @@ def backup_database(
             client_version=target.tool_version("pg_dump"),
             database_size=holder.database_size,
             snapshot=snapshot_id,
-            exclude_table_data=list(exclude_table_data or ()),
+            exclude_table_data=[pgsql.qualified(schema, table) for schema, table in excluded],
             checksum_definition=CHECKSUM_DEFINITION,
             created_by="multiagent.ops.postgresql_backup",
         )
@@ -696,9 +799,51 @@ def backup_globals(target, directory, prefix, level=1, no_role_passwords=False, 
     return manifest, path
 
 
+CHECKSUM_HEX = re.compile(r"^[0-9a-f]{16}$")
+
+
+def table_entry_problems(key, entry):
+    """Why one entry of a manifest's ``tables`` cannot be checked against (empty: it can)."""
+    if not isinstance(entry, dict):
+        return ["tables[%s] is not an object" % key]
+    problems = []
+    rows = entry.get("rows")
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+        problems.append("tables[%s] rows %r is not a count of rows" % (key, rows))
+    checksum = entry.get("checksum")
+    if checksum is not None and not (isinstance(checksum, str) and CHECKSUM_HEX.match(checksum)):
+        problems.append("tables[%s] checksum %r is not 16 hex digits" % (key, checksum))
+    method = entry.get("method")
+    if method is not None and method not in ("record", "text"):
+        problems.append("tables[%s] method %r is neither record nor text" % (key, method))
+    return problems
+
+
+def manifest_content_problems(archive_path, manifest):
+    """Why a PostgreSQL manifest's contents cannot be used for ``archive_path`` (empty: they
+    can): its ``file`` names another archive, or its ``tables`` are malformed."""
+    problems = []
+    name = manifest.get("file")
+    if name not in (None, "") and name != os.path.basename(archive_path):
+        problems.append("the manifest describes %s, not %s" % (name, os.path.basename(archive_path)))
+    if manifest.get("kind") == "postgresql" and "tables" in manifest:
+        tables = manifest["tables"]
+        if not isinstance(tables, dict):
+            problems.append("tables is not an object of table names")
+        else:
+            for key in sorted(tables, key=str):
+                problems.extend(table_entry_problems(key, tables[key]))
+    return problems
+
+
+def has_tables(manifest):
+    """Whether a database manifest records its tables (row counts, checksums) to check against."""
+    return manifest.get("kind") != "postgresql" or isinstance(manifest.get("tables"), dict)
+
+
 def verified_manifest(archive_path, manifest=None):
-    """The archive's manifest when the archive matches it; BackupError naming what is wrong
-    otherwise (nothing has been touched yet)."""
+    """The archive's manifest when the archive matches it and its contents can be checked
+    against; BackupError naming what is wrong otherwise (nothing has been touched yet)."""
     manifest, problems = artifact.verify_file(archive_path, manifest)
     if problems:
         raise BackupError("refusing %s: %s" % (archive_path, "; ".join(problems)))
@@ -706,6 +851,9 @@ def verified_manifest(archive_path, manifest=None):
         raise BackupError(
             "refusing %s: a %s backup, not a PostgreSQL one" % (archive_path, manifest.get("kind"))
         )
+    problems = manifest_content_problems(archive_path, manifest)
+    if problems:
+        raise BackupError("refusing %s: %s" % (archive_path, "; ".join(problems)))
     return manifest
 
 

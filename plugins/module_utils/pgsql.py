@@ -25,6 +25,13 @@ whatever order the rows come back in. Two row hashes are used, named in the mani
   tables with a column type that has no hash function (json, xml, point…) and for servers
   before 14.
 
+The text form of a value depends on session settings (a timestamptz on TimeZone, dates on
+DateStyle, intervals on IntervalStyle, floats on extra_float_digits, bytea on bytea_output),
+which a database or role can set (``ALTER DATABASE ... SET timezone``, not carried by a dump
+restored without ``--create``). Every session that computes or checks checksums first pins
+them (``PINNED_SETTINGS``): TimeZone UTC, DateStyle ``ISO, MDY``, IntervalStyle postgres,
+extra_float_digits 3, bytea_output hex.
+
 A restore is checked on a server of the same major version with the method the manifest
 names. Only ordinary tables and leaf partitions are counted (a partitioned parent's rows are
 its partitions'); materialized views, views and foreign tables have no data in a dump.
@@ -82,6 +89,23 @@ SELECT coalesce(jsonb_agg(DISTINCT r.rel::bigint), '[]'::jsonb)::text
                                 OR (o.opcintype = 'anyenum'::regtype AND t.typtype = 'e'))))
 """
 
+
+# Settings the text form of values depends on, pinned before any checksum (see the module doc).
+PINNED_SETTINGS = (
+    ("TimeZone", "UTC"),
+    ("DateStyle", "ISO, MDY"),
+    ("IntervalStyle", "postgres"),
+    ("extra_float_digits", "3"),
+    ("bytea_output", "hex"),
+)
+PIN_SQL = "SELECT " + ", ".join(
+    "set_config('%s', '%s', false)" % (name, value) for name, value in PINNED_SETTINGS
+)
+
+RESOLVE_SQL = (
+    "SELECT coalesce((SELECT jsonb_build_array(n.nspname, c.relname) FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)), 'null'::jsonb)::text"
+)
 
 # A table whose data a dump carries; ``columns`` are its live columns in order.
 Table = namedtuple("Table", "schema name oid columns")
@@ -270,18 +294,58 @@ class PsqlSession:
         self.exec.close()
 
 
-def list_tables(session, exclude_data=()):
-    """Tables whose data a dump carries: ``[Table(schema, name, oid, columns)]``, minus
-    ``exclude_data`` (``schema.table`` names or bare table names of the public schema)."""
+def pin_settings(session):
+    """Pin the settings the text form of values depends on (``PINNED_SETTINGS``)."""
+    session.execute(PIN_SQL)
+
+
+def resolve_tables(session, names):
+    """The ``(schema, table)`` each name (``table``, ``schema.table``, quoted as in SQL:
+    ``"Mixed Case"."t"``) stands for on the server, as ``to_regclass`` reads it (search_path,
+    case folding, quoting). Wildcards are refused, and so is a name that matches nothing: a
+    typo must not silently dump data meant to be left out."""
+    resolved = []
+    for name in names or ():
+        name = str(name)
+        if any(ch in name for ch in "*?"):
+            raise SqlError(
+                "exclude_table_data entry %r has a pattern character (* or ?): name each table" % name
+            )
+        try:
+            found = session.value(RESOLVE_SQL % quote_literal(name))
+        except SqlError as exc:
+            raise SqlError("exclude_table_data entry %r is not a table name: %s" % (name, exc)) from exc
+        if not found:
+            raise SqlError("exclude_table_data entry %r matches no table in the database" % name)
+        pair = (found[0], found[1])
+        if pair not in resolved:
+            resolved.append(pair)
+    return resolved
+
+
+def _excluded_keys(exclude_data):
     excluded = set()
     for name in exclude_data or ():
-        excluded.add(name if "." in name else "public." + name)
+        if isinstance(name, (tuple, list)):
+            excluded.add((name[0], name[1]))
+        elif "." in name:
+            excluded.add(tuple(name.split(".", 1)))
+        else:
+            excluded.add(("public", name))
+    return excluded
+
+
+def list_tables(session, exclude_data=()):
+    """Tables whose data a dump carries: ``[Table(schema, name, oid, columns)]``, minus
+    ``exclude_data``: ``(schema, table)`` pairs (as resolve_tables gives them), or
+    ``schema.table`` names or bare table names of the public schema."""
+    excluded = _excluded_keys(exclude_data)
     rows = session.value(TABLES_SQL) or []
     # jsonb renders an oid as a string; UNHASHABLE_SQL returns numbers.
     return [
         Table(row["schema"], row["table"], int(row["oid"]), tuple(row.get("columns") or ()))
         for row in rows
-        if table_key(row["schema"], row["table"]) not in excluded
+        if (row["schema"], row["table"]) not in excluded
     ]
 
 
@@ -295,6 +359,8 @@ def content_snapshot(session, exclude_data=(), checksums=True):
     tables = list_tables(session, exclude_data)
     if not tables:
         return {}
+    if checksums:
+        pin_settings(session)
     record_ok = server_version_num(session) >= 140000
     unhashable = set(session.value(UNHASHABLE_SQL) or []) if record_ok and checksums else set()
     snapshot = {}
@@ -310,6 +376,8 @@ def table_checks(session, expected):
     """The same measures, taken now for the tables of ``expected`` (a manifest's tables) with
     the methods it names, plus the tables that exist now and are not in it."""
     current = {table_key(t.schema, t.name): t for t in list_tables(session)}
+    if any(want.get("checksum") is not None for want in expected.values()):
+        pin_settings(session)
     found = {}
     for key, want in sorted(expected.items()):
         if key not in current:

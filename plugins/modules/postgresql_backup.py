@@ -28,7 +28,9 @@ description:
     (order-independent): C(hashint8extended(hash_record_extended(row, 0), 0)) (method
     C(record), PostgreSQL 14 and later; the record hash is hashed once more because it is
     linear in the column hashes) or, for tables with a column type that has no hash function,
-    C(hashtextextended(row::text, 0)) (method C(text)). M(multiagent.ops.postgresql_restore) compares a restored database with them."
+    C(hashtextextended(row::text, 0)) (method C(text)), with the settings the text form depends on
+    pinned (C(TimeZone=UTC), C(DateStyle='ISO, MDY'), C(IntervalStyle=postgres),
+    C(extra_float_digits=3), C(bytea_output=hex)). M(multiagent.ops.postgresql_restore) compares a restored database with them."
   - Names are C(<prefix>-<YYYYmmddTHHMMSSZ>.dump.zst) (globals C(.globals.sql.zst)), in UTC.
   - Retention is a separate step (M(multiagent.ops.backup_retention)), run only after a successful backup.
 options:
@@ -87,14 +89,24 @@ options:
     type: bool
     default: true
   exclude_table_data:
-    description: Tables (C(schema.table)) whose data is not dumped (their definition is); they are left out of the checks.
+    description:
+      - Tables whose data is not dumped (their definition is); they are left out of the checks.
+      - Each entry names one table as SQL does (C(schema.table), or C(table) found through the
+        search path; unquoted names are folded to lower case, C("Mixed Case"."T") is taken as
+        written). It is resolved on the server before the dump and given to pg_dump quoted, so
+        it is never a pattern. An entry with C(*) or C(?), or one that names no table, fails the
+        backup before anything is written.
     type: list
     elements: str
     default: []
   dump_args:
     description:
-      - Extra arguments for pg_dump, one per item (for example C(--no-comments)). Arguments that
-        change which rows are dumped are not reflected in the row counts; use O(exclude_table_data).
+      - Extra arguments for pg_dump, one per item (for example C(--no-comments)).
+      - Arguments that change what is dumped are refused, since the manifest's row counts and
+        checksums would not describe the archive (C(-t)/C(--table), C(-T)/C(--exclude-table),
+        C(-n)/C(--schema), C(-N)/C(--exclude-schema), C(-a)/C(--data-only), C(-s)/C(--schema-only),
+        C(--exclude-table-data), C(-e)/C(--extension), C(--section), C(--filter) and their
+        C(-and-children) forms); use O(exclude_table_data) to leave table data out.
     type: list
     elements: str
     default: []
@@ -257,6 +269,17 @@ def run(module):
         module.fail_json(msg="compression_level must be between 1 and 19, not %s" % p["compression_level"])
     if not (p["databases"] or p["all_databases"] or p["globals"]):
         module.fail_json(msg="nothing to back up: give databases, all_databases=true or globals=true")
+    narrowing = pgbackup.narrowing_dump_args(p["dump_args"])
+    if narrowing:
+        module.fail_json(
+            msg="dump_args %s would change what is dumped, and the manifest's row counts and "
+            "checksums would not describe the archive; use exclude_table_data to leave table data "
+            "out; nothing was backed up" % ", ".join(narrowing)
+        )
+    try:
+        pgbackup.check_login(pg_module.conn_params(module))
+    except pgbackup.BackupError as exc:
+        module.fail_json(msg="%s; nothing was backed up" % exc)
     remote = None
     if p["s3"]:
         try:

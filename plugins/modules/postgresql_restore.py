@@ -10,14 +10,25 @@ author:
   - multiagent.ops maintainers (@multiagent-ops)
 description:
   - "Restores an archive written by M(multiagent.ops.postgresql_backup). First, always, the
-    archive is checked against its manifest (complete, size and sha256 match): a corrupt,
-    truncated or unfinished backup is refused before anything is touched."
+    archive is checked against its manifest (complete, size and sha256 match, the manifest's
+    C(file) is the archive's name, every C(tables) entry has a row count and, when present, a
+    16-hex-digit checksum and a C(record) or C(text) method): a corrupt, truncated, unfinished
+    or mismatched backup is refused before anything is touched. A login user or password with
+    a line break is refused then too."
+  - "A database manifest without C(tables) (nothing to check the content against) fails
+    O(state=verified) before anything is touched; O(state=restored) restores it with a
+    warning (O(check_content=false) silences it)."
   - "O(state=restored): ends the other sessions on the target database, then streams
     C(zstd -d | pg_restore --single-transaction --clean --if-exists --exit-on-error) into it:
     one transaction, so a restore that fails half way (an error, the server or the
     connection going away) is rolled back and leaves the database as it was. Then every
     table's row count and content checksum are compared with the manifest's; a difference
-    fails the task naming the tables."
+    fails the task naming the tables. When O(restore_args) select part of the archive
+    (C(--table), C(-L), C(--schema-only)), pg_restore stops reading early; that is not a failure."
+  - "Checksums are computed with the session settings the text form of values depends on
+    pinned (C(TimeZone=UTC), C(DateStyle='ISO, MDY'), C(IntervalStyle=postgres),
+    C(extra_float_digits=3), C(bytea_output=hex)), as the backup did, so a database-level
+    setting such as C(ALTER DATABASE ... SET timezone) does not change them."
   - "O(state=verified): restores into a new scratch database (owners and privileges left
     out), compares it with the manifest, and drops it. The live database is not touched.
     This is the proof that a backup can be restored."
@@ -54,7 +65,9 @@ options:
     type: bool
     default: true
   scratch_database:
-    description: Name of the scratch database of O(state=verified); default C(<database>_verify_<time>).
+    description:
+      - Name of the scratch database of O(state=verified); default C(<database>_verify_<time>), the
+        database name cut to 40 bytes of UTF-8 (PostgreSQL names have at most 63 bytes).
     type: str
   keep_scratch:
     description: Keep the scratch database after O(state=verified) (for inspection).
@@ -130,6 +143,21 @@ sessions_terminated:
   description: Other sessions ended on the database before the restore.
   returned: when state is restored
   type: int
+database_exists:
+  description: Whether O(database) existed before the restore (the check-mode plan says it too).
+  returned: when state is restored
+  type: bool
+database_created:
+  description: Whether the module created the database (O(database), or the scratch one), also when it then failed.
+  returned: when the module got as far as the restore, also on failure
+  type: bool
+restored:
+  description:
+    - Whether pg_restore ran to the end and committed (the database holds the backup), also when
+      the task then failed (for example the content check found a difference).
+    - C(false) when the restore failed and, in one transaction, was rolled back.
+  returned: when the module got as far as the restore, also on failure
+  type: bool
 checks:
   description: C(tables_checked), C(rows_checked), C(problems) (empty when equal), C(extra_tables) (present now, not in the backup).
   returned: when the content was checked
@@ -201,13 +229,33 @@ def main():
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def scratch_name(dbname, now=None):
+    """The default scratch database of O(state=verified): ``<database>_verify_<time>``, the
+    database name cut to 40 bytes of UTF-8 (whole characters) so the name stays within
+    PostgreSQL's 63 bytes."""
+    stem = dbname.encode("utf-8")[:40].decode("utf-8", "ignore")
+    return "%s_verify_%s" % (stem, (now or artifact.utcnow()).strftime("%Y%m%d%H%M%S"))
+
+
 def run(module):
     p = module.params
     try:
         manifest = pgbackup.verified_manifest(p["archive"])
+        pgbackup.check_login(pg_module.conn_params(module))
     except pgbackup.BackupError as exc:
         module.fail_json(msg="%s; nothing was touched" % exc)
     result = {"manifest": _brief(manifest), "changed": False}
+    if not pgbackup.has_tables(manifest) and (p["check_content"] or p["state"] == "verified"):
+        if p["state"] == "verified":
+            module.fail_json(
+                msg="the manifest of %s records no tables (row counts, checksums): a verify could "
+                "not check the restored content; nothing was touched" % p["archive"],
+                **result,
+            )
+        module.warn(
+            "the manifest of %s records no tables (row counts, checksums): the restored content "
+            "cannot be checked" % p["archive"]
+        )
     target = pg_module.make_target(module)
 
     if manifest["kind"] == "postgresql-globals":
@@ -228,11 +276,14 @@ def run(module):
         module.fail_json(msg="%s; nothing was touched" % exc, **result)
     try:
         if p["state"] == "verified":
-            scratch = p["scratch_database"] or "%s_verify_%s" % (
-                dbname[:40],
-                artifact.utcnow().strftime("%Y%m%d%H%M%S"),
-            )
+            scratch = p["scratch_database"] or scratch_name(dbname)
             result["database"] = scratch
+            if len(scratch.encode("utf-8")) > 63:
+                module.fail_json(
+                    msg="the scratch database name %s is longer than PostgreSQL's 63 bytes; "
+                    "nothing was touched" % scratch,
+                    **result,
+                )
             if module.check_mode:
                 module.exit_json(**result)
             verify(module, target, admin, manifest, scratch, result)
@@ -246,17 +297,22 @@ def run(module):
 
 def verify(module, target, admin, manifest, scratch, result):
     p = module.params
+    result.update(restored=False, database_created=False)
     try:
         if pgbackup.database_exists(admin, scratch):
             module.fail_json(msg="the scratch database %s already exists; name another" % scratch, **result)
         pgbackup.create_database(admin, scratch)
+        result["database_created"] = True
     except pgsql.SqlError as exc:
         module.fail_json(msg="cannot create the scratch database %s: %s" % (scratch, exc), **result)
     failure = None
     try:
-        result["checks"] = pgbackup.restore_database(
-            target, p["archive"], manifest, scratch, no_owner=True, extra_args=p["restore_args"]
+        argv = pgbackup.pg_restore_argv(
+            target.tools["pg_restore"], scratch, no_owner=True, extra=p["restore_args"]
         )
+        target.restore_from(p["archive"], argv, target.tools["zstd"], "pg_restore into %s" % scratch)
+        result["restored"] = True
+        result["checks"] = pgbackup.check_restored(target, scratch, manifest)
         if result["checks"]["problems"]:
             failure = "the backup restored into %s, but its content differs from the manifest: %s" % (
                 scratch,
@@ -280,6 +336,7 @@ def restore(module, target, admin, manifest, dbname, result):
         exists = pgbackup.database_exists(admin, dbname)
     except pgsql.SqlError as exc:
         module.fail_json(msg="%s; nothing was touched" % exc, **result)
+    result.update(database_exists=exists, restored=False, database_created=False)
     if not exists and not p["create"]:
         module.fail_json(
             msg="database %s does not exist (create=false); nothing was touched" % dbname, **result
@@ -297,6 +354,7 @@ def restore(module, target, admin, manifest, dbname, result):
     try:
         if not exists:
             pgbackup.create_database(admin, dbname)
+            result["database_created"] = True
         result["sessions_terminated"] = (
             pgbackup.terminate_sessions(admin, dbname) if p["terminate_sessions"] else 0
         )
@@ -314,13 +372,25 @@ def restore(module, target, admin, manifest, dbname, result):
             p["restore_args"],
         )
         target.restore_from(p["archive"], argv, target.tools["zstd"], "pg_restore into %s" % dbname)
-    except pgbackup.BackupError as exc:
-        state = (
-            "it ran in one transaction, which was rolled back: %s is as it was before" % dbname
-            if p["single_transaction"]
-            else "single_transaction=false: %s may be partly restored" % dbname
+    except pgbackup.ProducerError as exc:
+        # pg_restore itself succeeded: what it restored is committed.
+        result["restored"] = True
+        module.fail_json(
+            msg="pg_restore into %s succeeded and committed, but the archive did not decompress "
+            "to the end: %s" % (dbname, exc),
+            **result,
         )
+    except pgbackup.BackupError as exc:
+        if p["single_transaction"]:
+            state = "it ran in one transaction, which was rolled back: %s is as it was before" % dbname
+            if result["database_created"]:
+                state = "it ran in one transaction, which was rolled back: %s was created and is empty" % (
+                    dbname
+                )
+        else:
+            state = "single_transaction=false: %s may be partly restored" % dbname
         module.fail_json(msg="the restore failed (%s): %s" % (state, exc), **result)
+    result["restored"] = True
     if p["check_content"]:
         try:
             result["checks"] = pgbackup.check_restored(target, dbname, manifest)

@@ -393,6 +393,60 @@ def test_interrupted_restore_stops_saying_what_it_left_and_a_rerun_resumes(
     assert replicas(kube, small_platform["namespace"], "mplp-core") == (2, None)
 
 
+def test_restore_into_a_database_that_does_not_exist_yet_skips_the_safety_backup(
+    ansible, pg, database, tmp_path, small_platform, kube
+):
+    original = fingerprint(pg, database)
+    backup(ansible, database, tmp_path)
+    [archive] = archives(tmp_path)
+    new = database + "_new"
+    try:
+        run = ansible(
+            "playbooks/restore_database.yml",
+            extra_vars=restore_vars(small_platform, archive, backup_restore_database=new),
+        )
+        assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+        assert fingerprint(pg, new) == original
+        assert not [p for p in archives(tmp_path) if "-pre-restore-" in p.name]
+        assert "does not exist yet" in run.stdout
+        assert replicas(kube, small_platform["namespace"], "mplp-core") == (2, None)
+    finally:
+        with admin(pg) as conn:
+            conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % new)
+
+
+def test_a_content_check_that_fails_after_the_commit_says_the_database_is_restored(
+    ansible, pg, database, tmp_path, small_platform, kube
+):
+    original = fingerprint(pg, database)
+    backup(ansible, database, tmp_path)
+    [archive] = archives(tmp_path)
+    path = Path(str(archive) + ".manifest.json")
+    manifest = json.loads(path.read_text())
+    manifest["tables"]["public.agents"]["rows"] += 1
+    path.write_text(json.dumps(manifest))
+    with connect(pg, database) as conn:
+        conn.execute("DELETE FROM agents WHERE id % 2 = 0")
+    run = ansible(
+        "playbooks/restore_database.yml",
+        extra_vars=restore_vars(small_platform, archive, backup_restore_database=database),
+    )
+    assert run.rc != 0
+    message = " ".join(run.failure_messages())
+    assert "public.agents has %d rows, the backup had %d" % (SEED_ROWS, SEED_ROWS + 1) in message, message
+    assert "the database is restored from the archive" in message and "was not changed" not in message, (
+        message
+    )
+    assert "recorded" in message and "backup_restore_resume_only" in message, message
+    assert fingerprint(pg, database) == original  # it was restored: committed
+    resume = ansible(
+        "playbooks/restore_database.yml",
+        extra_vars=restore_vars(small_platform, archive, backup_restore_resume_only=True),
+    )
+    assert resume.rc == 0, resume.failure_messages() or resume.stdout[-3000:]
+    assert replicas(kube, small_platform["namespace"], "mplp-core") == (2, None)
+
+
 def test_verify_mode_restores_into_a_scratch_database_and_compares(
     ansible, pg, database, tmp_path, small_platform
 ):

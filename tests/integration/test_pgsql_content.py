@@ -380,3 +380,99 @@ def test_a_pgpass_line_with_separators_logs_in(pg, admin, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == role
     assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
+
+
+def test_a_database_level_timezone_does_not_change_the_checksums(pg, admin, scratch_names, tmp_path):
+    # ALTER DATABASE ... SET is not in a -Fc dump restored without --create: the scratch
+    # database of a verify runs with the server's settings, the source with its own.
+    source = scratch_names("maops_tz_src")
+    scratch = scratch_names("maops_tz_verify")
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(source))
+    admin.execute(
+        "ALTER DATABASE %s SET timezone = 'Pacific/Chatham'; " % pgsql.quote_ident(source)
+        + "ALTER DATABASE %s SET datestyle = 'SQL, DMY'; " % pgsql.quote_ident(source)
+        + "ALTER DATABASE %s SET intervalstyle = 'iso_8601'; " % pgsql.quote_ident(source)
+        + "ALTER DATABASE %s SET extra_float_digits = 0; " % pgsql.quote_ident(source)
+        + "ALTER DATABASE %s SET bytea_output = 'escape'" % pgsql.quote_ident(source)
+    )
+    session = connect(pg, source)
+    try:
+        session.execute(
+            "CREATE TABLE events (id int, doc json, at timestamptz, d date, span interval, f float8, b bytea)"
+        )
+        session.execute(
+            "INSERT INTO events SELECT n, '{\"n\": 1}', "
+            "'2026-03-01 12:00:00+00'::timestamptz + n * interval '1 h', "
+            "'2026-03-01'::date + n, n * interval '90 min', n / 3.0, '\\x00ff'::bytea "
+            "FROM generate_series(1, 50) n"
+        )
+    finally:
+        session.close()
+    target = direct(pg)
+    manifest, path = pgbackup.backup_database(target, source, str(tmp_path))
+    assert manifest["tables"]["public.events"]["method"] == "text"
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(scratch))
+    checks = pgbackup.restore_database(target, path, manifest, scratch, no_owner=True)
+    assert checks["problems"] == [] and checks["rows_checked"] == 50
+    # and checked in the source database itself (its own settings), it matches too
+    assert pgbackup.check_restored(target, source, manifest)["problems"] == []
+
+
+def test_exclude_table_data_names_exactly_one_table(pg, admin, scratch_names, tmp_path):
+    source = scratch_names("maops_excl")
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(source))
+    session = connect(pg, source)
+    try:
+        for table in ("audit", "Audit", "audit_x", "auditxlog"):
+            session.execute("CREATE TABLE %s (a int)" % pgsql.quote_ident(table))
+            session.execute("INSERT INTO %s VALUES (1), (2)" % pgsql.quote_ident(table))
+    finally:
+        session.close()
+    target = direct(pg)
+    # "Audit" unquoted folds to audit; "audit_x" is not a pattern for audit.x or auditxlog
+    manifest, path = pgbackup.backup_database(
+        target, source, str(tmp_path), exclude_table_data=["Audit", 'public."Audit"', "audit_x"]
+    )
+    assert sorted(manifest["tables"]) == ["public.auditxlog"]
+    scratch = scratch_names("maops_excl_v")
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(scratch))
+    checks = pgbackup.restore_database(target, path, manifest, scratch, no_owner=True)
+    assert checks["problems"] == []
+    session = connect(pg, scratch)
+    try:
+        assert session.text('SELECT (SELECT count(*) FROM "Audit") + (SELECT count(*) FROM audit)') == 0
+        assert session.text("SELECT count(*) FROM auditxlog") == 2
+    finally:
+        session.close()
+    for bad, message in (("audit*", "pattern character"), ("audti", "matches no table")):
+        with pytest.raises(pgsql.SqlError, match=message):
+            pgbackup.backup_database(target, source, str(tmp_path), exclude_table_data=[bad])
+    with pytest.raises(pgbackup.BackupError, match="would change what is dumped"):
+        pgbackup.backup_database(target, source, str(tmp_path), extra_args=["--table=audit"])
+
+
+def test_a_partial_restore_that_committed_is_not_a_failure(pg, admin, scratch_names, tmp_path):
+    source = scratch_names("maops_part")
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(source))
+    session = connect(pg, source)
+    try:
+        session.execute("CREATE TABLE a_small (id int)")
+        session.execute("INSERT INTO a_small SELECT generate_series(1, 10)")
+        session.execute("CREATE TABLE z_big (id int, pad text)")
+        session.execute(
+            "INSERT INTO z_big SELECT n, md5(n::text) || random()::text FROM generate_series(1, 300000) n"
+        )
+    finally:
+        session.close()
+    target = direct(pg)
+    _manifest, path = pgbackup.backup_database(target, source, str(tmp_path), checksums=False)
+    scratch = scratch_names("maops_part_r")
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(scratch))
+    for extra in (["--schema-only"], ["--table=a_small"]):
+        argv = pgbackup.pg_restore_argv(pg["tools"]["pg_restore"], scratch, extra=extra)
+        target.restore_from(path, argv, pg["tools"]["zstd"], "pg_restore into %s" % scratch)
+    session = connect(pg, scratch)
+    try:
+        assert session.text("SELECT count(*) FROM a_small") == 10
+    finally:
+        session.close()

@@ -3,6 +3,7 @@ failure paths of a backup, with fake producers (small scripts) and the real zstd
 
 import errno
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -58,7 +59,7 @@ def test_pgpass_env_writes_a_private_file_and_removes_it(tmp_path):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
         with open(path) as handle:
-            assert handle.read() == pgbackup.pgpass_line("db.example", 5433, "*", "mplp", PASSWORD) + "\n"
+            assert handle.read() == "*:*:*:mplp:s3cr\\:et\\\\pa ss'word\n"
         assert os.listdir(directory) == ["pgpass"]
     assert not os.path.exists(directory)
     assert "PGPASSWORD" not in env and "PGSERVICE" not in env and "PGOPTIONS" not in env
@@ -241,7 +242,8 @@ def test_direct_dump_passes_the_password_in_a_pgpass_file_only(monkeypatch):
     assert not any(PASSWORD in part for part in seen["argv"] + seen["zstd"])
     assert PASSWORD not in seen["env"].values() and "PGPASSWORD" not in seen["env"]
     assert seen["env"]["PGAPPNAME"] == "multiagent.ops-backup"
-    assert seen["pgpass"] == pgbackup.pgpass_line("127.0.0.1", 5433, "*", "mplp", PASSWORD) + "\n"
+    # any host: libpq asks under "localhost" for a socket and under each host of "h1,h2"
+    assert seen["pgpass"] == pgbackup.pgpass_line("*", "*", "*", "mplp", PASSWORD) + "\n"
     assert not os.path.exists(seen["env"]["PGPASSFILE"])
     assert target.source() == {"mode": "direct", "host": "127.0.0.1", "port": 5433, "user": "mplp"}
 
@@ -510,6 +512,59 @@ def test_run_pipeline_names_a_corrupt_archive():
     assert str(info.value) == "decompressing the archive failed: zstd: data corruption"
 
 
+def big_archive(tmp_path, size=8 << 20):
+    archive = tmp_path / "big.zst"
+    archive.write_bytes(
+        subprocess.run(
+            [ZSTD, "-q", "-1", "-c"], input=os.urandom(size), capture_output=True, check=True
+        ).stdout
+    )
+    return archive
+
+
+def test_run_pipeline_a_consumer_that_succeeds_without_reading_everything_is_a_success(tmp_path):
+    # pg_restore --table / -L / --schema-only exits 0 before the end; zstd dies of SIGPIPE.
+    archive = big_archive(tmp_path)
+    marker = tmp_path / "read"
+    consumer = py("import sys; open(%r, 'wb').write(sys.stdin.buffer.read(1000))" % str(marker))
+    assert pgbackup.run_pipeline([ZSTD, "-q", "-d", "-c", str(archive)], consumer, None, "pg_restore") is None
+    assert marker.stat().st_size == 1000  # the consumer ran, read its part and stopped
+    # a producer that reports the broken pipe itself (EPIPE, exit 1) is no failure either
+    producer = py("import sys; sys.stderr.write('zstd: error 70 : Write error : Broken pipe'); sys.exit(1)")
+    assert pgbackup.run_pipeline(producer, py("pass"), None, "pg_restore") is None
+
+
+def test_run_pipeline_a_real_decompression_failure_after_a_successful_consumer():
+    producer = py("import sys; sys.stderr.write('zstd: data corruption'); sys.exit(1)")
+    with pytest.raises(
+        pgbackup.ProducerError, match="decompressing the archive failed: zstd: data corruption"
+    ):
+        pgbackup.run_pipeline(producer, py("import sys; sys.stdin.buffer.read()"), None, "pg_restore")
+    # a failing consumer is the restore's failure, not a ProducerError
+    with pytest.raises(pgbackup.BackupError) as info:
+        pgbackup.run_pipeline(producer, py("import sys; sys.exit(3)"), None, "pg_restore")
+    assert not isinstance(info.value, pgbackup.ProducerError)
+
+
+@pytest.mark.parametrize(
+    "code,stderr,ok",
+    [
+        (0, "", True),
+        (-13, "", True),
+        (141, "", True),
+        (1, "zstd: error 70 : Write error : Broken pipe", True),
+        (1, "zstd: data corruption", False),
+        (-9, "", False),
+    ],
+)
+def test_check_producer(code, stderr, ok):
+    if ok:
+        pgbackup.check_producer(code, stderr, "pg_restore")
+    else:
+        with pytest.raises(pgbackup.ProducerError):
+            pgbackup.check_producer(code, stderr, "pg_restore")
+
+
 def test_run_pipeline_names_a_missing_tool(tmp_path):
     with pytest.raises(pgbackup.BackupError, match="cannot run %s" % (tmp_path / "pg_restore")):
         pgbackup.run_pipeline(["true"], [str(tmp_path / "pg_restore")], None, "pg_restore")
@@ -572,6 +627,81 @@ def test_a_command_that_stops_reading_does_not_hang_the_stream(tmp_path):
     assert fake.written < 8 << 20
 
 
+class EarlySuccess(EarlyExit):
+    """pg_restore --table in the pod: reads a little, succeeds."""
+
+    def __init__(self):
+        super().__init__()
+        self.code = 0
+
+
+def test_a_command_that_succeeds_without_reading_everything_is_a_success(tmp_path):
+    archive = big_archive(tmp_path)
+    fake = EarlySuccess()
+    pgbackup.stream_file_into_exec([ZSTD, "-q", "-d", "-c", str(archive)], fake, None, "pg_restore")
+    assert fake.written < 8 << 20
+
+
+class ClosedAfterExit(FakeExec):
+    """The exec stream refuses stdin once the command has ended (successfully)."""
+
+    def __init__(self):
+        super().__init__(code=0)
+        self.done = threading.Event()
+
+    def write(self, data):
+        if self.done.is_set():
+            raise ExecError("stdin closed")
+
+    def pump(self, on_stdout):
+        self.done.set()
+        return 0
+
+
+def test_a_command_that_ended_and_refuses_stdin_is_a_success(tmp_path):
+    archive = big_archive(tmp_path, 1 << 20)
+    stream = ClosedAfterExit()
+    assert (
+        pgbackup.stream_file_into_exec([ZSTD, "-q", "-d", "-c", str(archive)], stream, None, "pg_restore")
+        is None
+    )
+    assert stream.done.is_set()  # the command ended before its input did
+
+
+# -- dump_args, login ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args,narrowing",
+    [
+        (["--no-comments", "--lock-wait-timeout=10", "-O", "-x", "--no-owner"], []),
+        (["-t", "x"], ["-t"]),
+        (["-tx"], ["-tx"]),
+        (["--table=x", "--exclude-table", "y"], ["--table=x", "--exclude-table"]),
+        (["-n", "s", "-N", "t", "-T", "u"], ["-n", "-N", "-T"]),
+        (["-a"], ["-a"]),
+        (["-Oa"], ["-Oa"]),
+        (["-s"], ["-s"]),
+        (["--data-only", "--schema-only", "--schema=x", "--exclude-schema=y"], None),
+        (["--exclude-table-data=big"], ["--exclude-table-data=big"]),
+        (["--schema-o"], ["--schema-o"]),  # getopt takes an unambiguous prefix
+        (["--section=pre-data", "--extension=x", "--filter=f"], None),
+        (["-Z0", "-fout"], []),  # the value of -Z / -f is not a cluster of options
+        (["--compress=0"], []),
+    ],
+)
+def test_narrowing_dump_args(args, narrowing):
+    assert pgbackup.narrowing_dump_args(args) == (args if narrowing is None else narrowing)
+
+
+def test_check_login_refuses_a_line_break_before_anything_is_done():
+    pgbackup.check_login({"user": "u", "password": "p:w\\"})
+    pgbackup.check_login({"user": None, "password": None})
+    for conn in ({"user": "u", "password": "a\nb"}, {"user": "u\r", "password": "p"}):
+        with pytest.raises(pgbackup.BackupError, match="line break"):
+            pgbackup.check_login(conn)
+
+
 # -- verified_manifest ---------------------------------------------------------------------
 
 
@@ -611,6 +741,47 @@ def test_verified_manifest_refuses_a_bad_or_foreign_backup(tmp_path):
         pgbackup.verified_manifest(str(path))
 
 
+@pytest.mark.parametrize(
+    "tables,problem",
+    [
+        ([1], "tables is not an object"),
+        ({"public.a": 5}, "tables[public.a] is not an object"),
+        ({"public.a": {}}, "tables[public.a] rows None is not a count of rows"),
+        ({"public.a": {"rows": "5"}}, "tables[public.a] rows '5' is not a count"),
+        ({"public.a": {"rows": True}}, "tables[public.a] rows True is not a count"),
+        ({"public.a": {"rows": -1}}, "tables[public.a] rows -1 is not a count"),
+        ({"public.a": {"rows": 1, "checksum": "xyz"}}, "checksum 'xyz' is not 16 hex digits"),
+        ({"public.a": {"rows": 1, "checksum": "00000000000000aa", "method": "md5"}}, "method 'md5'"),
+    ],
+)
+def test_verified_manifest_refuses_malformed_tables_before_anything_is_touched(tmp_path, tables, problem):
+    path = write_backup(tmp_path, tables=tables)
+    with pytest.raises(pgbackup.BackupError, match="refusing .*" + re.escape(problem)):
+        pgbackup.verified_manifest(str(path))
+
+
+def test_verified_manifest_accepts_well_formed_tables_and_refuses_another_archives_manifest(tmp_path):
+    good = {
+        "public.a": {"rows": 3, "checksum": "00000000000000aa", "method": "record"},
+        "public.b": {"rows": 0, "checksum": "00000000000000bb", "method": "text"},
+        "public.c": {"rows": 5},
+    }
+    path = write_backup(tmp_path, tables=good)
+    assert pgbackup.verified_manifest(str(path))["tables"] == good
+    assert pgbackup.has_tables(pgbackup.verified_manifest(str(path)))
+    other = tmp_path / "other"
+    other.mkdir()
+    path = write_backup(other, file="other-20261122T020000Z.dump.zst")
+    with pytest.raises(pgbackup.BackupError, match="describes other-20261122T020000Z.dump.zst, not mplp-"):
+        pgbackup.verified_manifest(str(path))
+
+
+def test_has_tables():
+    assert not pgbackup.has_tables({"kind": "postgresql"})
+    assert pgbackup.has_tables({"kind": "postgresql", "tables": {}})
+    assert pgbackup.has_tables({"kind": "postgresql-globals"})
+
+
 # -- backup_database / backup_globals on a fake target ---------------------------------------
 
 
@@ -634,6 +805,11 @@ class SnapshotSession:
         }[sql]
 
     def value(self, sql):
+        if sql.startswith(pgsql.RESOLVE_SQL.split("%s", maxsplit=1)[0]):
+            self.executed.append(sql)
+            if "'Audit*'" in sql or "'nope'" in sql:
+                return None
+            return ["public", "Audit"] if "Audit" in sql else ["public", "orders"]
         if sql == pgsql.TABLES_SQL:
             return [{"schema": "public", "table": "orders", "oid": "16390"}]
         if sql == pgsql.UNHASHABLE_SQL:
@@ -701,6 +877,37 @@ def test_backup_database_writes_a_verified_archive_and_manifest(tmp_path):
     assert what == "pg_dump of mplp"
     assert session.executed[0] == "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
     assert "COMMIT" in session.executed and session.closed
+
+
+def test_exclude_table_data_is_resolved_quoted_and_left_out_of_the_snapshot(tmp_path):
+    session = SnapshotSession()
+    target = FakeTarget(session)
+    manifest, _path = pgbackup.backup_database(
+        target, "mplp", str(tmp_path), exclude_table_data=['"Audit"', "Orders"]
+    )
+    argv = target.calls[0][0]
+    # pg_dump gets the resolved names quoted (a literal match, no case folding or wildcards)
+    assert '--exclude-table-data="public"."Audit"' in argv
+    assert '--exclude-table-data="public"."orders"' in argv
+    assert manifest["exclude_table_data"] == ['"public"."Audit"', '"public"."orders"']
+    assert manifest["tables"] == {}  # public.orders' data was not dumped: not counted
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"exclude_table_data": ["nope"]}, "'nope' matches no table"),
+        ({"exclude_table_data": ["Audit*"]}, "pattern character"),
+        ({"extra_args": ["--no-comments", "-t", "orders"]}, "dump_args -t would change what is dumped"),
+        ({"extra_args": ["--schema-only"]}, "use exclude_table_data"),
+    ],
+)
+def test_a_backup_that_would_not_match_its_manifest_is_refused_before_dumping(tmp_path, kwargs, message):
+    session = SnapshotSession()
+    target = FakeTarget(session)
+    with pytest.raises((pgbackup.BackupError, pgsql.SqlError), match=re.escape(message)):
+        pgbackup.backup_database(target, "mplp", str(tmp_path), **kwargs)
+    assert target.calls == [] and os.listdir(tmp_path) == []
 
 
 def test_a_failed_dump_leaves_nothing_and_ends_the_snapshot(tmp_path):

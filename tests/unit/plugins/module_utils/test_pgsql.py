@@ -24,6 +24,11 @@ class FakeSession:
         self.unhashable = list(unhashable)
         self.version = version
         self.queries = []
+        self.executed = []
+
+    def execute(self, sql):
+        self.executed.append(sql)
+        self.queries.append(sql)
 
     def _table(self, sql):
         match = re.search(r'FROM "((?:[^"]|"")*)"\."((?:[^"]|"")*)"( t)?$', sql.strip())
@@ -224,6 +229,86 @@ def test_snapshot_without_checksums_counts_rows_only():
         "public.orders": {"rows": 3},
     }
     assert session.checksum_queries() == []
+
+
+def test_checksums_are_taken_with_the_text_settings_pinned():
+    # A database-level "ALTER DATABASE ... SET timezone" (not in a -Fc dump restored without
+    # --create) must not change the text form the checksums hash.
+    for name, value in (
+        ("TimeZone", "UTC"),
+        ("DateStyle", "ISO, MDY"),
+        ("IntervalStyle", "postgres"),
+        ("extra_float_digits", "3"),
+        ("bytea_output", "hex"),
+    ):
+        assert "set_config('%s', '%s', false)" % (name, value) in pgsql.PIN_SQL
+    session = FakeSession(TABLES, unhashable=[16400])
+    pgsql.content_snapshot(session)
+    first_checksum = min(i for i, q in enumerate(session.queries) if "'sum'" in q)
+    assert pgsql.PIN_SQL in session.queries[:first_checksum]
+    session = FakeSession(TABLES)
+    pgsql.table_checks(
+        session, {"public.events": {"rows": 2, "checksum": "0000000000000007", "method": "text"}}
+    )
+    first_checksum = min(i for i, q in enumerate(session.queries) if "'sum'" in q)
+    assert pgsql.PIN_SQL in session.queries[:first_checksum]
+
+
+class ResolveSession:
+    def __init__(self, known):
+        self.known = known
+        self.asked = []
+
+    def value(self, sql):
+        assert sql.startswith(pgsql.RESOLVE_SQL.split("%s", maxsplit=1)[0])
+        name = re.search(r"to_regclass\('((?:[^']|'')*)'\)", sql).group(1).replace("''", "'")
+        self.asked.append(name)
+        if name == "a.b.c.d":
+            raise pgsql.SqlError("improper relation name (too many dotted names): a.b.c.d")
+        return self.known.get(name)
+
+
+def test_resolve_tables_names_exactly_the_tables_the_server_finds():
+    session = ResolveSession(
+        {"audit": ["public", "audit"], 'public."Audit"': ["public", "Audit"], "x.y": ["x", "y"]}
+    )
+    assert pgsql.resolve_tables(session, ["audit", 'public."Audit"', "x.y", "audit"]) == [
+        ("public", "audit"),
+        ("public", "Audit"),
+        ("x", "y"),
+    ]
+    assert session.asked == ["audit", 'public."Audit"', "x.y", "audit"]
+    assert pgsql.resolve_tables(session, []) == []
+
+
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("public.audit_*", "has a pattern character"),
+        ("audi?", "has a pattern character"),
+        ("public.adit", "'public.adit' matches no table"),
+        ("a.b.c.d", "'a.b.c.d' is not a table name: improper relation name"),
+    ],
+)
+def test_resolve_tables_refuses_patterns_typos_and_bad_names(name, message):
+    with pytest.raises(pgsql.SqlError, match=re.escape(message)):
+        pgsql.resolve_tables(ResolveSession({}), [name])
+
+
+def test_list_tables_excludes_resolved_pairs_exactly():
+    tables = dict(TABLES, **{"a.b.c": {"oid": 16500, "rows": 1, "sum": {"record": 1, "text": 1}}})
+    session = FakeSession(tables)
+    # schema "a", table "b.c" is not schema "a.b", table "c"
+    assert [(t.schema, t.name) for t in pgsql.list_tables(session, [("a.b", "c")])] == [
+        ("a", "b.c"),
+        ("audit", "log"),
+        ("public", "events"),
+        ("public", "orders"),
+    ]
+    assert [(t.schema, t.name) for t in pgsql.list_tables(session, [("a", "b.c"), ("public", "events")])] == [
+        ("audit", "log"),
+        ("public", "orders"),
+    ]
 
 
 def test_snapshot_of_a_database_without_tables_asks_nothing_more():

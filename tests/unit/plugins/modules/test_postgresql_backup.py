@@ -135,6 +135,9 @@ def backups(monkeypatch):
         ),
         ({}, "nothing to back up: give databases, all_databases=true or globals=true"),
         ({"exclude_databases": ["x"]}, "nothing to back up"),
+        ({"databases": ["mplp"], "dump_args": ["-t", "x"]}, "dump_args -t would change what is dumped"),
+        ({"databases": ["mplp"], "dump_args": ["--schema-only"]}, "use exclude_table_data"),
+        ({"databases": ["mplp"], "login_password": "a\nb"}, "line break"),
     ],
 )
 def test_bad_input_fails_before_connecting(no_target, tmp_path, params, message):
