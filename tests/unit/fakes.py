@@ -1,9 +1,13 @@
-"""What the unit tests of modules share: an AnsibleModule stand-in for a module's run(), and the
-JSON merge patch an API server applies."""
+"""What the unit tests of modules share: an AnsibleModule stand-in for a module's run(), the
+JSON merge patch an API server applies, and a finished backup (archive and manifest) on disk."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
+
+from ansible_collections.multiagent.ops.plugins.module_utils import artifact
 
 
 class Exit(Exception):
@@ -48,3 +52,26 @@ def merge(obj, patch):
         else:
             obj[key] = copy.deepcopy(value)
     return obj
+
+
+def write_backup(
+    path, data=b"archive", kind="postgresql", target="mplp", started="2026-11-22T02:00:00Z", **changes
+):
+    """A complete backup as the backup modules leave it: ``path`` (the archive) holding ``data``
+    and its manifest beside it. ``changes`` update the manifest; a None value removes the field.
+    Returns the archive's path."""
+    path = str(path)
+    artifact.write_bytes(path, data)
+    manifest = artifact.new_manifest(kind, target, os.path.basename(path), "custom", "zstd")
+    manifest.update(
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        started=started,
+        finished=started,
+        status="complete",
+    )
+    manifest.update(changes)
+    for key in [key for key, value in changes.items() if value is None]:
+        manifest.pop(key)
+    artifact.write_manifest(path, manifest)
+    return path

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import fakes
 import pytest
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pgbackup, pgsql
@@ -706,19 +707,7 @@ def test_check_login_refuses_a_line_break_before_anything_is_done():
 
 
 def write_backup(directory, kind="postgresql", **changes):
-    path = directory / "mplp-20261122T020000Z.dump.zst"
-    artifact.write_bytes(str(path), b"archive")
-    manifest = artifact.new_manifest(kind, "mplp", str(path), "custom", "zstd")
-    manifest.update(
-        size=7,
-        sha256=artifact.sha256_file(str(path))[0],
-        started="2026-11-22T02:00:00Z",
-        finished="2026-11-22T02:00:03Z",
-        status="complete",
-    )
-    manifest.update(changes)
-    artifact.write_manifest(str(path), manifest)
-    return path
+    return fakes.write_backup(directory / "mplp-20261122T020000Z.dump.zst", kind=kind, **changes)
 
 
 def test_verified_manifest(tmp_path):

@@ -2,7 +2,6 @@
 warnings for what an operator must look at (a backup dated after this host's clock)."""
 
 import datetime
-import hashlib
 
 import fakes
 import pytest
@@ -16,17 +15,9 @@ NOW = datetime.datetime(2026, 11, 22, 12, 0, tzinfo=datetime.UTC)
 
 def write_backup(directory, moment, target="mplp"):
     name = artifact.archive_name(target, moment, ".dump.zst")
-    data = b"dump of %s" % moment.isoformat().encode()
-    (directory / name).write_bytes(data)
-    manifest = artifact.new_manifest("postgresql", target, name, "custom", "zstd")
-    manifest.update(
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        started=artifact.iso(moment),
-        finished=artifact.iso(moment),
-        status="complete",
+    fakes.write_backup(
+        directory / name, b"dump of %s" % moment.isoformat().encode(), started=artifact.iso(moment)
     )
-    (directory / artifact.manifest_name(name)).write_bytes(artifact.encode_manifest(manifest))
     return name
 
 

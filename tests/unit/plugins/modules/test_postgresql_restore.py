@@ -7,7 +7,7 @@ import fakes
 import pytest
 from fakes import Exit
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup
+from ansible_collections.multiagent.ops.plugins.module_utils import pg_module, pgbackup
 from ansible_collections.multiagent.ops.plugins.modules import postgresql_restore
 
 T0 = datetime.datetime(2026, 11, 22, 2, 0, 0, tzinfo=datetime.UTC)
@@ -20,22 +20,8 @@ class FakeModule(fakes.FakeModule):
 
 
 def write_backup(directory, **changes):
-    path = directory / "mplp-20261122T020000Z.dump.zst"
-    artifact.write_bytes(str(path), b"archive")
-    manifest = artifact.new_manifest("postgresql", "mplp", str(path), "custom", "zstd", database="mplp")
-    manifest.update(
-        size=7,
-        sha256=artifact.sha256_file(str(path))[0],
-        started="2026-11-22T02:00:00Z",
-        finished="2026-11-22T02:00:03Z",
-        status="complete",
-        tables=GOOD_TABLES,
-    )
-    manifest.update(changes)
-    for key in [k for k, v in changes.items() if v is None]:
-        manifest.pop(key)
-    artifact.write_manifest(str(path), manifest)
-    return path
+    changes = dict({"database": "mplp", "tables": GOOD_TABLES}, **changes)
+    return fakes.write_backup(directory / "mplp-20261122T020000Z.dump.zst", **changes)
 
 
 class Admin:
