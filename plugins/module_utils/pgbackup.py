@@ -176,7 +176,7 @@ def dbname_arg(name):
     prefix as a connection string, so such a name goes as ``dbname='...'``."""
     name = str(name)
     if "=" in name or name.startswith(("postgresql://", "postgres://")):
-        return "dbname='%s'" % name.replace("\\", "\\\\").replace("'", "\\'")
+        return "dbname=" + conninfo_value(name)
     return name
 
 
@@ -202,8 +202,21 @@ def pg_dumpall_globals_argv(pg_dumpall, no_role_passwords=False, extra=()):
     return argv
 
 
-def pg_restore_argv(pg_restore, dbname, single_transaction=True, clean=True, no_owner=False, extra=()):
-    argv = [pg_restore, "--no-password", "--exit-on-error", "--dbname=" + dbname_arg(dbname)]
+def conninfo_value(value):
+    """A value in a libpq connection string, quoted."""
+    return "'%s'" % str(value).replace("\\", "\\\\").replace("'", "\\'")
+
+
+def pg_restore_argv(
+    pg_restore, dbname, single_transaction=True, clean=True, no_owner=False, extra=(), application_name=None
+):
+    """pg_restore's arguments. ``application_name`` names its session on the server (a
+    LockWatch finds it by that name: a ``lock_timeout`` cannot be given, as the archive's own
+    preamble sets ``lock_timeout = 0``)."""
+    target = dbname_arg(dbname)
+    if application_name:
+        target = "dbname=%s application_name=%s" % (conninfo_value(dbname), conninfo_value(application_name))
+    argv = [pg_restore, "--no-password", "--exit-on-error", "--dbname=" + target]
     if single_transaction:
         argv.append("--single-transaction")
     if clean:
@@ -857,6 +870,94 @@ def verified_manifest(archive_path, manifest=None):
     return manifest
 
 
+LOCK_WAIT_SQL = """
+SELECT jsonb_build_object(
+  'pid', a.pid,
+  'blockers', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+      'pid', b.pid, 'user', b.usename, 'application', b.application_name,
+      'client', host(b.client_addr), 'state', b.state, 'query', left(b.query, 200))), '[]'::jsonb)
+    FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid))))::text
+FROM pg_stat_activity a
+WHERE a.application_name = %s AND a.datname = %s AND a.wait_event_type = 'Lock'
+LIMIT 1
+"""
+
+
+class LockWatch:
+    """Bounds how long a restore waits for a lock. pg_restore's archive sets
+    ``lock_timeout = 0`` itself, so a session that holds a table the restore must drop or fill
+    (one that connected again after the others were ended) would hang it for ever, with the
+    application stopped. While the restore runs, a thread looks every ``interval`` seconds,
+    through ``session`` (another connection), for the restore's server session (by its
+    ``application_name``) waiting on a lock; past ``timeout`` seconds of waiting it cancels
+    it (``pg_cancel_backend``: pg_restore fails and its transaction rolls back) and keeps who
+    held the lock for the message. ``timeout`` None or 0: no watch."""
+
+    def __init__(self, session, dbname, application_name, timeout, interval=1.0, clock=time.monotonic):
+        self.session = session
+        self.dbname = dbname
+        self.application_name = application_name
+        self.timeout = float(timeout or 0)
+        self.interval = min(interval, self.timeout / 3) if self.timeout else interval
+        self.clock = clock
+        self.cancelled = None
+        self.error = None
+        self._stop = threading.Event()
+        self._thread = None
+
+    def __enter__(self):
+        if self.timeout > 0:
+            self._thread = threading.Thread(target=self._watch, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        return False
+
+    def _watch(self):
+        sql = LOCK_WAIT_SQL % (pgsql.quote_literal(self.application_name), pgsql.quote_literal(self.dbname))
+        since = None
+        while not self._stop.wait(self.interval):
+            try:
+                waiting = self.session.value(sql)
+                if not waiting:
+                    since = None
+                    continue
+                now = self.clock()
+                since = now if since is None else since
+                if now - since >= self.timeout:
+                    self.session.text("SELECT pg_cancel_backend(%d)" % int(waiting["pid"]))
+                    self.cancelled = waiting
+                    return
+            except Exception as exc:  # noqa: BLE001 - the restore goes on unwatched; reported
+                self.error = exc
+                return
+
+    def describe(self):
+        """Why the restore was cancelled: how long it waited and who held the lock."""
+        blockers = (self.cancelled or {}).get("blockers") or []
+        held = "; ".join(
+            "pid %s (user %s, application %s, client %s, %s: %s)"
+            % (
+                b.get("pid"),
+                b.get("user"),
+                b.get("application") or "-",
+                b.get("client") or "local",
+                b.get("state"),
+                (b.get("query") or "").strip(),
+            )
+            for b in blockers
+        )
+        return "pg_restore waited more than %gs for a lock on %s%s and was cancelled" % (
+            self.timeout,
+            self.dbname,
+            ", held by " + held if held else "",
+        )
+
+
 def terminate_sessions(session, dbname):
     """End every other session on ``dbname``; returns how many were ended."""
     return int(
@@ -906,14 +1007,63 @@ def check_restored(target, dbname, manifest):
 
 
 def restore_database(
-    target, archive_path, manifest, dbname, no_owner=False, single_transaction=True, clean=True, extra_args=()
+    target,
+    archive_path,
+    manifest,
+    dbname,
+    no_owner=False,
+    single_transaction=True,
+    clean=True,
+    extra_args=(),
+    lock_timeout=None,
+    watch_session=None,
 ):
-    """zstd -d | pg_restore into ``dbname`` (one transaction: all or nothing), then check."""
-    argv = pg_restore_argv(
-        target.tools["pg_restore"], dbname, single_transaction, clean, no_owner, extra_args
+    """zstd -d | pg_restore into ``dbname`` (one transaction: all or nothing), then check.
+    With ``lock_timeout`` and ``watch_session`` (another connection), a lock wait longer than
+    that cancels the restore (see LockWatch)."""
+    restore_into(
+        target,
+        archive_path,
+        dbname,
+        single_transaction,
+        clean,
+        no_owner,
+        extra_args,
+        lock_timeout,
+        watch_session,
     )
-    target.restore_from(archive_path, argv, target.tools["zstd"], "pg_restore into %s" % dbname)
     return check_restored(target, dbname, manifest)
+
+
+def restore_into(
+    target,
+    archive_path,
+    dbname,
+    single_transaction=True,
+    clean=True,
+    no_owner=False,
+    extra_args=(),
+    lock_timeout=None,
+    watch_session=None,
+):
+    """zstd -d | pg_restore into ``dbname``, its lock waits watched (LockWatch) when
+    ``lock_timeout`` and ``watch_session`` are given. Returns why the watch stopped early (an
+    exception of its session: the restore went on unwatched), else None."""
+    name = "multiagent.ops-restore-%s" % os.urandom(4).hex()
+    argv = pg_restore_argv(
+        target.tools["pg_restore"], dbname, single_transaction, clean, no_owner, extra_args, name
+    )
+    timeout = lock_timeout if watch_session is not None else None
+    with LockWatch(watch_session, dbname, name, timeout) as watch:
+        try:
+            target.restore_from(archive_path, argv, target.tools["zstd"], "pg_restore into %s" % dbname)
+        except ProducerError:
+            raise
+        except BackupError as exc:
+            if watch.cancelled:
+                raise BackupError("%s: %s" % (watch.describe(), exc)) from exc
+            raise
+    return watch.error
 
 
 def restore_globals(target, archive_path):

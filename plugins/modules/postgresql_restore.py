@@ -64,6 +64,20 @@ options:
     description: End the other sessions on O(database) first (pg_restore --clean needs the tables free).
     type: bool
     default: true
+  lock_timeout:
+    description:
+      - Seconds the restore may wait for any one lock (O(state=restored)). A session that
+        holds a table the restore must drop or fill (one that connected again after the
+        others were ended, or any with O(terminate_sessions=false)) would otherwise hang it
+        for ever with the application stopped; pg_restore cannot be given a lock timeout,
+        because the archive itself sets C(lock_timeout = 0).
+      - While pg_restore runs, the module looks every second for its session waiting on a
+        lock; past this many seconds it cancels it (C(pg_cancel_backend)), the transaction
+        rolls back, and the task fails naming the sessions that held the lock (pid, user,
+        application, client, query).
+      - C(0) waits for ever.
+    type: float
+    default: 60
   scratch_database:
     description:
       - Name of the scratch database of O(state=verified); default C(<database>_verify_<time>), the
@@ -183,6 +197,7 @@ def argspec():
         database=dict(type="str"),
         create=dict(type="bool", default=True),
         terminate_sessions=dict(type="bool", default=True),
+        lock_timeout=dict(type="float", default=60),
         scratch_database=dict(type="str"),
         keep_scratch=dict(type="bool", default=False),
         no_owner=dict(type="bool", default=False),
@@ -239,6 +254,11 @@ def scratch_name(dbname, now=None):
 
 def run(module):
     p = module.params
+    if not 0 <= p["lock_timeout"] <= 86400:  # also refuses NaN
+        module.fail_json(
+            msg="lock_timeout must be between 0 and 86400 seconds, not %s; nothing was touched"
+            % p["lock_timeout"]
+        )
     try:
         manifest = pgbackup.verified_manifest(p["archive"])
         pgbackup.check_login(pg_module.conn_params(module))
@@ -308,7 +328,10 @@ def verify(module, target, admin, manifest, scratch, result):
     failure = None
     try:
         argv = pgbackup.pg_restore_argv(
-            target.tools["pg_restore"], scratch, no_owner=True, extra=p["restore_args"]
+            target.tools["pg_restore"],
+            scratch,
+            no_owner=True,
+            extra=p["restore_args"],
         )
         target.restore_from(p["archive"], argv, target.tools["zstd"], "pg_restore into %s" % scratch)
         result["restored"] = True
@@ -363,15 +386,17 @@ def restore(module, target, admin, manifest, dbname, result):
             msg="cannot prepare %s for the restore: %s; nothing was restored" % (dbname, exc), **result
         )
     try:
-        argv = pgbackup.pg_restore_argv(
-            target.tools["pg_restore"],
+        unwatched = pgbackup.restore_into(
+            target,
+            p["archive"],
             dbname,
             p["single_transaction"],
             p["clean"],
             p["no_owner"],
             p["restore_args"],
+            p["lock_timeout"],
+            admin,
         )
-        target.restore_from(p["archive"], argv, target.tools["zstd"], "pg_restore into %s" % dbname)
     except pgbackup.ProducerError as exc:
         # pg_restore itself succeeded: what it restored is committed.
         result["restored"] = True
@@ -391,6 +416,8 @@ def restore(module, target, admin, manifest, dbname, result):
             state = "single_transaction=false: %s may be partly restored" % dbname
         module.fail_json(msg="the restore failed (%s): %s" % (state, exc), **result)
     result["restored"] = True
+    if unwatched is not None:
+        module.warn("the restore's lock waits could not be watched (lock_timeout): %s" % unwatched)
     if p["check_content"]:
         try:
             result["checks"] = pgbackup.check_restored(target, dbname, manifest)

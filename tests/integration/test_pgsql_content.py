@@ -5,6 +5,7 @@ dropped afterwards. No Kubernetes and no playbook: these check what PostgreSQL c
 import os
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -476,3 +477,42 @@ def test_a_partial_restore_that_committed_is_not_a_failure(pg, admin, scratch_na
         assert session.text("SELECT count(*) FROM a_small") == 10
     finally:
         session.close()
+
+
+def test_a_session_holding_a_table_fails_the_restore_after_its_lock_timeout(
+    pg, admin, scratch_names, tmp_path
+):
+    """pg_restore --clean must drop the table; a session that keeps it open (connected again
+    after the others were ended) would hang the restore for ever: with lock_timeout it fails,
+    rolled back, and the database is as it was."""
+    source = scratch_names("maops_lockwait")
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(source))
+    session = connect(pg, source)
+    try:
+        session.execute("CREATE TABLE t (id int)")
+        session.execute("INSERT INTO t SELECT generate_series(1, 5)")
+    finally:
+        session.close()
+    target = direct(pg)
+    manifest, path = pgbackup.backup_database(target, source, str(tmp_path))
+    holder = connect(pg, source)
+    try:
+        holder_pid = holder.text("SELECT pg_backend_pid()")
+        holder.execute("INSERT INTO t VALUES (6)")
+        holder.execute("BEGIN")
+        holder.execute("SELECT count(*) FROM t")  # ACCESS SHARE until the transaction ends
+        started = time.monotonic()
+        with pytest.raises(pgbackup.BackupError) as info:
+            pgbackup.restore_database(target, path, manifest, source, lock_timeout=1.5, watch_session=admin)
+        assert time.monotonic() - started < 60
+        message = str(info.value)
+        assert message.startswith("pg_restore waited more than 1.5s for a lock on %s" % source)
+        assert (
+            "held by pid %s (user postgres, application multiagent.ops, client 127.0.0.1" % holder_pid
+            in message
+        )
+        assert "idle in transaction: SELECT count(*) FROM t" in message
+        holder.execute("COMMIT")
+        assert holder.text("SELECT count(*) FROM t") == 6  # rolled back: the row added after the backup
+    finally:
+        holder.close()

@@ -191,6 +191,81 @@ def test_pg_dumpall_and_pg_restore_argv():
     ]
 
 
+@pytest.mark.parametrize(
+    "name,app,arg",
+    [
+        (
+            "mplp",
+            "multiagent.ops-restore-1a2b",
+            "dbname='mplp' application_name='multiagent.ops-restore-1a2b'",
+        ),
+        ("it's=\\", "x", "dbname='it\\'s=\\\\' application_name='x'"),
+        ("mplp", None, "mplp"),
+    ],
+)
+def test_pg_restore_names_its_session_through_the_connection_string(name, app, arg):
+    argv = pgbackup.pg_restore_argv("pg_restore", name, application_name=app)
+    assert argv[3] == "--dbname=" + arg
+
+
+class LockSession:
+    """Answers LockWatch's look at pg_stat_activity from a script of replies."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.cancelled = []
+
+    def value(self, sql):
+        assert "pg_blocking_pids" in sql and "'app-1'" in sql and "'mplp'" in sql
+        return self.replies.pop(0) if self.replies else None
+
+    def text(self, sql):
+        self.cancelled.append(sql)
+        return "t"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 1.0
+        return self.now
+
+
+def test_lock_watch_cancels_a_restore_that_waits_too_long_and_names_the_holder():
+    blocker = {"pid": 77, "user": "app", "application": "worker", "client": "10.0.0.9"}
+    blocker.update(state="idle in transaction", query="SELECT * FROM t")
+    waiting = {"pid": 4242, "blockers": [blocker]}
+    session = LockSession([None, waiting, waiting, waiting, waiting])
+    with pgbackup.LockWatch(session, "mplp", "app-1", timeout=2, interval=0.01, clock=Clock()) as watch:
+        deadline = time.monotonic() + 10
+        while watch.cancelled is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert session.cancelled == ["SELECT pg_cancel_backend(4242)"]
+    assert watch.describe() == (
+        "pg_restore waited more than 2s for a lock on mplp, held by pid 77 (user app, application worker, "
+        "client 10.0.0.9, idle in transaction: SELECT * FROM t) and was cancelled"
+    )
+
+
+def test_lock_watch_leaves_a_restore_alone_whose_waits_end_in_time():
+    waiting = {"pid": 4242, "blockers": []}
+    session = LockSession([waiting, None, waiting, None, waiting, None] * 3)
+    with pgbackup.LockWatch(session, "mplp", "app-1", timeout=2, interval=0.01, clock=Clock()) as watch:
+        deadline = time.monotonic() + 10
+        while session.replies and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert session.cancelled == [] and watch.cancelled is None
+
+
+def test_lock_watch_without_a_timeout_does_not_look():
+    session = LockSession([])
+    with pgbackup.LockWatch(session, "mplp", "app-1", timeout=0) as watch:
+        assert watch.cancelled is None
+    assert watch._thread is None and watch.error is None
+
+
 def test_zstd_argv():
     assert pgbackup.zstd_argv("zstd") == ["zstd", "-q", "-c", "-1", "-T0"]
     assert pgbackup.zstd_argv("zstd", level="19", threads=2) == ["zstd", "-q", "-c", "-19", "-T2"]

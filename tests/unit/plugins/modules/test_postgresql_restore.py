@@ -88,6 +88,13 @@ def use(monkeypatch, target, checks=None):
 # -- refused before anything is touched ----------------------------------------------------
 
 
+@pytest.mark.parametrize("timeout", [-1.0, 86401.0, float("inf"), float("nan")])
+def test_a_lock_timeout_out_of_range_is_refused_before_connecting(no_target, tmp_path, timeout):
+    result = run(FakeModule(archive=str(write_backup(tmp_path)), lock_timeout=timeout))
+    assert result["failed"] is True
+    assert result["msg"].startswith("lock_timeout must be between 0 and 86400 seconds")
+
+
 @pytest.mark.parametrize("password", ["pa\nss", "pa\rss"])
 def test_a_password_with_a_line_break_is_refused_before_connecting(no_target, tmp_path, password):
     result = run(FakeModule(archive=str(write_backup(tmp_path)), login_password=password))
