@@ -366,7 +366,7 @@ def test_interrupted_restore_stops_saying_what_it_left_and_a_rerun_resumes(
             while time.monotonic() < deadline and not killed:
                 rows = conn.execute(
                     "SELECT pid FROM pg_stat_activity"
-                    " WHERE application_name = 'multiagent.ops-restore' AND datname = %s",
+                    " WHERE application_name LIKE 'multiagent.ops-restore%%' AND datname = %s",
                     (database,),
                 ).fetchall()
                 for (pid,) in rows:
