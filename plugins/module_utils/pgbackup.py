@@ -107,6 +107,17 @@ def narrowing_dump_args(args):
     return found
 
 
+def refuse_narrowing_dump_args(args):
+    """BackupError naming the items of ``args`` that would change what is dumped."""
+    narrowing = narrowing_dump_args(args)
+    if narrowing:
+        raise BackupError(
+            "dump_args %s would change what is dumped, and the manifest's row counts and checksums "
+            "would not describe the archive; use exclude_table_data to leave table data out"
+            % ", ".join(narrowing)
+        )
+
+
 def check_login(conn):
     """Refuse a user or password that a pgpass file cannot carry, before anything is done."""
     pgpass_line("*", "*", "*", conn.get("user"), conn.get("password") or "")
@@ -703,13 +714,7 @@ def backup_database(
     clock = monotonic()
     name = artifact.archive_name(prefix or dbname, started, EXT["custom"])
     path = os.path.join(directory, name)
-    narrowing = narrowing_dump_args(extra_args)
-    if narrowing:
-        raise BackupError(
-            "dump_args %s would change what is dumped, and the manifest's row counts and checksums "
-            "would not describe the archive; use exclude_table_data to leave table data out"
-            % ", ".join(narrowing)
-        )
+    refuse_narrowing_dump_args(extra_args)
     session = target.session(dbname)
     try:
         # Each entry names exactly one table, resolved here (quoting, case folding, search_path):
@@ -835,10 +840,7 @@ def table_entry_problems(key, entry):
 def manifest_content_problems(archive_path, manifest):
     """Why a PostgreSQL manifest's contents cannot be used for ``archive_path`` (empty: they
     can): its ``file`` names another archive, or its ``tables`` are malformed."""
-    problems = []
-    name = manifest.get("file")
-    if name not in (None, "") and name != os.path.basename(archive_path):
-        problems.append("the manifest describes %s, not %s" % (name, os.path.basename(archive_path)))
+    problems = artifact.file_problems(manifest, os.path.basename(archive_path))
     if manifest.get("kind") == "postgresql" and "tables" in manifest:
         tables = manifest["tables"]
         if not isinstance(tables, dict):
@@ -1006,32 +1008,9 @@ def check_restored(target, dbname, manifest):
     }
 
 
-def restore_database(
-    target,
-    archive_path,
-    manifest,
-    dbname,
-    no_owner=False,
-    single_transaction=True,
-    clean=True,
-    extra_args=(),
-    lock_timeout=None,
-    watch_session=None,
-):
-    """zstd -d | pg_restore into ``dbname`` (one transaction: all or nothing), then check.
-    With ``lock_timeout`` and ``watch_session`` (another connection), a lock wait longer than
-    that cancels the restore (see LockWatch)."""
-    restore_into(
-        target,
-        archive_path,
-        dbname,
-        single_transaction,
-        clean,
-        no_owner,
-        extra_args,
-        lock_timeout,
-        watch_session,
-    )
+def restore_database(target, archive_path, manifest, dbname, **options):
+    """restore_into() (``options`` are its keywords), then check against the manifest."""
+    restore_into(target, archive_path, dbname, **options)
     return check_restored(target, dbname, manifest)
 
 

@@ -327,13 +327,7 @@ def verify(module, target, admin, manifest, scratch, result):
         module.fail_json(msg="cannot create the scratch database %s: %s" % (scratch, exc), **result)
     failure = None
     try:
-        argv = pgbackup.pg_restore_argv(
-            target.tools["pg_restore"],
-            scratch,
-            no_owner=True,
-            extra=p["restore_args"],
-        )
-        target.restore_from(p["archive"], argv, target.tools["zstd"], "pg_restore into %s" % scratch)
+        pgbackup.restore_into(target, p["archive"], scratch, no_owner=True, extra_args=p["restore_args"])
         result["restored"] = True
         result["checks"] = pgbackup.check_restored(target, scratch, manifest)
         if result["checks"]["problems"]:
