@@ -300,6 +300,15 @@ def manifest_problems(manifest):
     return problems
 
 
+def file_problems(manifest, archive_name):
+    """Why the manifest is not the one of the archive named ``archive_name`` (its ``file``
+    names another; empty: it does not, or names none)."""
+    name = manifest.get("file")
+    if name in (None, "", archive_name):
+        return []
+    return ["the manifest describes %s, not %s" % (name, archive_name)]
+
+
 def check_content(manifest, sha256, size):
     """Why the archive's actual digest and size do not match the manifest (empty: they do)."""
     problems = []

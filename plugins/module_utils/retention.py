@@ -226,7 +226,6 @@ class Backup:
         self.name = name
         self.manifest_file = artifact.manifest_name(name)
         # A temporary file of an interrupted write is named after the archive it was for.
-        self.partial = archive is not None
         archive = archive or name
         self.files = []
         self.manifest = None
@@ -325,8 +324,7 @@ def scan(store):
             backup.target = manifest["target"]
         backup.moment = artifact.parse_iso(manifest.get("started")) or backup.moment
         backup.problems.extend(artifact.manifest_problems(manifest))
-        if manifest.get("file") not in (None, "", backup.name):
-            backup.problems.append("the manifest describes %s, not %s" % (manifest.get("file"), backup.name))
+        backup.problems.extend(artifact.file_problems(manifest, backup.name))
         if backup.name not in entries:
             backup.problems.append(
                 "the archive is missing (a deletion was interrupted, or it was removed by hand)"
@@ -337,7 +335,7 @@ def scan(store):
             backup.state = COMPLETE
     for entry in partials:
         final = artifact.parse_partial_name(entry.name)
-        archive = final[: -len(artifact.MANIFEST_SUFFIX)] if artifact.is_manifest(final) else final
+        archive = _plain_name(final)
         if artifact.archive_kind(archive) is None:
             ignored.add(entry.name)
             continue
@@ -461,8 +459,6 @@ def plan(
     """Look at the store and decide. Reads (and hashes) but never deletes."""
     if verify not in ("newest", "all"):
         raise PolicyError("verify must be newest or all, not %r" % (verify,))
-    if grace_hours is None:
-        raise PolicyError("the grace period for incomplete backups must be 0 hours or more")
     _days_option("the grace period for incomplete backups", grace_hours, "hours", MAX_DAYS * 24)
     result = Plan(store, policy)
     found, result.ignored = scan(store)

@@ -394,3 +394,17 @@ def test_a_full_disk_at_close_still_removes_the_temporary_file(tmp_path):
             out.write(b"x" * 1000)
             raise RuntimeError("pg_dump stopped")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_archive_the_backup_modules_write_is_known_with_its_kind():
+    """Retention takes only ARCHIVE_KINDS' extensions for backups: an extension a module
+    writes but the registry lacks would make its backups foreign files, never pruned."""
+    from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export, pgbackup, redis_backup
+
+    written = {
+        pgbackup.EXT["custom"]: "postgresql",
+        pgbackup.EXT["globals"]: "postgresql-globals",
+        k8s_export.ARCHIVE_EXT: k8s_export.MANIFEST_KIND,
+    }
+    written.update({ext: redis_backup.KIND for ext in redis_backup.EXTENSIONS.values()})
+    assert written == artifact.ARCHIVE_KINDS
