@@ -442,12 +442,6 @@ def module_list(wire):
         return None
 
 
-def server_modules(conn, what="connect to"):
-    """module_list() of the server of ``conn``."""
-    with connect(conn, what=what) as wire:
-        return module_list(wire)
-
-
 def describe_modules(modules):
     return ", ".join(
         "%s %s" % (item["name"], item["version"]) if item.get("version") is not None else item["name"]
@@ -831,8 +825,9 @@ def backup(
     zstd = find_tool("zstd", zstd_binary) if compression == "zstd" else None
     label = name or describe(conn)
     what = "redis %s" % label if name is None else "redis %s (%s)" % (label, describe(conn))
-    facts = server_facts(conn, "back up")
-    modules = server_modules(conn, "back up")
+    with connect(conn, what="back up") as wire:
+        facts = facts_from_info(read_info(wire, "back up"))
+        modules = module_list(wire)
     started = now()
     _archive, path = plan_backup(conn, directory, name, compression, started)
     result = {

@@ -329,7 +329,7 @@ def run(module, reader, loaded):
         except kx.ExportError as exc:
             module.fail_json(msg="Cannot restore into namespace %s: %s; nothing was changed" % (target, exc))
         live = {rt.dir: {(o.get("metadata") or {}).get("name"): o for o in items} for rt, items in listed}
-    autoscaled = loaded.autoscaled | kx.scaled_by_autoscaler(objects)
+    autoscaled = loaded.autoscaled
     steps = kx.plan(objects, live, autoscaled)
 
     diffs = []
