@@ -75,14 +75,6 @@ def run(module, target=None, runner=postgresql_backup.run):
 
 
 @pytest.fixture
-def no_target(monkeypatch):
-    def never(module):
-        raise AssertionError("bad input must fail before any connection")
-
-    monkeypatch.setattr(pg_module, "make_target", never)
-
-
-@pytest.fixture
 def target(monkeypatch):
     fake = FakeTarget(ListSession(["app", "mplp", "postgres", "reporting"]))
     monkeypatch.setattr(pg_module, "make_target", lambda module: fake)

@@ -66,14 +66,6 @@ def run(module):
     return module.result
 
 
-@pytest.fixture
-def no_target(monkeypatch):
-    def never(module):
-        raise AssertionError("must fail before any connection")
-
-    monkeypatch.setattr(pg_module, "make_target", never)
-
-
 def use(monkeypatch, target, checks=None):
     monkeypatch.setattr(pg_module, "make_target", lambda module: target)
     monkeypatch.setattr(
