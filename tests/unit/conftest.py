@@ -1,4 +1,4 @@
-"""The unit tests' shared helpers (``fakes``) live beside this file: every unit test module,
+"""The unit tests' shared helpers (``fakes``, ``factories``) live beside this file: every unit test module,
 whatever its directory, imports them as ``import fakes``."""
 
 import os
