@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "tests" / "stack"))
 sys.path.insert(0, str(ROOT / ".collections"))
 import stack  # noqa: E402
 
-from ansible_collections.multiagent.ops.plugins.module_utils.apply import render_secret  # noqa: E402
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.plan import render_secret  # noqa: E402
 
 BIN = Path(sys.executable).parent
 INVENTORY = ROOT / "inventories" / "demo"

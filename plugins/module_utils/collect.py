@@ -16,9 +16,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.multiagent.ops.plugins.module_utils import health, probes
-from ansible_collections.multiagent.ops.plugins.module_utils import workloads as wl
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, status_message
-from ansible_collections.multiagent.ops.plugins.module_utils.quantity import parse_cpu, parse_memory
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, status_message
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_cpu, parse_memory
 
 MAX_WORKERS = 32
 DEFAULT_LOG_PATTERN = r"(?i)\b(error|fatal|panic|exception|traceback|critical)\b"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import math
 
-from ansible_collections.multiagent.ops.plugins.module_utils import workloads as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 
 SEVERITIES = ("critical", "warning", "unknown", "info")
 # Statuses from best to worst; a component takes the worst effect of its findings.

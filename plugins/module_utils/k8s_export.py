@@ -42,8 +42,8 @@ except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     HAS_YAML = False
 
 from ansible_collections.multiagent.ops.plugins.module_utils import vault
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, classify
-from ansible_collections.multiagent.ops.plugins.module_utils.quantity import parse_quantity
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, classify
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_quantity
 
 FORMAT = "multiagent.ops/kubernetes-config"
 FORMAT_VERSION = 1

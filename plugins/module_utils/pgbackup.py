@@ -499,7 +499,7 @@ class Target:
         return (line + "\n").encode("utf-8")
 
     def pod_exec(self, argv, stdin=False):
-        from ansible_collections.multiagent.ops.plugins.module_utils.kexec import PodExec
+        from ansible_collections.multiagent.ops.plugins.module_utils.k8s.exec import PodExec
 
         wrapped = self._pod_argv(argv)
         return PodExec(
@@ -563,7 +563,7 @@ class Target:
                 env["PGAPPNAME"] = "multiagent.ops-backup"
                 write_compressed_from_process(argv, env, writer, zstd_cmd, what)
             return
-        from ansible_collections.multiagent.ops.plugins.module_utils.kexec import ExecError
+        from ansible_collections.multiagent.ops.plugins.module_utils.k8s.exec import ExecError
 
         try:
             pod_exec = self.pod_exec(argv)
@@ -584,7 +584,7 @@ class Target:
                 env["PGAPPNAME"] = "multiagent.ops-restore"
                 run_pipeline(decompress, argv, env, what)
             return
-        from ansible_collections.multiagent.ops.plugins.module_utils.kexec import ExecError
+        from ansible_collections.multiagent.ops.plugins.module_utils.k8s.exec import ExecError
 
         try:
             pod_exec = self.pod_exec(argv, stdin=True)

@@ -201,8 +201,9 @@ encryption:
 import hashlib
 import os
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, kube_module, vault
+from ansible_collections.multiagent.ops.plugins.module_utils import artifact, vault
 from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.store import LocalStore, StoreError
 
 

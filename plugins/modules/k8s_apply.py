@@ -269,11 +269,11 @@ diff:
   elements: dict
 """
 
-from ansible_collections.multiagent.ops.plugins.module_utils import apply as ap
 from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
-from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.applier import Applier
-from ansible_collections.multiagent.ops.plugins.module_utils.rollout import failure_message, wait_rollouts
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.rollout import failure_message, wait_rollouts
 
 SHOWN = 10
 

@@ -254,9 +254,9 @@ workloads:
 import time
 from urllib.parse import quote
 
-from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils import rollout as ro
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 
 ACTIONS = ("restart", "status", "history", "undo", "pause", "resume")
 WAITING = ("restart", "status", "undo", "resume")

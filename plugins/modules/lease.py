@@ -137,8 +137,8 @@ waited_seconds:
 import datetime
 import time
 
-from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils import lease as leases
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import lease as leases
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
 
 
 def argspec():

@@ -213,7 +213,7 @@ import os
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
 from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
-from ansible_collections.multiagent.ops.plugins.module_utils.kube_module import new_module
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.module import new_module
 
 
 def argspec():

@@ -15,7 +15,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 
 PASSWORD = "backup-vault-password"
 SECRET_VALUE = "s3cret-Value-that-must-not-leak"

@@ -15,7 +15,7 @@ import fakes
 import pytest
 
 from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pgbackup, pgsql
-from ansible_collections.multiagent.ops.plugins.module_utils.kexec import ExecError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.exec import ExecError
 
 ZSTD = shutil.which("zstd") or "/usr/bin/zstd"
 PASSWORD = "s3cr:et\\pa ss'word"

@@ -8,7 +8,7 @@ from fakes import Exit, merge
 
 from ansible_collections.multiagent.ops.plugins.module_utils import replicas as rec
 from ansible_collections.multiagent.ops.plugins.module_utils import scaling as sc
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 from ansible_collections.multiagent.ops.plugins.modules import scale
 
 NS = "mplp-production"

@@ -7,8 +7,8 @@ import fakes
 import pytest
 from fakes import Exit, merge
 
-from ansible_collections.multiagent.ops.plugins.module_utils import rollout as ro
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 from ansible_collections.multiagent.ops.plugins.modules import k8s_rollout
 
 NS = "mplp-production"

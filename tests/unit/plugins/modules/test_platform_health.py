@@ -4,8 +4,8 @@ import fakes
 import pytest
 from fakes import Exit
 
-from ansible_collections.multiagent.ops.plugins.module_utils import kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 from ansible_collections.multiagent.ops.plugins.modules import platform_health
 
 

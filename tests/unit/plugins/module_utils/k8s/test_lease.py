@@ -6,7 +6,7 @@ import fakes
 import pytest
 from fakes import Exit
 
-from ansible_collections.multiagent.ops.plugins.module_utils import lease as leases
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import lease as leases
 from ansible_collections.multiagent.ops.plugins.modules import lease as lease_module
 
 T0 = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=datetime.UTC)

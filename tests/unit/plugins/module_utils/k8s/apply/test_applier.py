@@ -14,9 +14,9 @@ import fakes
 import pytest
 from fakes import Exit
 
-from ansible_collections.multiagent.ops.plugins.module_utils import apply as ap
-from ansible_collections.multiagent.ops.plugins.module_utils.applier import Applier
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 from ansible_collections.multiagent.ops.plugins.modules import k8s_apply
 
 DISCOVERY = {

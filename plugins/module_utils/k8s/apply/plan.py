@@ -21,7 +21,7 @@ import re
 from urllib.parse import quote
 
 from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import classify
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import classify
 
 CHECKSUM_ANNOTATION = "multiagent.ops/config-checksum"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils.quantity import parse_cpu, parse_memory
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_cpu, parse_memory
 
 
 @pytest.mark.parametrize(

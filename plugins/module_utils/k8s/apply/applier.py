@@ -22,8 +22,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
-from ansible_collections.multiagent.ops.plugins.module_utils import apply as ap
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 
 DRY_RUN = ("dryRun", "All")
 CRD_ESTABLISH_TIMEOUT = 60

@@ -5,7 +5,7 @@ import json
 import pytest
 from websocket import ABNF, WebSocketConnectionClosedException, WebSocketTimeoutException
 
-from ansible_collections.multiagent.ops.plugins.module_utils import kexec
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import exec as kexec
 
 SUCCESS = {"metadata": {}, "status": "Success"}
 

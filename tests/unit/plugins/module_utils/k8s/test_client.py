@@ -1,6 +1,6 @@
 """Error classification: what an operator reads when the API call fails."""
 
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeReader, classify
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeReader, classify
 
 
 class HTTPErr(Exception):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.multiagent.ops.plugins.module_utils import workloads as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 
 PURPOSE_ANNOTATION = "multiagent.ops/purpose"
 MANAGED_BY = "multiagent.ops"

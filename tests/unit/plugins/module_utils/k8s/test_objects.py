@@ -2,7 +2,7 @@
 
 from factories import NOW, pod, replicaset, ts
 
-from ansible_collections.multiagent.ops.plugins.module_utils import workloads as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 
 
 def test_pods_map_to_workloads_through_owner_uids_not_names():

@@ -5,8 +5,8 @@ import datetime
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import rollout as ro
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 
 NS = "mplp-production"
 

@@ -16,7 +16,7 @@ import datetime
 import time
 from urllib.parse import quote
 
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}

@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from ansible_collections.multiagent.ops.plugins.module_utils import apply as ap
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 
 V1 = {
     "resources": [

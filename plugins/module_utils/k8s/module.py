@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
-from ansible_collections.multiagent.ops.plugins.module_utils.kube import KubeError, KubeReader, classify
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, KubeReader, classify
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
