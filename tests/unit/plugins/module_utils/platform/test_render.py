@@ -9,9 +9,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from ansible_collections.multiagent.ops.plugins.module_utils import platform_render as pr
+from ansible_collections.multiagent.ops.plugins.module_utils.platform import render as pr
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[5]
 K8S_VERSION = "1.33"
 
 
