@@ -397,16 +397,16 @@ report:
       type: str
 """
 
-from ansible_collections.multiagent.ops.plugins.module_utils import health
-from ansible_collections.multiagent.ops.plugins.module_utils.collect import (
+from ansible_collections.multiagent.ops.plugins.module_utils.health import rules as health
+from ansible_collections.multiagent.ops.plugins.module_utils.health.collect import (
     DEFAULT_LOG_PATTERN,
     CollectError,
     Collector,
     normalize_endpoints,
 )
+from ansible_collections.multiagent.ops.plugins.module_utils.health.probes import InputError
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import classify
-from ansible_collections.multiagent.ops.plugins.module_utils.probes import InputError
 
 ESSENTIAL_SOURCES = ("namespace", "deployments", "replicasets", "statefulsets", "daemonsets", "pods")
 

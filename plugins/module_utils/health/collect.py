@@ -15,7 +15,8 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.multiagent.ops.plugins.module_utils import health, probes
+from ansible_collections.multiagent.ops.plugins.module_utils.health import probes
+from ansible_collections.multiagent.ops.plugins.module_utils.health import rules as health
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, status_message
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_cpu, parse_memory

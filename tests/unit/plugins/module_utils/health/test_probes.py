@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import probes
+from ansible_collections.multiagent.ops.plugins.module_utils.health import probes
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

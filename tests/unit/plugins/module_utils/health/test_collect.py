@@ -3,7 +3,7 @@
 import pytest
 from factories import deployment, pod, replicaset
 
-from ansible_collections.multiagent.ops.plugins.module_utils import collect
+from ansible_collections.multiagent.ops.plugins.module_utils.health import collect
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, KubeReader
 
 

@@ -5,7 +5,7 @@ import itertools
 import pytest
 from factories import NOW, component, deployment, endpoint, event, pod
 
-from ansible_collections.multiagent.ops.plugins.module_utils import health
+from ansible_collections.multiagent.ops.plugins.module_utils.health import rules as health
 
 
 def run(
