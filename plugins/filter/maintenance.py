@@ -5,7 +5,7 @@ import datetime
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.multiagent.ops.plugins.module_utils import windows
+from ansible_collections.multiagent.ops.plugins.module_utils.ops import windows
 
 
 def _moment(now):

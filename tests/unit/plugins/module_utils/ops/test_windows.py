@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import windows
+from ansible_collections.multiagent.ops.plugins.module_utils.ops import windows
 
 UTC = datetime.UTC
 SEEDS = {"daily": "02:00-04:00", "weekly": "Sunday 01:00-05:00", "monthly": "First Sunday 00:00-06:00"}
