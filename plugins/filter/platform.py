@@ -3,7 +3,7 @@
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.multiagent.ops.plugins.module_utils import recovery
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import recovery
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import render as platform_render
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
 

@@ -116,9 +116,9 @@ cronjobs:
 import datetime
 import time
 
-from ansible_collections.multiagent.ops.plugins.module_utils import replicas as rec
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import quiesce as rec
 
 PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets"}
 

@@ -192,9 +192,9 @@ diff:
 
 import time
 
-from ansible_collections.multiagent.ops.plugins.module_utils import scaling as sc
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling as sc
 
 
 def argspec():

@@ -128,8 +128,8 @@ import datetime
 import time
 from urllib.parse import quote
 
-from ansible_collections.multiagent.ops.plugins.module_utils import traffic as tr
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import traffic as tr
 
 
 def argspec():

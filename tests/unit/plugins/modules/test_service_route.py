@@ -6,7 +6,7 @@ import fakes
 import pytest
 from fakes import Exit, merge
 
-from ansible_collections.multiagent.ops.plugins.module_utils import traffic as tr
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import traffic as tr
 from ansible_collections.multiagent.ops.plugins.modules import service_route
 
 NS = "mplp-production"

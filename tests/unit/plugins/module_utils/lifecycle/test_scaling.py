@@ -6,9 +6,9 @@ import fakes
 import pytest
 from fakes import Exit, merge
 
-from ansible_collections.multiagent.ops.plugins.module_utils import replicas as rec
-from ansible_collections.multiagent.ops.plugins.module_utils import scaling as sc
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import quiesce as rec
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling as sc
 from ansible_collections.multiagent.ops.plugins.modules import scale
 
 NS = "mplp-production"

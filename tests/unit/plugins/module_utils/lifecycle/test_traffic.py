@@ -6,7 +6,7 @@ import json
 import pytest
 from fakes import merge
 
-from ansible_collections.multiagent.ops.plugins.module_utils import traffic as tr
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import traffic as tr
 
 APP = {"app.kubernetes.io/name": "mplp", "app.kubernetes.io/component": "core"}
 PAGE = {"app.kubernetes.io/name": "mplp-maintenance", "app.kubernetes.io/component": "maintenance-page"}

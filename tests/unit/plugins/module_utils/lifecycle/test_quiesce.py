@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import replicas as rec
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import quiesce as rec
 
 
 def dep(replicas, recorded=None, name="mplp-core"):

@@ -29,9 +29,9 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
-from ansible_collections.multiagent.ops.plugins.module_utils import replicas as rec
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import quiesce as rec
 
 RECORDED_MIN = "multiagent.ops/recorded-min-replicas"
 RECORDED_MAX = "multiagent.ops/recorded-max-replicas"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils.recovery import PlanError, recovery_plan
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.recovery import (
+    PlanError,
+    recovery_plan,
+)
 
 COMPONENTS = [
     {"name": "core", "kind": "Deployment", "workload": "mplp-core"},
