@@ -33,7 +33,8 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils import pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 
 EXT = {"custom": ".dump.zst", "globals": ".globals.sql.zst"}
 STDERR_KEEP = 8192

@@ -57,8 +57,8 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact
-from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
 
 KIND = "redis"
 FORMAT = "rdb"

@@ -317,9 +317,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact
-from ansible_collections.multiagent.ops.plugins.module_utils import retention as ret
-from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import retention as ret
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
 
 S3_SPEC = stores.S3_ARGSPEC
 

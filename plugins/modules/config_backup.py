@@ -201,10 +201,10 @@ encryption:
 import hashlib
 import os
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, vault
-from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact, vault
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.backup.store import LocalStore, StoreError
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.store import LocalStore, StoreError
 
 
 def argspec():

@@ -171,8 +171,8 @@ not_attempted:
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, vault
-from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact, vault
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
 
 WORKERS = 8

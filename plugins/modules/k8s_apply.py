@@ -269,7 +269,7 @@ diff:
   elements: dict
 """
 
-from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier

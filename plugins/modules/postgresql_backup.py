@@ -211,8 +211,9 @@ databases:
 
 import os
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
-from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils import pg_module, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.module import new_module
 
 

@@ -183,8 +183,9 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
-from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils import pg_module, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.module import new_module
 
 

@@ -558,7 +558,7 @@ def s3_names(location):
     import sys
 
     sys.path.insert(0, str(ROOT / ".collections"))
-    from ansible_collections.multiagent.ops.plugins.module_utils import store
+    from ansible_collections.multiagent.ops.plugins.module_utils.backup import store
 
     return sorted(e.name for e in store.open_store({"s3": location}).list())
 

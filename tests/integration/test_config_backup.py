@@ -24,8 +24,8 @@ import yaml
 from config_objects import build, crd, delete_namespace
 from kubernetes import client
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, vault
-from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact, vault
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 MODULES = "tests/integration/playbooks/config_modules.yml"

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils import pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 

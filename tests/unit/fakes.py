@@ -7,7 +7,7 @@ import copy
 import hashlib
 import os
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 
 
 class Exit(Exception):

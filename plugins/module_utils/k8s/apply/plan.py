@@ -20,7 +20,7 @@ import json
 import re
 from urllib.parse import quote
 
-from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import classify
 
 CHECKSUM_ANNOTATION = "multiagent.ops/config-checksum"

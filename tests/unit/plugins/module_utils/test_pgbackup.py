@@ -14,7 +14,8 @@ import time
 import fakes
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils import pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.exec import ExecError
 
 ZSTD = shutil.which("zstd") or "/usr/bin/zstd"

@@ -13,7 +13,8 @@ import fakes
 import pytest
 from fakes import Exit
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact, pg_module, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils import pg_module, pgbackup, pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.modules import postgresql_backup, postgresql_restore
 
 try:

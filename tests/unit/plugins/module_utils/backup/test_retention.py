@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact
-from ansible_collections.multiagent.ops.plugins.module_utils import retention as ret
-from ansible_collections.multiagent.ops.plugins.module_utils import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import retention as ret
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
 
 UTC = datetime.UTC
 

@@ -41,7 +41,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     HAS_YAML = False
 
-from ansible_collections.multiagent.ops.plugins.module_utils import vault
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import vault
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, classify
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_quantity
 

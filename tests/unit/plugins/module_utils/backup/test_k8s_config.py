@@ -13,8 +13,8 @@ import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact
-from ansible_collections.multiagent.ops.plugins.module_utils import k8s_export as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
 
 PASSWORD = "backup-vault-password"

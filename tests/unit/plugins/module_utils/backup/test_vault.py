@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ansible.parsing.vault import AnsibleVaultError, VaultLib, VaultSecret
 
-from ansible_collections.multiagent.ops.plugins.module_utils import vault
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import vault
 
 PASSWORD = "correct horse battery staple"
 ANSIBLE_VAULT = str(Path(sys.executable).parent / "ansible-vault")

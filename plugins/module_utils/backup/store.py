@@ -34,7 +34,7 @@ import shutil
 import sys
 import tempfile
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 
 # boto3 is imported on first use (load_boto3): only S3 locations need it, and importing it
 # costs about a quarter of a second in every run of every module that imports this file.

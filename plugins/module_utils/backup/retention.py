@@ -60,8 +60,8 @@ from __future__ import annotations
 import datetime
 import math
 
-from ansible_collections.multiagent.ops.plugins.module_utils import artifact
-from ansible_collections.multiagent.ops.plugins.module_utils.store import StoreError
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup.store import StoreError
 
 try:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
