@@ -473,7 +473,8 @@ def profile(bench):
     the content checksums; the checksums alone in one REPEATABLE READ transaction. Then, one
     run each, the CPU seconds of every process taking part (CpuSampler): on a machine with
     few free cores, CPU seconds are what the wall time follows."""
-    from ansible_collections.multiagent.ops.plugins.module_utils import pgbackup, pgsql
+    from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
+    from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
 
     pg, db = bench.pg, bench.database
     level = bench.level if bench.level is not None else 3

@@ -211,10 +211,12 @@ databases:
 
 import os
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pg_module, pgbackup, pgsql
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.module import new_module
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import module as pg_module
 
 
 def argspec():

@@ -10,8 +10,9 @@ import uuid
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pgbackup, pgsql
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 

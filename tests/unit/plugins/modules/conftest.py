@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pg_module
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import module as pg_module
 
 
 @pytest.fixture

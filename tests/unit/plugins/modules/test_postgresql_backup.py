@@ -13,8 +13,10 @@ import fakes
 import pytest
 from fakes import Exit
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pg_module, pgbackup, pgsql
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import module as pg_module
 from ansible_collections.multiagent.ops.plugins.modules import postgresql_backup, postgresql_restore
 
 try:

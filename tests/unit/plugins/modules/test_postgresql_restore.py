@@ -7,7 +7,8 @@ import fakes
 import pytest
 from fakes import Exit
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pg_module, pgbackup
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import module as pg_module
 from ansible_collections.multiagent.ops.plugins.modules import postgresql_restore
 
 T0 = datetime.datetime(2026, 11, 22, 2, 0, 0, tzinfo=datetime.UTC)

@@ -33,8 +33,8 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pgsql
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
 
 EXT = {"custom": ".dump.zst", "globals": ".globals.sql.zst"}
 STDERR_KEEP = 8192

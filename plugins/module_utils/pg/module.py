@@ -10,9 +10,9 @@ import os
 import re
 import shutil
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pgbackup
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
 
 TOOLS = ("pg_dump", "pg_dumpall", "pg_restore", "psql")
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
 
 
 class FakeSession:

@@ -14,9 +14,10 @@ import time
 import fakes
 import pytest
 
-from ansible_collections.multiagent.ops.plugins.module_utils import pgbackup, pgsql
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.exec import ExecError
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
 
 ZSTD = shutil.which("zstd") or "/usr/bin/zstd"
 PASSWORD = "s3cr:et\\pa ss'word"
