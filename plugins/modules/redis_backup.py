@@ -251,7 +251,7 @@ cause:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.multiagent.ops.plugins.module_utils import redis_backup as rb
+from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot as rb
 
 
 def argspec():

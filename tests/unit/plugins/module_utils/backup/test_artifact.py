@@ -399,9 +399,9 @@ def test_a_full_disk_at_close_still_removes_the_temporary_file(tmp_path):
 def test_every_archive_the_backup_modules_write_is_known_with_its_kind():
     """Retention takes only ARCHIVE_KINDS' extensions for backups: an extension a module
     writes but the registry lacks would make its backups foreign files, never pruned."""
-    from ansible_collections.multiagent.ops.plugins.module_utils import redis_backup
     from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as k8s_export
     from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
+    from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot as redis_backup
 
     written = {
         pgbackup.EXT["custom"]: "postgresql",

@@ -13,8 +13,8 @@ import time
 import pytest
 import redis
 
-from ansible_collections.multiagent.ops.plugins.module_utils import redis_backup as rb
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot as rb
 
 REDIS_SERVER = shutil.which("redis-server")
 
