@@ -419,7 +419,7 @@ def _apply(reader, namespace, steps, dry_run=False, autoscaled=()):
 def main():
     module = kube_module.new_module(argspec(), supports_check_mode=True)
     loaded = load(module)
-    kube_module.main(module, lambda mod, reader: run(mod, reader, loaded))
+    kube_module.legacy_main(module, lambda mod, reader: run(mod, reader, loaded))
 
 
 if __name__ == "__main__":

@@ -395,7 +395,7 @@ def main():
         module.fail_json(msg="Nothing was applied: %s" % exc, changed=False)
     secret_values = ap.secret_values(manifests)
     kx.mask(module, secret_values)
-    kube_module.main(module, lambda mod, reader: run(mod, reader, manifests, secret_values))
+    kube_module.legacy_main(module, lambda mod, reader: run(mod, reader, manifests, secret_values))
 
 
 if __name__ == "__main__":

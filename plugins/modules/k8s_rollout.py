@@ -251,252 +251,30 @@ workloads:
           replicas: 2
 """
 
-import time
-from urllib.parse import quote
-
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
-
-ACTIONS = ("restart", "status", "history", "undo", "pause", "resume")
-WAITING = ("restart", "status", "undo", "resume")
-READ_ONLY = ("status", "history")
-
-
-def argspec():
-    return kube_module.argspec(
-        namespace=dict(type="str", required=True),
-        kind=dict(type="str", default="Deployment", choices=list(ro.KINDS)),
-        name=dict(type="str"),
-        names=dict(type="list", elements="str"),
-        label_selector=dict(type="str"),
-        action=dict(type="str", required=True, choices=list(ACTIONS)),
-        to_revision=dict(type="int"),
-        wait=dict(type="bool"),
-        wait_timeout=dict(type="int", default=300),
-        api_timeout=dict(type="float", default=15),
-    )
-
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout
 
 SELECTION = ("name", "names", "label_selector")
 
 
-def _select(module, reader):
-    """The workloads, read before anything changes; a missing one fails the task."""
-    p = module.params
-    ns, kind = p["namespace"], p["kind"]
-    if p["label_selector"]:
-        items = reader.list(
-            ro.workload_path(ns, kind),
-            "list %s in %s" % (ro.PLURAL[kind], ns),
-            label_selector=p["label_selector"],
-        )
-        if not items:
-            module.fail_json(
-                msg="No %s in namespace %s matches label selector %r; nothing was changed"
-                % (kind, ns, p["label_selector"])
-            )
-        items.sort(key=lambda obj: obj["metadata"]["name"])
-    else:
-        names = list(dict.fromkeys([p["name"]] if p["name"] else p["names"]))
-        found = ro.read_workloads(reader, ns, kind, names)
-        missing = [name for name in names if found[name] is None]
-        if missing:
-            module.fail_json(
-                msg="%s: %s %s %s in namespace %s; nothing was changed"
-                % (
-                    p["action"],
-                    kind,
-                    ", ".join(missing),
-                    "does not exist" if len(missing) == 1 else "do not exist",
-                    ns,
-                )
-            )
-        items = [found[name] for name in names]
-    for obj in items:
-        obj["kind"] = kind
-        obj["metadata"].setdefault("namespace", ns)
-    return items
-
-
-def _history_items(reader, ns, kind):
-    plural = ro.HISTORY_PLURAL[kind]
-    path = "/apis/apps/v1/namespaces/%s/%s" % (quote(ns, safe=""), plural)
-    return reader.list(path, "list %s in %s" % (plural, ns))
-
-
-def _plan(module, obj, items, now):
-    action = module.params["action"]
-    if action == "restart":
-        plan = ro.plan_restart(obj, now)
-        plan["message"] = "restarted at %s" % plan["after"]["restartedAt"]
-    elif action == "undo":
-        plan = ro.plan_undo(obj, items, module.params["to_revision"])
-    elif action in ("pause", "resume"):
-        plan = ro.plan_pause(obj, action == "pause")
-        if plan["patch"] is None:
-            plan["message"] = "already paused" if action == "pause" else "not paused: nothing to resume"
-        else:
-            plan["message"] = "paused" if action == "pause" else "resumed"
-    else:
-        plan = {"patch": None, "message": ""}
-    return plan
-
-
-def _restart_time(objects, clock_now, sleep):
-    """Now, but never the second a workload was last restarted: the same stamp would be no
-    change at all, and a restart must restart."""
-    now = clock_now()
-    if any(ro.restarted_at(obj) == ro.rfc3339(now) for obj in objects):
-        sleep(1.0)
-        now = clock_now()
-    return now
-
-
-def _validate(module):
-    p = module.params
-    if p["to_revision"] is not None and p["action"] != "undo":
-        module.fail_json(msg="to_revision is only used with action=undo, not action=%s" % p["action"])
-    if p["names"] is not None and not p["names"]:
-        module.fail_json(msg="names is empty: name at least one %s" % p["kind"])
-    if p["wait_timeout"] < 0:
-        module.fail_json(msg="wait_timeout must be 0 or more, not %d" % p["wait_timeout"])
-
-
-def _fail_plan(module, exc):
-    module.fail_json(msg="%s of %s; nothing was changed" % (module.params["action"], exc))
-
-
-def run(module, reader, clock=time.monotonic, sleep=time.sleep, now=None):
-    _validate(module)
-    p = module.params
-    ns, kind, action = p["namespace"], p["kind"], p["action"]
-    wait = p["wait"] if p["wait"] is not None else action in WAITING
-    objects = _select(module, reader)
-    # Deployments carry their revision number; the others' is that of a ControllerRevision.
-    needs_history = action in ("history", "undo") or (action == "restart" and kind != "Deployment")
-    items = _history_items(reader, ns, kind) if needs_history else []
-
-    stamp = _restart_time(objects, now or ro.local_now, sleep) if action == "restart" else None
-    results, plans = [], []
-    for obj in objects:
-        try:
-            plan = _plan(module, obj, items, stamp)
-        except ro.RolloutError as exc:
-            _fail_plan(module, exc)
-        result = {
-            "kind": kind,
-            "name": obj["metadata"]["name"],
-            "namespace": ns,
-            "action": action,
-            "changed": plan["patch"] is not None,
-            "message": plan["message"],
-            "revision_before": ro.current_revision(obj, items),
-            "revision_after": None,
-        }
-        if action == "undo":
-            result["target_revision"] = plan["target_revision"]
-        if action == "history":
-            result["history"] = ro.rollout_history(obj, items)
-        else:
-            result["status"] = ro.rollout_status(obj)
-        results.append(result)
-        plans.append(plan)
-
-    output = {"changed": any(r["changed"] for r in results), "workloads": results}
-    if module._diff and action not in READ_ONLY:
-        output["diff"] = {
-            "before": {
-                "%s/%s" % (kind, r["name"]): plan["before"] for r, plan in zip(results, plans, strict=True)
-            },
-            "after": {
-                "%s/%s" % (kind, r["name"]): plan["after"] for r, plan in zip(results, plans, strict=True)
-            },
-        }
-
-    written = []
-    if not module.check_mode:
-        for obj, result, plan in zip(objects, results, plans, strict=True):
-            if plan["patch"] is None:
-                continue
-            label = ro.workload_label(obj)
-            try:
-                status, answer = reader.send(
-                    "PATCH",
-                    ro.workload_path(ns, kind, result["name"]),
-                    plan["patch"],
-                    "%s %s" % (action, label),
-                )
-            except KubeError as exc:  # no answer: whether this one changed is unknown
-                status, answer = 0, {"message": str(exc)}
-            if not 200 <= status < 300:
-                message = answer.get("message") if isinstance(answer, dict) else ""
-                module.fail_json(
-                    msg="%s of %s failed: %s%s; already done: %s"
-                    % (
-                        action,
-                        label,
-                        "HTTP %d " % status if status else "",
-                        message,
-                        ", ".join(written) or "nothing",
-                    ),
-                    **output,
-                )
-            written.append(label)
-            if isinstance(answer, dict) and answer.get("metadata"):
-                answer["kind"] = kind
-                result["status"] = ro.rollout_status(answer)
-
-    if not wait or action not in WAITING or (module.check_mode and action != "status"):
-        module.exit_json(**output)
-
-    waited = ro.wait_rollouts(
-        reader,
-        [{"kind": kind, "namespace": ns, "name": r["name"]} for r in results],
-        p["wait_timeout"],
-        clock=clock,
-        sleep=sleep,
+def argspec():
+    return k8s_module.argspec(
+        wait=True,
+        namespace=dict(type="str", required=True),
+        kind=dict(type="str", default="Deployment", choices=list(rollout.KINDS)),
+        name=dict(type="str"),
+        names=dict(type="list", elements="str"),
+        label_selector=dict(type="str"),
+        action=dict(type="str", required=True, choices=list(rollout.ACTIONS)),
+        to_revision=dict(type="int"),
     )
-    for result, status in zip(results, waited, strict=True):
-        result["status"] = status
-    if action in ("restart", "undo") and not module.check_mode:
-        _revisions_after(reader, ns, kind, results)
-    failed = [s for s in waited if s["failed"]]
-    if failed:
-        text = " | ".join("%s of %s" % (action, ro.failure_message(s)) for s in failed)
-        # The wait stops at the first failure: say what was still rolling, not that it failed.
-        rolling = [s for s in waited if not s["done"] and not s["failed"]]
-        if rolling:
-            text += " | still rolling out when that failed: %s" % ", ".join(
-                "%s (%s)" % (ro.workload_label(s), s["message"]) for s in rolling
-            )
-        if written:
-            text += " (the %s was applied; run action=status to wait again)" % action
-        module.fail_json(msg=text, **output)
-    module.exit_json(**output)
-
-
-def _revisions_after(reader, ns, kind, results):
-    """Read back the revision each workload runs (best effort: the change is made)."""
-    try:
-        found = ro.read_workloads(reader, ns, kind, [r["name"] for r in results])
-        items = _history_items(reader, ns, kind) if kind != "Deployment" else []
-    except KubeError:
-        return
-    for result in results:
-        obj = found.get(result["name"])
-        if obj is not None:
-            result["revision_after"] = ro.current_revision(obj, items)
 
 
 def main():
-    module = kube_module.new_module(
-        argspec(),
-        supports_check_mode=True,
-        mutually_exclusive=[SELECTION],
-        required_one_of=[SELECTION],
+    module = k8s_module.new_module(
+        argspec(), supports_check_mode=True, mutually_exclusive=[SELECTION], required_one_of=[SELECTION]
     )
-    kube_module.main(module, run)
+    k8s_module.main(module, rollout.run)
 
 
 if __name__ == "__main__":

@@ -231,7 +231,7 @@ def run(module, reader, clock=time.monotonic, sleep=time.sleep, now=_now):
 
 def main():
     module = kube_module.new_module(argspec(), supports_check_mode=True)
-    kube_module.main(module, run)
+    kube_module.legacy_main(module, run)
 
 
 if __name__ == "__main__":

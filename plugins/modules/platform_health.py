@@ -493,7 +493,7 @@ def argspec():
 
 
 def run(module, make_reader):
-    """Collect, evaluate and exit; ``make_reader`` returns a KubeReader or raises."""
+    """Collect, evaluate and exit; ``make_reader`` returns a Client or raises."""
     p = module.params
     if p["probe_attempts"] < 1:
         module.fail_json(msg="probe_attempts must be at least 1, got %d" % p["probe_attempts"])
@@ -568,7 +568,7 @@ def run(module, make_reader):
 
 def main():
     module = kube_module.new_module(argspec(), supports_check_mode=True)
-    run(module, lambda: kube_module.make_reader(module))
+    run(module, lambda: kube_module.make_client(module))
 
 
 if __name__ == "__main__":

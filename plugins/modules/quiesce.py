@@ -300,7 +300,7 @@ def run(module, reader, sleep=time.sleep):
 
 def main():
     module = kube_module.new_module(argspec(), supports_check_mode=True)
-    kube_module.main(module, run)
+    kube_module.legacy_main(module, run)
 
 
 if __name__ == "__main__":

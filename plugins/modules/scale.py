@@ -193,7 +193,7 @@ diff:
 import time
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling as sc
 
 
@@ -232,7 +232,7 @@ def run(module, reader, clock=time.monotonic, sleep=time.sleep):
         sc.check_targets(targets, state)
         workloads, hpas, version = sc.read_state(reader, ns, targets)
         plans = sc.plan_all(targets, workloads, hpas, state, p["purpose"])
-    except (sc.ScaleError, KubeError) as exc:
+    except (sc.ScaleError, ApiError) as exc:
         module.fail_json(msg="%s; nothing was changed" % exc)
 
     results = []
@@ -252,7 +252,7 @@ def run(module, reader, clock=time.monotonic, sleep=time.sleep):
         done = sc.apply(reader, ns, plans, version)
     except sc.ScaleError as exc:
         module.fail_json(msg=str(exc), **output)
-    except KubeError as exc:
+    except ApiError as exc:
         module.fail_json(
             msg="%s (the plan was: %s)" % (exc, " | ".join(r["message"] for r in results)), **output
         )
@@ -272,7 +272,7 @@ def run(module, reader, clock=time.monotonic, sleep=time.sleep):
 
 def main():
     module = kube_module.new_module(argspec(), supports_check_mode=True)
-    kube_module.main(module, run)
+    kube_module.legacy_main(module, run)
 
 
 if __name__ == "__main__":

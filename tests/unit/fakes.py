@@ -1,13 +1,19 @@
-"""What the unit tests of modules share: an AnsibleModule stand-in for a module's run(), the
-JSON merge patch an API server applies, and a finished backup (archive and manifest) on disk."""
+"""What the unit tests share: an AnsibleModule stand-in for a module's run(), the JSON merge
+patch an API server applies, an in-memory API server behind the real client (FakeApi), and a
+finished backup (archive and manifest) on disk."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import Client
+
+PLURALS = {resource.plural for resource in resources.KNOWN}
 
 
 class Exit(Exception):
@@ -75,3 +81,78 @@ def write_backup(
         manifest.pop(key)
     artifact.write_manifest(path, manifest)
     return path
+
+
+class FakeApi(Client):
+    """The real Client over an in-memory API server: objects stored by their REST path.
+
+    GET reads one object, a GET of a collection path lists the objects directly under it
+    (``labelSelector`` of ``key=value`` pairs honoured), POST creates (409 when it exists),
+    PATCH merges (RFC 7386), PUT replaces, DELETE removes. ``refuse`` maps ``(method, path)``
+    to a status to answer instead; ``calls`` records ``(method, path)`` of every request.
+    A query's ``dryRun`` makes a write answer without storing."""
+
+    host = "https://fake:6443"
+
+    def __init__(self, objects=None, refuse=None):
+        self.objects = {path: copy.deepcopy(obj) for path, obj in (objects or {}).items()}
+        self.refuse = dict(refuse or {})
+        self.calls = []
+
+    def put_object(self, path, obj):
+        self.objects[path] = copy.deepcopy(obj)
+
+    def _refused(self, method, path):
+        status = self.refuse.get((method, path))
+        if status is None:
+            return None
+        return status, json.dumps({"kind": "Status", "message": "refused by the test"}).encode()
+
+    def request(self, path, query=None, accept=None, timeout=None, retry=True):
+        self.calls.append(("GET", path))
+        refused = self._refused("GET", path)
+        if refused:
+            return refused
+        if path in self.objects:
+            return 200, json.dumps(self.objects[path]).encode()
+        prefix = path.rstrip("/") + "/"
+        children = [
+            obj
+            for key, obj in sorted(self.objects.items())
+            if key.startswith(prefix) and "/" not in key[len(prefix) :]
+        ]
+        if path.rsplit("/", 1)[-1] not in PLURALS:  # an object that is not there
+            return 404, json.dumps({"kind": "Status", "message": "%s not found" % path}).encode()
+        selector = dict(query or []).get("labelSelector")
+        if selector:
+            wanted = dict(part.split("=", 1) for part in selector.split(","))
+            children = [
+                obj
+                for obj in children
+                if all(
+                    ((obj.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items()
+                )
+            ]
+        return 200, json.dumps({"items": children, "metadata": {}}).encode()
+
+    def send(self, method, path, body, what, content_type=None, query=None, idempotent=False):
+        self.calls.append((method, path))
+        refused = self._refused(method, path)
+        if refused:
+            return refused[0], json.loads(refused[1])
+        dry_run = "dryRun" in dict(query or [])
+        if method == "POST":
+            key = "%s/%s" % (path, body["metadata"]["name"])
+            if key in self.objects:
+                return 409, {"kind": "Status", "message": "already exists"}
+            if not dry_run:
+                self.objects[key] = copy.deepcopy(body)
+            return 201, copy.deepcopy(body)
+        if path not in self.objects:
+            return 404, {"kind": "Status", "message": "%s not found" % path}
+        if method == "DELETE":
+            return 200, (self.objects.pop(path) if not dry_run else self.objects[path])
+        changed = copy.deepcopy(body) if method == "PUT" else merge(copy.deepcopy(self.objects[path]), body)
+        if not dry_run:
+            self.objects[path] = changed
+        return 200, copy.deepcopy(changed)

@@ -32,7 +32,6 @@ import json
 import posixpath
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 
 try:
     import yaml
@@ -42,7 +41,8 @@ except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     HAS_YAML = False
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import vault
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, classify
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_quantity
 
 FORMAT = "multiagent.ops/kubernetes-config"
@@ -61,32 +61,27 @@ class ExportError(Exception):
     """An export, archive or restore plan that cannot proceed; the message names the object."""
 
 
-class ResourceType:
-    """A namespaced kind this module backs up: its API version, plural and archive folder."""
+class ResourceType(resources.Resource):
+    """A namespaced kind this module backs up: the registry's Resource, with the archive's
+    folder for it (``Kind``, or ``Kind.group`` for a custom resource, whose kind may repeat a
+    built-in one)."""
 
-    __slots__ = ("kind", "api_version", "plural", "custom")
+    __slots__ = ("custom",)
 
     def __init__(self, kind, api_version, plural, custom=False):
-        self.kind = kind
-        self.api_version = api_version
-        self.plural = plural
+        group, version = resources.split_api_version(api_version)
+        super().__init__(group, version, kind, plural, namespaced=True)
         self.custom = custom
 
-    @property
-    def group(self):
-        return self.api_version.rpartition("/")[0]
+    @classmethod
+    def of(cls, kind):
+        """The registry's built-in kind as a ResourceType."""
+        known = resources.get(kind)
+        return cls(known.kind, known.api_version, known.plural)
 
     @property
     def dir(self):
         return "%s.%s" % (self.kind, self.group) if self.custom else self.kind
-
-    def collection_path(self, namespace):
-        root = "/apis/%s" % self.api_version if self.group else "/api/%s" % self.api_version
-        return "%s/namespaces/%s/%s" % (root, namespace, self.plural)
-
-    def object_path(self, namespace, name):
-        # Names of some kinds (RBAC) may hold characters with a meaning in URLs ('#', '?', ' ').
-        return "%s/%s" % (self.collection_path(namespace), quote(name, safe=""))
 
     def to_index(self):
         return {"kind": self.kind, "apiVersion": self.api_version, "plural": self.plural, "dir": self.dir}
@@ -98,21 +93,24 @@ class ResourceType:
 # Restore order: what others refer to comes first (identities, credentials and
 # configuration, then storage and networking, then the workloads that use them, then what
 # refers to workloads). Custom resources come last.
-BUILTIN = (
-    ResourceType("ServiceAccount", "v1", "serviceaccounts"),
-    ResourceType("Secret", "v1", "secrets"),
-    ResourceType("ConfigMap", "v1", "configmaps"),
-    ResourceType("Role", "rbac.authorization.k8s.io/v1", "roles"),
-    ResourceType("RoleBinding", "rbac.authorization.k8s.io/v1", "rolebindings"),
-    ResourceType("PersistentVolumeClaim", "v1", "persistentvolumeclaims"),
-    ResourceType("Service", "v1", "services"),
-    ResourceType("Deployment", "apps/v1", "deployments"),
-    ResourceType("StatefulSet", "apps/v1", "statefulsets"),
-    ResourceType("CronJob", "batch/v1", "cronjobs"),
-    ResourceType("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers"),
-    ResourceType("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets"),
-    ResourceType("Ingress", "networking.k8s.io/v1", "ingresses"),
-    ResourceType("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies"),
+BUILTIN = tuple(
+    ResourceType.of(kind)
+    for kind in (
+        "ServiceAccount",
+        "Secret",
+        "ConfigMap",
+        "Role",
+        "RoleBinding",
+        "PersistentVolumeClaim",
+        "Service",
+        "Deployment",
+        "StatefulSet",
+        "CronJob",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Ingress",
+        "NetworkPolicy",
+    )
 )
 BY_KIND = {rt.kind: rt for rt in BUILTIN}
 SECRET = "Secret"
@@ -203,34 +201,8 @@ def builtin_types(kinds=None, include_secrets=False):
 # Reading the cluster
 
 
-class _Status(Exception):
-    def __init__(self, status, body):
-        super().__init__("HTTP %s" % status)
-        self.status = status
-        self.body = body
-        self.reason = ""
-
-
-def list_all(reader, path, what, page=500):
-    """Every item of a collection, page by page (``limit``/``continue``)."""
-    items, token = [], None
-    while True:
-        query = [("limit", str(page))] + ([("continue", token)] if token else [])
-        status, data = reader.request(path, query)
-        if not 200 <= status < 300:
-            raise classify(_Status(status, data), reader.host, what)
-        try:
-            body = json.loads(data)
-        except ValueError:
-            raise KubeError("error", "the API answered %s with something that is not JSON" % path) from None
-        items.extend(body.get("items") or [])
-        token = (body.get("metadata") or {}).get("continue")
-        if not token:
-            return items
-
-
 def list_types(reader, namespace, types, workers=16):
-    """``[(ResourceType, items)]``: one paged LIST per kind, all kinds at once. A kind the
+    """``[(ResourceType, items)]``: one LIST (paged by the client) per kind, all kinds at once. A kind the
     cluster does not serve (404) raises ExportError naming it."""
     if not types:
         return []
@@ -238,8 +210,8 @@ def list_types(reader, namespace, types, workers=16):
     def one(rt):
         what = "list %s (%s) in namespace %s" % (rt.plural, rt.api_version, namespace)
         try:
-            return list_all(reader, rt.collection_path(namespace), what)
-        except KubeError as exc:
+            return reader.list(rt.collection_path(namespace), what)
+        except ApiError as exc:
             if exc.kind == "not_found":
                 raise ExportError(
                     "%s (%s) is not served by this cluster%s"

@@ -18,21 +18,22 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.multiagent.ops.plugins.module_utils.health import probes
 from ansible_collections.multiagent.ops.plugins.module_utils.health import rules as health
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, status_message
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, status_message
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_cpu, parse_memory
 
 MAX_WORKERS = 32
 DEFAULT_LOG_PATTERN = r"(?i)\b(error|fatal|panic|exception|traceback|critical)\b"
 
-_PATHS = {
-    "deployments": "/apis/apps/v1/namespaces/{ns}/deployments",
-    "replicasets": "/apis/apps/v1/namespaces/{ns}/replicasets",
-    "statefulsets": "/apis/apps/v1/namespaces/{ns}/statefulsets",
-    "daemonsets": "/apis/apps/v1/namespaces/{ns}/daemonsets",
-    "pods": "/api/v1/namespaces/{ns}/pods",
-    "events": "/api/v1/namespaces/{ns}/events",
-    "services": "/api/v1/namespaces/{ns}/services",
-    "metrics": "/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods",
+_SOURCES = {
+    "deployments": resources.DEPLOYMENT,
+    "replicasets": resources.REPLICA_SET,
+    "statefulsets": resources.STATEFUL_SET,
+    "daemonsets": resources.DAEMON_SET,
+    "pods": resources.POD,
+    "events": resources.EVENT,
+    "services": resources.SERVICE,
+    "metrics": resources.POD_METRICS,
 }
 _KIND_LIST = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 
@@ -109,11 +110,11 @@ def normalize_endpoints(endpoints, default_timeout):
 class Collector:
     def __init__(self, reader, namespace, label_selector=None, now=None, reader_error=None):
         self.reader = reader
-        self.reader_error = reader_error  # KubeError when no API client could be made
+        self.reader_error = reader_error  # ApiError when no API client could be made
         self.ns = namespace
         self.selector = label_selector
         self.now = now
-        self.errors = {}  # source -> KubeError
+        self.errors = {}  # source -> ApiError
         self._http = None
 
     @property
@@ -127,7 +128,7 @@ class Collector:
         if self.reader is None:
             raise self.reader_error
         return self.reader.list(
-            _PATHS[source].format(ns=self.ns),
+            _SOURCES[source].collection_path(self.ns),
             "list %s in namespace %s" % (source, self.ns),
             label_selector=selector,
         )
@@ -136,8 +137,8 @@ class Collector:
         if self.reader is None:
             raise self.reader_error
         try:
-            return self.reader.get("/api/v1/namespaces/%s" % self.ns, "get namespace %s" % self.ns)
-        except KubeError as exc:
+            return self.reader.get(resources.namespace_path(self.ns), "get namespace %s" % self.ns)
+        except ApiError as exc:
             if exc.kind == "forbidden":
                 return None  # namespaced credentials may not read Namespaces; carry on
             raise
@@ -161,11 +162,13 @@ class Collector:
     def _probe_service(self, ep):
         if self.reader is None:
             return False, None, "no Kubernetes API client: %s" % self.reader_error, 0.0
-        path = self.reader.service_proxy_path(self.ns, ep["service"], ep["port"], ep["path"], ep["scheme"])
+        path = resources.service_proxy_path(self.ns, ep["service"], ep["port"], ep["path"], ep["scheme"])
         started = time.monotonic()
         try:
-            status, body = self.reader.request(path, accept="*/*", timeout=ep["timeout"])
-        except KubeError as exc:
+            # A probe's answer is its finding: a 5xx is reported, not retried (probe_attempts
+            # says how many looks an endpoint gets).
+            status, body = self.reader.request(path, accept="*/*", timeout=ep["timeout"], retry=False)
+        except ApiError as exc:
             reason = "timed out" if exc.kind == "timeout" else str(exc)
             return False, None, reason, time.monotonic() - started
         elapsed = time.monotonic() - started
@@ -217,7 +220,7 @@ class Collector:
             for src, fut in jobs.items():
                 try:
                     data[src] = fut.result()
-                except KubeError as exc:
+                except ApiError as exc:
                     self.errors[src] = exc
                     data[src] = None
             endpoint_results = [f.result() for f in ep_jobs]
@@ -342,7 +345,7 @@ class Collector:
                     text = self.reader.pod_log(
                         self.ns, name, container, tail_lines, "read logs of pod %s" % name
                     )
-                except KubeError as exc:
+                except ApiError as exc:
                     out.append({"component": comp, "pod": name, "container": container, "error": str(exc)})
                     continue
                 lines = [ln for ln in text.splitlines() if regex.search(ln)]

@@ -1,28 +1,41 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Raw, read-only Kubernetes API access for the collection's look-at-everything modules.
+"""The one Kubernetes API client of the collection's modules: reads, writes, paging, retries.
 
-The objects read here (Pods, Deployments, Events...) live at fixed paths on every
-conformant API server, so these modules skip discovery and issue plain GETs through the
-``kubernetes`` client's configured ``ApiClient`` (auth, TLS and proxies exactly as
-kubernetes.core set them up). Errors are classified so that the caller can tell an
-unreachable server or bad credentials (nothing can be checked) from a forbidden resource
-(that one check could not run).
+The modules skip discovery for the kinds they know (``resources.py`` builds every path) and
+send plain HTTP requests through the ``kubernetes`` client's configured ``ApiClient`` (auth,
+TLS and proxies exactly as kubernetes.core set them up). Every failure becomes one error
+type, :class:`ApiError`, whose ``kind`` tells an unreachable server or bad credentials
+(nothing can be checked) from a forbidden resource (that one check could not run).
+
+Retries: a read (GET, LIST) and a PATCH the caller marks idempotent are retried when no
+answer came (connection refused, reset or dropped), and on 429 and 5xx answers, with a
+growing pause (or the server's ``Retry-After``), until the call's time budget is spent:
+``timeout`` seconds for the whole call, retries included (the modules' ``api_timeout``).
+Creates, replaces and deletes are never retried: a lost answer may hide a write that was
+made.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote, urlencode
+import time
+from urllib.parse import urlencode
 
-from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+
+JSON = "application/json"
+RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+FIRST_PAUSE = 0.2
+MAX_PAUSE = 2.0
+PAGE = 500
 
 
-class KubeError(Exception):
-    """An API call that failed; ``kind`` is one of:
+class ApiError(Exception):
+    """A Kubernetes API call that failed; ``kind`` is one of:
 
-    unreachable, unauthorized, forbidden, not_found, timeout, error.
+    unreachable, unauthorized, forbidden, not_found, conflict, timeout, error.
     """
 
     def __init__(self, kind, message, status=None):
@@ -35,53 +48,66 @@ class KubeError(Exception):
         """True when no API call can succeed (wrong server, wrong credentials)."""
         return self.kind in ("unreachable", "unauthorized")
 
+    @property
+    def transient(self):
+        """True for failures worth trying again later: no answer, a timeout, 429 or a 5xx."""
+        if self.kind in ("unreachable", "timeout"):
+            return True
+        return self.kind == "error" and (self.status == 429 or (self.status or 0) >= 500)
+
 
 def status_message(body):
-    """The ``message`` of a Kubernetes ``Status`` body, if the body is one."""
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError):
-        return None
+    """The ``message`` of a Kubernetes ``Status`` body (bytes, text or decoded), if it is one."""
+    data = body
+    if not isinstance(body, dict):
+        try:
+            data = json.loads(body)
+        except (TypeError, ValueError):
+            return None
     if isinstance(data, dict):
         return data.get("message")
     return None
 
 
+def from_status(status, body, host, what):
+    """The ApiError for an HTTP answer that is not 2xx (``body``: bytes or the decoded Status)."""
+    detail = status_message(body) or ""
+    if status == 401:
+        return ApiError(
+            "unauthorized",
+            "the Kubernetes API at %s rejected the credentials (401 Unauthorized) while trying to %s"
+            % (host, what),
+            401,
+        )
+    if status == 403:
+        return ApiError("forbidden", "permission denied to %s: %s" % (what, detail), 403)
+    if status == 404:
+        return ApiError("not_found", "not found while trying to %s: %s" % (what, detail), 404)
+    if status in (408, 504):
+        return ApiError("timeout", "timed out while trying to %s" % what, status)
+    kind = "conflict" if status == 409 else "error"
+    return ApiError(
+        kind, "HTTP %s from the Kubernetes API while trying to %s: %s" % (status, what, detail), status
+    )
+
+
 def classify(exc, host, what):
-    """Turn whatever the client raised into a KubeError with a readable message."""
-    if isinstance(exc, KubeError):
+    """Turn whatever the client raised into an ApiError with a readable message."""
+    if isinstance(exc, ApiError):
         return exc
     status = getattr(exc, "status", None)
     if status:
-        detail = status_message(getattr(exc, "body", None)) or getattr(exc, "reason", "")
-        if status == 401:
-            return KubeError(
-                "unauthorized",
-                "the Kubernetes API at %s rejected the credentials (401 Unauthorized) while "
-                "trying to %s" % (host, what),
-                401,
-            )
-        if status == 403:
-            return KubeError("forbidden", "permission denied to %s: %s" % (what, detail), 403)
-        if status == 404:
-            return KubeError("not_found", "not found while trying to %s: %s" % (what, detail), 404)
-        if status in (408, 504):
-            return KubeError("timeout", "timed out while trying to %s" % what, status)
-        return KubeError(
-            "error",
-            "HTTP %s from the Kubernetes API while trying to %s: %s" % (status, what, detail),
-            status,
-        )
-    text = to_native(exc)
+        return from_status(status, getattr(exc, "body", None), host, what)
+    text = str(exc)
     name = exc.__class__.__name__
     if host is None:
         # No configuration to read the server from: urllib3 names it in its message.
         match = re.search(r"host='([^']+)', port=(\d+)", text)
         host = "%s:%s" % match.groups() if match else "the cluster's API server"
     if "timed out" in text.lower() or "Timeout" in name:
-        return KubeError("timeout", "timed out while trying to %s at %s" % (what, host))
+        return ApiError("timeout", "timed out while trying to %s at %s" % (what, host))
     reason = "connection refused" if "refused" in text.lower() else _short(text)
-    return KubeError(
+    return ApiError(
         "unreachable",
         "cannot reach the Kubernetes API at %s (%s) while trying to %s" % (host, reason, what),
     )
@@ -95,124 +121,8 @@ def _short(text):
     return text[:300]
 
 
-class KubeReader:
-    """GET/LIST through the REST layer of a configured ``kubernetes.client.ApiClient``.
-
-    The REST layer's ``request(method, url, headers=..., _request_timeout=...)`` is the
-    same in the old (<= 33) and the newly generated (>= 34) client, unlike ``call_api``.
-    Authentication headers come from the configuration (which also refreshes expiring
-    tokens); client certificates and CA settings live in the REST layer's pool.
-    """
-
-    def __init__(self, api_client, timeout=10):
-        self.api = api_client
-        self.config = api_client.configuration
-        self.timeout = timeout
-        self.host = (getattr(self.config, "host", "") or "?").rstrip("/")
-
-    def _headers(self, accept):
-        headers = dict(getattr(self.api, "default_headers", {}) or {})
-        headers["Accept"] = accept
-        for auth in (self.config.auth_settings() or {}).values():
-            if auth.get("in") == "header" and auth.get("value"):
-                headers[auth["key"]] = auth["value"]
-        return headers
-
-    def request(self, path, query=None, accept="application/json", timeout=None):
-        """One GET; returns ``(status, body bytes)``; raises KubeError only when no HTTP
-        answer came back (connection, TLS, timeout)."""
-        url = self.host + path
-        if query:
-            url += "?" + urlencode(query)
-        try:
-            resp = self.api.rest_client.request(
-                "GET",
-                url,
-                headers=self._headers(accept),
-                _request_timeout=timeout or self.timeout,
-            )
-        except Exception as exc:  # noqa: BLE001 - an HTTP error status would not raise here
-            if getattr(exc, "status", None):  # old clients raise ApiException on non-2xx
-                return exc.status, getattr(exc, "body", b"") or b""
-            raise classify(exc, self.host, "GET %s" % path)
-        data = resp.read() if getattr(resp, "data", None) is None else resp.data
-        return resp.status, data or b""
-
-    def send(self, method, path, body, what, content_type=None, query=None):
-        """A write (POST, PUT, PATCH, DELETE) with a JSON body; returns ``(status, decoded)``
-        for any HTTP answer, so the caller can act on 404 or 409; raises KubeError when no
-        answer came back.
-
-        ``content_type`` defaults to a JSON merge patch for PATCH and JSON otherwise (pass
-        ``application/strategic-merge-patch+json`` for a strategic merge patch); ``query``
-        (pairs or a dict, e.g. ``[("dryRun", "All")]``) is appended to the path."""
-        url = self.host + path
-        if query:
-            url += ("&" if "?" in path else "?") + urlencode(query)
-        headers = self._headers("application/json")
-        if content_type is None:
-            content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
-        headers["Content-Type"] = content_type
-        try:
-            resp = self.api.rest_client.request(
-                method, url, headers=headers, body=body, _request_timeout=self.timeout
-            )
-        except Exception as exc:  # noqa: BLE001
-            if getattr(exc, "status", None):
-                return exc.status, _decode(getattr(exc, "body", None))
-            raise classify(exc, self.host, what)
-        data = resp.read() if getattr(resp, "data", None) is None else resp.data
-        return resp.status, _decode(data)
-
-    def get_optional(self, path, what):
-        """GET that answers None for 404 instead of raising."""
-        status, data = self.request(path)
-        if status == 404:
-            return None
-        if not 200 <= status < 300:
-            raise classify(_HTTPStatus(status, data), self.host, what)
-        return _decode(data)
-
-    def _call(self, path, query, what, raw=False):
-        status, data = self.request(path, query)
-        if not 200 <= status < 300:
-            raise classify(_HTTPStatus(status, data), self.host, what)
-        if raw:
-            return data
-        try:
-            return json.loads(data)
-        except ValueError:
-            raise KubeError("error", "the API answered %s with something that is not JSON" % path)
-
-    def get(self, path, what):
-        return self._call(path, None, what)
-
-    def list(self, path, what, label_selector=None, field_selector=None):
-        query = []
-        if label_selector:
-            query.append(("labelSelector", label_selector))
-        if field_selector:
-            query.append(("fieldSelector", field_selector))
-        return self._call(path, query, what).get("items") or []
-
-    def pod_log(self, namespace, pod, container, tail_lines, what):
-        query = [("container", container), ("tailLines", str(int(tail_lines)))]
-        path = "/api/v1/namespaces/%s/pods/%s/log" % (quote(namespace), quote(pod))
-        return to_native(self._call(path, query, what, raw=True), errors="replace")
-
-    @staticmethod
-    def service_proxy_path(namespace, service, port, path, scheme=None):
-        target = service if port in (None, "") else "%s:%s" % (service, port)
-        if scheme and scheme != "http":
-            target = "%s:%s" % (scheme, target)
-        return "/api/v1/namespaces/%s/services/%s/proxy%s" % (
-            quote(namespace),
-            quote(target, safe=":"),
-            path if path.startswith("/") else "/" + path,
-        )
-
-
-def _decode(data):
+def decode(data):
+    """JSON bytes as Python data, None for an empty or non-JSON body."""
     if not data:
         return None
     try:
@@ -221,9 +131,163 @@ def _decode(data):
         return None
 
 
-class _HTTPStatus(Exception):
-    def __init__(self, status, body):
-        super().__init__("HTTP %s" % status)
-        self.status = status
-        self.body = body
-        self.reason = ""
+def _retry_after(resp):
+    getter = getattr(resp, "getheader", None)
+    value = getter("Retry-After") if callable(getter) else None
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class Client:
+    """Requests through the REST layer of a configured ``kubernetes.client.ApiClient``.
+
+    The REST layer's ``request(method, url, headers=..., body=..., _request_timeout=...)`` is
+    the same in the old (<= 33) and the newly generated (>= 34) client, unlike ``call_api``.
+    Authentication headers come from the configuration (which also refreshes expiring
+    tokens); client certificates and CA settings live in the REST layer's pool.
+    """
+
+    def __init__(self, api_client, timeout=30, clock=time.monotonic, sleep=time.sleep):
+        self.api = api_client
+        self.config = api_client.configuration
+        self.timeout = timeout
+        self.clock = clock
+        self.sleep = sleep
+        self.host = (getattr(self.config, "host", "") or "?").rstrip("/")
+
+    # -- the wire ---------------------------------------------------------------------------
+
+    def _headers(self, accept, content_type=None):
+        headers = dict(getattr(self.api, "default_headers", {}) or {})
+        headers["Accept"] = accept
+        for auth in (self.config.auth_settings() or {}).values():
+            if auth.get("in") == "header" and auth.get("value"):
+                headers[auth["key"]] = auth["value"]
+        if content_type:
+            headers["Content-Type"] = content_type
+        return headers
+
+    def _exchange(self, method, path, query, headers, body, timeout, retry, what):
+        """``(status, body bytes)`` of the last answer; retried as the module docstring says.
+        Raises ApiError when no answer came back within the budget."""
+        url = self.host + path
+        if query:
+            url += ("&" if "?" in path else "?") + urlencode(query)
+        budget = timeout or self.timeout
+        deadline = self.clock() + budget
+        pause = FIRST_PAUSE
+        while True:
+            left = max(deadline - self.clock(), 0.1)
+            wait = None
+            try:
+                resp = self.api.rest_client.request(
+                    method, url, headers=headers, body=body, _request_timeout=left
+                )
+            except Exception as exc:  # noqa: BLE001 - an HTTP error status would not raise here
+                status = getattr(exc, "status", None)
+                if status:  # old clients raise ApiException on non-2xx
+                    answer = (status, getattr(exc, "body", b"") or b"")
+                    if not (retry and status in RETRY_STATUSES):
+                        return answer
+                else:
+                    error = classify(exc, self.host, what)
+                    if not (retry and error.kind == "unreachable"):
+                        raise error from None
+                    answer = error
+            else:
+                data = resp.read() if getattr(resp, "data", None) is None else resp.data
+                answer = (resp.status, data or b"")
+                if not (retry and resp.status in RETRY_STATUSES):
+                    return answer
+                wait = _retry_after(resp)
+            wait = pause if wait is None else wait
+            if self.clock() + wait >= deadline:
+                if isinstance(answer, ApiError):
+                    raise answer
+                return answer
+            self.sleep(wait)
+            pause = min(pause * 2, MAX_PAUSE)
+
+    def request(self, path, query=None, accept=JSON, timeout=None, retry=True):
+        """One GET; returns ``(status, body bytes)`` for any HTTP answer (retried on 429 and
+        5xx until the budget is spent); raises ApiError only when no answer came back."""
+        return self._exchange(
+            "GET", path, query, self._headers(accept), None, timeout, retry, "GET %s" % path
+        )
+
+    def send(self, method, path, body, what, content_type=None, query=None, idempotent=False):
+        """A write (POST, PUT, PATCH, DELETE) with a JSON body; returns ``(status, decoded)``
+        for any HTTP answer, so the caller can act on 404 or 409; raises ApiError when no
+        answer came back.
+
+        ``content_type`` defaults to a JSON merge patch for PATCH and JSON otherwise;
+        ``query`` (pairs or a dict, e.g. ``[("dryRun", "All")]``) is appended to the path.
+        ``idempotent``: a PATCH that sets fields to fixed values (sending it twice is the
+        same as once) is retried like a read."""
+        if content_type is None:
+            content_type = resources.MERGE if method == "PATCH" else JSON
+        retry = idempotent and method == "PATCH"
+        status, data = self._exchange(
+            method, path, query, self._headers(JSON, content_type), body, None, retry, what
+        )
+        return status, decode(data)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get_optional(self, path, what):
+        """GET that answers None for 404 instead of raising."""
+        status, data = self.request(path)
+        if status == 404:
+            return None
+        if not 200 <= status < 300:
+            raise from_status(status, data, self.host, what)
+        return self._json(path, data)
+
+    def get(self, path, what):
+        status, data = self.request(path)
+        if not 200 <= status < 300:
+            raise from_status(status, data, self.host, what)
+        return self._json(path, data)
+
+    def raw(self, path, what, query=None, accept="*/*"):
+        """The bytes of a GET (logs, proxied answers); raises ApiError for a non-2xx answer."""
+        status, data = self.request(path, query, accept=accept)
+        if not 200 <= status < 300:
+            raise from_status(status, data, self.host, what)
+        return data
+
+    def list(self, path, what, label_selector=None, field_selector=None, page=PAGE):
+        """Every item of a collection, page by page (``limit``/``continue``)."""
+        base = []
+        if label_selector:
+            base.append(("labelSelector", label_selector))
+        if field_selector:
+            base.append(("fieldSelector", field_selector))
+        items, token = [], None
+        while True:
+            query = base + [("limit", str(page))] + ([("continue", token)] if token else [])
+            status, data = self.request(path, query)
+            if not 200 <= status < 300:
+                raise from_status(status, data, self.host, what)
+            body = self._json(path, data)
+            items.extend(body.get("items") or [])
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def pod_log(self, namespace, pod, container, tail_lines, what):
+        query = [("container", container), ("tailLines", str(int(tail_lines)))]
+        data = self.raw(resources.pod_log_path(namespace, pod), what, query)
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+
+    @staticmethod
+    def _json(path, data):
+        try:
+            body = json.loads(data)
+        except (TypeError, ValueError):
+            raise ApiError("error", "the API answered %s with something that is not JSON" % path) from None
+        if not isinstance(body, dict):
+            raise ApiError("error", "the API answered %s with JSON that is not an object" % path)
+        return body

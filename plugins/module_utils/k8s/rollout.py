@@ -1,12 +1,13 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Rollouts of Deployments, StatefulSets and DaemonSets: status, waiting, restart, history, undo.
+"""Rollouts of Deployments, StatefulSets and DaemonSets: status, waiting, restart, history,
+undo, and the runner of multiagent.ops.k8s_rollout.
 
 The status rules are kubectl's ``rollout status`` (polymorphichelpers/rollout_status.go);
 history and undo follow ``kubectl rollout history/undo``: ReplicaSets (Deployments) or
 ControllerRevisions (StatefulSets, DaemonSets) owned by the workload's uid, numbered by
-their revision. Everything but :func:`wait_rollouts` is pure and works on plain dicts as
-the API returns them; the waiter reads through a ``kube.KubeReader``.
+their revision. Everything but :func:`wait_rollouts` and :func:`run` is pure and works on
+plain dicts as the API returns them; those two talk through a ``client.Client``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from __future__ import annotations
 import copy
 import datetime
 import time
-from urllib.parse import quote
 
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import patch, resources, wait
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 # What holds each kind's history (apps/v1, namespaced).
-HISTORY_PLURAL = {
-    "Deployment": "replicasets",
-    "StatefulSet": "controllerrevisions",
-    "DaemonSet": "controllerrevisions",
+HISTORY = {
+    "Deployment": resources.REPLICA_SET,
+    "StatefulSet": resources.get("ControllerRevision"),
+    "DaemonSet": resources.get("ControllerRevision"),
 }
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -332,186 +333,107 @@ def label_selector(selector):
 # -- waiting --------------------------------------------------------------------------------
 
 
-def workload_path(namespace, kind, name=None):
-    base = "/apis/apps/v1/namespaces/%s/%s" % (quote(namespace, safe=""), PLURAL[kind])
-    return base if name is None else "%s/%s" % (base, quote(name, safe=""))
-
-
-def transient(exc):
-    """True for API failures worth retrying: no answer, a timeout, 429 or a 5xx."""
-    if exc.kind in ("unreachable", "timeout"):
-        return True
-    return exc.kind == "error" and (exc.status == 429 or _int(exc.status) >= 500)
+def rolled_out(obj):
+    """The waiter's predicate: :func:`rollout_status`, and a paused Deployment fails at once
+    (it cannot progress until someone resumes it)."""
+    status = rollout_status(obj)
+    if (
+        not status["done"]
+        and not status["failed"]
+        and obj.get("kind") == "Deployment"
+        and (obj.get("spec") or {}).get("paused")
+    ):
+        status.update(failed=True, pods=[])
+    return status
 
 
 def read_workloads(reader, namespace, kind, names):
     """``{name: object or None}`` for the workloads of one kind in one namespace: a GET for
     one, one LIST for several. Objects get their ``kind`` (LIST items have none)."""
-    if len(names) == 1:
-        name = names[0]
-        obj = reader.get_optional(workload_path(namespace, kind, name), "read %s %s" % (kind, name))
-        found = {name: obj}
-    else:
-        items = reader.list(workload_path(namespace, kind), "list %s in %s" % (PLURAL[kind], namespace))
-        by_name = {_meta(item).get("name"): item for item in items}
-        found = {name: by_name.get(name) for name in names}
-    for obj in found.values():
-        if obj is not None:
-            obj["kind"] = kind  # list items carry no kind
-            obj.setdefault("metadata", {}).setdefault("namespace", namespace)
-    return found
+    return wait.read_objects(reader, resources.get(kind), namespace, names)
 
 
 def _diagnose(reader, obj):
     """The unready pods of a workload, or [] when they cannot be read (the status stands)."""
     ns = _meta(obj).get("namespace")
     try:
-        selector = label_selector((obj.get("spec") or {}).get("selector"))
+        selector = label_selector((obj.get("spec") or {}).get("selector")) or None
         pods = reader.list(
-            "/api/v1/namespaces/%s/pods" % quote(ns, safe=""),
+            resources.POD.collection_path(ns),
             "list pods of %s" % workload_label(obj),
-            label_selector=selector or None,
+            label_selector=selector,
         )
         replicasets = []
         if obj.get("kind") == "Deployment":
             replicasets = reader.list(
-                "/apis/apps/v1/namespaces/%s/replicasets" % quote(ns, safe=""),
+                resources.REPLICA_SET.collection_path(ns),
                 "list replicasets of %s" % workload_label(obj),
-                label_selector=selector or None,
+                label_selector=selector,
             )
-    except KubeError:
+    except ApiError:
         return []
     return unready_pods(obj, pods, replicasets)
+
+
+def _blank(target):
+    return dict(wait.blank(target), replicas=0, updated=0, ready=0, available=0)
 
 
 def wait_rollouts(reader, targets, timeout, poll=1.0, clock=time.monotonic, sleep=time.sleep):
     """Wait until every target's rollout is done, any has failed, or ``timeout`` seconds pass.
 
-    ``targets``: ``[{"kind", "namespace", "name"}]`` (kind defaults to Deployment). Each round
-    reads the targets still pending with one GET, or one LIST per namespace and kind when
-    several share them. Returns one result per target, in order: :func:`rollout_status`'s
-    dict plus ``seconds`` (time until it settled, or waited in all) and, for failures,
-    ``pods`` (the unready pods and why). A paused Deployment fails at once (it cannot
-    progress); a missing workload fails naming it; when time runs out the pending ones fail
-    with what they were waiting for. Transient API errors (no answer, timeouts, 429, 5xx)
-    are retried until the deadline; non-transient ones (403, 401...) fail the targets read.
-    ``timeout=0`` reads once.
+    ``targets``: ``[{"kind", "namespace", "name"}]`` (kind defaults to Deployment). Returns
+    one result per target, in order: :func:`rollout_status`'s dict plus ``seconds`` (time
+    until it settled, or waited in all) and, for failures, ``pods`` (the unready pods and
+    why). A paused Deployment fails at once; a missing workload fails naming it; when time
+    runs out the pending ones fail with what they were waiting for. Reads and retries are
+    the waiter's (wait.py). ``timeout=0`` reads once.
     """
-    start = clock()
-    deadline = start + max(timeout, 0)
-    keys = []
+    goals = []
     for target in targets:
         kind = target.get("kind") or "Deployment"
-        if kind not in PLURAL:
+        if kind not in KINDS:
             raise RolloutError(
                 "%s %s: cannot wait for a rollout of kind %s" % (kind, target.get("name"), kind)
             )
-        keys.append((target["namespace"], kind, target["name"]))
-    results = {}  # settled ones
-    last = {}  # latest status of pending ones
-    objects = {}  # latest object, for diagnosis
-    api_error = {}  # transient error of the latest round, per pending target
-    while True:
-        pending = [key for key in dict.fromkeys(keys) if key not in results]
-        groups = {}
-        for ns, kind, name in pending:
-            groups.setdefault((ns, kind), []).append(name)
-        failed_now = False
-        for (ns, kind), names in groups.items():
-            try:
-                found = read_workloads(reader, ns, kind, names)
-            except KubeError as exc:
-                if transient(exc):
-                    api_error.update({(ns, kind, name): exc for name in names})
-                    continue
-                for name in names:
-                    results[(ns, kind, name)] = _settled(
-                        _blank(kind, ns, name),
-                        "cannot read the rollout status: %s" % exc,
-                        clock() - start,
-                    )
-                failed_now = True
-                continue
-            for name, obj in found.items():
-                key = (ns, kind, name)
-                api_error.pop(key, None)
-                if obj is None:
-                    results[key] = _settled(
-                        _blank(kind, ns, name),
-                        "%s %s does not exist in namespace %s" % (kind, name, ns),
-                        clock() - start,
-                    )
-                    failed_now = True
-                    continue
-                status = rollout_status(obj)
-                objects[key], last[key] = obj, status
-                if status["done"]:
-                    results[key] = dict(status, seconds=round(clock() - start, 1))
-                elif status["failed"]:
-                    results[key] = dict(status, seconds=round(clock() - start, 1))
-                    results[key]["pods"] = _diagnose(reader, obj)
-                    failed_now = True
-                elif kind == "Deployment" and (obj.get("spec") or {}).get("paused"):
-                    results[key] = dict(status, failed=True, seconds=round(clock() - start, 1), pods=[])
-                    failed_now = True
-        remaining = [key for key in dict.fromkeys(keys) if key not in results]
-        if not remaining:
-            break
-        now = clock()
-        if failed_now:
-            for key in remaining:  # reported as last seen, still in progress
-                results[key] = dict(
-                    last.get(key) or _blank(key[1], key[0], key[2]), seconds=round(now - start, 1)
+        goals.append(wait.Target(resources.get(kind), target["namespace"], target["name"], rolled_out))
+
+    def on_failure(_target, obj, status):
+        if "pods" not in status:
+            status["pods"] = _diagnose(reader, obj) if obj is not None else []
+        return status
+
+    def on_timeout(target, status, obj, error, waited):
+        base = dict(status or _blank(target), done=False, failed=True)
+        if error is not None:
+            base["message"] = (
+                "the Kubernetes API stopped answering (%s); rollout not confirmed within %g s"
+                % (
+                    error,
+                    waited,
                 )
-                if key not in last:
-                    results[key]["message"] = "not checked: another rollout failed first"
-            break
-        if now >= deadline:
-            for key in remaining:
-                results[key] = _timed_out(
-                    reader, key, last.get(key), objects.get(key), api_error.get(key), timeout
-                )
-                results[key]["seconds"] = round(now - start, 1)
-            break
-        sleep(max(min(poll, deadline - now), 0))
-    return [results[key] for key in keys]
-
-
-def _blank(kind, namespace, name):
-    return {
-        "kind": kind,
-        "name": name,
-        "namespace": namespace,
-        "done": False,
-        "failed": False,
-        "message": "",
-        "replicas": 0,
-        "updated": 0,
-        "ready": 0,
-        "available": 0,
-    }
-
-
-def _settled(result, message, seconds):
-    return dict(result, failed=True, message=message, seconds=round(seconds, 1), pods=[])
-
-
-def _timed_out(reader, key, status, obj, error, timeout):
-    ns, kind, name = key
-    base = dict(status or _blank(kind, ns, name), done=False, failed=True)
-    waited = "%g s" % timeout
-    if error is not None:
-        base["message"] = "the Kubernetes API stopped answering (%s); rollout not confirmed within %s" % (
-            error,
-            waited,
-        )
-        if status:
-            base["message"] += "; last seen: %s" % status["message"]
-        base["pods"] = []
+            )
+            if status:
+                base["message"] += "; last seen: %s" % status["message"]
+            base["pods"] = []
+            return base
+        base["message"] = "rollout did not finish within %g s: %s" % (waited, (status or {}).get("message"))
+        base["pods"] = _diagnose(reader, obj) if obj is not None else []
         return base
-    base["message"] = "rollout did not finish within %s: %s" % (waited, (status or {}).get("message"))
-    base["pods"] = _diagnose(reader, obj) if obj is not None else []
-    return base
+
+    waiter = wait.Waiter(
+        reader,
+        timeout,
+        poll=poll,
+        what="the rollout status",
+        noun="rollout",
+        blank=_blank,
+        on_failure=on_failure,
+        on_timeout=on_timeout,
+        clock=clock,
+        sleep=sleep,
+    )
+    return waiter.wait(goals)
 
 
 # -- restart --------------------------------------------------------------------------------
@@ -764,3 +686,205 @@ def plan_undo(workload, items, to_revision=None):
         plan["after"]["template_annotations"] = target_ann
     plan.update(patch=patch, message="rolled back to revision %d" % number)
     return plan
+
+
+# -- the runner of multiagent.ops.k8s_rollout ------------------------------------------------
+
+ACTIONS = ("restart", "status", "history", "undo", "pause", "resume")
+WAITING = ("restart", "status", "undo", "resume")
+READ_ONLY = ("status", "history")
+
+
+def _validate(p):
+    if p["to_revision"] is not None and p["action"] != "undo":
+        raise OpsError("to_revision is only used with action=undo, not action=%s" % p["action"])
+    if p["names"] is not None and not p["names"]:
+        raise OpsError("names is empty: name at least one %s" % p["kind"])
+    if p["wait_timeout"] < 0:
+        raise OpsError("wait_timeout must be 0 or more, not %d" % p["wait_timeout"])
+
+
+def _select(p, client):
+    """The workloads, read before anything changes; a missing one fails the task."""
+    ns, kind = p["namespace"], p["kind"]
+    if p["label_selector"]:
+        resource = resources.get(kind)
+        items = client.list(
+            resource.collection_path(ns),
+            "list %s in %s" % (resource.plural, ns),
+            label_selector=p["label_selector"],
+        )
+        if not items:
+            raise OpsError(
+                nothing_changed(
+                    "No %s in namespace %s matches label selector %r" % (kind, ns, p["label_selector"])
+                )
+            )
+        items.sort(key=lambda obj: obj["metadata"]["name"])
+    else:
+        names = list(dict.fromkeys([p["name"]] if p["name"] else p["names"]))
+        found = read_workloads(client, ns, kind, names)
+        missing = [name for name in names if found[name] is None]
+        if missing:
+            raise OpsError(
+                nothing_changed(
+                    "%s: %s %s %s in namespace %s"
+                    % (
+                        p["action"],
+                        kind,
+                        ", ".join(missing),
+                        "does not exist" if len(missing) == 1 else "do not exist",
+                        ns,
+                    )
+                )
+            )
+        items = [found[name] for name in names]
+    for obj in items:
+        obj["kind"] = kind
+        obj["metadata"].setdefault("namespace", ns)
+    return items
+
+
+def _history_items(client, ns, kind):
+    resource = HISTORY[kind]
+    return client.list(resource.collection_path(ns), "list %s in %s" % (resource.plural, ns))
+
+
+def _plan(p, obj, items, now):
+    action = p["action"]
+    if action == "restart":
+        plan = plan_restart(obj, now)
+        plan["message"] = "restarted at %s" % plan["after"]["restartedAt"]
+    elif action == "undo":
+        plan = plan_undo(obj, items, p["to_revision"])
+    elif action in ("pause", "resume"):
+        plan = plan_pause(obj, action == "pause")
+        if plan["patch"] is None:
+            plan["message"] = "already paused" if action == "pause" else "not paused: nothing to resume"
+        else:
+            plan["message"] = "paused" if action == "pause" else "resumed"
+    else:
+        plan = {"patch": None, "message": ""}
+    return plan
+
+
+def _restart_time(objects, clock_now, sleep):
+    """Now, but never the second a workload was last restarted: the same stamp would be no
+    change at all, and a restart must restart."""
+    now = clock_now()
+    if any(restarted_at(obj) == rfc3339(now) for obj in objects):
+        sleep(1.0)
+        now = clock_now()
+    return now
+
+
+def _revisions_after(client, ns, kind, results):
+    """Read back the revision each workload runs (best effort: the change is made)."""
+    try:
+        found = read_workloads(client, ns, kind, [r["name"] for r in results])
+        items = _history_items(client, ns, kind) if kind != "Deployment" else []
+    except ApiError:
+        return
+    for result in results:
+        obj = found.get(result["name"])
+        if obj is not None:
+            result["revision_after"] = current_revision(obj, items)
+
+
+def run(request, client, clock=time.monotonic, sleep=time.sleep, now=None):
+    """``kubectl rollout`` for several workloads in one task (multiagent.ops.k8s_rollout)."""
+    p = request.params
+    _validate(p)
+    ns, kind, action = p["namespace"], p["kind"], p["action"]
+    objects = _select(p, client)
+    # Deployments carry their revision number; the others' is that of a ControllerRevision.
+    needs_history = action in ("history", "undo") or (action == "restart" and kind != "Deployment")
+    items = _history_items(client, ns, kind) if needs_history else []
+
+    stamp = _restart_time(objects, now or local_now, sleep) if action == "restart" else None
+    results, plans = [], []
+    for obj in objects:
+        try:
+            plan = _plan(p, obj, items, stamp)
+        except RolloutError as exc:
+            raise OpsError(nothing_changed("%s of %s" % (action, exc))) from None
+        result = {
+            "kind": kind,
+            "name": obj["metadata"]["name"],
+            "namespace": ns,
+            "action": action,
+            "changed": plan["patch"] is not None,
+            "message": plan["message"],
+            "revision_before": current_revision(obj, items),
+            "revision_after": None,
+        }
+        if action == "undo":
+            result["target_revision"] = plan["target_revision"]
+        if action == "history":
+            result["history"] = rollout_history(obj, items)
+        else:
+            result["status"] = rollout_status(obj)
+        results.append(result)
+        plans.append(plan)
+
+    output = {"changed": any(r["changed"] for r in results), "workloads": results}
+    if request.diff and action not in READ_ONLY:
+        output["diff"] = {
+            side: {"%s/%s" % (kind, r["name"]): plan[side] for r, plan in zip(results, plans, strict=True)}
+            for side in ("before", "after")
+        }
+
+    written = []
+    if not request.check_mode:
+        pending = [(r, plan) for r, plan in zip(results, plans, strict=True) if plan["patch"] is not None]
+        resource = resources.get(kind)
+        changes = [
+            patch.Change(
+                resource.object_path(ns, r["name"]),
+                plan["patch"],
+                "%s %s" % (action, workload_label(r)),
+                done=workload_label(r),
+            )
+            for r, plan in pending
+        ]
+        try:
+            answers = patch.patch_each(client, changes)
+        except patch.PatchError as exc:
+            for result, _unsent in pending[len(exc.done) :]:
+                result["changed"] = False
+            output["changed"] = bool(exc.done)
+            raise OpsError(str(exc), **output) from None
+        for (result, _sent), answer in zip(pending, answers, strict=True):
+            written.append(workload_label(result))
+            if isinstance(answer, dict) and answer.get("metadata"):
+                answer["kind"] = kind
+                result["status"] = rollout_status(answer)
+
+    wait = p["wait"] and action in WAITING and (not request.check_mode or action == "status")
+    if not wait:
+        return output
+
+    waited = wait_rollouts(
+        client,
+        [{"kind": kind, "namespace": ns, "name": r["name"]} for r in results],
+        p["wait_timeout"],
+        clock=clock,
+        sleep=sleep,
+    )
+    for result, status in zip(results, waited, strict=True):
+        result["status"] = status
+    if action in ("restart", "undo") and not request.check_mode:
+        _revisions_after(client, ns, kind, results)
+    failed = [s for s in waited if s["failed"]]
+    if failed:
+        text = " | ".join("%s of %s" % (action, failure_message(s)) for s in failed)
+        # The wait stops at the first failure: say what was still rolling, not that it failed.
+        rolling = [s for s in waited if not s["done"] and not s["failed"]]
+        if rolling:
+            text += " | still rolling out when that failed: %s" % ", ".join(
+                "%s (%s)" % (workload_label(s), s["message"]) for s in rolling
+            )
+        if written:
+            text += " (the %s was applied; run action=status to wait again)" % action
+        raise OpsError(text, **output)
+    return output

@@ -27,10 +27,10 @@ is pure and works on plain dicts as the API returns them.
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import quiesce as rec
 
 RECORDED_MIN = "multiagent.ops/recorded-min-replicas"
@@ -391,15 +391,12 @@ def public(plan):
 
 
 def hpa_path(namespace, version, name=None):
-    base = "/apis/autoscaling/%s/namespaces/%s/horizontalpodautoscalers" % (
-        version,
-        quote(namespace, safe=""),
-    )
-    return base if name is None else "%s/%s" % (base, quote(name, safe=""))
+    hpa = resources.get("HorizontalPodAutoscaler", "autoscaling/%s" % version)
+    return hpa.collection_path(namespace) if name is None else hpa.object_path(namespace, name)
 
 
 def scale_path(namespace, kind, name):
-    return ro.workload_path(namespace, kind, name) + "/scale"
+    return resources.get(kind).object_path(namespace, name, "scale")
 
 
 def list_hpas(reader, namespace):
@@ -408,7 +405,7 @@ def list_hpas(reader, namespace):
     what = "list horizontalpodautoscalers in namespace %s" % namespace
     try:
         return reader.list(hpa_path(namespace, "v2"), what), "v2"
-    except KubeError as exc:
+    except ApiError as exc:
         if exc.kind != "not_found":
             raise
     return reader.list(hpa_path(namespace, "v1"), what), "v1"

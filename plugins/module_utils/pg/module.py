@@ -145,9 +145,9 @@ def make_target(module):
     tools = {name: name for name in TOOLS}
     tools["zstd"] = find_zstd(module)
     try:
-        reader = kube_module.make_reader(module)
+        reader = kube_module.make_client(module)
         pod = find_pod(module, reader)
-    except kube_module.KubeError as exc:
+    except kube_module.ApiError as exc:
         module.fail_json(msg=str(exc))
     except kube_module.CoreException as exc:
         module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)

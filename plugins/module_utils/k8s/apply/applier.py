@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The I/O of multiagent.ops.k8s_apply: discovery, preflight reads, tiered concurrent writes.
 
-Everything goes through a ``kube.KubeReader`` (so a test can hand in a fake one). The
+Everything goes through a ``kube.Client`` (so a test can hand in a fake one). The
 decisions are apply.py's; this file only sequences requests:
 
 - ``prepare``: one GET per distinct group/version and one of ``/version`` (all at once),
@@ -20,10 +20,10 @@ import functools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 
 DRY_RUN = ("dryRun", "All")
 CRD_ESTABLISH_TIMEOUT = 60
@@ -85,7 +85,7 @@ class Applier:
             return list(pool.map(fn, items))
 
     def _get(self, path):
-        """``(status, decoded JSON or None)``; raises KubeError when no answer came."""
+        """``(status, decoded JSON or None)``; raises ApiError when no answer came."""
         status, data = self.reader.request(path)
         try:
             return status, json.loads(data) if data else None
@@ -93,7 +93,7 @@ class Applier:
             return status, None
 
     def _read(self, path, what):
-        """The object at ``path``, None for 404; raises KubeError for other failures."""
+        """The object at ``path``, None for 404; raises ApiError for other failures."""
         status, body = self._get(path)
         if status == 404:
             return None
@@ -119,8 +119,8 @@ class Applier:
 
         def discover(api_version):
             if api_version is None:
-                return self._read("/version", "read the server version")
-            return self._read(ap.discovery_path(api_version), "discover %s" % api_version)
+                return self._read(resources.VERSION_PATH, "read the server version")
+            return self._read(resources.discovery_path(api_version), "discover %s" % api_version)
 
         answers = self._map(discover, [None] + versions)
         version_doc, discovered = answers[0], dict(zip(versions, answers[1:], strict=True))
@@ -155,15 +155,10 @@ class Applier:
         what, subject, detail = check
         if what == "ref":
             item, ref = subject, detail
-            plural = "secrets" if ref.kind == "Secret" else "configmaps"
-            path = "/api/v1/namespaces/%s/%s/%s" % (
-                quote(item.namespace, safe=""),
-                plural,
-                quote(ref.name, safe=""),
-            )
+            path = resources.get(ref.kind).object_path(item.namespace, ref.name)
             try:
                 found = self._read(path, "read %s %s in namespace %s" % (ref.kind, ref.name, item.namespace))
-            except KubeError as exc:
+            except ApiError as exc:
                 if exc.fatal:
                     raise
                 return "cannot check that %s %s needed by %s exists: %s" % (
@@ -175,10 +170,8 @@ class Applier:
             return None if found is not None else ap.missing_reference_message(item, ref)
         namespace, users = subject, detail
         try:
-            found = self._read(
-                "/api/v1/namespaces/%s" % quote(namespace, safe=""), "read namespace %s" % namespace
-            )
-        except KubeError as exc:
+            found = self._read(resources.namespace_path(namespace), "read namespace %s" % namespace)
+        except ApiError as exc:
             if exc.kind == "forbidden":
                 return None  # may not read namespaces: the writes will say if it is missing
             raise
@@ -233,7 +226,7 @@ class Applier:
     def _apply_one(self, item, pending=frozenset()):
         try:
             return self._apply(item, pending)
-        except KubeError as exc:
+        except ApiError as exc:
             return item.result("failed", self._mask("%s: %s" % (item.label, exc))), None
         except Exception as exc:  # noqa: BLE001 - one object's surprise must not hide the others' results
             return item.result("failed", self._mask("%s: unexpected error: %r" % (item.label, exc))), None
@@ -296,14 +289,14 @@ class Applier:
             content_type=content_type,
             query=self._query(),
         )
-        if status == 415 and content_type == ap.STRATEGIC:
+        if status == 415 and content_type == resources.STRATEGIC:
             # Not a built-in type after all (an aggregated API, a CRD in a built-in group).
             status, answer = self.reader.send(
                 "PATCH",
                 item.path(),
                 body,
                 "patch %s" % item.label,
-                content_type=ap.MERGE,
+                content_type=resources.MERGE,
                 query=self._query(),
             )
         if not 200 <= status < 300 or not isinstance(answer, dict):

@@ -18,10 +18,11 @@ import copy
 import hashlib
 import json
 import re
-from urllib.parse import quote
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import classify
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import from_status
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.resources import split_api_version
 
 CHECKSUM_ANNOTATION = "multiagent.ops/config-checksum"
 
@@ -64,35 +65,6 @@ TEMPLATE_PATH = {
 ROLLOUT_KINDS = frozenset((("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet")))
 HPA_SCALED = frozenset((("apps", "Deployment"), ("apps", "StatefulSet")))
 
-# Groups served by the kube-apiserver itself: their objects take strategic merge patches.
-# Everything else (custom resources, aggregated APIs) gets a JSON merge patch.
-BUILTIN_GROUPS = frozenset(
-    (
-        "",
-        "admissionregistration.k8s.io",
-        "apiextensions.k8s.io",
-        "apiregistration.k8s.io",
-        "apps",
-        "autoscaling",
-        "batch",
-        "certificates.k8s.io",
-        "coordination.k8s.io",
-        "discovery.k8s.io",
-        "events.k8s.io",
-        "flowcontrol.apiserver.k8s.io",
-        "internal.apiserver.k8s.io",
-        "networking.k8s.io",
-        "node.k8s.io",
-        "policy",
-        "rbac.authorization.k8s.io",
-        "resource.k8s.io",
-        "scheduling.k8s.io",
-        "storage.k8s.io",
-        "storagemigration.k8s.io",
-    )
-)
-STRATEGIC = "application/strategic-merge-patch+json"
-MERGE = "application/merge-patch+json"
 
 # Set by the server on every object; never sent, never compared.
 SERVER_METADATA = ("resourceVersion", "generation", "managedFields", "uid", "creationTimestamp", "selfLink")
@@ -115,73 +87,8 @@ class PlanError(Exception):
 # Kinds and paths
 
 
-def split_api_version(api_version):
-    group, _sep, version = (api_version or "").rpartition("/")
-    return group, version
-
-
-class ApiType:
-    """A kind as the cluster serves it: where its objects live and how they are patched."""
-
-    __slots__ = ("group", "version", "kind", "plural", "namespaced", "from_batch")
-
-    def __init__(self, group, version, kind, plural, namespaced, from_batch=False):
-        self.group = group
-        self.version = version
-        self.kind = kind
-        self.plural = plural
-        self.namespaced = namespaced
-        # Defined by a CustomResourceDefinition of the batch, not (yet) served.
-        self.from_batch = from_batch
-
-    @property
-    def api_version(self):
-        return "%s/%s" % (self.group, self.version) if self.group else self.version
-
-    @property
-    def key(self):
-        return (self.group, self.kind)
-
-    @property
-    def resource(self):
-        """``deployments.apps`` / ``configmaps``: how the apiserver names it in messages."""
-        return "%s.%s" % (self.plural, self.group) if self.group else self.plural
-
-    @property
-    def patch_type(self):
-        return STRATEGIC if self.group in BUILTIN_GROUPS and not self.from_batch else MERGE
-
-    def collection_path(self, namespace=None):
-        root = "/apis/%s" % self.api_version if self.group else "/api/%s" % self.version
-        if self.namespaced:
-            root += "/namespaces/%s" % quote(namespace, safe="")
-        return "%s/%s" % (root, self.plural)
-
-    def object_path(self, namespace, name):
-        return "%s/%s" % (self.collection_path(namespace), quote(name, safe=""))
-
-    def __repr__(self):
-        return "ApiType(%r, %r)" % (self.api_version, self.kind)
-
-
-def discovery_path(api_version):
-    group, version = split_api_version(api_version)
-    return "/apis/%s/%s" % (group, version) if group else "/api/%s" % version
-
-
-def find_type(api_version, kind, resource_list):
-    """The ApiType of ``kind`` in the APIResourceList of its group/version, or None."""
-    group, version = split_api_version(api_version)
-    for resource in (resource_list or {}).get("resources") or []:
-        name = resource.get("name") or ""
-        if "/" in name or resource.get("kind") != kind:
-            continue
-        return ApiType(group, version, kind, name, bool(resource.get("namespaced")))
-    return None
-
-
 def batch_crd_types(manifests):
-    """``{(apiVersion, kind): ApiType}`` for the kinds the batch's CRDs define (each served
+    """``{(apiVersion, kind): Resource}`` for the kinds the batch's CRDs define (each served
     version): their objects can be planned before the CRD exists."""
     types = {}
     for obj in manifests:
@@ -197,7 +104,7 @@ def batch_crd_types(manifests):
             continue
         for version in spec.get("versions") or []:
             if isinstance(version, dict) and version.get("name") and version.get("served", True):
-                api_type = ApiType(
+                api_type = resources.Resource(
                     group, version["name"], kind, plural, spec.get("scope") != "Cluster", from_batch=True
                 )
                 types[(api_type.api_version, kind)] = api_type
@@ -278,7 +185,7 @@ def refused(pairs, keys):
 
 
 def resolve_types(manifests, discovered):
-    """``{(apiVersion, kind): ApiType}`` from ``discovered`` (``{apiVersion: APIResourceList
+    """``{(apiVersion, kind): Resource}`` from ``discovered`` (``{apiVersion: APIResourceList
     or None when the group/version is not served}``) and the batch's CRDs. Raises PlanError
     naming every object whose kind is not served."""
     from_crds = batch_crd_types(manifests)
@@ -290,7 +197,7 @@ def resolve_types(manifests, discovered):
         found = None
         resource_list = discovered.get(obj["apiVersion"])
         if resource_list is not None:
-            found = find_type(obj["apiVersion"], obj["kind"], resource_list)
+            found = resources.from_discovery(obj["apiVersion"], obj["kind"], resource_list)
         found = found or from_crds.get(key)
         if found is None:
             users = [_name_of(o) for o in manifests if (o["apiVersion"], o["kind"]) == key]
@@ -866,17 +773,9 @@ def mask(text, values):
 # Failures and versions
 
 
-class _Answer(Exception):
-    def __init__(self, status, answer):
-        super().__init__("HTTP %s" % status)
-        self.status = status
-        self.body = json.dumps(answer).encode("utf-8") if isinstance(answer, dict) else b""
-        self.reason = ""
-
-
 def api_error(status, answer, host, what):
-    """A KubeError for a non-2xx answer (``answer``: the decoded Status, if any)."""
-    return classify(_Answer(status, answer), host, what)
+    """An ApiError for a non-2xx answer (``answer``: the decoded Status, if any)."""
+    return from_status(status, answer, host, what)
 
 
 def invalid_fields(answer):

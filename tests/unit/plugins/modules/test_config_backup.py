@@ -9,6 +9,7 @@ import fakes
 import pytest
 from fakes import Exit
 
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import Client
 from ansible_collections.multiagent.ops.plugins.modules import config_backup
 
 NS = "mplp-production"
@@ -23,7 +24,7 @@ class FakeModule(fakes.FakeModule):
         super().__init__(config_backup, check_mode, False, **params)
 
 
-class FakeReader:
+class FakeReader(Client):
     host = "https://k8s.test"
 
     def __init__(self, objects):
@@ -32,7 +33,7 @@ class FakeReader:
     def get_optional(self, path, what):
         return {"metadata": {"name": NS}} if path == "/api/v1/namespaces/" + NS else None
 
-    def request(self, path, query=None):
+    def request(self, path, query=None, **_):
         return 200, json.dumps({"items": self.objects.get(path, []), "metadata": {}}).encode()
 
 

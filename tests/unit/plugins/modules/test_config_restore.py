@@ -13,6 +13,7 @@ from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import Client
 from ansible_collections.multiagent.ops.plugins.modules import config_restore
 
 
@@ -21,7 +22,7 @@ class FakeModule(fakes.FakeModule):
         super().__init__(config_restore, check_mode, diff, **dict({"archive": "/x.tar.gz"}, **params))
 
 
-class FakeApi:
+class FakeApi(Client):
     """Namespaced objects by path; answers like the API server; records every write."""
 
     host = "https://k8s.test"
@@ -43,7 +44,7 @@ class FakeApi:
             )
         return self.objects.get(path)
 
-    def request(self, path, query=None):
+    def request(self, path, query=None, **_):
         prefix = path + "/"
         items = [
             obj

@@ -7,8 +7,9 @@ import fakes
 import pytest
 from fakes import Exit, merge
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.modules import k8s_rollout
 
 NS = "mplp-production"
@@ -98,14 +99,12 @@ class Cluster:
             items = [d for d in items if d["metadata"]["labels"].get(key) == value]
         return copy.deepcopy(items)
 
-    def send(self, method, path, body, what):
+    def send(self, method, path, body, what, **_):
         assert method == "PATCH"
         name = path.rsplit("/", 1)[1]
         self.patches.append((name, copy.deepcopy(body)))
         if self.patch_status is None:
-            raise KubeError(
-                "unreachable", "cannot reach the Kubernetes API at https://k (connection refused)"
-            )
+            raise ApiError("unreachable", "cannot reach the Kubernetes API at https://k (connection refused)")
         if self.patch_status != 200:
             return self.patch_status, {"message": "admission webhook denied the request"}
         d = self.deployments[name]
@@ -131,7 +130,7 @@ class Clock:
 def run(module, cluster, now=NOW):
     clock = Clock()
     with pytest.raises(Exit):
-        k8s_rollout.run(module, cluster, clock=clock, sleep=clock.sleep, now=lambda: now)
+        finish(module, ro.run, cluster, clock=clock, sleep=clock.sleep, now=lambda: now)
     return module.result
 
 
@@ -168,7 +167,7 @@ def test_a_restart_in_the_same_second_as_the_last_one_waits_for_the_next_second(
     times = iter([NOW, NOW + datetime.timedelta(seconds=1)])
     module = FakeModule(name="mplp-core", action="restart", wait=False)
     with pytest.raises(Exit):
-        k8s_rollout.run(module, cluster, clock=clock, sleep=clock.sleep, now=lambda: next(times))
+        finish(module, ro.run, cluster, clock=clock, sleep=clock.sleep, now=lambda: next(times))
     assert clock.sleeps == [1.0]
     assert cluster.patches[0][1]["spec"]["template"]["metadata"]["annotations"] == {
         ro.RESTARTED_AT: "2026-11-22T04:00:01Z"
@@ -273,9 +272,9 @@ def test_a_selector_matching_nothing_fails():
 def test_a_refused_patch_names_what_was_already_done():
     cluster = Cluster(deployment("mplp-core"), patch_status=403)
     result = run(FakeModule(name="mplp-core", action="pause"), cluster)
-    assert result["failed"] is True
+    assert result["failed"] is True and result["changed"] is False
     assert result["msg"] == (
-        "pause of Deployment mplp-core in %s failed: HTTP 403 admission webhook denied the request; "
+        "Failed to pause Deployment mplp-core in %s: HTTP 403 admission webhook denied the request; "
         "already done: nothing" % NS
     )
 
@@ -299,8 +298,9 @@ def test_a_write_without_answer_names_what_was_already_done():
     result = run(FakeModule(names=["mplp-plan", "mplp-core"], action="pause"), cluster)
     assert result["failed"] is True
     assert result["msg"] == (
-        "pause of Deployment mplp-core in %s failed: cannot reach the Kubernetes API at https://k "
-        "(connection refused); already done: nothing" % NS
+        "Failed to pause Deployment mplp-core in %s: cannot reach the Kubernetes API at https://k "
+        "(connection refused) (no answer: whether this change was made is unknown); already done: nothing"
+        % NS
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.modules import platform_health
 
 
@@ -84,7 +84,7 @@ def test_401_from_a_list_is_fatal():
             return {}
 
         def list(self, path, what, label_selector=None, field_selector=None):
-            raise KubeError("unauthorized", "the Kubernetes API at http://k rejected the credentials", 401)
+            raise ApiError("unauthorized", "the Kubernetes API at http://k rejected the credentials", 401)
 
     result = run(fake_module(), Reader)
     assert result["failed"] is True and "rejected the credentials" in result["msg"]
@@ -100,7 +100,7 @@ def test_api_timeouts_fail_only_for_the_lists_health_rests_on(source, fails):
 
         def list(self, path, what, label_selector=None, field_selector=None):
             if path.endswith("/" + source):
-                raise KubeError("timeout", "timed out while trying to %s at http://k" % what)
+                raise ApiError("timeout", "timed out while trying to %s at http://k" % what)
             return []
 
     result = run(fake_module(), Reader)

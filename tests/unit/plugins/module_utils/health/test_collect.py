@@ -4,7 +4,7 @@ import pytest
 from factories import deployment, pod, replicaset
 
 from ansible_collections.multiagent.ops.plugins.module_utils.health import collect
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError, KubeReader
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 
 
 class FakeReader:
@@ -33,12 +33,10 @@ class FakeReader:
 
     def pod_log(self, namespace, pod_name, container, tail, what):
         if pod_name not in self.logs:
-            raise KubeError("forbidden", "permission denied to read logs of pod %s" % pod_name, 403)
+            raise ApiError("forbidden", "permission denied to read logs of pod %s" % pod_name, 403)
         return self.logs[pod_name]
 
-    service_proxy_path = staticmethod(KubeReader.service_proxy_path)
-
-    def request(self, path, query=None, accept=None, timeout=None):
+    def request(self, path, query=None, accept=None, timeout=None, retry=True):
         return 503, b'{"kind":"Status","message":"no endpoints available for service \\"mplp-core\\""}'
 
 
@@ -78,7 +76,7 @@ def test_discovery_when_no_components_given_and_selector_passed_through():
 
 
 def test_forbidden_pods_become_an_unavailable_check_not_a_failure():
-    err = KubeError("forbidden", "permission denied to list pods: pods is forbidden", 403)
+    err = ApiError("forbidden", "permission denied to list pods: pods is forbidden", 403)
     reader = FakeReader(platform(), errors={"pods": err})
     obs, extras = collect.Collector(reader, "mplp").collect(
         components=[{"name": "core", "workload": "mplp-core"}], endpoints=[]
@@ -89,7 +87,7 @@ def test_forbidden_pods_become_an_unavailable_check_not_a_failure():
 
 
 def test_unknown_namespace_fails_with_its_name():
-    reader = FakeReader({}, errors={"namespace": KubeError("not_found", "nf", 404)})
+    reader = FakeReader({}, errors={"namespace": ApiError("not_found", "nf", 404)})
     with pytest.raises(collect.CollectError, match="namespace 'nope' does not exist on https://fake:6443"):
         collect.Collector(reader, "nope").collect(components=[], endpoints=[])
 

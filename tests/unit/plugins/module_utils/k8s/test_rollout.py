@@ -5,8 +5,9 @@ import datetime
 
 import pytest
 
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 
 NS = "mplp-production"
 
@@ -390,7 +391,7 @@ class Reader:
         self.calls.append(("GET", path))
         parts = path.split("/")
         for obj in self._state():
-            if ro.PLURAL[obj["kind"]] == parts[-2] and obj["metadata"]["name"] == parts[-1]:
+            if resources.get(obj["kind"]).plural == parts[-2] and obj["metadata"]["name"] == parts[-1]:
                 return copy.deepcopy(obj)
         return None
 
@@ -403,7 +404,7 @@ class Reader:
             return copy.deepcopy(self.replicasets)
         items = []
         for obj in self._state():
-            if ro.PLURAL[obj["kind"]] == plural:
+            if resources.get(obj["kind"]).plural == plural:
                 item = copy.deepcopy(obj)
                 del item["kind"]  # list items carry no kind
                 items.append(item)
@@ -519,11 +520,11 @@ def test_transient_api_errors_are_retried_until_the_api_answers():
 
     def script(t):
         if t < 4:
-            return KubeError(
+            return ApiError(
                 "unreachable", "cannot reach the Kubernetes API at https://k (connection refused)"
             )
         if t < 6:
-            return KubeError("error", "HTTP 503 from the Kubernetes API", 503)
+            return ApiError("error", "HTTP 503 from the Kubernetes API", 503)
         return [dep()]
 
     [result] = ro.wait_rollouts(Reader(clock, script), [target()], 30, clock=clock, sleep=clock.sleep)
@@ -536,7 +537,7 @@ def test_an_api_that_never_comes_back_is_named_at_the_deadline():
     def script(t):
         if t < 2:
             return [dep(updated=1, total=2)]
-        return KubeError("timeout", "timed out while trying to read Deployment mplp-core at https://k")
+        return ApiError("timeout", "timed out while trying to read Deployment mplp-core at https://k")
 
     [result] = ro.wait_rollouts(Reader(clock, script), [target()], 10, clock=clock, sleep=clock.sleep)
     assert result["failed"] is True and result["done"] is False
@@ -549,7 +550,7 @@ def test_an_api_that_never_comes_back_is_named_at_the_deadline():
 
 def test_a_forbidden_read_is_not_retried():
     clock = Clock()
-    denied = KubeError("forbidden", "permission denied to read Deployment mplp-core: forbidden", 403)
+    denied = ApiError("forbidden", "permission denied to read Deployment mplp-core: forbidden", 403)
     [result] = ro.wait_rollouts(
         Reader(clock, lambda t: denied), [target()], 30, clock=clock, sleep=clock.sleep
     )
@@ -574,7 +575,7 @@ def test_pod_diagnosis_failure_does_not_hide_the_result():
     class Flaky(Reader):
         def list(self, path, what, label_selector=None, field_selector=None):
             if path.endswith("/pods"):
-                raise KubeError("forbidden", "permission denied to list pods", 403)
+                raise ApiError("forbidden", "permission denied to list pods", 403)
             return super().list(path, what, label_selector, field_selector)
 
     [result] = ro.wait_rollouts(

@@ -6,7 +6,7 @@ import fakes
 import pytest
 from fakes import Exit, merge
 
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import quiesce as rec
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling as sc
 from ansible_collections.multiagent.ops.plugins.modules import scale
@@ -260,7 +260,7 @@ class Cluster:
     def list(self, path, what, label_selector=None, field_selector=None):
         self.calls.append(("LIST", path))
         if "/autoscaling/v2/" in path and not self.v2:
-            raise KubeError("not_found", "not found while trying to %s" % what, 404)
+            raise ApiError("not_found", "not found while trying to %s" % what, 404)
         if "horizontalpodautoscalers" in path:
             return copy.deepcopy(list(self.hpas.values()))
         if path.endswith("/pods") or path.endswith("/replicasets"):

@@ -16,7 +16,8 @@ from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.resources import MERGE, STRATEGIC
 from ansible_collections.multiagent.ops.plugins.modules import k8s_apply
 
 DISCOVERY = {
@@ -165,7 +166,7 @@ class FakeReader:
             return 201, self.put(obj)
         if path in self.refuse:
             return 422, self.refuse[path]
-        if content_type == ap.STRATEGIC and path in self.no_strategic:
+        if content_type == STRATEGIC and path in self.no_strategic:
             return 415, status(415, "UnsupportedMediaType", "strategic merge patch is not supported")
         current = self.objects[path]
         merged = self.normalize(self._stored(merge(current, body)))
@@ -190,7 +191,7 @@ class UnreachableReader(FakeReader):
     def send(self, method, path, body, what, content_type=None, query=None):
         if "/services" in path:
             self.writes.append((method, path, dict(query or []), content_type))
-            raise KubeError(
+            raise ApiError(
                 "unreachable", "cannot reach the Kubernetes API at https://k8s.test (connection refused)"
             )
         return super().send(method, path, body, what, content_type, query)
@@ -479,7 +480,7 @@ def test_apply_strategic_merge_refused_falls_back_to_a_merge_patch():
     reader.no_strategic.add("/api/v1/namespaces/prod/configmaps/cfg")
     _plan, outcome = run(reader, [cm("cfg", {"k": "new"})])
     assert actions(outcome) == {"ConfigMap/cfg": "updated"}
-    assert [c for _m, _p, _q, c in reader.writes] == [ap.STRATEGIC, ap.MERGE]
+    assert [c for _m, _p, _q, c in reader.writes] == [STRATEGIC, MERGE]
     assert all(q == {"fieldManager": "multiagent.ops"} for _m, _p, q, _c in reader.writes)
 
 

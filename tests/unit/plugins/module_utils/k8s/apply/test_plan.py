@@ -9,6 +9,7 @@ import json
 import pytest
 import yaml
 
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 
 V1 = {
@@ -151,8 +152,8 @@ def test_tier_is_decided_by_group_and_kind_not_kind_alone():
     items = by_label(plan)
     assert items["Service prod/web"].tier == 2
     assert items["Service prod/fn"].tier == ap.LAST_TIER
-    assert items["Service prod/fn"].api_type.patch_type == ap.MERGE
-    assert items["Service prod/web"].api_type.patch_type == ap.STRATEGIC
+    assert items["Service prod/fn"].api_type.patch_type == resources.MERGE
+    assert items["Service prod/web"].api_type.patch_type == resources.STRATEGIC
 
 
 def test_namespace_defaults_and_cluster_scoped_objects_lose_a_stray_namespace():
@@ -265,15 +266,15 @@ def test_a_crd_of_the_batch_makes_its_kind_plannable():
     items = by_label(plan)
     assert [i.label for i in plan.items] == ["CustomResourceDefinition widgets.example.com", "Widget prod/w"]
     widget_type = items["Widget prod/w"].api_type
-    assert widget_type.from_batch and widget_type.patch_type == ap.MERGE
+    assert widget_type.from_batch and widget_type.patch_type == resources.MERGE
     assert items["Widget prod/w"].path() == "/apis/example.com/v1/namespaces/prod/widgets/w"
     assert ap.api_versions(manifests) == ["example.com/v1", "apiextensions.k8s.io/v1"]
 
 
 def test_find_type_skips_subresources():
-    found = ap.find_type("apps/v1", "Scale", APPS)
+    found = resources.from_discovery("apps/v1", "Scale", APPS)
     assert found is None  # only deployments/scale serves it
-    assert ap.find_type("apps/v1", "Deployment", APPS).resource == "deployments.apps"
+    assert resources.from_discovery("apps/v1", "Deployment", APPS).resource == "deployments.apps"
 
 
 # -- references -------------------------------------------------------------------------------

@@ -1,0 +1,30 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The glue every module shares: a Request from the module, a runner's result or OpsError
+turned into exit_json or fail_json (see result.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, Request
+
+
+def request_of(module):
+    """The Request of an AnsibleModule (or kubernetes.core's AnsibleK8SModule, which wraps one)."""
+    target = getattr(module, "_module", module)
+    return Request(
+        module.params,
+        check_mode=module.check_mode,
+        diff=module._diff,
+        warn=module.warn,
+        mask=target.no_log_values.update,
+    )
+
+
+def finish(module, runner, *args, **kwargs):
+    """Run ``runner(request, *args, **kwargs)`` and end the task with its result, or fail
+    it with an OpsError's message and result."""
+    try:
+        result = runner(request_of(module), *args, **kwargs)
+    except OpsError as exc:
+        module.fail_json(msg=exc.msg, **exc.result)
+    module.exit_json(**result)
