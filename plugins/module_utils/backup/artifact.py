@@ -342,3 +342,21 @@ def verify_file(archive_path, manifest=None):
         return manifest, problems + ["the archive %s does not exist" % archive_path]
     digest, size = sha256_file(archive_path)
     return manifest, problems + check_content(manifest, digest, size)
+
+
+def backup_entry(path, manifest=None, url=None, **extra):
+    """One entry of a backup module's ``backups`` result, the same in every backup module:
+    ``path``, ``manifest_path``, ``url`` (where it is kept: ``s3://...`` or the path),
+    ``size`` and ``sha256`` (None until written: in check mode), ``manifest`` (the dict
+    written beside the archive, None in check mode), and what the module adds."""
+    manifest = manifest or None
+    entry = {
+        "path": path,
+        "manifest_path": manifest_name(path),
+        "url": url or path,
+        "size": (manifest or {}).get("size"),
+        "sha256": (manifest or {}).get("sha256"),
+        "manifest": manifest,
+    }
+    entry.update(extra)
+    return entry

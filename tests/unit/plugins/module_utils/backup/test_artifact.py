@@ -410,3 +410,24 @@ def test_every_archive_the_backup_modules_write_is_known_with_its_kind():
     }
     written.update({ext: redis_backup.KIND for ext in redis_backup.EXTENSIONS.values()})
     assert written == artifact.ARCHIVE_KINDS
+
+
+def test_backup_entry_is_one_shape_for_every_backup_module():
+    manifest = {"size": 12, "sha256": "ab" * 32, "kind": "redis"}
+    entry = artifact.backup_entry("/b/r-20261122T020000Z.rdb.zst", manifest, kind="redis")
+    assert entry == {
+        "path": "/b/r-20261122T020000Z.rdb.zst",
+        "manifest_path": "/b/r-20261122T020000Z.rdb.zst.manifest.json",
+        "url": "/b/r-20261122T020000Z.rdb.zst",
+        "size": 12,
+        "sha256": "ab" * 32,
+        "manifest": manifest,
+        "kind": "redis",
+    }
+    planned = artifact.backup_entry("/b/x.dump.zst", url="s3://bucket/x.dump.zst")
+    assert (planned["size"], planned["sha256"], planned["manifest"], planned["url"]) == (
+        None,
+        None,
+        None,
+        "s3://bucket/x.dump.zst",
+    )
