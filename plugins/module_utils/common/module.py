@@ -11,12 +11,17 @@ from ansible_collections.multiagent.ops.plugins.module_utils.common.result impor
 def request_of(module):
     """The Request of an AnsibleModule (or kubernetes.core's AnsibleK8SModule, which wraps one)."""
     target = getattr(module, "_module", module)
+
+    def deprecate(text, version):
+        target.deprecate(text, version=version, collection_name="multiagent.ops")
+
     return Request(
         module.params,
         check_mode=module.check_mode,
         diff=module._diff,
         warn=module.warn,
         mask=target.no_log_values.update,
+        deprecate=deprecate if hasattr(target, "deprecate") else None,
     )
 
 

@@ -34,21 +34,30 @@ class OpsError(Exception):
 
 class Request:
     """What a runner is given: ``params`` (validated options), ``check_mode``, ``diff``,
-    ``warn(text)`` and ``mask(values)`` (strings Ansible must star out in the result)."""
+    ``warn(text)``, ``deprecate(text, version)`` and ``mask(values)`` (strings Ansible must
+    star out in the result)."""
 
-    def __init__(self, params, check_mode=False, diff=False, warn=None, mask=None):
+    def __init__(self, params, check_mode=False, diff=False, warn=None, mask=None, deprecate=None):
         self.params = params
         self.check_mode = check_mode
         self.diff = diff
         self.warnings = []
+        self.deprecations = []
         self.masked = set()
         self._warn = warn
         self._mask = mask
+        self._deprecate = deprecate
 
     def warn(self, text):
         self.warnings.append(text)
         if self._warn is not None:
             self._warn(text)
+
+    def deprecate(self, text, version):
+        """A deprecated option or value was used; it goes away in ``version`` of the collection."""
+        self.deprecations.append((text, version))
+        if self._deprecate is not None:
+            self._deprecate(text, version)
 
     def mask(self, values):
         values = set(values)
