@@ -408,19 +408,19 @@ def scale_path(namespace, kind, name):
     return resources.get(kind).object_path(namespace, name, "scale")
 
 
-def list_hpas(reader, namespace):
+def list_hpas(client, namespace):
     """``(items, version)``: the namespace's HPAs in one LIST, at autoscaling/v2 or, on a
     server without it, v1."""
     what = "list horizontalpodautoscalers in namespace %s" % namespace
     try:
-        return reader.list(hpa_path(namespace, "v2"), what), "v2"
+        return client.list(hpa_path(namespace, "v2"), what), "v2"
     except ApiError as exc:
         if exc.kind != "not_found":
             raise
-    return reader.list(hpa_path(namespace, "v1"), what), "v1"
+    return client.list(hpa_path(namespace, "v1"), what), "v1"
 
 
-def read_state(reader, namespace, targets):
+def read_state(client, namespace, targets):
     """Every workload (one GET, or one LIST per kind) and the namespace's HPAs (one LIST),
     before anything is planned. Raises ScaleError naming a missing workload."""
     workloads = {}
@@ -428,12 +428,12 @@ def read_state(reader, namespace, targets):
     for target in targets:
         by_kind.setdefault(target.get("kind") or "Deployment", []).append(target["name"])
     for kind, names in by_kind.items():
-        for name, obj in ro.read_workloads(reader, namespace, kind, names).items():
+        for name, obj in ro.read_workloads(client, namespace, kind, names).items():
             workloads[(kind, name)] = obj
     missing = [label(t) for t in targets if workloads.get((t.get("kind") or "Deployment", t["name"])) is None]
     if missing:
         raise ScaleError("%s: not found in namespace %s" % (", ".join(missing), namespace))
-    hpas, version = list_hpas(reader, namespace)
+    hpas, version = list_hpas(client, namespace)
     return workloads, hpas, version
 
 
