@@ -47,19 +47,19 @@ options:
     description: What the holder does, shown to whoever has to wait.
     type: str
   wait_timeout:
-    description: Seconds to wait for a Lease someone else holds before failing.
+    description:
+      - Seconds to wait for a Lease someone else holds before failing.
+      - This is a lock wait, not a rollout wait; the default C(0) looks once and fails at
+        once when another holder has the Lease.
     type: int
     default: 0
   poll_interval:
     description: Seconds between looks while waiting.
     type: float
     default: 2
-  api_timeout:
-    description: Timeout in seconds of each Kubernetes API request.
-    type: float
-    default: 15
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - multiagent.ops.k8s
 attributes:
   check_mode:
     support: full
@@ -134,104 +134,26 @@ waited_seconds:
   type: float
 """
 
-import datetime
-import time
-
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import lease as leases
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import lease
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 
 
 def argspec():
-    return kube_module.argspec(
+    return k8s_module.argspec(
         namespace=dict(type="str", required=True),
         name=dict(type="str", required=True),
         holder=dict(type="str", required=True),
-        state=dict(type="str", default="acquired", choices=["acquired", "released"]),
+        state=dict(type="str", default=lease.ACQUIRED, choices=list(lease.STATES)),
         duration=dict(type="int", default=600),
         purpose=dict(type="str"),
         wait_timeout=dict(type="int", default=0),
         poll_interval=dict(type="float", default=2),
-        api_timeout=dict(type="float", default=15),
     )
 
 
-def _now():
-    return datetime.datetime.now(datetime.UTC)
-
-
-def run(module, reader, clock=time.monotonic, sleep=time.sleep, now=_now):
-    p = module.params
-    if p["duration"] < 1:
-        module.fail_json(msg="duration must be at least 1 second, got %d" % p["duration"])
-    if p["wait_timeout"] < 0:
-        module.fail_json(msg="wait_timeout must be >= 0, got %d" % p["wait_timeout"])
-    ns, name = p["namespace"], p["name"]
-    collection = "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % ns
-    path = "%s/%s" % (collection, name)
-    what = "lease %s/%s" % (ns, name)
-    started = clock()
-
-    while True:
-        current = reader.get_optional(path, "read %s" % what)
-        moment = now()
-        before = leases.describe(current, moment)
-        if p["state"] == "released":
-            action, spec = leases.plan_release(current, p["holder"])
-        else:
-            action, spec = leases.plan_acquire(current, p["holder"], moment, p["duration"])
-        if action == "wait":
-            waited = clock() - started
-            if waited >= p["wait_timeout"]:
-                module.fail_json(
-                    msg="%s is held by %s%s since %s, until %s; gave up after waiting %ds"
-                    % (
-                        what,
-                        before["holder"],
-                        " (%s)" % before["purpose"] if before["purpose"] else "",
-                        before["acquired_at"],
-                        before["expires_at"],
-                        waited,
-                    ),
-                    lease=before,
-                    operation="wait",
-                    waited_seconds=round(waited, 1),
-                )
-            sleep(min(p["poll_interval"], max(p["wait_timeout"] - waited, 0.05)))
-            continue
-
-        result = dict(operation=action, waited_seconds=round(clock() - started, 1), changed=False)
-        if action == "take_over" and before["holder"]:
-            result["previous_holder"] = before["holder"]
-        if action == "held_by_other":
-            result["previous_holder"] = before["holder"]
-        if spec is None:  # nothing to write
-            module.exit_json(lease=before, **result)
-        body = leases.lease_object(
-            name, ns, spec, p["purpose"] if p["state"] == "acquired" else None, current
-        )
-        after = leases.describe(body, moment)
-        result["changed"] = True
-        if module._diff:
-            result["diff"] = {"before": {"holder": before["holder"]}, "after": {"holder": after["holder"]}}
-        if module.check_mode:
-            module.exit_json(lease=after, **result)
-        if current is None:
-            status, answer = reader.send("POST", collection, body, "create %s" % what)
-        else:
-            status, answer = reader.send("PUT", path, body, "update %s" % what)
-        if status in (409,):
-            continue  # someone else wrote first: look again
-        if not 200 <= status < 300:
-            message = (answer or {}).get("message") if isinstance(answer, dict) else None
-            module.fail_json(
-                msg="Failed to %s %s: HTTP %d %s" % (action.replace("_", " "), what, status, message or "")
-            )
-        module.exit_json(lease=leases.describe(answer, now()), **result)
-
-
 def main():
-    module = kube_module.new_module(argspec(), supports_check_mode=True)
-    kube_module.legacy_main(module, run)
+    module = k8s_module.new_module(argspec(), supports_check_mode=True)
+    k8s_module.main(module, lease.run)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ description:
     C(availableReplicas) equal to the replicas (N, or inside the HPA's new range). A rollout
     that cannot finish fails at once with the pods that are not ready and why."
   - Zero replicas under an HPA is refused (its C(minReplicas) cannot be 0); use
-    M(multiagent.ops.quiesce), which records the count to resume.
+    M(multiagent.ops.quiesce), which records the count to restore.
 options:
   namespace:
     description: Namespace of the workloads and their HPAs.
@@ -91,19 +91,14 @@ options:
     type: str
     default: multiagent.ops
   wait:
-    description: Wait until every workload has settled at its new count.
-    type: bool
-    default: true
-  wait_timeout:
-    description: Seconds to wait, for all the workloads together.
-    type: int
-    default: 300
-  api_timeout:
-    description: Timeout in seconds of each Kubernetes API request.
-    type: float
-    default: 15
+    description:
+      - Wait until every workload has settled at its new count (see above), and fail naming
+        those that did not within O(wait_timeout), for all the workloads together.
+      - Never waits in check mode.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - multiagent.ops.k8s
+  - multiagent.ops.wait
 attributes:
   check_mode:
     support: full
@@ -113,8 +108,9 @@ attributes:
     description: Replicas and the HPA's minReplicas and maxReplicas before and after, per workload.
 notes:
   - The changes are merge patches of the HPA and of the workload's C(/scale) subresource; a
-    failure half-way says what was already done, and a re-run completes it (the plan is
-    made from what the cluster has).
+    failure half-way says what was already done (the task then reports C(changed=true) and,
+    per target, whether it was reached), and a re-run completes it (the plan is made from
+    what the cluster has).
   - The HPA is read and written at C(autoscaling/v2), or C(autoscaling/v1) on a server without it.
 seealso:
   - module: multiagent.ops.quiesce
@@ -190,22 +186,20 @@ diff:
   type: dict
 """
 
-import time
-
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
-from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling as sc
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling
 
 
 def argspec():
-    return kube_module.argspec(
+    return k8s_module.argspec(
+        wait=True,
         namespace=dict(type="str", required=True),
         targets=dict(
             type="list",
             elements="dict",
             required=True,
             options=dict(
-                kind=dict(type="str", default="Deployment", choices=list(sc.KINDS)),
+                kind=dict(type="str", default="Deployment", choices=list(scaling.KINDS)),
                 name=dict(type="str", required=True),
                 replicas=dict(type="int"),
                 min=dict(type="int"),
@@ -213,66 +207,14 @@ def argspec():
                 component=dict(type="str"),
             ),
         ),
-        state=dict(type="str", default="scaled", choices=["scaled", "restored"]),
+        state=dict(type="str", default=scaling.SCALED, choices=list(scaling.STATES)),
         purpose=dict(type="str", default="multiagent.ops"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=300),
-        api_timeout=dict(type="float", default=15),
     )
 
 
-def run(module, reader, clock=time.monotonic, sleep=time.sleep):
-    p = module.params
-    ns, state, targets = p["namespace"], p["state"], p["targets"]
-    if not targets:
-        module.fail_json(msg="targets is empty: name at least one workload")
-    if p["wait_timeout"] < 0:
-        module.fail_json(msg="wait_timeout must be 0 or more, not %d" % p["wait_timeout"])
-    try:
-        sc.check_targets(targets, state)
-        workloads, hpas, version = sc.read_state(reader, ns, targets)
-        plans = sc.plan_all(targets, workloads, hpas, state, p["purpose"])
-    except (sc.ScaleError, ApiError) as exc:
-        module.fail_json(msg="%s; nothing was changed" % exc)
-
-    results = []
-    for plan in plans:
-        result = sc.public(plan)
-        result["message"] = sc.describe(plan, state)
-        results.append(result)
-        for warning in plan["warnings"]:
-            module.warn(warning)
-    output = {"changed": any(plan["changed"] for plan in plans), "targets": results}
-    if module._diff:
-        output["diff"] = sc.diff(plans)
-    if module.check_mode:
-        module.exit_json(**output)
-
-    try:
-        done = sc.apply(reader, ns, plans, version)
-    except sc.ScaleError as exc:
-        module.fail_json(msg=str(exc), **output)
-    except ApiError as exc:
-        module.fail_json(
-            msg="%s (the plan was: %s)" % (exc, " | ".join(r["message"] for r in results)), **output
-        )
-
-    if p["wait"]:
-        waited, failures = sc.wait_scaled(reader, ns, plans, p["wait_timeout"], clock=clock, sleep=sleep)
-        for result, status in zip(results, waited, strict=True):
-            result.update(ready=status["ready"], available=status["available"], seconds=status["seconds"])
-        if failures:
-            module.fail_json(
-                msg="%s (%s; re-run to wait again)"
-                % (" | ".join(failures), "changed: " + "; ".join(done) if done else "nothing was changed"),
-                **output,
-            )
-    module.exit_json(**output)
-
-
 def main():
-    module = kube_module.new_module(argspec(), supports_check_mode=True)
-    kube_module.legacy_main(module, run)
+    module = k8s_module.new_module(argspec(), supports_check_mode=True)
+    k8s_module.main(module, scaling.run)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""multiagent.ops.quiesce: scale to zero with a record in the cluster, resume from a later run."""
+"""multiagent.ops.quiesce: scale to zero with a record in the cluster, restore from a later run."""
 
 import pytest
 from conftest import platform_vars
@@ -16,7 +16,7 @@ def call(ansible, platform, args=(), **more):
     return run, run.results("Quiesce call", "us-east-1")
 
 
-def test_quiesce_and_resume_from_a_separate_run(ansible, small_platform, kube):
+def test_quiesce_and_restore_from_a_separate_run(ansible, small_platform, kube):
     ns = small_platform["namespace"]
     apps = client.AppsV1Api(kube["us-east-1"])
     batch = client.BatchV1Api(kube["us-east-1"])
@@ -63,8 +63,9 @@ def test_quiesce_and_resume_from_a_separate_run(ansible, small_platform, kube):
     assert run.rc == 0 and again["changed"] is False
     assert [w["recorded"] for w in again["workloads"]] == [2, 3]  # the first record survives
 
-    run, resumed = call(ansible, small_platform, state="resumed")
+    run, restored = call(ansible, small_platform, state="restored")
     assert run.rc == 0, run.failure_messages()
+    assert restored["changed"] is True
     core = apps.read_namespaced_deployment("mplp-core", ns)
     plan = apps.read_namespaced_deployment("mplp-plan", ns)
     assert (core.spec.replicas, plan.spec.replicas) == (2, 3)
@@ -72,8 +73,12 @@ def test_quiesce_and_resume_from_a_separate_run(ansible, small_platform, kube):
     assert "multiagent.ops/recorded-replicas" not in (core.metadata.annotations or {})
     assert batch.read_namespaced_cron_job("nightly", ns).spec.suspend is False
 
+    # the deprecated name of state=restored still works, and says it is deprecated
     run, idle = call(ansible, small_platform, state="resumed")
     assert run.rc == 0 and idle["changed"] is False
+    assert [d["msg"] for d in idle["deprecations"]] == [
+        "state=resumed is deprecated: use state=restored, which does the same"
+    ]
 
 
 def test_missing_workload_changes_nothing(ansible, small_platform, kube):

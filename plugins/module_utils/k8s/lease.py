@@ -1,6 +1,7 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A lock held in the cluster as a ``coordination.k8s.io/v1`` Lease: the decisions.
+"""A lock held in the cluster as a ``coordination.k8s.io/v1`` Lease: the decisions, and the
+runner of multiagent.ops.lease.
 
 One Lease per target (a database, a namespace). Whoever holds an unexpired Lease owns the
 target; a Lease not renewed within its duration is stale and may be taken over (its
@@ -8,16 +9,26 @@ target; a Lease not renewed within its duration is stale and may be taken over (
 contenders racing for a free or stale Lease cannot both win: the loser gets a conflict and
 looks again. Times are the controller's clock; keep it in sync with the cluster (NTP), or
 give durations with room for the skew.
+
+Waiting for another holder is a lock wait, not a rollout wait: :func:`run` looks again
+every ``poll_interval`` seconds until the Lease is free, stale or ``wait_timeout`` (by
+default 0: one look) has passed. Everything but :func:`run` is pure.
 """
 
 from __future__ import annotations
 
 import datetime
+import time
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import status_message
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import records
 
-PURPOSE_ANNOTATION = "multiagent.ops/purpose"
 MANAGED_BY = "multiagent.ops"
+ACQUIRED, RELEASED = "acquired", "released"
+STATES = (ACQUIRED, RELEASED)
 
 
 def micro_time(moment):
@@ -39,7 +50,7 @@ def describe(lease, now):
         "expires_at": expires.isoformat() if expires else None,
         "duration_seconds": duration,
         "transitions": int(spec.get("leaseTransitions") or 0),
-        "purpose": (wl.meta(lease or {}).get("annotations") or {}).get(PURPOSE_ANNOTATION),
+        "purpose": (wl.meta(lease or {}).get("annotations") or {}).get(records.LEASE_PURPOSE),
         "expired": holder is None or expires is None or expires <= now,
     }
 
@@ -101,8 +112,95 @@ def lease_object(name, namespace, spec, purpose=None, lease=None):
     meta["labels"] = labels
     annotations = dict(meta.get("annotations") or {})
     if purpose:
-        annotations[PURPOSE_ANNOTATION] = purpose
+        annotations[records.LEASE_PURPOSE] = purpose
     elif spec.get("holderIdentity") is None:
-        annotations.pop(PURPOSE_ANNOTATION, None)
+        annotations.pop(records.LEASE_PURPOSE, None)
     meta["annotations"] = annotations
     return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": spec}
+
+
+# -- the runner of multiagent.ops.lease ------------------------------------------------------
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _validate(p):
+    if p["duration"] < 1:
+        raise OpsError("duration must be at least 1 second, got %d" % p["duration"])
+    if p["wait_timeout"] < 0:
+        raise OpsError("wait_timeout must be >= 0, got %d" % p["wait_timeout"])
+
+
+def held_message(what, holder, waited):
+    """Why the Lease cannot be had: who holds it, doing what, since and until when."""
+    return "%s is held by %s%s since %s, until %s; gave up after waiting %ds" % (
+        what,
+        holder["holder"],
+        " (%s)" % holder["purpose"] if holder["purpose"] else "",
+        holder["acquired_at"],
+        holder["expires_at"],
+        waited,
+    )
+
+
+def run(request, client, clock=time.monotonic, sleep=time.sleep, now=utc_now):
+    """Acquire, renew or release the Lease (multiagent.ops.lease)."""
+    p = request.params
+    _validate(p)
+    ns, name = p["namespace"], p["name"]
+    path = resources.LEASE.object_path(ns, name)
+    what = "lease %s/%s" % (ns, name)
+    started = clock()
+
+    while True:
+        current = client.get_optional(path, "read %s" % what)
+        moment = now()
+        before = describe(current, moment)
+        if p["state"] == RELEASED:
+            action, spec = plan_release(current, p["holder"])
+        else:
+            action, spec = plan_acquire(current, p["holder"], moment, p["duration"])
+        if action == "wait":
+            waited = clock() - started
+            if waited >= p["wait_timeout"]:
+                raise OpsError(
+                    held_message(what, before, waited),
+                    changed=False,
+                    lease=before,
+                    operation="wait",
+                    waited_seconds=round(waited, 1),
+                )
+            sleep(min(p["poll_interval"], max(p["wait_timeout"] - waited, 0.05)))
+            continue
+
+        result = dict(operation=action, waited_seconds=round(clock() - started, 1), changed=False)
+        if action in ("take_over", "held_by_other") and before["holder"]:
+            result["previous_holder"] = before["holder"]
+        if spec is None:  # nothing to write
+            return dict(result, lease=before)
+        body = lease_object(name, ns, spec, p["purpose"] if p["state"] == ACQUIRED else None, current)
+        after = describe(body, moment)
+        result["changed"] = True
+        if request.diff:
+            result["diff"] = {"before": {"holder": before["holder"]}, "after": {"holder": after["holder"]}}
+        if request.check_mode:
+            return dict(result, lease=after)
+        if current is None:
+            status, answer = client.send(
+                "POST", resources.LEASE.collection_path(ns), body, "create %s" % what
+            )
+        else:
+            status, answer = client.send("PUT", path, body, "update %s" % what)
+        if status == 409:
+            continue  # someone else wrote first: look again
+        if not 200 <= status < 300:
+            raise OpsError(
+                "Failed to %s %s: HTTP %d %s"
+                % (action.replace("_", " "), what, status, status_message(answer) or ""),
+                changed=False,
+                lease=before,
+                operation=action,
+            )
+        return dict(result, lease=describe(answer, now()))

@@ -20,23 +20,28 @@ range is recorded in annotations on the HPA the first time it is changed and nev
 overwritten by later scales, so a restore puts the autoscaler's own range back from any
 later run.
 
-Everything but :func:`list_hpas`, :func:`read_state`, :func:`apply` and :func:`wait_scaled`
-is pure and works on plain dicts as the API returns them.
+Everything but :func:`list_hpas`, :func:`read_state`, :func:`wait_scaled` and
+:func:`run` (the runner of multiagent.ops.scale) is pure and works on plain dicts as the API
+returns them.
 """
 
 from __future__ import annotations
 
 import time
 
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import (
+    NOTHING_CHANGED,
+    OpsError,
+    nothing_changed,
+)
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import patch, resources, wait
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout as ro
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
-from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import quiesce as rec
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import records
 
-RECORDED_MIN = "multiagent.ops/recorded-min-replicas"
-RECORDED_MAX = "multiagent.ops/recorded-max-replicas"
-SCALED_BY = "multiagent.ops/scaled-by"
 KINDS = ("Deployment", "StatefulSet")
+SCALED, RESTORED = "scaled", "restored"
+STATES = (SCALED, RESTORED)
 
 
 class ScaleError(ValueError):
@@ -135,7 +140,7 @@ def find_hpa(hpas, target):
 def recorded_range(hpa):
     """The range recorded before the first scale, ``{"min", "max"}``, or None."""
     notes = _annotations(hpa)
-    raw = (notes.get(RECORDED_MIN), notes.get(RECORDED_MAX))
+    raw = (notes.get(records.RECORDED_MIN_REPLICAS), notes.get(records.RECORDED_MAX_REPLICAS))
     if raw == (None, None):
         return None
     name = _meta(hpa).get("name")
@@ -144,12 +149,13 @@ def recorded_range(hpa):
     except (TypeError, ValueError):
         raise ScaleError(
             "HorizontalPodAutoscaler %s: annotations %s=%r and %s=%r are not a replica range; "
-            "fix or remove them" % (name, RECORDED_MIN, raw[0], RECORDED_MAX, raw[1])
+            "fix or remove them"
+            % (name, records.RECORDED_MIN_REPLICAS, raw[0], records.RECORDED_MAX_REPLICAS, raw[1])
         )
     if not 0 <= low <= high or high < 1:
         raise ScaleError(
             "HorizontalPodAutoscaler %s: the recorded range %d-%d is not valid; fix or remove %s and %s"
-            % (name, low, high, RECORDED_MIN, RECORDED_MAX)
+            % (name, low, high, records.RECORDED_MIN_REPLICAS, records.RECORDED_MAX_REPLICAS)
         )
     return {"min": low, "max": high}
 
@@ -164,15 +170,15 @@ def workload_replicas(obj):
 
 def _quiesced(target, workload):
     notes = _annotations(workload)
-    if notes.get(rec.RECORDED_REPLICAS) is not None:
+    if notes.get(records.RECORDED_REPLICAS) is not None:
         raise ScaleError(
-            "%s is quiesced (%s=%s, by %s): resume it with multiagent.ops.quiesce state=resumed "
+            "%s is quiesced (%s=%s, by %s): restore it with multiagent.ops.quiesce state=restored "
             "before scaling it"
             % (
                 label(target),
-                rec.RECORDED_REPLICAS,
-                notes[rec.RECORDED_REPLICAS],
-                notes.get(rec.QUIESCED_BY) or "unknown",
+                records.RECORDED_REPLICAS,
+                notes[records.RECORDED_REPLICAS],
+                notes.get(records.QUIESCED_BY) or "unknown",
             )
         )
 
@@ -284,10 +290,10 @@ def plan_scale(target, workload, hpa=None, purpose=None):
             if plan["recorded"] is None:
                 # The autoscaler's own range, kept across any number of later scales.
                 plan["recorded"] = dict(plan["hpa_before"])
-                annotations[RECORDED_MIN] = str(low)
-                annotations[RECORDED_MAX] = str(high)
-            if purpose and _annotations(hpa).get(SCALED_BY) != purpose:
-                annotations[SCALED_BY] = purpose
+                annotations[records.RECORDED_MIN_REPLICAS] = str(low)
+                annotations[records.RECORDED_MAX_REPLICAS] = str(high)
+            if purpose and _annotations(hpa).get(records.SCALED_BY) != purpose:
+                annotations[records.SCALED_BY] = purpose
         plan["hpa_patch"] = _hpa_patch(plan, annotations)
         plan["bounds"] = (after["min"], after["max"])
         _warn_outside(plan, target)
@@ -331,7 +337,10 @@ def plan_restore(target, workload, hpa=None):
         _change(plan, "minReplicas", recorded["min"], why)
     if recorded["max"] != plan["hpa_before"]["max"]:
         _change(plan, "maxReplicas", recorded["max"], why)
-    plan["hpa_patch"] = _hpa_patch(plan, {RECORDED_MIN: None, RECORDED_MAX: None, SCALED_BY: None})
+    plan["hpa_patch"] = _hpa_patch(
+        plan,
+        {records.RECORDED_MIN_REPLICAS: None, records.RECORDED_MAX_REPLICAS: None, records.SCALED_BY: None},
+    )
     plan["recorded"] = None
     wanted = min(max(current, recorded["min"]), recorded["max"])
     plan["replicas_after"] = wanted
@@ -399,19 +408,19 @@ def scale_path(namespace, kind, name):
     return resources.get(kind).object_path(namespace, name, "scale")
 
 
-def list_hpas(reader, namespace):
+def list_hpas(client, namespace):
     """``(items, version)``: the namespace's HPAs in one LIST, at autoscaling/v2 or, on a
     server without it, v1."""
     what = "list horizontalpodautoscalers in namespace %s" % namespace
     try:
-        return reader.list(hpa_path(namespace, "v2"), what), "v2"
+        return client.list(hpa_path(namespace, "v2"), what), "v2"
     except ApiError as exc:
         if exc.kind != "not_found":
             raise
-    return reader.list(hpa_path(namespace, "v1"), what), "v1"
+    return client.list(hpa_path(namespace, "v1"), what), "v1"
 
 
-def read_state(reader, namespace, targets):
+def read_state(client, namespace, targets):
     """Every workload (one GET, or one LIST per kind) and the namespace's HPAs (one LIST),
     before anything is planned. Raises ScaleError naming a missing workload."""
     workloads = {}
@@ -419,12 +428,12 @@ def read_state(reader, namespace, targets):
     for target in targets:
         by_kind.setdefault(target.get("kind") or "Deployment", []).append(target["name"])
     for kind, names in by_kind.items():
-        for name, obj in ro.read_workloads(reader, namespace, kind, names).items():
+        for name, obj in ro.read_workloads(client, namespace, kind, names).items():
             workloads[(kind, name)] = obj
     missing = [label(t) for t in targets if workloads.get((t.get("kind") or "Deployment", t["name"])) is None]
     if missing:
         raise ScaleError("%s: not found in namespace %s" % (", ".join(missing), namespace))
-    hpas, version = list_hpas(reader, namespace)
+    hpas, version = list_hpas(client, namespace)
     return workloads, hpas, version
 
 
@@ -442,50 +451,35 @@ def plan_all(targets, workloads, hpas, state="scaled", purpose=None):
     return plans
 
 
-def _answer(answer):
-    return answer.get("message") if isinstance(answer, dict) and answer.get("message") else ""
-
-
-def apply(reader, namespace, plans, version):
-    """Write the plans: for each target its HPA first (so that the autoscaler never works
-    against the new replica count), then ``/scale``. Raises ScaleError naming the object,
-    the action, the cause and what was already done."""
-    done = []
-    for plan in plans:
+def changes(namespace, plans, version):
+    """The writes of the plans, in order, as ``(plan index, patch.Change)``: for each target
+    its HPA first (so that the autoscaler never works against the new replica count), then
+    ``/scale``."""
+    planned = []
+    for index, plan in enumerate(plans):
         who = "%s %s" % (plan["kind"], plan["name"])
         if plan["hpa_patch"] is not None:
             fields = ", ".join(
                 "%s %d -> %d" % (c["field"], c["before"], c["after"]) for c in plan["hpa_changes"]
             )
             action = "set %s of" % fields if fields else "drop the records of"
-            what = "%s HorizontalPodAutoscaler %s (of %s) in %s" % (action, plan["hpa"], who, namespace)
-            status, answer = reader.send(
-                "PATCH", hpa_path(namespace, version, plan["hpa"]), plan["hpa_patch"], what
+            change = patch.Change(
+                hpa_path(namespace, version, plan["hpa"]),
+                plan["hpa_patch"],
+                "%s HorizontalPodAutoscaler %s (of %s) in %s" % (action, plan["hpa"], who, namespace),
+                done="HorizontalPodAutoscaler %s %s" % (plan["hpa"], fields or "records dropped"),
             )
-            if not 200 <= status < 300:
-                raise ScaleError(
-                    "Failed to %s: HTTP %d %s; already done: %s"
-                    % (what, status, _answer(answer), "; ".join(done) or "nothing")
-                )
-            done.append("HorizontalPodAutoscaler %s %s" % (plan["hpa"], fields or "records dropped"))
+            planned.append((index, change))
         if plan["scaled"]:
-            what = "scale %s in %s from %d to %d replicas" % (
-                who,
-                namespace,
-                plan["replicas_before"],
-                plan["replicas_after"],
+            change = patch.Change(
+                scale_path(namespace, plan["kind"], plan["name"]),
+                {"spec": {"replicas": plan["replicas_after"]}},
+                "scale %s in %s from %d to %d replicas"
+                % (who, namespace, plan["replicas_before"], plan["replicas_after"]),
+                done="%s scaled to %d" % (who, plan["replicas_after"]),
             )
-            body = {"spec": {"replicas": plan["replicas_after"]}}
-            status, answer = reader.send(
-                "PATCH", scale_path(namespace, plan["kind"], plan["name"]), body, what
-            )
-            if not 200 <= status < 300:
-                raise ScaleError(
-                    "Failed to %s: HTTP %d %s; already done: %s"
-                    % (what, status, _answer(answer), "; ".join(done) or "nothing")
-                )
-            done.append("%s scaled to %d" % (who, plan["replicas_after"]))
-    return done
+            planned.append((index, change))
+    return planned
 
 
 def settled(status, bounds):
@@ -502,6 +496,22 @@ def settled(status, bounds):
     )
 
 
+def scaled(bounds):
+    """The waiter's predicate: the rollout status of ``rollout.rolled_out`` (kubectl's rules;
+    a paused Deployment fails), done when the workload has also :func:`settled` within
+    ``bounds``. A scale-down is "rolled out" by kubectl's rules as soon as the spec is
+    observed, so the replica counts are checked on top until they match; ``rolled_out``
+    keeps kubectl's verdict."""
+
+    def check(obj):
+        status = ro.rolled_out(obj)
+        status["rolled_out"] = status["done"]
+        status["done"] = not status["failed"] and settled(status, bounds)
+        return status
+
+    return check
+
+
 def _pending_message(status, bounds):
     low, high = bounds
     want = "%d" % low if low == high else "%d-%d" % (low, high)
@@ -511,74 +521,78 @@ def _pending_message(status, bounds):
         status["replicas"],
         status["ready"],
         status["available"],
-        "" if status["done"] else ": " + (status.get("message") or "rollout in progress"),
+        "" if status.get("rolled_out") else ": " + (status.get("message") or "rollout in progress"),
     )
 
 
-def wait_scaled(reader, namespace, plans, timeout, poll=1.0, clock=time.monotonic, sleep=time.sleep):
-    """Wait for every target at once until each has settled in its bounds (see :func:`settled`),
-    one failed (a stuck rollout, a missing workload), or ``timeout`` seconds passed.
+def _blank(target):
+    return dict(wait.blank(target), replicas=0, updated=0, ready=0, available=0)
 
-    Rollouts are judged by ``rollout.wait_rollouts`` (kubectl's rules, with the unready
-    pods and why on failure). A scale-down is "rolled out" by those rules as soon as the
-    spec is observed, so the replica counts are checked on top until they match.
-    Returns ``(results, failures)``: per plan ``{done, ready, available, replicas,
-    seconds, message}`` and the failure messages."""
-    start = clock()
-    deadline = start + max(timeout, 0)
-    pending = list(range(len(plans)))
-    results = {}
-    last = {}
-    while pending:
-        goals = [
-            {"kind": plans[i]["kind"], "namespace": namespace, "name": plans[i]["name"]} for i in pending
-        ]
-        waited = ro.wait_rollouts(
-            reader, goals, max(deadline - clock(), 0), poll=poll, clock=clock, sleep=sleep
-        )
-        still = []
-        failed = False
-        for i, status in zip(pending, waited, strict=True):
-            if settled(status, plans[i]["bounds"]):
-                results[i] = dict(status, seconds=round(clock() - start, 1))
-            elif status["failed"]:
-                results[i] = dict(
-                    status, message=ro.failure_message(status), seconds=round(clock() - start, 1)
-                )
-                failed = True
-            else:
-                last[i] = status
-                still.append(i)
-        pending = still
-        if not pending:
-            break
-        now = clock()
-        if failed:  # as wait_rollouts does: the others are reported as last seen
-            for i in pending:
-                results[i] = dict(last[i], seconds=round(now - start, 1))
-            break
-        if now >= deadline:
-            for i in pending:
-                message = _pending_message(last[i], plans[i]["bounds"]) + " after %g s" % timeout
-                results[i] = dict(
-                    last[i], done=False, failed=True, message=message, seconds=round(now - start, 1)
-                )
-            break
-        sleep(max(min(poll, deadline - now), 0))
-    out = []
-    failures = []
-    for i in range(len(plans)):
-        status = results[i]
-        ok = settled(status, plans[i]["bounds"])
-        if ok:
-            message = status.get("message") or ""
-        elif status.get("failed"):
-            message = status["message"]
+
+def wait_scaled(client, namespace, plans, timeout, poll=1.0, clock=time.monotonic, sleep=time.sleep):
+    """Wait for every target at once until each has settled in its bounds (:func:`scaled`),
+    one failed (a stuck rollout, a missing workload), or ``timeout`` seconds passed; one
+    waiter (k8s/wait.py) reads them all, a LIST per kind and round.
+
+    A failed rollout is named with its unready pods and why. Returns ``(results,
+    failures)``: per plan ``{done, ready, available, replicas, seconds, message}`` and the
+    failure messages."""
+    bounds = {(plan["kind"], plan["name"]): plan["bounds"] for plan in plans}
+
+    def on_failure(_target, obj, status):
+        if "pods" not in status:
+            status["pods"] = ro._diagnose(client, obj) if obj is not None else []
+        status["message"] = ro.failure_message(status)
+        return status
+
+    def on_timeout(target, status, obj, error, waited):
+        if error is None and status is not None and status.get("rolled_out"):
+            message = _pending_message(status, bounds[(target.resource.kind, target.name)])
+            return dict(status, done=False, failed=True, message=message + " after %g s" % waited)
+        base = dict(status or _blank(target), done=False, failed=True)
+        if error is not None:
+            base["message"] = (
+                "the Kubernetes API stopped answering (%s); rollout not confirmed within %g s"
+                % (error, waited)
+            )
+            if status:
+                base["message"] += "; last seen: %s" % status["message"]
+            base["pods"] = []
         else:
-            message = _pending_message(status, plans[i]["bounds"])
+            base["message"] = "rollout did not finish within %g s: %s" % (
+                waited,
+                (status or {}).get("message"),
+            )
+            base["pods"] = ro._diagnose(client, obj) if obj is not None else []
+        base["message"] = ro.failure_message(base)
+        return base
+
+    waiter = wait.Waiter(
+        client,
+        timeout,
+        poll=poll,
+        what="the rollout status",
+        noun="rollout",
+        blank=_blank,
+        on_failure=on_failure,
+        on_timeout=on_timeout,
+        clock=clock,
+        sleep=sleep,
+    )
+    targets = [
+        wait.Target(resources.get(plan["kind"]), namespace, plan["name"], scaled(plan["bounds"]))
+        for plan in plans
+    ]
+    out, failures = [], []
+    for plan, status in zip(plans, waiter.wait(targets), strict=True):
+        if status["done"]:
+            message = status.get("message") or ""
+        else:  # failed, or as last seen when another one failed first
+            message = status["message"] if status["failed"] else _pending_message(status, plan["bounds"])
+            failures.append(message)
         out.append(
             {
-                "done": ok,
+                "done": status["done"],
                 "replicas": status["replicas"],
                 "ready": status["ready"],
                 "available": status["available"],
@@ -586,8 +600,6 @@ def wait_scaled(reader, namespace, plans, timeout, poll=1.0, clock=time.monotoni
                 "message": message,
             }
         )
-        if not ok:
-            failures.append(message)
     return out, failures
 
 
@@ -605,3 +617,59 @@ def diff(plans):
         "before": {p["object"]: side(p, "before") for p in plans},
         "after": {p["object"]: side(p, "after") for p in plans},
     }
+
+
+# -- the runner of multiagent.ops.scale -----------------------------------------------------
+
+
+def run(request, client, clock=time.monotonic, sleep=time.sleep):
+    """Scale the targets, agreeing with their HPAs, or restore the HPAs' recorded ranges
+    (multiagent.ops.scale)."""
+    p = request.params
+    ns, state, targets = p["namespace"], p["state"], p["targets"]
+    if not targets:
+        raise OpsError("targets is empty: name at least one workload")
+    if p["wait_timeout"] < 0:
+        raise OpsError("wait_timeout must be 0 or more, not %d" % p["wait_timeout"])
+    try:
+        check_targets(targets, state)
+        workloads, hpas, version = read_state(client, ns, targets)
+        plans = plan_all(targets, workloads, hpas, state, p["purpose"])
+    except (ScaleError, ApiError) as exc:
+        raise OpsError(nothing_changed(str(exc))) from None
+
+    results = []
+    for plan in plans:
+        result = public(plan)
+        result["message"] = describe(plan, state)
+        results.append(result)
+        for warning in plan["warnings"]:
+            request.warn(warning)
+    output = {"changed": any(plan["changed"] for plan in plans), "targets": results}
+    if request.diff:
+        output["diff"] = diff(plans)
+    if request.check_mode:
+        return output
+
+    planned = changes(ns, plans, version)
+    try:
+        patch.patch_each(client, [change for _index, change in planned])
+    except patch.PatchError as exc:
+        reached = {index for index, _change in planned[: len(exc.done)]}
+        for index, result in enumerate(results):
+            result["changed"] = result["changed"] and index in reached
+        output["changed"] = bool(exc.done)
+        raise OpsError(str(exc), **output) from None
+    done = [change.done for _index, change in planned]
+
+    if p["wait"]:
+        waited, failures = wait_scaled(client, ns, plans, p["wait_timeout"], clock=clock, sleep=sleep)
+        for result, status in zip(results, waited, strict=True):
+            result.update(ready=status["ready"], available=status["available"], seconds=status["seconds"])
+        if failures:
+            raise OpsError(
+                "%s (%s; re-run to wait again)"
+                % (" | ".join(failures), "changed: " + "; ".join(done) if done else NOTHING_CHANGED),
+                **output,
+            )
+    return output

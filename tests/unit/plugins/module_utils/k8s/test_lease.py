@@ -1,4 +1,4 @@
-"""Lease decisions and the lease module's loop, on a fake API and a fake clock."""
+"""Lease decisions and the runner's lock wait, on a fake API and a fake clock."""
 
 import datetime
 
@@ -6,7 +6,10 @@ import fakes
 import pytest
 from fakes import Exit
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import lease as leases
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import records
 from ansible_collections.multiagent.ops.plugins.modules import lease as lease_module
 
 T0 = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=datetime.UTC)
@@ -16,7 +19,7 @@ def held(holder, renewed_ago, duration=60, transitions=0, purpose=None):
     stamp = leases.micro_time(T0 - datetime.timedelta(seconds=renewed_ago))
     meta = {"name": "lock", "namespace": "ns", "resourceVersion": "7"}
     if purpose:
-        meta["annotations"] = {leases.PURPOSE_ANNOTATION: purpose}
+        meta["annotations"] = {records.LEASE_PURPOSE: purpose}
     return {
         "metadata": meta,
         "spec": {
@@ -76,10 +79,10 @@ def test_lease_object_keeps_resource_version_and_purpose():
     current = held("other", 120)
     body = leases.lease_object("lock", "ns", {"holderIdentity": "me"}, "restore", current)
     assert body["metadata"]["resourceVersion"] == "7"
-    assert body["metadata"]["annotations"][leases.PURPOSE_ANNOTATION] == "restore"
+    assert body["metadata"]["annotations"][records.LEASE_PURPOSE] == "restore"
     assert body["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "multiagent.ops"
     released = leases.lease_object("lock", "ns", {"holderIdentity": None}, None, held("me", 1, purpose="x"))
-    assert leases.PURPOSE_ANNOTATION not in released["metadata"]["annotations"]
+    assert records.LEASE_PURPOSE not in released["metadata"]["annotations"]
 
 
 # --- the module's loop -----------------------------------------------------------------
@@ -89,25 +92,28 @@ def fake_module(**params):
     return fakes.FakeModule(lease_module, **dict(defaults, **params))
 
 
-class FakeApi:
-    """One Lease; the first write can be made to lose a race (409)."""
+LEASE = resources.LEASE.object_path("ns", "lock")
 
-    def __init__(self, lease=None, conflict_once=False):
-        self.lease = lease
+
+class FakeApi(fakes.FakeApi):
+    """One Lease at its registry path; the first write can be made to lose a race (409)."""
+
+    def __init__(self, lease=None, conflict_once=False, refuse=None):
+        super().__init__({LEASE: lease} if lease else {}, refuse=refuse)
         self.conflict_once = conflict_once
         self.writes = []
 
-    def get_optional(self, path, what):
-        return self.lease
+    @property
+    def lease(self):
+        return self.objects.get(LEASE)
 
-    def send(self, method, path, body, what):
+    def send(self, method, path, body, what, content_type=None, query=None, idempotent=False):
         self.writes.append((method, body["spec"].get("holderIdentity")))
         if self.conflict_once:
             self.conflict_once = False
-            self.lease = held("racer", 0)  # the racer won meanwhile
+            self.put_object(LEASE, held("racer", 0))  # the racer won meanwhile
             return 409, {"message": "the object has been modified"}
-        self.lease = body
-        return (201 if method == "POST" else 200), body
+        return super().send(method, path, body, what, content_type, query, idempotent)
 
 
 class Clock:
@@ -124,8 +130,13 @@ class Clock:
 def run(module, api, clock=None):
     clock = clock or Clock()
     with pytest.raises(Exit):
-        lease_module.run(
-            module, api, clock=clock, sleep=clock.sleep, now=lambda: T0 + datetime.timedelta(seconds=clock.t)
+        finish(
+            module,
+            leases.run,
+            api,
+            clock=clock,
+            sleep=clock.sleep,
+            now=lambda: T0 + datetime.timedelta(seconds=clock.t),
         )
     return module.result
 
@@ -135,6 +146,7 @@ def test_acquire_creates_then_renews():
     first = run(fake_module(purpose="backup"), api)
     assert first["operation"] == "create" and first["changed"] and api.writes == [("POST", "me")]
     assert first["lease"]["purpose"] == "backup"
+    assert api.calls[:2] == [("GET", LEASE), ("POST", resources.LEASE.collection_path("ns"))]
     again = run(fake_module(), api)
     assert again["operation"] == "renew" and api.writes[-1] == ("PUT", "me")
 
@@ -147,7 +159,7 @@ def test_contention_waits_then_fails_naming_the_holder():
         "lease ns/lock is held by alice@awx-job-42 (restore_database.yml) since 2026-11-22T11:59:59"
     )
     assert "gave up after waiting 5s" in result["msg"]
-    assert api.writes == []
+    assert api.writes == [] and result["changed"] is False and result["operation"] == "wait"
 
 
 def test_a_lease_that_goes_stale_while_waiting_is_taken_over():
@@ -182,3 +194,32 @@ def test_release_only_our_own():
     api = FakeApi(held("me", 1))
     result = run(fake_module(state="released"), api)
     assert result["operation"] == "release" and api.writes == [("PUT", None)]
+
+
+def test_the_default_wait_timeout_looks_once():
+    api = FakeApi(held("other", 1))
+    clock = Clock()
+    result = run(fake_module(), api, clock)
+    assert result["failed"] is True and result["waited_seconds"] == 0 and clock.t == 0
+    assert api.calls == [("GET", LEASE)]
+
+
+def test_a_refused_write_fails_naming_the_action_and_changed_nothing():
+    api = FakeApi(held("other", 120), refuse={("PUT", LEASE): 403})
+    result = run(fake_module(), api)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"] == "Failed to take over lease ns/lock: HTTP 403 refused by the test"
+    assert api.lease["spec"]["holderIdentity"] == "other"
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"duration": 0}, "duration must be at least 1 second, got 0"),
+        ({"wait_timeout": -1}, "wait_timeout must be >= 0, got -1"),
+    ],
+)
+def test_bad_input_fails_before_any_request(params, message):
+    api = FakeApi()
+    result = run(fake_module(**params), api)
+    assert result["failed"] is True and result["msg"] == message and api.calls == []

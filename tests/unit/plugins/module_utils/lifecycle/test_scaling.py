@@ -6,8 +6,10 @@ import fakes
 import pytest
 from fakes import Exit, merge
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import patch
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
-from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import quiesce as rec
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import records
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling as sc
 from ansible_collections.multiagent.ops.plugins.modules import scale
 
@@ -43,9 +45,11 @@ def hpa(low, high, name="mplp-core", workload="mplp-core", kind="Deployment", re
     if recorded or by:
         meta["annotations"] = {}
     if recorded:
-        meta["annotations"].update({sc.RECORDED_MIN: str(recorded[0]), sc.RECORDED_MAX: str(recorded[1])})
+        meta["annotations"].update(
+            {records.RECORDED_MIN_REPLICAS: str(recorded[0]), records.RECORDED_MAX_REPLICAS: str(recorded[1])}
+        )
     if by:
-        meta["annotations"][sc.SCALED_BY] = by
+        meta["annotations"][records.SCALED_BY] = by
     return {
         "metadata": meta,
         "spec": {
@@ -109,7 +113,13 @@ def test_hpa_raise_min_records_the_original_range():
         }
     ]
     assert plan["hpa_patch"] == {
-        "metadata": {"annotations": {sc.RECORDED_MIN: "3", sc.RECORDED_MAX: "20", sc.SCALED_BY: "scale.yml"}},
+        "metadata": {
+            "annotations": {
+                records.RECORDED_MIN_REPLICAS: "3",
+                records.RECORDED_MAX_REPLICAS: "20",
+                records.SCALED_BY: "scale.yml",
+            }
+        },
         "spec": {"minReplicas": 5},
     }
     assert plan["hpa_after"] == {"min": 5, "max": 20} and plan["recorded"] == {"min": 3, "max": 20}
@@ -164,13 +174,16 @@ def test_records_are_kept_on_re_runs():
 def test_refusals_name_the_workload():
     with pytest.raises(sc.ScaleError, match="0 replicas requested, but HorizontalPodAutoscaler mplp-core"):
         sc.plan_scale(dict(CORE, replicas=0, min=None), deployment(3), hpa(3, 20))
-    quiesced = deployment(0, annotations={rec.RECORDED_REPLICAS: "3", rec.QUIESCED_BY: "restore"})
-    with pytest.raises(sc.ScaleError, match="mplp-core\\) is quiesced .*by restore.*state=resumed"):
+    quiesced = deployment(0, annotations={records.RECORDED_REPLICAS: "3", records.QUIESCED_BY: "restore"})
+    with pytest.raises(sc.ScaleError, match="mplp-core\\) is quiesced .*by restore.*state=restored"):
         sc.plan_scale(target(5), quiesced)
     with pytest.raises(sc.ScaleError, match="2 HorizontalPodAutoscalers target it \\(a, b\\)"):
         sc.find_hpa([hpa(3, 20, name="b"), hpa(3, 20, name="a")], target(5))
     broken = hpa(5, 20)
-    broken["metadata"]["annotations"] = {sc.RECORDED_MIN: "three", sc.RECORDED_MAX: "20"}
+    broken["metadata"]["annotations"] = {
+        records.RECORDED_MIN_REPLICAS: "three",
+        records.RECORDED_MAX_REPLICAS: "20",
+    }
     with pytest.raises(sc.ScaleError, match="HorizontalPodAutoscaler mplp-core: annotations"):
         sc.plan_restore(target(), deployment(5), broken)
 
@@ -190,7 +203,13 @@ def test_drift_outside_the_inventory_range_is_warned_not_changed():
 def test_restore_puts_the_range_back_and_drops_the_records():
     plan = sc.plan_restore(target(), deployment(5), hpa(5, 20, recorded=(3, 20), by="scale.yml"))
     assert plan["hpa_patch"] == {
-        "metadata": {"annotations": {sc.RECORDED_MIN: None, sc.RECORDED_MAX: None, sc.SCALED_BY: None}},
+        "metadata": {
+            "annotations": {
+                records.RECORDED_MIN_REPLICAS: None,
+                records.RECORDED_MAX_REPLICAS: None,
+                records.SCALED_BY: None,
+            }
+        },
         "spec": {"minReplicas": 3},
     }
     assert plan["hpa_after"] == {"min": 3, "max": 20} and plan["recorded"] is None
@@ -268,7 +287,7 @@ class Cluster:
         self._tick()
         return copy.deepcopy(list(self.deployments.values()))
 
-    def send(self, method, path, body, what):
+    def send(self, method, path, body, what, **_):
         assert method == "PATCH"
         self.calls.append(("PATCH", path, copy.deepcopy(body)))
         for suffix, status in (self.fail or {}).items():
@@ -296,10 +315,16 @@ class Clock:
         self.now += max(seconds, 0.01)
 
 
+def apply(cluster, plans, version):
+    changes = [change for _index, change in sc.changes(NS, plans, version)]
+    patch.patch_each(cluster, changes)
+    return [change.done for change in changes]
+
+
 def execute(cluster, targets, state="scaled", timeout=30):
     workloads, hpas, version = sc.read_state(cluster, NS, targets)
     plans = sc.plan_all(targets, workloads, hpas, state, "test")
-    done = sc.apply(cluster, NS, plans, version)
+    done = apply(cluster, plans, version)
     clock = Clock()
     waited, failures = sc.wait_scaled(cluster, NS, plans, timeout, poll=1.0, clock=clock, sleep=clock.sleep)
     return plans, done, waited, failures
@@ -322,7 +347,7 @@ def test_one_call_writes_the_hpa_before_scale_then_waits_until_ready():
     ]
     assert [(w["done"], w["ready"], w["available"]) for w in waited] == [(True, 5, 5), (True, 2, 2)]
     assert cluster.hpas["mplp-core"]["spec"]["minReplicas"] == 5
-    assert cluster.hpas["mplp-core"]["metadata"]["annotations"][sc.RECORDED_MIN] == "3"
+    assert cluster.hpas["mplp-core"]["metadata"]["annotations"][records.RECORDED_MIN_REPLICAS] == "3"
 
 
 def test_a_scale_down_waits_until_the_extra_replicas_are_gone():
@@ -344,8 +369,8 @@ def test_a_failed_write_names_object_action_cause_and_what_was_done():
     targets = [target(5)]
     workloads, hpas, version = sc.read_state(cluster, NS, targets)
     plans = sc.plan_all(targets, workloads, hpas)
-    with pytest.raises(sc.ScaleError) as err:
-        sc.apply(cluster, NS, plans, version)
+    with pytest.raises(patch.PatchError) as err:
+        apply(cluster, plans, version)
     assert str(err.value) == (
         "Failed to scale Deployment mplp-core in %s from 3 to 5 replicas: HTTP 403 denied by policy; "
         "already done: HorizontalPodAutoscaler mplp-core minReplicas 3 -> 5" % NS
@@ -369,7 +394,7 @@ def test_restore_through_the_api():
     assert not restored["metadata"].get("annotations")
 
 
-# -- the module's glue ------------------------------------------------------------------------
+# -- the runner ------------------------------------------------------------------------------
 
 
 def fake_module(**params):
@@ -381,7 +406,7 @@ def run_module(cluster, **params):
     module = fake_module(**params)
     clock = Clock()
     with pytest.raises(Exit):
-        scale.run(module, cluster, clock=clock, sleep=clock.sleep)
+        finish(module, sc.run, cluster, clock=clock, sleep=clock.sleep)
     return module.result
 
 
@@ -412,3 +437,93 @@ def test_module_scales_waits_and_reports():
     assert (core["replicas_after"], core["ready"], core["available"]) == (5, 5, 5)
     assert core["message"].startswith("core (Deployment mplp-core): replicas 3 -> 5; HorizontalPodAutoscaler")
     assert run_module(cluster, targets=[target(5)])["changed"] is False
+
+
+def test_a_failure_after_a_write_reports_changed_and_which_targets_were_reached():
+    cluster = Cluster(
+        [deployment(3), deployment(2, name="mplp-plan")], [hpa(3, 20)], fail={"mplp-plan/scale": 403}
+    )
+    plan_target = dict(CORE, name="mplp-plan", component="plan", replicas=4, min=2, max=8)
+    result = run_module(cluster, targets=[target(5), plan_target])
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"] == (
+        "Failed to scale Deployment mplp-plan in %s from 2 to 4 replicas: HTTP 403 denied by policy; "
+        "already done: HorizontalPodAutoscaler mplp-core minReplicas 3 -> 5, Deployment mplp-core scaled to 5"
+        % NS
+    )
+    assert [t["changed"] for t in result["targets"]] == [True, False]
+
+
+def test_a_failure_of_the_first_write_changed_nothing():
+    cluster = Cluster([deployment(3)], [hpa(3, 20)], fail={"horizontalpodautoscalers/mplp-core": 403})
+    result = run_module(cluster, targets=[target(5)])
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"].startswith(
+        "Failed to set minReplicas 3 -> 5 of HorizontalPodAutoscaler mplp-core (of Deployment mplp-core) in "
+    )
+    assert result["msg"].endswith("HTTP 403 denied by policy; already done: nothing")
+    assert result["targets"][0]["changed"] is False
+
+
+def test_a_wait_failure_says_what_was_changed():
+    cluster = Cluster([deployment(5)], lag=1000)
+    result = run_module(cluster, targets=[target(3)], wait_timeout=4)
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"].startswith("Deployment mplp-core in %s: rollout did not finish within 4 s: " % NS)
+    assert result["msg"].endswith("(changed: Deployment mplp-core scaled to 3; re-run to wait again)")
+    assert result["targets"][0]["seconds"] == 4.0
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"targets": []}, "targets is empty: name at least one workload"),
+        ({"targets": [CORE], "wait_timeout": -1}, "wait_timeout must be 0 or more, not -1"),
+    ],
+)
+def test_bad_input_fails_before_any_request(params, message):
+    cluster = Cluster([deployment(3)])
+    result = run_module(cluster, **params)
+    assert result["failed"] is True and result["msg"] == message and cluster.calls == []
+
+
+# -- the waiter's predicate -------------------------------------------------------------------
+
+
+def test_scaled_is_rolled_out_with_every_replica_ready_within_the_bounds():
+    check = sc.scaled((3, 3))
+    assert check(deployment(3))["done"] is True
+    more = deployment(3, ready=5)  # a scale-down: rolled out by kubectl's rules, 5 still ready
+    more["status"]["replicas"] = 5
+    status = check(more)
+    assert (status["done"], status["failed"], status["rolled_out"]) == (False, False, True)
+    assert sc.scaled((4, 6))(deployment(3))["done"] is False  # the HPA's range is 4-6
+    paused = deployment(3)
+    paused["spec"]["paused"] = True
+    paused["metadata"]["generation"] = 2
+    assert sc.scaled((3, 3))(paused)["failed"] is True  # a paused rollout cannot progress
+
+
+def test_a_paused_deployment_fails_the_wait_at_once_naming_it():
+    paused = deployment(3)
+    paused["spec"]["paused"] = True
+    cluster = Cluster([paused], lag=1000)
+    plans = [sc.plan_scale(target(5), paused)]
+    clock = Clock()
+    waited, failures = sc.wait_scaled(cluster, NS, plans, 30, clock=clock, sleep=clock.sleep)
+    assert clock.now == 0 and waited[0]["done"] is False
+    assert failures == [waited[0]["message"]]
+    assert failures[0].startswith("Deployment mplp-core in %s: " % NS)
+
+
+def test_a_rolled_out_workload_not_yet_settled_times_out_saying_so():
+    cluster = Cluster([deployment(5)])
+    cluster.lag = 1000
+    plans = [sc.plan_scale(target(3), deployment(5))]
+    cluster.deployments["mplp-core"]["spec"]["replicas"] = 3  # observed, but 5 still ready
+    clock = Clock()
+    waited, failures = sc.wait_scaled(cluster, NS, plans, 5, clock=clock, sleep=clock.sleep)
+    assert failures == [
+        "Deployment mplp-core in %s: not settled at 3 replicas (spec 3, ready 5, available 5) after 5 s" % NS
+    ]
+    assert (waited[0]["ready"], waited[0]["seconds"]) == (5, 5.0)

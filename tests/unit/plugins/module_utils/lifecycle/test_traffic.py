@@ -1,12 +1,19 @@
-"""The selector record: maintenance keeps the first record, restore needs one."""
+"""The selector record: maintenance keeps the first record, restore needs one; the runner
+reads every Service first, patches through the one patch loop and waits through the one
+waiter until the Endpoints list the maintenance pods and nothing else."""
 
 import copy
 import json
 
+import fakes
 import pytest
-from fakes import merge
+from fakes import Exit, FakeApi, merge
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import records
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import traffic as tr
+from ansible_collections.multiagent.ops.plugins.modules import service_route
 
 APP = {"app.kubernetes.io/name": "mplp", "app.kubernetes.io/component": "core"}
 PAGE = {"app.kubernetes.io/name": "mplp-maintenance", "app.kubernetes.io/component": "maintenance-page"}
@@ -35,9 +42,9 @@ def test_maintenance_records_the_selector_and_replaces_it_whole():
     after = merge(copy.deepcopy(svc), patch)
     assert after["spec"]["selector"] == PAGE
     annotations = after["metadata"]["annotations"]
-    assert json.loads(annotations[tr.RECORDED_SELECTOR]) == APP
-    assert annotations[tr.ROUTED_BY] == "maintenance.yml"
-    assert tr.RECORDED_TARGET_PORTS not in annotations  # targetPort http already reaches the page
+    assert json.loads(annotations[records.RECORDED_SELECTOR]) == APP
+    assert annotations[records.ROUTED_BY] == "maintenance.yml"
+    assert records.RECORDED_TARGET_PORTS not in annotations  # targetPort http already reaches the page
     assert "ports" not in patch["spec"]
     assert summary == {
         "object": "Service/mplp-core",
@@ -92,7 +99,7 @@ def test_numeric_target_port_is_pointed_at_the_page_and_restored():
     patch, summary = enable(svc)
     assert [p.get("targetPort") for p in patch["spec"]["ports"]] == ["http", "http", 5353]
     on_page = merge(copy.deepcopy(svc), patch)
-    assert json.loads(on_page["metadata"]["annotations"][tr.RECORDED_TARGET_PORTS]) == {
+    assert json.loads(on_page["metadata"]["annotations"][records.RECORDED_TARGET_PORTS]) == {
         "80/TCP": 8000,
         "9090/TCP": 9090,
     }
@@ -108,17 +115,20 @@ def test_numeric_target_port_is_pointed_at_the_page_and_restored():
     "annotations, message",
     [
         (
-            {tr.RECORDED_SELECTOR: "{app: core"},
+            {records.RECORDED_SELECTOR: "{app: core"},
             "annotation multiagent.ops/recorded-selector='{app: core' is not JSON",
         ),
-        ({tr.RECORDED_SELECTOR: "{}"}, "is not a non-empty map of label names to values"),
-        ({tr.RECORDED_SELECTOR: '["app"]'}, "is not a non-empty map of label names to values"),
-        ({tr.RECORDED_SELECTOR: '{"app": 1}'}, "is not a non-empty map of label names to values"),
+        ({records.RECORDED_SELECTOR: "{}"}, "is not a non-empty map of label names to values"),
+        ({records.RECORDED_SELECTOR: '["app"]'}, "is not a non-empty map of label names to values"),
+        ({records.RECORDED_SELECTOR: '{"app": 1}'}, "is not a non-empty map of label names to values"),
         (
-            {tr.RECORDED_SELECTOR: json.dumps(APP), tr.RECORDED_TARGET_PORTS: '{"80/TCP": true}'},
+            {records.RECORDED_SELECTOR: json.dumps(APP), records.RECORDED_TARGET_PORTS: '{"80/TCP": true}'},
             "is not a map of ports to target ports",
         ),
-        ({tr.RECORDED_TARGET_PORTS: '{"80/TCP": 8000}'}, "is there without multiagent.ops/recorded-selector"),
+        (
+            {records.RECORDED_TARGET_PORTS: '{"80/TCP": 8000}'},
+            "is there without multiagent.ops/recorded-selector",
+        ),
     ],
 )
 def test_a_damaged_record_is_named(annotations, message):
@@ -129,7 +139,7 @@ def test_a_damaged_record_is_named(annotations, message):
 
 
 def test_a_damaged_record_stops_maintenance_too():
-    svc = service(annotations={tr.RECORDED_SELECTOR: "not json"})
+    svc = service(annotations={records.RECORDED_SELECTOR: "not json"})
     with pytest.raises(
         tr.TrafficError, match="Service/mplp-core: annotation multiagent.ops/recorded-selector"
     ):
@@ -169,3 +179,278 @@ def test_ready_on_counts_ready_addresses_and_names_pods_of_others():
     }
     assert tr.ready_on(endpoints, {"mplp-maintenance-a", "mplp-maintenance-c"}) == (2, ["mplp-core-b"])
     assert tr.ready_on(None, set()) == (0, [])
+
+
+def test_on_page_asks_again_for_the_pods_when_an_address_is_unknown():
+    asked = []
+
+    def pods(fresh):
+        asked.append(fresh)
+        return {"page-a", "page-b"} if fresh else {"page-a"}
+
+    endpoints = {
+        "kind": "Endpoints",
+        "metadata": {"name": "mplp-core", "namespace": "ns"},
+        "subsets": [{"addresses": [{"targetRef": {"name": "page-a"}}, {"targetRef": {"name": "page-b"}}]}],
+    }
+    status = tr.on_page(pods)(endpoints)
+    assert asked == [False, True]
+    assert (status["done"], status["ready"], status["others"], status["message"]) == (
+        True,
+        2,
+        [],
+        "2 ready endpoint(s)",
+    )
+    endpoints["subsets"][0]["addresses"].append({"ip": "10.0.0.9", "targetRef": {"name": "mplp-core-x"}})
+    status = tr.on_page(pods)(endpoints)
+    assert status["done"] is False and status["message"] == "3 ready endpoint(s), still listing mplp-core-x"
+
+
+# -- the runner ------------------------------------------------------------------------------
+
+NS = "mplp-production"
+
+
+def service_path(name):
+    return resources.SERVICE.object_path(NS, name)
+
+
+def named_service(name, selector=None, annotations=None):
+    meta = {"name": name, "namespace": NS}
+    if annotations:
+        meta["annotations"] = annotations
+    return {
+        "metadata": meta,
+        "spec": {
+            "selector": selector or {"app.kubernetes.io/component": name},
+            "ports": [{"name": "http", "port": 8080, "targetPort": "http"}],
+        },
+    }
+
+
+class Cluster(FakeApi):
+    """Services, the maintenance pods, and an endpoints controller that writes each
+    Service's Endpoints from its selector before every read, after ``lag`` reads of
+    Endpoints (the apiserver's controller is not instant either)."""
+
+    def __init__(self, *services, page_pods=("mplp-maintenance-a",), lag=0, refuse=None):
+        super().__init__(refuse=refuse)
+        for svc in services:
+            self.put_object(service_path(svc["metadata"]["name"]), svc)
+        for pod in page_pods:
+            self.put_object(resources.POD.object_path(NS, pod), {"metadata": {"name": pod, "labels": PAGE}})
+        self.page_pods = list(page_pods)
+        self.lag = lag
+
+    def service(self, name):
+        return self.objects[service_path(name)]
+
+    def patched(self):
+        return [path.rsplit("/", 1)[1] for method, path in self.calls if method == "PATCH"]
+
+    def request(self, path, query=None, **kwargs):
+        if "/endpoints" in path:
+            stale = self.lag > 0
+            self.lag = max(self.lag - 1, 0)
+            for key, svc in list(self.objects.items()):
+                if "/services/" not in key:
+                    continue
+                name = svc["metadata"]["name"]
+                if stale:
+                    pods = [name + "-old"]
+                elif svc["spec"]["selector"] == PAGE:
+                    pods = self.page_pods
+                else:
+                    pods = [name + "-x"]
+                addresses = [{"ip": "10.0.0.1", "targetRef": {"name": pod}} for pod in pods]
+                endpoints = {
+                    "metadata": {"name": name, "namespace": NS},
+                    "subsets": [{"addresses": addresses}],
+                }
+                self.put_object(resources.ENDPOINTS.object_path(NS, name), endpoints)
+        return super().request(path, query, **kwargs)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class FakeModule(fakes.FakeModule):
+    def __init__(self, check_mode=False, diff=False, **params):
+        super().__init__(service_route, check_mode, diff, **dict({"namespace": NS}, **params))
+
+
+def run(module, cluster):
+    clock = Clock()
+    with pytest.raises(Exit):
+        finish(module, tr.run, cluster, clock=clock, sleep=clock.sleep)
+    return module.result
+
+
+def test_maintenance_then_restore_round_trip():
+    cluster = Cluster(named_service("mplp-core"), named_service("mplp-plan"))
+    result = run(FakeModule(services=["mplp-core", "mplp-plan", "mplp-core"], selector=PAGE), cluster)
+    assert result["failed"] is False and result["changed"] is True
+    assert cluster.patched() == ["mplp-core", "mplp-plan"]  # each once
+    assert cluster.service("mplp-core")["spec"]["selector"] == PAGE
+    assert [(s["object"], s["changed"], s["ready_endpoints"]) for s in result["services"]] == [
+        ("Service/mplp-core", True, 1),
+        ("Service/mplp-plan", True, 1),
+    ]
+
+    again = run(FakeModule(services=["mplp-core", "mplp-plan"], selector=PAGE), cluster)
+    assert again["changed"] is False and len(cluster.patched()) == 2
+
+    back = run(FakeModule(services=["mplp-core", "mplp-plan"], state="restored"), cluster)
+    assert back["changed"] is True
+    assert cluster.service("mplp-core")["spec"]["selector"] == {"app.kubernetes.io/component": "mplp-core"}
+    assert not cluster.service("mplp-core")["metadata"].get("annotations")
+
+
+def test_a_missing_service_fails_before_anything_changes():
+    cluster = Cluster(named_service("mplp-core"))
+    result = run(FakeModule(services=["mplp-core", "no-such"], selector=PAGE), cluster)
+    assert result["failed"] is True
+    assert result["msg"] == "Service no-such does not exist in namespace %s; nothing was changed" % NS
+    assert cluster.patched() == []
+
+
+def test_a_service_that_cannot_be_re_pointed_fails_before_anything_changes():
+    bare = named_service("mplp-plan")
+    bare["spec"]["selector"] = None
+    cluster = Cluster(named_service("mplp-core"), bare)
+    result = run(FakeModule(services=["mplp-core", "mplp-plan"], selector=PAGE), cluster)
+    assert result["failed"] is True and cluster.patched() == []
+    assert result["msg"].startswith("Service/mplp-plan has no selector")
+    assert result["msg"].endswith("; nothing was changed")
+
+
+def test_check_mode_writes_nothing_waits_for_nothing_and_shows_the_diff():
+    cluster = Cluster(named_service("mplp-core"), page_pods=())
+    result = run(FakeModule(check_mode=True, diff=True, services=["mplp-core"], selector=PAGE), cluster)
+    assert result["failed"] is False and result["changed"] is True and cluster.patched() == []
+    assert result["diff"] == {
+        "before": {
+            "Service/mplp-core": {
+                "selector": {"app.kubernetes.io/component": "mplp-core"},
+                "targetPorts": {"8080/TCP": "http"},
+            }
+        },
+        "after": {"Service/mplp-core": {"selector": PAGE, "targetPorts": {"8080/TCP": "http"}}},
+    }
+    assert [method for method, _path in cluster.calls] == ["GET"]
+
+
+def test_waits_until_the_endpoints_leave_the_application():
+    cluster = Cluster(named_service("mplp-core"), lag=2)
+    result = run(FakeModule(services=["mplp-core"], selector=PAGE), cluster)
+    assert result["failed"] is False and cluster.lag == 0  # looked until the old pod was gone
+    assert result["services"][0]["ready_endpoints"] == 1
+    assert "other_endpoints" not in result["services"][0]
+
+
+def test_the_wait_lists_the_page_pods_again_only_for_an_unknown_address():
+    cluster = Cluster(named_service("mplp-core"), named_service("mplp-plan"), lag=2)
+    run(FakeModule(services=["mplp-core", "mplp-plan"], selector=PAGE), cluster)
+    pods = resources.POD.collection_path(NS)
+    endpoints = resources.ENDPOINTS.collection_path(NS)
+    reads = [path for method, path in cluster.calls if method == "GET" and path in (pods, endpoints)]
+    # one LIST of the Endpoints per round for both Services; the pods listed in the first,
+    # and again (once for both) in a later round that still shows an address not theirs
+    assert reads == [endpoints, pods, endpoints, pods, endpoints]
+
+
+def test_no_ready_maintenance_pod_fails_naming_the_service_and_the_selector():
+    cluster = Cluster(named_service("mplp-core"), page_pods=())
+    result = run(FakeModule(services=["mplp-core"], selector=PAGE, wait_timeout=5), cluster)
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"].startswith(
+        "traffic is not on the maintenance page after 5s (Service/mplp-core: 0 ready endpoint(s)); "
+        "the switch is made and recorded"
+    )
+    assert (
+        "app.kubernetes.io/component=maintenance-page,app.kubernetes.io/name=mplp-maintenance"
+        in result["msg"]
+    )
+    assert result["services"][0]["ready_endpoints"] == 0
+
+
+def test_endpoints_still_listing_the_application_are_named():
+    cluster = Cluster(named_service("mplp-core"), lag=100)
+    result = run(FakeModule(services=["mplp-core"], selector=PAGE, wait_timeout=3), cluster)
+    assert result["msg"].startswith(
+        "traffic is not on the maintenance page after 3s (Service/mplp-core: 1 ready endpoint(s), "
+        "still listing mplp-core-old); "
+    )
+
+
+def test_endpoints_that_cannot_be_read_say_why():
+    cluster = Cluster(named_service("mplp-core"))
+    cluster.refuse[("GET", resources.ENDPOINTS.object_path(NS, "mplp-core"))] = 403
+    result = run(FakeModule(services=["mplp-core"], selector=PAGE), cluster)
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"].startswith(
+        "traffic is not on the maintenance page (Service/mplp-core: cannot read the Endpoints: permission "
+        "denied to read Endpoints %s/mplp-core: refused by the test); the switch is made and recorded" % NS
+    )
+
+
+def test_a_refused_patch_names_what_was_already_done():
+    cluster = Cluster(
+        named_service("mplp-core"),
+        named_service("mplp-plan"),
+        refuse={("PATCH", service_path("mplp-plan")): 403},
+    )
+    result = run(FakeModule(services=["mplp-core", "mplp-plan"], selector=PAGE), cluster)
+    assert result["failed"] is True and result["changed"] is True
+    assert result["msg"] == (
+        "Failed to re-point Service/mplp-plan: HTTP 403 refused by the test; already done: Service/mplp-core"
+    )
+    assert [s["changed"] for s in result["services"]] == [True, False]
+
+
+def test_a_refused_first_patch_changed_nothing():
+    on_page = named_service("mplp-core", selector=PAGE, annotations={records.RECORDED_SELECTOR: '{"a": "b"}'})
+    cluster = Cluster(on_page, refuse={("PATCH", service_path("mplp-core")): 403})
+    result = run(FakeModule(services=["mplp-core"], state="restored"), cluster)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"] == (
+        "Failed to restore Service/mplp-core: HTTP 403 refused by the test; already done: nothing"
+    )
+
+
+def test_restore_warns_about_a_service_on_the_page_without_a_record():
+    cluster = Cluster(named_service("mplp-core", selector=PAGE))
+    module = FakeModule(services=["mplp-core"], state="restored", selector=PAGE)
+    result = run(module, cluster)
+    assert result["changed"] is False and cluster.patched() == []
+    assert module.warnings == [
+        "Service/mplp-core selects the maintenance pods but has no record of its own selector: left alone"
+    ]
+
+
+def test_maintenance_needs_a_selector():
+    cluster = Cluster(named_service("mplp-core"))
+    result = run(FakeModule(services=["mplp-core"]), cluster)
+    assert result["failed"] is True
+    assert result["msg"] == "state=maintenance needs the maintenance pods' selector; nothing was changed"
+    assert cluster.calls == []
+
+
+def test_a_damaged_record_fails_before_anything_changes():
+    damaged = named_service("mplp-plan", selector=PAGE, annotations={records.RECORDED_SELECTOR: "{oops"})
+    cluster = Cluster(
+        named_service("mplp-core", selector=PAGE, annotations={records.RECORDED_SELECTOR: '{"a": "b"}'}),
+        damaged,
+    )
+    result = run(FakeModule(services=["mplp-core", "mplp-plan"], state="restored"), cluster)
+    assert result["failed"] is True and cluster.patched() == []
+    assert result["msg"].startswith("Service/mplp-plan: annotation multiagent.ops/recorded-selector='{oops'")
+    assert result["msg"].endswith("; nothing was changed")
