@@ -67,66 +67,6 @@ description:
     so are symbolic links and other entries that are not regular files, and a backup whose
     archive or manifest is such an entry is left alone.
 options:
-  location:
-    description:
-      - Where the backups are, exactly one of O(location.path) and O(location.s3).
-    type: dict
-    required: true
-    suboptions:
-      path:
-        description:
-          - A directory on the host that runs the module (a PVC mount in the backup CronJob).
-            Only the files directly in it are considered.
-        type: path
-      s3:
-        description:
-          - A prefix in an S3 or S3-compatible bucket (MinIO, Ceph, moto). Only the objects
-            directly under the prefix are considered (not those under a further C(/)).
-          - Credentials come from O(location.s3.access_key) and O(location.s3.secret_key)
-            when given, else from O(location.s3.profile), else from boto3's default chain
-            (environment variables, C(~/.aws), container or instance role).
-        type: dict
-        suboptions:
-          bucket:
-            description: The bucket name.
-            type: str
-            required: true
-          prefix:
-            description: The key prefix that plays the directory (C(backups/postgresql)); a trailing C(/) is implied.
-            type: str
-            default: ""
-          endpoint_url:
-            description:
-              - URL of an S3-compatible server (C(http://127.0.0.1:9000)). Omit for AWS S3.
-              - With an endpoint, path-style addressing is the default and checksum headers
-                are sent only where the API requires them (several S3 look-alikes reject them).
-            type: str
-          region:
-            description: The region of the bucket (C(us-east-1)).
-            type: str
-          access_key:
-            description: Access key ID.
-            type: str
-          secret_key:
-            description: Secret access key.
-            type: str
-          session_token:
-            description: Session token of temporary credentials.
-            type: str
-          profile:
-            description: A profile of the shared AWS configuration files.
-            type: str
-          addressing_style:
-            description: C(path) or C(virtual) host addressing; default C(path) with O(location.s3.endpoint_url), C(auto) without.
-            type: str
-            choices: [auto, path, virtual]
-          validate_certs:
-            description: Verify the endpoint's TLS certificate.
-            type: bool
-            default: true
-          ca_bundle:
-            description: CA bundle to verify the endpoint's certificate with.
-            type: path
   kind:
     description: Only backups whose manifest has this C(kind) (C(postgresql), C(redis), ...).
     type: str
@@ -189,10 +129,12 @@ options:
     description: How long an incomplete backup is left alone, in hours (it may be one being written).
     type: float
     default: 24
+extends_documentation_fragment:
+  - multiagent.ops.s3.location
 attributes:
   check_mode:
     support: full
-    description: Reads, hashes and reports what would be deleted (in RV(deleted)), without deleting.
+    description: Reads, hashes and reports what would be deleted (in RV(would_delete)), without deleting.
   diff_mode:
     support: full
     description: The backups of the location before and after, one name a line.
@@ -280,7 +222,15 @@ kept:
       files: [mplp_production-20261121T020000Z.dump.zst, mplp_production-20261121T020000Z.dump.zst.manifest.json]
       reason: "kept: daily 2026-11-21, weekly 2026-W47"
 deleted:
-  description: Backups deleted (in check mode, that would be deleted), same fields as RV(kept).
+  description:
+    - Backups deleted, same fields as RV(kept). Empty in check mode, which deletes nothing.
+    - When a deletion fails, the backups deleted before it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: mplp_production-20261101T020000Z.dump.zst, reason: "deleted: older than 7 days"}]
+would_delete:
+  description: In check mode, the backups that would be deleted, same fields as RV(kept); empty otherwise.
   returned: always
   type: list
   elements: dict
@@ -313,26 +263,15 @@ newest_verified:
   sample: [{kind: postgresql, target: mplp_production, name: mplp_production-20261122T020000Z.dump.zst}]
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import retention as ret
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
-
-S3_SPEC = stores.S3_ARGSPEC
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import retention, store
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 
 
 def argspec():
     return dict(
-        location=dict(
-            type="dict",
-            required=True,
-            options=dict(path=dict(type="path"), s3=dict(type="dict", options=S3_SPEC)),
-            mutually_exclusive=[["path", "s3"]],
-            required_one_of=[["path", "s3"]],
-        ),
+        location=store.LOCATION_ARGSPEC,
         kind=dict(type="str"),
         target=dict(type="str"),
         keep_last=dict(type="int"),
@@ -350,108 +289,9 @@ def argspec():
     )
 
 
-def _size(total):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if total < 1024 or unit == "TiB":
-            return ("%d %s" % (total, unit)) if unit == "B" else ("%.1f %s" % (total, unit))
-        total /= 1024.0
-    return str(total)  # pragma: no cover
-
-
-def summary(result, check_mode):
-    freed = sum(item.get("size") or 0 for item in result["deleted"])
-    if result["held"]:
-        text = "nothing deleted: %s (%d would have been)" % (
-            result["hold_reason"],
-            len(result["would_have_deleted"]),
-        )
-    else:
-        text = "%s %d (%s), kept %d" % (
-            "would delete" if check_mode else "deleted",
-            len(result["deleted"]),
-            _size(freed),
-            len(result["kept"]),
-        )
-    if result["incomplete"]:
-        text += ", %d incomplete" % len(result["incomplete"])
-    return "%s in %s" % (text, result["location"])
-
-
-def run(module, open_store=stores.open_store, now=None):
-    p = module.params
-    try:
-        policy = ret.Policy(
-            keep_last=p["keep_last"],
-            keep_daily=p["keep_daily"],
-            keep_weekly=p["keep_weekly"],
-            keep_monthly=p["keep_monthly"],
-            keep_yearly=p["keep_yearly"],
-            max_age_days=p["max_age_days"],
-            timezone=p["timezone"],
-        )
-    except ret.PolicyError as exc:
-        module.fail_json(msg="invalid retention policy: %s" % exc)
-    if p["location"].get("s3") and stores.load_boto3() is not None:
-        module.fail_json(
-            msg=missing_required_lib("boto3", reason="for an S3 location"),
-            exception="".join(
-                traceback.format_exception_only(type(stores.BOTO3_IMPORT_ERROR), stores.BOTO3_IMPORT_ERROR)
-            ),
-        )
-    try:
-        store = open_store(p["location"])
-        plan = ret.plan(
-            store,
-            policy,
-            now or artifact.utcnow(),
-            kind=p["kind"],
-            target=p["target"],
-            current=p["current"],
-            current_failed=p["current_failed"],
-            verify=p["verify"],
-            prune_incomplete=p["prune_incomplete"],
-            grace_hours=p["incomplete_grace_hours"],
-        )
-    except (ret.PolicyError, stores.StoreError) as exc:
-        module.fail_json(msg="retention of backups: nothing was deleted: %s" % exc)
-
-    result = plan.result()
-    before = sorted(b.name for b in plan.backups)
-    if plan.deletions and not module.check_mode:
-        try:
-            result["deleted"] = ret.execute(plan)
-        except stores.StoreError as exc:
-            result.update(deleted=plan.done, changed=bool(plan.done))
-            module.fail_json(msg="retention of backups stopped: %s" % exc, **result)
-    gone = {item["name"] for item in result["deleted"]}
-    result["changed"] = bool(gone)
-    result["msg"] = summary(result, module.check_mode)
-    if module._diff:
-        result["diff"] = {
-            "before_header": result["location"],
-            "after_header": result["location"],
-            "before": "".join(name + "\n" for name in before),
-            "after": "".join(name + "\n" for name in before if name not in gone),
-        }
-    if plan.hold:
-        module.warn("retention of %s: nothing deleted: %s" % (result["location"], plan.hold))
-    for backup in plan.backups:
-        if backup.future:
-            module.warn(
-                "backup %s is dated %s, later than this host's clock: kept and left out of the "
-                "policy; check the clocks" % (store.describe(backup.name), artifact.iso(backup.moment))
-            )
-        if backup.corrupt:
-            module.warn(
-                "backup %s does not match its manifest: %s"
-                % (store.describe(backup.name), "; ".join(backup.problems))
-            )
-    module.exit_json(**result)
-
-
 def main():
     module = AnsibleModule(argument_spec=argspec(), supports_check_mode=True)
-    run(module)
+    finish(module, retention.run)
 
 
 if __name__ == "__main__":

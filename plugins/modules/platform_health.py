@@ -19,20 +19,35 @@ description:
   - All Kubernetes LISTs and all probes run at the same time, so the call takes about as
     long as the slowest probe.
   - Read-only. Never reports C(changed). Safe in check mode.
-  - "Rules, their default severity and their effect on the component:
-    C(workload_missing) critical, down;
-    C(no_ready_replica) critical, down;
-    C(endpoints_all_failing) (every endpoint of a component fails) critical, down;
-    C(dependency_unreachable) (database or cache) critical, down;
-    C(pod_crashloop) (CrashLoopBackOff) critical, degraded (down if no ready replica);
-    C(pod_image_pull) (ImagePullBackOff/ErrImagePull) critical, degraded (down if no ready replica);
-    C(replicas_unavailable) warning, degraded;
-    C(rollout_stalled) (ProgressDeadlineExceeded) warning, degraded;
-    C(pod_restarts) (restarts >= C(thresholds.restarts) within C(thresholds.restarts_window)) warning, degraded;
-    C(pod_pending) (Pending longer than C(thresholds.pending_age)) warning, degraded;
-    C(endpoint_slow) (p95 of the probes above C(thresholds.slow_p95)) warning, degraded;
-    C(endpoint_failing) (one of several endpoints fails, e.g. HTTP 5xx) warning, degraded;
-    C(check_unavailable) (permission denied, timeout) unknown, unknown."
+  - "B(Rules.) Each rule has a stable id, a default severity (which O(rules) can change) and an
+    effect on its component, the status the component gets at least (which cannot change).
+    A component takes the worst effect of its findings. The rules, as
+    C(id): severity, effect; what triggers it:"
+  - "C(workload_missing): critical, down; the component's workload does not exist."
+  - "C(no_ready_replica): critical, down; no replica of the component is ready (also when it is
+    scaled to zero)."
+  - "C(endpoints_all_failing): critical, down; every health endpoint of the component fails."
+  - "C(dependency_unreachable): critical, down; the database (C(SELECT 1)) or the cache (C(PING))
+    does not answer."
+  - "C(pod_crashloop): critical, degraded; a container is in C(CrashLoopBackOff) (the component
+    is down when no replica is ready)."
+  - "C(pod_image_pull): critical, degraded; a container cannot pull its image
+    (C(ImagePullBackOff), C(ErrImagePull), C(InvalidImageName)) (the component is down when no
+    replica is ready)."
+  - "C(replicas_unavailable): warning, degraded; some replicas of the workload are unavailable
+    while at least one is ready."
+  - "C(rollout_stalled): warning, degraded; the rollout exceeded its progress deadline
+    (C(ProgressDeadlineExceeded))."
+  - "C(pod_restarts): warning, degraded; a pod restarted at least C(thresholds.restarts) times
+    within C(thresholds.restarts_window)."
+  - "C(pod_pending): warning, degraded; a pod has been C(Pending) longer than
+    C(thresholds.pending_age)."
+  - "C(endpoint_slow): warning, degraded; the p95 latency of a health endpoint's probes is above
+    C(thresholds.slow_p95)."
+  - "C(endpoint_failing): warning, degraded; one of several health endpoints of the component
+    fails (no answer, or a status other than O(endpoints[].expect_status), by default any 2xx)."
+  - "C(check_unavailable): unknown, unknown; a check could not run (the API unreachable,
+    permission denied, a timeout, a missing client library)."
   - "Score: 100 only with no findings; each finding costs 30 (critical), 10 (warning),
     5 (unknown) or 1 (info) points; any critical finding caps the score at 50. Making a
     finding worse never raises the score."
@@ -136,10 +151,6 @@ options:
         one endpoint); the slow rule uses the p95 of these.
     type: int
     default: 3
-  api_timeout:
-    description: Timeout in seconds of each Kubernetes API request.
-    type: float
-    default: 15
   database:
     description: PostgreSQL to check with C(SELECT 1). Needs psycopg (3) or psycopg2.
     type: dict
@@ -259,6 +270,7 @@ options:
     default: true
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - multiagent.ops.k8s
 attributes:
   check_mode:
     support: full
@@ -386,6 +398,14 @@ report:
           and which checks did not run; null when it could.
       type: str
       sample: "cannot reach the Kubernetes API at https://10.0.0.1:6443 (connection refused) while trying to connect; checks not run: pods, workloads"
+    rules:
+      description: Every rule with the severity it had in this check and whether it was enabled (see O(rules)).
+      type: dict
+      sample: {pod_restarts: {severity: critical, enabled: true}}
+    thresholds:
+      description: The thresholds of this check, the defaults with O(thresholds) over them.
+      type: dict
+      sample: {restarts: 3, restarts_window: 3600, pending_age: 300, slow_p95: 1.0, events_window: 900}
     namespace:
       description: The namespace checked.
       type: str
@@ -397,22 +417,13 @@ report:
       type: str
 """
 
-from ansible_collections.multiagent.ops.plugins.module_utils.health import rules as health
-from ansible_collections.multiagent.ops.plugins.module_utils.health.collect import (
-    DEFAULT_LOG_PATTERN,
-    CollectError,
-    Collector,
-    normalize_endpoints,
-)
-from ansible_collections.multiagent.ops.plugins.module_utils.health.probes import InputError
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import classify
-
-ESSENTIAL_SOURCES = ("namespace", "deployments", "replicasets", "statefulsets", "daemonsets", "pods")
+from ansible_collections.multiagent.ops.plugins.module_utils.health import module as health_module
+from ansible_collections.multiagent.ops.plugins.module_utils.health.collect import DEFAULT_LOG_PATTERN
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 
 
 def argspec():
-    return kube_module.argspec(
+    return k8s_module.argspec(
         namespace=dict(type="str", required=True),
         label_selectors=dict(type="list", elements="str", default=[]),
         components=dict(
@@ -452,7 +463,6 @@ def argspec():
         ),
         probe_timeout=dict(type="float", default=5),
         probe_attempts=dict(type="int", default=3),
-        api_timeout=dict(type="float", default=15),
         database=dict(
             type="dict",
             options=dict(
@@ -492,83 +502,9 @@ def argspec():
     )
 
 
-def run(module, make_reader):
-    """Collect, evaluate and exit; ``make_reader`` returns a Client or raises."""
-    p = module.params
-    if p["probe_attempts"] < 1:
-        module.fail_json(msg="probe_attempts must be at least 1, got %d" % p["probe_attempts"])
-    if p["probe_timeout"] <= 0:
-        module.fail_json(msg="probe_timeout must be > 0, got %s" % p["probe_timeout"])
-    try:
-        endpoints = normalize_endpoints(p["endpoints"], p["probe_timeout"])
-        health.resolve_rules(p["rules"])
-        health.resolve_thresholds(p["thresholds"])
-    except (CollectError, InputError, health.ConfigError) as exc:
-        module.fail_json(msg="Invalid input: %s" % exc)
-
-    reader, reader_error = None, None
-    try:
-        reader = make_reader()
-    except kube_module.CoreException as exc:  # kubeconfig, context or credentials cannot be loaded
-        module.fail_json(msg="Cannot use the Kubernetes configuration: %s" % exc)
-    except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
-        reader_error = classify(exc, p.get("host"), "connect")
-
-    collector = Collector(
-        reader,
-        p["namespace"],
-        label_selector=",".join(p["label_selectors"]) or None,
-        reader_error=reader_error,
-    )
-    try:
-        observation, extras = collector.collect(
-            components=p["components"],
-            endpoints=endpoints,
-            database=p["database"],
-            cache=p["cache"],
-            attempts=p["probe_attempts"],
-            discover=p["discover"],
-            extra=p["collect"],
-            log_tail_lines=p["log_tail_lines"],
-            log_pattern=p["log_pattern"],
-            log_max_pods=p["log_max_pods"],
-        )
-    except CollectError as exc:
-        module.fail_json(msg=str(exc))
-    report = health.evaluate(
-        observation,
-        p["rules"],
-        p["thresholds"],
-        list_pods="pods" in p["collect"],
-        max_events=p["max_events"],
-    )
-    report.update(extras)
-    report["namespace"] = p["namespace"]
-
-    # Unusable API: unreachable, credentials refused, or no answer in api_timeout to the
-    # LISTs the health of every component rests on. (A forbidden resource, or events timing
-    # out, only leave that one check unknown.)
-    fatal = [
-        err
-        for src, err in collector.errors.items()
-        if err.fatal or (err.kind == "timeout" and src in ESSENTIAL_SOURCES)
-    ]
-    if reader_error is not None:
-        fatal.insert(0, reader_error)
-    report["api_error"] = None
-    if fatal:
-        not_run = sorted(
-            {f["details"]["check"] for f in report["findings"] if f["rule"] == "check_unavailable"}
-        )
-        report["api_error"] = "%s; checks not run: %s" % (fatal[0], ", ".join(not_run) or "none")
-        if p["fail_on_api_error"]:
-            module.fail_json(msg=report["api_error"], report=report, changed=False)
-    module.exit_json(changed=False, report=report)
-
-
 def main():
-    module = kube_module.new_module(argspec(), supports_check_mode=True)
-    run(module, lambda: kube_module.make_client(module))
+    module = k8s_module.new_module(argspec(), supports_check_mode=True)
+    health_module.main(module)
 
 
 if __name__ == "__main__":

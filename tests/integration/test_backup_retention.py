@@ -138,7 +138,8 @@ def test_check_mode_then_delete_then_nothing_more(ansible, backups):
     run, check = retention(ansible, backups, args=["--check", "--diff"], keep_last=2)
     assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
     assert check["changed"] is True
-    assert names_of(check["deleted"]) == sorted(names[:4])
+    assert check["deleted"] == []  # check mode deletes nothing, and says so
+    assert names_of(check["would_delete"]) == sorted(names[:4])
     assert backups.names() == before  # check mode deletes nothing
     assert check["diff"]["before"].splitlines() == sorted(names)
     assert check["diff"]["after"].splitlines() == sorted(names[4:])
@@ -154,7 +155,7 @@ def test_check_mode_then_delete_then_nothing_more(ansible, backups):
     run, again = retention(ansible, backups, keep_last=2)
     assert run.rc == 0 and again["changed"] is False and again["deleted"] == []
     run, again_check = retention(ansible, backups, args=["--check"], keep_last=2)
-    assert again_check["changed"] is False
+    assert again_check["changed"] is False and again_check["would_delete"] == []
     assert backups.names() == with_manifests(names[4:])
 
 
@@ -253,8 +254,8 @@ def test_missing_bucket_and_unreachable_endpoint_fail_naming_them(ansible, s3, t
     run = ansible(PLAYBOOK, limit=HOST, extra_vars={"retention_location": location, "retention_keep_last": 1})
     assert run.rc != 0
     assert run.failure_messages() == [
-        "%s: retention of backups: nothing was deleted: cannot list s3://%s/%s/ at %s: "
-        "the bucket %s does not exist (NoSuchBucket)"
+        "%s: retention of backups: cannot list s3://%s/%s/ at %s: "
+        "the bucket %s does not exist (NoSuchBucket); nothing was changed"
         % (HOST, location["s3"]["bucket"], backups.prefix, s3["endpoint_url"], location["s3"]["bucket"])
     ]
     location["s3"].update(bucket=s3["bucket"], endpoint_url="http://127.0.0.1:9")

@@ -53,6 +53,10 @@ incomplete ("archive missing") and removes under the same rule as other incomple
 backups. The other order would leave an archive without a manifest, which cannot be
 told apart from a backup still being written and would keep its full size until the
 grace period passes.
+
+**Where the I/O is.** The policy (``Policy``, ``select``, ``period_key``) is pure. ``scan``,
+``plan`` and ``execute`` read, hash and delete only through a store's interface (store.py:
+a directory or a bucket, whose errors name the location); ``run`` is the module's runner.
 """
 
 from __future__ import annotations
@@ -61,7 +65,9 @@ import datetime
 import math
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
 from ansible_collections.multiagent.ops.plugins.module_utils.backup.store import StoreError
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
 
 try:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -580,13 +586,119 @@ def execute(result):
                 continue
             try:
                 result.store.delete(name)
-            except (StoreError, OSError) as exc:
-                if isinstance(exc, StoreError):
-                    cause = str(exc)
-                else:
-                    cause = "cannot delete %s: %s" % (result.store.describe(name), exc.strerror or exc)
+            except StoreError as exc:
                 raise StoreError(
-                    "%s; already deleted: %s" % (cause, ", ".join(d["name"] for d in done) or "nothing")
+                    "%s; already deleted: %s" % (exc, ", ".join(d["name"] for d in done) or "nothing")
                 ) from exc
         done.append(backup.report())
     return done
+
+
+# --- the runner -------------------------------------------------------------------------
+def _size(total):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if total < 1024 or unit == "TiB":
+            return ("%d %s" % (total, unit)) if unit == "B" else ("%.1f %s" % (total, unit))
+        total /= 1024.0
+    return str(total)  # pragma: no cover
+
+
+def summary(result, check_mode):
+    """One line for the task's ``msg``: what was (or would be) deleted, freeing how much."""
+    if result["held"]:
+        text = "nothing deleted: %s (%d would have been)" % (
+            result["hold_reason"],
+            len(result["would_have_deleted"]),
+        )
+    else:
+        gone = result["would_delete"] if check_mode else result["deleted"]
+        text = "%s %d (%s), kept %d" % (
+            "would delete" if check_mode else "deleted",
+            len(gone),
+            _size(sum(item.get("size") or 0 for item in gone)),
+            len(result["kept"]),
+        )
+    if result["incomplete"]:
+        text += ", %d incomplete" % len(result["incomplete"])
+    return "%s in %s" % (text, result["location"])
+
+
+def _policy(params):
+    try:
+        return Policy(
+            keep_last=params["keep_last"],
+            keep_daily=params["keep_daily"],
+            keep_weekly=params["keep_weekly"],
+            keep_monthly=params["keep_monthly"],
+            keep_yearly=params["keep_yearly"],
+            max_age_days=params["max_age_days"],
+            timezone=params["timezone"],
+        )
+    except PolicyError as exc:
+        raise OpsError("invalid retention policy: %s" % exc) from None
+
+
+def run(request, open_store=stores.open_store, now=None):
+    """Apply a retention policy to a backup location (multiagent.ops.backup_retention).
+
+    Check mode reads and hashes as a real run does and reports under ``would_delete`` what it
+    would delete; ``deleted`` stays empty. ``changed`` says that something was, or in check
+    mode would be, deleted."""
+    p = request.params
+    policy = _policy(p)
+    if p["location"].get("s3"):
+        missing = stores.missing_boto3("for an S3 location")
+        if missing:
+            raise OpsError(missing.pop("msg"), **missing)
+    try:
+        location = open_store(p["location"])
+        found = plan(
+            location,
+            policy,
+            now or artifact.utcnow(),
+            kind=p["kind"],
+            target=p["target"],
+            current=p["current"],
+            current_failed=p["current_failed"],
+            verify=p["verify"],
+            prune_incomplete=p["prune_incomplete"],
+            grace_hours=p["incomplete_grace_hours"],
+        )
+    except (PolicyError, StoreError) as exc:
+        raise OpsError(nothing_changed("retention of backups: %s" % exc)) from None
+
+    result = found.result()
+    result["would_delete"] = []
+    if request.check_mode:
+        result["would_delete"], result["deleted"] = result["deleted"], []
+    elif found.deletions:
+        try:
+            result["deleted"] = execute(found)
+        except StoreError as exc:
+            result.update(deleted=found.done, changed=bool(found.done))
+            raise OpsError("retention of backups stopped: %s" % exc, **result) from None
+    gone = {item["name"] for item in result["deleted"] + result["would_delete"]}
+    result["changed"] = bool(gone)
+    result["msg"] = summary(result, request.check_mode)
+    if request.diff:
+        before = sorted(backup.name for backup in found.backups)
+        result["diff"] = {
+            "before_header": result["location"],
+            "after_header": result["location"],
+            "before": "".join(name + "\n" for name in before),
+            "after": "".join(name + "\n" for name in before if name not in gone),
+        }
+    if found.hold:
+        request.warn("retention of %s: nothing deleted: %s" % (result["location"], found.hold))
+    for backup in found.backups:
+        if backup.future:
+            request.warn(
+                "backup %s is dated %s, later than this host's clock: kept and left out of the "
+                "policy; check the clocks" % (location.describe(backup.name), artifact.iso(backup.moment))
+            )
+        if backup.corrupt:
+            request.warn(
+                "backup %s does not match its manifest: %s"
+                % (location.describe(backup.name), "; ".join(backup.problems))
+            )
+    return result

@@ -33,6 +33,7 @@ import os
 import shutil
 import sys
 import tempfile
+import traceback
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 
@@ -104,13 +105,16 @@ class LocalStore:
         if not os.path.isdir(self.path):
             raise StoreError("the backup directory %s does not exist" % self.path)
         entries = []
-        with os.scandir(self.path) as scan:
-            for item in scan:
-                if item.name.startswith(".") or not item.is_file(follow_symlinks=False):
-                    continue
-                stat = item.stat(follow_symlinks=False)
-                modified = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC)
-                entries.append(Entry(item.name, stat.st_size, modified))
+        try:
+            with os.scandir(self.path) as scan:
+                for item in scan:
+                    if item.name.startswith(".") or not item.is_file(follow_symlinks=False):
+                        continue
+                    stat = item.stat(follow_symlinks=False)
+                    modified = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC)
+                    entries.append(Entry(item.name, stat.st_size, modified))
+        except OSError as exc:
+            raise StoreError("cannot list %s: %s" % (self.path, exc.strerror or exc)) from exc
         return sorted(entries, key=lambda entry: entry.name)
 
     def others(self):
@@ -120,16 +124,19 @@ class LocalStore:
         if not os.path.isdir(self.path):
             raise StoreError("the backup directory %s does not exist" % self.path)
         partials, irregular = [], []
-        with os.scandir(self.path) as scan:
-            for item in scan:
-                if not item.is_file(follow_symlinks=False):
-                    if not item.name.startswith(".") and (item.is_symlink() or not item.is_dir()):
-                        irregular.append(item.name)
-                    continue
-                if item.name.startswith(".") and artifact.parse_partial_name(item.name):
-                    stat = item.stat(follow_symlinks=False)
-                    modified = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC)
-                    partials.append(Entry(item.name, stat.st_size, modified))
+        try:
+            with os.scandir(self.path) as scan:
+                for item in scan:
+                    if not item.is_file(follow_symlinks=False):
+                        if not item.name.startswith(".") and (item.is_symlink() or not item.is_dir()):
+                            irregular.append(item.name)
+                        continue
+                    if item.name.startswith(".") and artifact.parse_partial_name(item.name):
+                        stat = item.stat(follow_symlinks=False)
+                        modified = datetime.datetime.fromtimestamp(stat.st_mtime, datetime.UTC)
+                        partials.append(Entry(item.name, stat.st_size, modified))
+        except OSError as exc:
+            raise StoreError("cannot list %s: %s" % (self.path, exc.strerror or exc)) from exc
         return sorted(partials, key=lambda entry: entry.name), sorted(irregular)
 
     def exists(self, name):
@@ -172,10 +179,13 @@ class LocalStore:
             raise StoreError("cannot read %s: %s" % (self._path(name), exc.strerror or exc)) from exc
 
     def delete(self, name):
+        """True when the file was there."""
         try:
             os.unlink(self._path(name))
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise StoreError("cannot delete %s: %s" % (self._path(name), exc.strerror or exc)) from exc
         artifact.fsync_dir(self.path)
         return True
 
@@ -513,6 +523,32 @@ S3_ARGSPEC = dict(
     validate_certs=dict(type="bool", default=True),
     ca_bundle=dict(type="path"),
 )
+
+
+# The Ansible argument spec of a backup location, ``{path: DIR}`` or ``{s3: {...}}`` (documented
+# in the multiagent.ops.s3.location doc fragment).
+LOCATION_ARGSPEC = dict(
+    type="dict",
+    required=True,
+    options=dict(path=dict(type="path"), s3=dict(type="dict", options=S3_ARGSPEC)),
+    mutually_exclusive=[["path", "s3"]],
+    required_one_of=[["path", "s3"]],
+)
+
+
+def missing_boto3(reason):
+    """None when boto3 can be imported; else Ansible's message for a missing library (it names
+    the host and the Python that lacks it) and the ImportError, as fail_json takes them."""
+    error = load_boto3()
+    if error is None:
+        return None
+    # Imported only here: a message helper of Ansible's, needed only when boto3 is missing.
+    from ansible.module_utils.basic import missing_required_lib
+
+    return {
+        "msg": missing_required_lib("boto3", reason=reason),
+        "exception": "".join(traceback.format_exception_only(type(error), error)),
+    }
 
 
 def open_store(location, create=False):

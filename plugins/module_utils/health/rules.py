@@ -22,21 +22,64 @@ SEVERITIES = ("critical", "warning", "unknown", "info")
 # its pods could not be listed.
 STATUS_ORDER = ("healthy", "unknown", "degraded", "down")
 
-# rule id -> (default severity, effect on the component, what it means)
+# rule id -> (default severity, effect on the component, what triggers it). The module's
+# DOCUMENTATION lists the same table (a unit test compares the two).
 RULES = {
     "workload_missing": ("critical", "down", "the component's workload does not exist"),
-    "no_ready_replica": ("critical", "down", "no replica of the component is ready"),
+    "no_ready_replica": (
+        "critical",
+        "down",
+        "no replica of the component is ready (also when it is scaled to zero)",
+    ),
     "endpoints_all_failing": ("critical", "down", "every health endpoint of the component fails"),
-    "dependency_unreachable": ("critical", "down", "the database or cache does not answer"),
-    "pod_crashloop": ("critical", "degraded", "a container is in CrashLoopBackOff"),
-    "pod_image_pull": ("critical", "degraded", "a container cannot pull its image"),
-    "replicas_unavailable": ("warning", "degraded", "some replicas are unavailable"),
-    "rollout_stalled": ("warning", "degraded", "the rollout exceeded its progress deadline"),
-    "pod_restarts": ("warning", "degraded", "a pod restarted repeatedly within the window"),
-    "pod_pending": ("warning", "degraded", "a pod has been Pending too long"),
-    "endpoint_slow": ("warning", "degraded", "a health endpoint answers slowly (p95)"),
-    "endpoint_failing": ("warning", "degraded", "one of several health endpoints fails"),
-    "check_unavailable": ("unknown", "unknown", "a check could not run"),
+    "dependency_unreachable": (
+        "critical",
+        "down",
+        "the database (SELECT 1) or the cache (PING) does not answer",
+    ),
+    "pod_crashloop": (
+        "critical",
+        "degraded",
+        "a container is in CrashLoopBackOff (the component is down when no replica is ready)",
+    ),
+    "pod_image_pull": (
+        "critical",
+        "degraded",
+        "a container cannot pull its image (ImagePullBackOff, ErrImagePull, InvalidImageName)"
+        " (the component is down when no replica is ready)",
+    ),
+    "replicas_unavailable": (
+        "warning",
+        "degraded",
+        "some replicas of the workload are unavailable while at least one is ready",
+    ),
+    "rollout_stalled": (
+        "warning",
+        "degraded",
+        "the rollout exceeded its progress deadline (ProgressDeadlineExceeded)",
+    ),
+    "pod_restarts": (
+        "warning",
+        "degraded",
+        "a pod restarted at least thresholds.restarts times within thresholds.restarts_window",
+    ),
+    "pod_pending": ("warning", "degraded", "a pod has been Pending longer than thresholds.pending_age"),
+    "endpoint_slow": (
+        "warning",
+        "degraded",
+        "the p95 latency of a health endpoint's probes is above thresholds.slow_p95",
+    ),
+    "endpoint_failing": (
+        "warning",
+        "degraded",
+        "one of several health endpoints of the component fails (no answer, or a status other"
+        " than endpoints[].expect_status, by default any 2xx)",
+    ),
+    "check_unavailable": (
+        "unknown",
+        "unknown",
+        "a check could not run (the API unreachable, permission denied, a timeout, a missing client library)",
+    ),
 }
 
 DEFAULT_THRESHOLDS = {

@@ -1,5 +1,5 @@
 """Retention: the policy as tables, then plans over real directories (verification, states,
-invariants, deletion order)."""
+invariants, deletion order), then the module's runner (check mode, failures, warnings)."""
 
 import datetime
 import hashlib
@@ -10,6 +10,8 @@ import pytest
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import retention as ret
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, Request
+from ansible_collections.multiagent.ops.plugins.modules import backup_retention
 
 UTC = datetime.UTC
 
@@ -656,3 +658,103 @@ def test_time_comes_from_the_manifest_then_the_name(loc):
 def test_plan_option_errors(loc, options, message):
     with pytest.raises(ret.PolicyError, match=message):
         run_plan(loc, {"keep_last": 1}, **options)
+
+
+# --- the runner ---------------------------------------------------------------------------
+def request(loc=None, check_mode=False, diff=False, **params):
+    """A Request of backup_retention with its defaults, for the directory of ``loc``."""
+    options = {name: spec.get("default") for name, spec in backup_retention.argspec().items()}
+    options["location"] = {"path": str(loc.path) if loc else "/nowhere", "s3": None}
+    options.update(params)
+    return Request(options, check_mode=check_mode, diff=diff)
+
+
+def runner(loc, req):
+    return ret.run(req, open_store=lambda location: loc.store, now=NOW)
+
+
+def test_check_mode_deletes_nothing_and_reports_what_would_go_under_would_delete(loc):
+    names = [loc.backup("2026-11-%02dT02:00" % day) for day in (1, 2, 3, 4)]
+    before = loc.names()
+    result = runner(loc, request(loc, check_mode=True, diff=True, keep_last=2))
+    assert result["changed"] is True
+    assert result["deleted"] == []
+    assert [item["name"] for item in result["would_delete"]] == names[:2]
+    assert loc.names() == before and loc.store.deleted == []
+    assert result["msg"].startswith("would delete 2 (") and result["msg"].endswith(
+        ", kept 2 in %s" % loc.path
+    )
+    assert result["diff"]["after"].splitlines() == names[2:]
+
+
+def test_check_mode_with_nothing_to_delete_changes_nothing(loc):
+    loc.backup("2026-11-01T02:00")
+    result = runner(loc, request(loc, check_mode=True, keep_last=2))
+    assert result["changed"] is False and result["deleted"] == [] and result["would_delete"] == []
+
+
+def test_a_real_run_deletes_and_would_delete_stays_empty(loc):
+    names = [loc.backup("2026-11-%02dT02:00" % day) for day in (1, 2, 3)]
+    result = runner(loc, request(loc, keep_last=1))
+    assert result["changed"] is True and result["would_delete"] == []
+    assert [item["name"] for item in result["deleted"]] == names[:2]
+    assert result["msg"].startswith("deleted 2 (")
+    assert loc.names() == sorted([names[2], artifact.manifest_name(names[2])])
+    again = runner(loc, request(loc, keep_last=1))
+    assert again["changed"] is False and again["deleted"] == []
+
+
+def test_a_held_check_mode_run_would_delete_nothing(loc):
+    names = [loc.backup("2026-11-%02dT02:00" % day) for day in (1, 2, 3)]
+    req = request(loc, check_mode=True, keep_last=1, current_failed=True)
+    result = runner(loc, req)
+    assert result["changed"] is False and result["deleted"] == [] and result["would_delete"] == []
+    assert sorted(item["name"] for item in result["would_have_deleted"]) == names[:2]
+    assert req.warnings == ["retention of %s: nothing deleted: the current backup failed" % loc.path]
+
+
+def test_a_location_that_cannot_be_read_fails_saying_nothing_was_changed(tmp_path):
+    req = request(location={"path": str(tmp_path / "missing")}, keep_last=1)
+    with pytest.raises(OpsError) as info:
+        ret.run(req, now=NOW)
+    assert info.value.msg == (
+        "retention of backups: the backup directory %s does not exist; nothing was changed"
+        % (tmp_path / "missing")
+    )
+
+
+def test_a_failed_delete_stops_the_run_and_says_what_was_deleted(loc):
+    names = [loc.backup("2026-11-%02dT02:00" % day) for day in (1, 2, 3)]
+    loc.store.fail_delete = names[1]
+    with pytest.raises(OpsError) as info:
+        runner(loc, request(loc, keep_last=1))
+    assert info.value.msg == (
+        "retention of backups stopped: cannot delete %s: injected failure; already deleted: %s"
+        % (loc.store.describe(names[1]), names[0])
+    )
+    assert info.value.result["changed"] is True
+    assert [item["name"] for item in info.value.result["deleted"]] == [names[0]]
+
+    loc.store.fail_delete = names[1]
+    with pytest.raises(OpsError) as info:
+        runner(loc, request(loc, keep_last=1))
+    assert info.value.msg.endswith("; already deleted: nothing")
+    assert info.value.result["changed"] is False and info.value.result["deleted"] == []
+
+
+def test_an_invalid_policy_fails_before_the_location_is_opened():
+    def never(location):
+        raise AssertionError("an invalid policy must fail before the location is opened")
+
+    with pytest.raises(OpsError, match="^invalid retention policy: no retention rule"):
+        ret.run(request(), open_store=never, now=NOW)
+
+
+def test_an_s3_location_without_boto3_fails_with_ansibles_message(monkeypatch):
+    monkeypatch.setattr(stores, "load_boto3", lambda: ImportError("No module named 'boto3'"))
+    req = request(location={"path": None, "s3": {"bucket": "b"}}, keep_last=1)
+    with pytest.raises(OpsError) as info:
+        ret.run(req, open_store=lambda location: pytest.fail("opened"), now=NOW)
+    assert "Failed to import the required Python library (boto3)" in info.value.msg
+    assert "This is required for an S3 location." in info.value.msg
+    assert info.value.result["exception"] == "ImportError: No module named 'boto3'\n"

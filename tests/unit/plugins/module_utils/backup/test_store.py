@@ -111,6 +111,40 @@ def test_missing_directory_is_named(tmp_path):
         stores.LocalStore(str(tmp_path / "nowhere")).list()
 
 
+def test_a_directory_that_cannot_be_read_is_named_not_a_traceback(tmp_path, monkeypatch):
+    store = stores.LocalStore(str(tmp_path))
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(stores.os, "scandir", denied)
+    for look in (store.list, store.others):
+        with pytest.raises(stores.StoreError, match="^cannot list %s: Permission denied$" % tmp_path):
+            look()
+
+
+def test_a_file_that_cannot_be_deleted_is_named(tmp_path, monkeypatch):
+    store = stores.LocalStore(str(tmp_path))
+    (tmp_path / "x.dump").write_bytes(b"x")
+
+    def busy(path):
+        raise PermissionError(1, "Operation not permitted", path)
+
+    monkeypatch.setattr(stores.os, "unlink", busy)
+    with pytest.raises(
+        stores.StoreError, match="^cannot delete %s: Operation not permitted$" % (tmp_path / "x.dump")
+    ):
+        store.delete("x.dump")
+
+
+def test_missing_boto3_gets_ansibles_message(monkeypatch):
+    assert stores.missing_boto3("for an S3 location") is None
+    monkeypatch.setattr(stores, "load_boto3", lambda: ImportError("No module named 'boto3'"))
+    missing = stores.missing_boto3("for an S3 location")
+    assert missing["msg"].startswith("Failed to import the required Python library (boto3) on ")
+    assert missing["exception"] == "ImportError: No module named 'boto3'\n"
+
+
 # --- S3 specifics -----------------------------------------------------------------------
 def test_s3_lists_only_direct_children_of_its_prefix_across_pages(aws):
     for key in ["backups/pg/%02d.dump" % i for i in range(7)] + [

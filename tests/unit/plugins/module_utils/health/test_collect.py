@@ -4,6 +4,7 @@ import pytest
 from factories import deployment, pod, replicaset
 
 from ansible_collections.multiagent.ops.plugins.module_utils.health import collect
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 
 
@@ -102,6 +103,21 @@ def test_service_proxy_503_is_an_endpoint_failure_with_the_api_message():
     assert result["ok"] is False and result["status"] == 503
     assert 'no endpoints available for service "mplp-core"' in result["error"]
     assert result["url"] == "service mplp-core:8080/ready (API proxy)"
+
+
+def test_a_service_probe_asks_for_no_retry_and_its_path_comes_from_the_registry():
+    class Recorder(FakeReader):
+        def request(self, path, query=None, accept=None, timeout=None, retry=True):
+            self.calls.append((path, timeout, retry))
+            return 200, b"ok"
+
+    reader = Recorder(platform())
+    eps = collect.normalize_endpoints([{"service": "mplp-core", "port": "http", "path": "/ready"}], 2)
+    obs, _extras = collect.Collector(reader, "mplp").collect(components=[], endpoints=eps, attempts=2)
+    probes = [call for call in reader.calls if len(call) == 3]
+    path = resources.service_proxy_path("mplp", "mplp-core", "http", "/ready", "http")
+    assert probes == [(path, 2.0, False), (path, 2.0, False)]  # a 5xx is the probe's finding
+    assert obs["endpoints"][0]["ok"] is True
 
 
 def test_logs_read_troubled_pods_first_and_name_unreadable_ones():
