@@ -219,3 +219,20 @@ def test_modules_are_warned_about():
         "redis cache has modules loaded (ReJSON 20609): keys of their data types can only be restored by a "
         "scratch redis-server that loads the same modules"
     )
+
+
+def test_a_server_with_modules_is_backed_up_with_a_warning(server, tmp_path, monkeypatch):
+    modules = [{"name": "ReJSON", "version": 20609}]
+    monkeypatch.setattr(snapshot.wires, "module_list", lambda wire: modules)
+    module = fakes.FakeModule(
+        redis_backup,
+        name="unit",
+        dest=str(tmp_path),
+        host="127.0.0.1",
+        port=server.port,
+        password=server.password,
+    )
+    with pytest.raises(fakes.Exit):
+        finish(module, snapshot.run)
+    assert module.result["modules"] == modules and entry(module.result)["manifest"]["modules"] == modules
+    assert module.warnings == [snapshot.modules_warning("redis unit (127.0.0.1:%d)" % server.port, modules)]
