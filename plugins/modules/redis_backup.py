@@ -43,30 +43,6 @@ description:
     (C(keyspace_source=rdb)), else from C(INFO keyspace) just before it (C(info))."
   - Every run that succeeds writes a new backup, so it reports a change; in check mode too, naming the archive it would write.
 options:
-  host:
-    description: Host name or address of the Redis server.
-    type: str
-    required: true
-  port:
-    description: Port of the Redis server.
-    type: int
-    default: 6379
-  username:
-    description:
-      - ACL user (Redis >= 6). It needs C(sync), C(replconf) and C(info) (for example C(+@admin)),
-        and C(module|list) for RV(modules) to be known.
-      - Whenever it is given the module authenticates as this user (C(AUTH username password)),
-        with an empty password when O(password) is not given (a C(nopass) user).
-    type: str
-  password:
-    description: Password (of O(username), or of the default user). Never logged or returned.
-    type: str
-  timeout:
-    description:
-      - Seconds to wait for the server at a time (connect, each reply, each read of the
-        stream). While it forks, the server sends a keep-alive every second.
-    type: float
-    default: 30
   name:
     description:
       - What the backup is of, in the archive name (C(redis-<name>-<time>...)) and the
@@ -101,7 +77,7 @@ options:
     description: Path of C(zstd); default from PATH.
     type: path
 extends_documentation_fragment:
-  - multiagent.ops.redis_tls
+  - multiagent.ops.redis
 attributes:
   check_mode:
     support: full
@@ -113,9 +89,11 @@ notes:
   - The host running the module needs C(redis-check-rdb) (Debian C(redis-tools)) of a Redis
     release that reads the server's RDB version, and C(zstd) for compression; no Python
     Redis client is needed.
-  - The user must be allowed C(SYNC) and C(REPLCONF). Managed services that refuse them
-    (several disable replication commands) cannot be backed up this way; the message
-    says so. The snapshot costs the server what a C(BGSAVE) costs (a fork, copy-on-write memory).
+  - "The user (O(username), else the default user) must be allowed C(sync), C(replconf) and
+    C(info) (for example C(+@admin)), and C(module|list) for RV(modules) to be known. Managed
+    services that refuse the replication commands (several do) cannot be backed up this way;
+    the message says so. The snapshot costs the server what a C(BGSAVE) costs (a fork,
+    copy-on-write memory)."
   - The directory needs room for the raw RDB and the archive while the backup runs.
   - On a Redis Cluster node the snapshot is that node's shard only.
   - "Modules: C(redis-check-rdb) accepts keys of module data types (RedisJSON, RediSearch...),
@@ -159,19 +137,73 @@ EXAMPLES = r"""
     target: mplp-redis
     keep_daily: 7
     keep_weekly: 4
-    current: "{{ redis_backup.archive }}"
+    current: "{{ redis_backup.backups | map(attribute='path') }}"
 """
 
 RETURN = r"""
-archive:
-  description: Path of the archive (in check mode, the one that would be written).
+backups:
+  description:
+    - The archive written (in check mode, the one that would be written), as every backup
+      module of the collection describes its archives; one entry.
   returned: always
-  type: str
-  sample: /var/backups/redis/redis-mplp-redis-20261122T020000Z.rdb.zst
-manifest_path:
-  description: Path of the manifest beside it.
-  returned: always
-  type: str
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: C(redis).
+      type: str
+    target:
+      description: The manifest's target (O(name), else host:port).
+      type: str
+    path:
+      description: Path of the archive.
+      type: str
+    manifest_path:
+      description: Path of the manifest beside it.
+      type: str
+    url:
+      description: Where the backup is kept (its path).
+      type: str
+    size:
+      description: Archive size in bytes; V(null) in check mode.
+      type: int
+    sha256:
+      description: SHA-256 of the archive; V(null) in check mode.
+      type: str
+    manifest:
+      description: The manifest written beside the archive; V(null) in check mode.
+      type: dict
+  sample:
+    - kind: redis
+      target: mplp-redis
+      path: /var/backups/redis/redis-mplp-redis-20261122T020000Z.rdb.zst
+      manifest_path: /var/backups/redis/redis-mplp-redis-20261122T020000Z.rdb.zst.manifest.json
+      url: /var/backups/redis/redis-mplp-redis-20261122T020000Z.rdb.zst
+      size: 259651200
+      sha256: 4413be040cb580737349fd6b97263671627d48ae6f588d7ff72203635206288f
+      manifest:
+        manifest_version: 1
+        kind: redis
+        target: mplp-redis
+        file: redis-mplp-redis-20261122T020000Z.rdb.zst
+        format: rdb
+        compression: zstd
+        compression_level: 1
+        size: 259651200
+        sha256: 4413be040cb580737349fd6b97263671627d48ae6f588d7ff72203635206288f
+        rdb_size: 331128623
+        rdb_sha256: 97e2ce8472bfea8c1ad1d7d5c02325600fb32a14cd8d1fa0ccef3a56ab4e9092
+        rdb_version: 10
+        redis_version: 7.0.15
+        keyspace: {"0": {"keys": 204281, "expires": 150041}}
+        keyspace_source: rdb
+        modules: []
+        keys_total: 204281
+        expires_total: 150041
+        started: "2026-11-22T02:00:00Z"
+        finished: "2026-11-22T02:00:24Z"
+        duration_seconds: 23.9
+        status: complete
 target:
   description: The manifest's target (O(name), else host:port).
   returned: always
@@ -209,96 +241,32 @@ modules:
   type: list
   elements: dict
   sample: [{"name": "ReJSON", "version": 20609}]
-size:
-  description: Archive size in bytes.
-  returned: when a backup was written
-  type: int
-sha256:
-  description: SHA-256 of the archive.
-  returned: when a backup was written
-  type: str
-manifest:
-  description: The manifest written beside the archive.
-  returned: when a backup was written
-  type: dict
-  sample:
-    kind: redis
-    target: mplp-redis
-    file: redis-mplp-redis-20261122T020000Z.rdb.zst
-    format: rdb
-    compression: zstd
-    compression_level: 1
-    size: 259651200
-    sha256: 4413be040cb580737349fd6b97263671627d48ae6f588d7ff72203635206288f
-    rdb_size: 331128623
-    rdb_sha256: 97e2ce8472bfea8c1ad1d7d5c02325600fb32a14cd8d1fa0ccef3a56ab4e9092
-    rdb_version: 10
-    redis_version: 7.0.15
-    keyspace: {"0": {"keys": 204281, "expires": 150041}}
-    keyspace_source: rdb
-    modules: []
-    keys_total: 204281
-    expires_total: 150041
-    started: "2026-11-22T02:00:00Z"
-    finished: "2026-11-22T02:00:24Z"
-    duration_seconds: 23.9
-    status: complete
 cause:
   description: On failure, what failed (connection, timeout, auth, permission, protocol, tool, check, storage, input).
   returned: on failure
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot as rb
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.redis import module as redis_module
+from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot
 
 
 def argspec():
-    spec = rb.connection_argspec()
-    spec.update(
+    return redis_module.argspec(
         name=dict(type="str"),
         dest=dict(type="path", required=True),
-        compression=dict(type="str", default="zstd", choices=list(rb.COMPRESSIONS)),
+        compression=dict(type="str", default="zstd", choices=list(snapshot.COMPRESSIONS)),
         compression_level=dict(type="int", default=1),
         diskless=dict(type="bool", default=True),
         check_rdb_binary=dict(type="path"),
         zstd_binary=dict(type="path"),
     )
-    return spec
-
-
-def run(module):
-    p = module.params
-    if not 1 <= p["compression_level"] <= 19:
-        module.fail_json(msg="compression_level must be between 1 and 19, got %d" % p["compression_level"])
-    try:
-        result = rb.backup(
-            rb.connection(p),
-            p["dest"],
-            name=p["name"],
-            compression=p["compression"],
-            level=p["compression_level"],
-            diskless=p["diskless"],
-            check_binary=p["check_rdb_binary"],
-            zstd_binary=p["zstd_binary"],
-            check_mode=module.check_mode,
-        )
-    except rb.RedisBackupError as exc:
-        module.fail_json(msg=str(exc), cause=exc.cause)
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    if module._diff:
-        result["diff"] = {
-            "before": {"archive": result["archive"], "state": "absent"},
-            "after": {"archive": result["archive"], "state": "file", "size": result.get("size")},
-        }
-    module.exit_json(**result)
 
 
 def main():
-    module = AnsibleModule(argument_spec=argspec(), supports_check_mode=True)
-    run(module)
+    module = redis_module.new_module(argspec(), supports_check_mode=True)
+    finish(module, snapshot.run)
 
 
 if __name__ == "__main__":

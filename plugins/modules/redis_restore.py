@@ -46,31 +46,11 @@ description:
     difference fails the task (something wrote to the target meanwhile). With
     O(flush=false) (merge) the counts are reported only."
   - "B(On failure) half way the message says so: whether the target was flushed and how
-    many keys were restored; a re-run starts over (flush, copy). Stop the writers of the
-    cache first (M(multiagent.ops.quiesce)) when a mixed state matters."
+    many keys were restored, and the task reports C(changed=true) once the target was flushed
+    or keys were restored (a failure before that says nothing was changed); a re-run starts
+    over (flush, copy). Stop the writers of the cache first (M(multiagent.ops.quiesce)) when a
+    mixed state matters."
 options:
-  host:
-    description: Host name or address of the target Redis server.
-    type: str
-    required: true
-  port:
-    description: Port of the target.
-    type: int
-    default: 6379
-  username:
-    description:
-      - ACL user (Redis >= 6); it needs C(flushall), C(restore), C(select), C(info), C(exists) and, with
-        functions, C(function), and write access to every key of the backup.
-      - Whenever it is given the module authenticates as this user (C(AUTH username password)),
-        with an empty password when O(password) is not given (a C(nopass) user).
-    type: str
-  password:
-    description: Password (of O(username), or of the default user). Never logged or returned, never in a command line.
-    type: str
-  timeout:
-    description: Seconds to wait for the target at a time (connect, each reply).
-    type: float
-    default: 30
   archive:
     description: The archive to restore (C(.rdb) or C(.rdb.zst)), with its manifest beside it.
     type: path
@@ -123,7 +103,7 @@ options:
     type: list
     elements: path
 extends_documentation_fragment:
-  - multiagent.ops.redis_tls
+  - multiagent.ops.redis
 attributes:
   check_mode:
     support: full
@@ -134,6 +114,9 @@ attributes:
     support: full
     description: The target's key counts per database before, and the backup's.
 notes:
+  - "The user (O(username), else the default user) needs C(flushall), C(restore), C(select),
+    C(info), C(exists) and, with functions, C(function), and write access to every key of the
+    backup."
   - The host running the module needs C(redis-server) (it loads the RDB into memory there, so
     plan for the dataset's size) and C(zstd) for compressed archives; no Python Redis client.
   - Redis Cluster targets are refused (keys would need slot routing).
@@ -234,8 +217,10 @@ keyspace_after:
   returned: unless check mode
   type: dict
 problems:
-  description: Differences between the target and the backup after the restore (empty when they match).
-  returned: unless check mode
+  description:
+    - Differences between the target and the backup after the restore (empty when they match).
+    - On a failed verification or permission check, what failed.
+  returned: unless check mode, and on such failures
   type: list
   elements: str
 duration_seconds:
@@ -248,19 +233,18 @@ module_type:
   type: str
   sample: ReJSON-RL
 cause:
-  description: On failure, what failed (verify, load, target, permission, restore, compare, connection, timeout, auth, tool, storage).
+  description: On failure, what failed (verify, load, target, permission, restore, compare, connection, timeout, auth, tool, storage, input).
   returned: on failure
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot as rb
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.redis import module as redis_module
+from ansible_collections.multiagent.ops.plugins.module_utils.redis import restore
 
 
 def argspec():
-    spec = rb.connection_argspec()
-    spec.update(
+    return redis_module.argspec(
         archive=dict(type="path"),
         src=dict(type="path"),
         name=dict(type="str"),
@@ -272,63 +256,16 @@ def argspec():
         load_timeout=dict(type="int", default=600),
         load_modules=dict(type="list", elements="path"),
     )
-    return spec
-
-
-def run(module):
-    p = module.params
-    if p["batch_size"] < 1:
-        module.fail_json(msg="batch_size must be at least 1, got %d" % p["batch_size"])
-    conn = rb.connection(p)
-    extra = {}
-    try:
-        if p["archive"]:
-            archive = p["archive"]
-            manifest = rb.verify_archive(archive)
-        else:
-            archive, manifest, skipped = rb.find_latest(p["src"], p["name"])
-            extra["unverified"] = skipped
-        result = rb.restore(
-            conn,
-            archive,
-            manifest,
-            flush=p["flush"],
-            batch=p["batch_size"],
-            server_binary=p["redis_server_binary"],
-            zstd_binary=p["zstd_binary"],
-            tmp_dir=p["tmp_dir"],
-            load_timeout=p["load_timeout"],
-            check_mode=module.check_mode,
-            modules=p["load_modules"] or (),
-        )
-    except rb.RedisBackupError as exc:
-        failed = dict(msg=str(exc), cause=exc.cause, **extra)
-        for key, name in (
-            ("problems", "problems"),
-            ("skipped", "unverified"),
-            ("result", "result"),
-            ("module_type", "module_type"),
-        ):
-            if key in exc.details:
-                failed[name] = exc.details[key]
-        module.fail_json(**failed)
-    result.update(extra)
-    if module._diff:
-        result["diff"] = {
-            "before": {"keyspace": result["keyspace_before"]},
-            "after": {"keyspace": result["loaded"]},
-        }
-    module.exit_json(**result)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argspec(),
+    module = redis_module.new_module(
+        argspec(),
         supports_check_mode=True,
         mutually_exclusive=[("archive", "src")],
         required_one_of=[("archive", "src")],
     )
-    run(module)
+    finish(module, restore.run)
 
 
 if __name__ == "__main__":

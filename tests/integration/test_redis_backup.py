@@ -175,8 +175,14 @@ def files(directory):
     return sorted(os.listdir(directory))
 
 
+def backup_of(result):
+    """The one entry of a redis_backup result's ``backups``."""
+    (entry,) = result["backups"]
+    return entry
+
+
 def backup_files(result):
-    name = os.path.basename(result["archive"])
+    name = os.path.basename(backup_of(result)["path"])
     return [name, name + ".manifest.json"]
 
 
@@ -191,7 +197,9 @@ def test_round_trip_through_the_runbooks(ansible, make_redis, lock_ns, tmp_path)
     assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
     backup = run.results("Take the RDB snapshot into %s" % dest, HOST)
     assert run.data["stats"]["eu-west-1"]["changed"] == 0  # the primary cluster only
-    manifest = json.loads((dest / (os.path.basename(backup["archive"]) + ".manifest.json")).read_text())
+    manifest = json.loads(
+        (dest / (os.path.basename(backup_of(backup)["path"]) + ".manifest.json")).read_text()
+    )
     assert manifest["kind"] == "redis" and manifest["target"] == "mplp-redis"
     assert manifest["keyspace"] == {
         "0": {"keys": 8, "expires": 2},
@@ -212,13 +220,13 @@ def test_round_trip_through_the_runbooks(ansible, make_redis, lock_ns, tmp_path)
 
     run = ansible("playbooks/restore_redis.yml", extra_vars=restore_vars)
     assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
-    restored = run.results("Restore %s" % os.path.basename(backup["archive"]), HOST)
+    restored = run.results("Restore %s" % os.path.basename(backup_of(backup)["path"]), HOST)
     assert restored["problems"] == [] and restored["restored"]["9"]["keys"] == 300
     assert_same(before, snapshot(server))
     safety = run.results("Safety backup of the current data", HOST)
-    assert os.path.basename(safety["archive"]).startswith("redis-mplp-redis-pre-restore-")
-    assert safety["manifest"]["keyspace"] == {"0": {"keys": 1, "expires": 0}}
-    assert os.path.exists(safety["archive"] + ".manifest.json")
+    assert os.path.basename(backup_of(safety)["path"]).startswith("redis-mplp-redis-pre-restore-")
+    assert backup_of(safety)["manifest"]["keyspace"] == {"0": {"keys": 1, "expires": 0}}
+    assert os.path.exists(backup_of(safety)["path"] + ".manifest.json")
 
 
 def test_corrupt_and_truncated_archives_are_refused_and_change_nothing(ansible, make_redis, tmp_path):
@@ -227,7 +235,7 @@ def test_corrupt_and_truncated_archives_are_refused_and_change_nothing(ansible, 
     target.db(0).set("precious", "untouched")
     run, backup = module(ansible, "backup", source, name="it", dest=str(tmp_path / "b"))
     assert run.rc == 0, run.failure_messages()
-    archive = backup["archive"]
+    archive = backup_of(backup)["path"]
     broken = tmp_path / "broken"
     broken.mkdir()
     corrupt = str(broken / os.path.basename(archive))
@@ -245,12 +253,13 @@ def test_corrupt_and_truncated_archives_are_refused_and_change_nothing(ansible, 
 
     run, refused = module(ansible, "restore", target, archive=corrupt)
     assert run.rc != 0 and refused["cause"] == "verify"
-    assert refused["msg"].startswith(
-        "the archive %s cannot be trusted, nothing was restored: sha256 is" % corrupt
-    )
+    assert refused["msg"].startswith("the archive %s cannot be trusted: sha256 is" % corrupt)
+    assert refused["msg"].endswith("; nothing was changed")
     run, refused = module(ansible, "restore", target, archive=truncated)
     assert run.rc != 0 and refused["cause"] == "verify"
-    assert "bytes, the manifest says %d (truncated or replaced?)" % backup["size"] in refused["msg"]
+    assert (
+        "bytes, the manifest says %d (truncated or replaced?)" % backup_of(backup)["size"] in refused["msg"]
+    )
     run, refused = module(ansible, "restore", target, src=str(broken))
     assert run.rc != 0 and "no verified Redis backup in" in refused["msg"] and len(refused["unverified"]) == 2
     assert target.db(0).get("precious") == b"untouched" and target.db(0).dbsize() == 1
@@ -270,7 +279,9 @@ def test_wrong_password_fails_and_changes_nothing(ansible, make_redis, tmp_path)
     run, backup = module(ansible, "backup", server, name="it", dest=str(dest))
     assert run.rc == 0
     before = snapshot(server)
-    run, failed = module(ansible, "restore", server, archive=backup["archive"], password="not-the-password")
+    run, failed = module(
+        ansible, "restore", server, archive=backup_of(backup)["path"], password="not-the-password"
+    )
     assert run.rc != 0 and failed["cause"] == "auth"
     assert failed["msg"].startswith(
         "cannot restore into redis 127.0.0.1:%d: authentication failed" % server.port
@@ -288,7 +299,7 @@ def test_server_down_is_named_and_nothing_is_written(ansible, make_redis, tmp_pa
     assert run.rc != 0 and failed["cause"] == "connection"
     assert "cannot connect to redis 127.0.0.1:%d: Connection refused" % server.port in failed["msg"]
     assert files(tmp_path / "b") == backup_files(backup)
-    run, failed = module(ansible, "restore", server, archive=backup["archive"])
+    run, failed = module(ansible, "restore", server, archive=backup_of(backup)["path"])
     assert run.rc != 0 and failed["cause"] == "connection"
 
 
@@ -306,12 +317,9 @@ def test_a_full_disk_leaves_no_partial_file_and_keeps_older_backups(
     time.sleep(1)  # a new archive name (one per second)
     run, failed = module(ansible, "backup", server, name="it", dest=str(small_disk), compression=compression)
     assert run.rc != 0 and failed["cause"] == "storage"
-    assert (
-        "No space left on device; the partial file was removed and older backups are untouched"
-        in failed["msg"]
-    )
+    assert "No space left on device (the partial file was removed); nothing was changed" in failed["msg"]
     assert files(small_disk) == kept  # hidden temporary files included
-    run, ok = module(ansible, "restore", make_redis(), archive=older["archive"], args=["--check"])
+    run, ok = module(ansible, "restore", make_redis(), archive=backup_of(older)["path"], args=["--check"])
     assert run.rc == 0 and ok["verified"] is True
 
 
@@ -435,11 +443,18 @@ def test_a_restore_as_a_user_limited_to_a_key_pattern_fails_before_the_flush(ans
     before = snapshot(target)
     for args in (["--check"], []):
         run, failed = acl_module(
-            ansible, tmp_path, "restore", target, "appuser", "app-pass", args=args, archive=backup["archive"]
+            ansible,
+            tmp_path,
+            "restore",
+            target,
+            "appuser",
+            "app-pass",
+            args=args,
+            archive=backup_of(backup)["path"],
         )
         assert run.rc != 0 and failed["cause"] == "permission", failed
         assert failed["msg"].startswith(
-            "redis 127.0.0.1:%d cannot take this restore as user 'appuser', nothing was changed: user "
+            "redis 127.0.0.1:%d cannot take this restore as user 'appuser': user "
             "'appuser' may not write 310 of the backup's 311 key(s) (checked with EXISTS), e.g. "
             % target.port
         )
@@ -461,8 +476,8 @@ def test_a_nopass_acl_user_backs_up_and_restores(ansible, make_redis, tmp_path):
         )
     run, backup = acl_module(ansible, tmp_path, "backup", source, "ops", name="it", dest=str(tmp_path / "b"))
     assert run.rc == 0, run.failure_messages()
-    assert backup["manifest"]["keys_total"] == 310 and backup["modules"] == []
-    run, restored = acl_module(ansible, tmp_path, "restore", target, "ops", archive=backup["archive"])
+    assert backup_of(backup)["manifest"]["keys_total"] == 310 and backup["modules"] == []
+    run, restored = acl_module(ansible, tmp_path, "restore", target, "ops", archive=backup_of(backup)["path"])
     assert run.rc == 0, run.failure_messages()
     assert restored["permissions"]["user"] == "ops" and restored["problems"] == []
     target.password = None  # the default user can no longer read: read back as ops

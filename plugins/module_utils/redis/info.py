@@ -1,0 +1,100 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a Redis server says about itself, read from its replies: INFO (server facts, key
+counts per database), MODULE LIST, FUNCTION LIST, and its version. Pure: the replies come
+from wire.py."""
+
+from __future__ import annotations
+
+import re
+
+_DB = re.compile(r"^db(\d+)$")
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _number(text):
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def parse_info(text):
+    """INFO text as a dict: ``key: value`` (ints where they are ints), ``dbN`` as dicts."""
+    text = _text(text)
+    info = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        key, value = line.split(":", 1)
+        if _DB.match(key):
+            info[key] = {
+                name: _number(item) for name, item in (part.split("=", 1) for part in value.split(","))
+            }
+        else:
+            info[key] = _number(value)
+    return info
+
+
+def keyspace_from_info(info):
+    """``{"0": {"keys": n, "expires": m}}`` from a parsed INFO."""
+    keyspace = {}
+    for name, value in info.items():
+        match = _DB.match(str(name))
+        if match and isinstance(value, dict):
+            keyspace[match.group(1)] = {
+                "keys": int(value.get("keys", 0)),
+                "expires": int(value.get("expires", 0)),
+            }
+    return dict(sorted(keyspace.items(), key=lambda item: int(item[0])))
+
+
+def facts_from_info(info):
+    """Version, role, cluster mode, memory and key counts of a parsed INFO."""
+    return {
+        "redis_version": str(info.get("redis_version") or ""),
+        "role": info.get("role"),
+        "cluster_enabled": bool(int(info.get("cluster_enabled") or 0)),
+        "used_memory": info.get("used_memory"),
+        "keyspace": keyspace_from_info(info),
+    }
+
+
+def parse_module_list(reply):
+    """``MODULE LIST``'s reply as ``[{"name", "version"}]``, sorted by name."""
+    modules = []
+    for entry in reply or []:
+        if not isinstance(entry, list):
+            continue
+        fields = {
+            str(_text(name)): _text(value) for name, value in zip(entry[::2], entry[1::2], strict=False)
+        }
+        if fields.get("name") is not None:
+            modules.append({"name": str(fields["name"]), "version": fields.get("ver")})
+    return sorted(modules, key=lambda item: item["name"])
+
+
+def describe_modules(modules):
+    """``ReJSON 20609, search 20809``."""
+    return ", ".join(
+        "%s %s" % (item["name"], item["version"]) if item.get("version") is not None else item["name"]
+        for item in modules
+    )
+
+
+def parse_function_list(reply):
+    """The library names of ``FUNCTION LIST``'s reply, sorted."""
+    names = []
+    for library in reply or []:
+        fields = dict(zip(library[::2], library[1::2], strict=False))
+        names.append(str(_text(fields.get(b"library_name"))))
+    return sorted(names)
+
+
+def parse_version(text):
+    """``(major, minor)`` of a Redis version, None when it is not one."""
+    match = re.match(r"^(\d+)\.(\d+)", str(text or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None

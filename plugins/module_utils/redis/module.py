@@ -1,0 +1,39 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The glue the Redis backup and restore modules share: the connection options (the
+``multiagent.ops.redis`` doc fragment) and the module. A module's ``main()``::
+
+    module = redis_module.new_module(argspec(), supports_check_mode=True)
+    finish(module, snapshot.run)
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def connection_argspec():
+    """The options of the connection to the server (wire.CONNECTION, wire.connection())."""
+    return dict(
+        host=dict(type="str", required=True),
+        port=dict(type="int", default=6379),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        tls=dict(type="bool", default=False),
+        tls_ca_cert=dict(type="path"),
+        tls_client_cert=dict(type="path"),
+        tls_client_key=dict(type="path", no_log=False),
+        validate_certs=dict(type="bool", default=True),
+        timeout=dict(type="float", default=30),
+    )
+
+
+def argspec(**options):
+    """The connection options and the module's own."""
+    spec = connection_argspec()
+    spec.update(options)
+    return spec
+
+
+def new_module(spec, **kwargs):
+    return AnsibleModule(argument_spec=spec, **kwargs)
