@@ -1,6 +1,7 @@
-"""The apply engine on a fake API, with k8s_apply's policy: preflight before any write, tiers
-in order and each tier concurrent, a failing tier stops the apply with every object
-accounted for, check mode, CRDs."""
+"""The one apply engine on a fake API, with both policies: k8s_apply's (preflight before any
+write, tiers in order and each tier concurrent, a failing tier stops the apply with every
+object accounted for, check mode, CRDs) and config_restore's (kinds in restore order, the
+namespace first, an object made meanwhile, dry runs, a refused kind)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 import fakes
 import pytest
 
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, Client
@@ -708,3 +710,143 @@ def test_apply_holds_the_fields_an_annotation_holds():
     stored = reader.objects["/apis/autoscaling/v2/namespaces/prod/horizontalpodautoscalers/core"]
     assert outcome.results[0]["action"] == "updated"
     assert (stored["spec"]["minReplicas"], stored["spec"]["maxReplicas"]) == (6, 12)
+
+
+# -- config_restore's policy ---------------------------------------------------------------------
+
+
+def archived(kind, name, namespace="dst", **fields):
+    """An object as the archive holds it (retargeted into ``namespace``)."""
+    rt = kx.BY_KIND[kind]
+    return rt, dict(
+        {"apiVersion": rt.api_version, "kind": kind, "metadata": {"name": name, "namespace": namespace}},
+        **fields,
+    )
+
+
+def archived_namespace():
+    return [
+        archived("Secret", "creds", type="Opaque", data={"pw": base64.b64encode(b"s3cret-value").decode()}),
+        archived("ConfigMap", "cfg", data={"k": "v"}),
+        archived(
+            "Deployment", "web", spec={"replicas": 2, "template": {"spec": {"containers": [{"name": "web"}]}}}
+        ),
+        archived(
+            "HorizontalPodAutoscaler",
+            "web",
+            spec={"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 4},
+        ),
+    ]
+
+
+def listed(reader, plan):
+    """What one LIST per kind reads: the stored objects without kind and apiVersion."""
+    found = []
+    for item in plan.items:
+        obj = reader.objects.get(item.path())
+        if obj is not None and hasattr(item.api_type, "dir"):
+            found.append((item.api_type, [{k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}]))
+    return kx.live_state(plan.items, found)
+
+
+def restore(reader, objects, check_mode=False, diff=False, namespace_metadata=None, autoscaled=None):
+    autoscaled = kx.scaled_by_autoscaler(objects) if autoscaled is None else autoscaled
+    plan = kx.restore_plan(objects, "dst", autoscaled, namespace_metadata=namespace_metadata)
+    applier = Applier(reader, check_mode=check_mode, diff=diff)
+    return plan, applier.apply(plan, listed(reader, plan))
+
+
+def test_restore_creates_the_namespace_first_then_kind_by_kind_and_updates_one_made_meanwhile():
+    reader = FakeReader()
+    # Made by someone else between the LIST and the create (a controller, another restore).
+    made = archived("ConfigMap", "cfg", data={"k": "old", "added": "later"})[1]
+    reader.appear_on_create["/api/v1/namespaces/dst/configmaps/cfg"] = made
+    _plan, outcome = restore(
+        reader, archived_namespace(), namespace_metadata={"labels": {"team": "platform"}}
+    )
+    assert actions(outcome) == {
+        "Namespace/dst": "created",
+        "Secret/creds": "created",
+        "ConfigMap/cfg": "updated",
+        "Deployment/web": "created",
+        "HorizontalPodAutoscaler/web": "created",
+    }
+    assert reader.written() == [
+        ("POST", "/api/v1/namespaces"),
+        ("POST", "/api/v1/namespaces/dst/secrets"),
+        ("POST", "/api/v1/namespaces/dst/configmaps"),
+        ("PATCH", "/api/v1/namespaces/dst/configmaps/cfg"),
+        ("POST", "/apis/apps/v1/namespaces/dst/deployments"),
+        ("POST", "/apis/autoscaling/v2/namespaces/dst/horizontalpodautoscalers"),
+    ]
+    assert all(c == MERGE for m, _p, _q, c in reader.writes if m == "PATCH")
+    assert reader.objects["/api/v1/namespaces/dst"]["metadata"]["labels"] == {"team": "platform"}
+    assert reader.objects["/api/v1/namespaces/dst/configmaps/cfg"]["data"] == {"k": "v"}  # exactly
+    assert reader.objects["/apis/apps/v1/namespaces/dst/deployments/web"]["spec"]["replicas"] == 2
+    # The live objects were listed: none was read one by one, except the one made meanwhile.
+    assert [p for p in reader.reads if "/namespaces/dst/" in p] == ["/api/v1/namespaces/dst/configmaps/cfg"]
+
+
+def test_restore_leaves_alone_what_matches_and_the_replicas_an_archived_hpa_manages():
+    objects = archived_namespace()
+    reader = FakeReader([ns("dst")])
+    restore(reader, objects)
+    deployment_path = "/apis/apps/v1/namespaces/dst/deployments/web"
+    reader.objects[deployment_path]["spec"]["replicas"] = 7  # the HPA scaled it up
+    reader.objects["/api/v1/namespaces/dst/configmaps/cfg"]["data"]["added"] = "since the backup"
+    del reader.writes[:]
+    # The HPA itself is not restored this time: its workload's replicas stay its business.
+    _plan, outcome = restore(reader, objects[:3], autoscaled=kx.scaled_by_autoscaler(objects))
+    assert actions(outcome) == {
+        "Secret/creds": "unchanged",
+        "ConfigMap/cfg": "updated",
+        "Deployment/web": "unchanged",
+    }
+    assert reader.written() == [("PATCH", "/api/v1/namespaces/dst/configmaps/cfg")]
+    assert reader.objects[deployment_path]["spec"]["replicas"] == 7
+    assert reader.objects["/api/v1/namespaces/dst/configmaps/cfg"]["data"] == {"k": "v"}
+
+
+def test_restore_check_mode_dry_runs_every_write_and_diffs_the_archived_fields():
+    reader = FakeReader([ns("dst"), archived("ConfigMap", "cfg", data={"k": "old"})[1]])
+    reader.objects["/api/v1/namespaces/dst/configmaps/cfg"]["metadata"]["labels"] = {"added-by": "someone"}
+    before = copy.deepcopy(reader.objects)
+    _plan, outcome = restore(reader, archived_namespace()[1:3], check_mode=True, diff=True)
+    assert actions(outcome) == {"ConfigMap/cfg": "updated", "Deployment/web": "created"}
+    assert reader.objects == before
+    assert reader.writes and all(q.get("dryRun") == "All" for _m, _p, q, _c in reader.writes)
+    cfg_diff = outcome.diffs[0]
+    assert (cfg_diff["before_header"], cfg_diff["after_header"]) == (
+        "ConfigMap/cfg (live)",
+        "ConfigMap/cfg (archive)",
+    )
+    # The live values of the fields the archive sets, not the labels someone else added.
+    assert "added-by" not in cfg_diff["before"] and "k: old" in cfg_diff["before"]
+    assert "k: v" in cfg_diff["after"]
+
+
+def test_restore_check_mode_into_a_namespace_to_create_validates_only_the_namespace():
+    reader = FakeReader()
+    _plan, outcome = restore(reader, archived_namespace(), check_mode=True, namespace_metadata={})
+    assert set(actions(outcome).values()) == {"created"}
+    assert reader.written() == [("POST", "/api/v1/namespaces")] and reader.objects == {}
+    assert [r.get("validated") for r in outcome.results] == [None, False, False, False, False]
+
+
+def test_restore_a_refused_kind_stops_the_restore_before_the_next_kinds():
+    reader = FakeReader([ns("dst")])
+    reader.refuse["/apis/apps/v1/namespaces/dst/deployments/web"] = status(
+        422, "Invalid", 'Deployment.apps "web" is invalid: spec.selector: Required value'
+    )
+    _plan, outcome = restore(reader, archived_namespace())
+    assert actions(outcome) == {
+        "Secret/creds": "created",
+        "ConfigMap/cfg": "created",
+        "Deployment/web": "failed",
+        "HorizontalPodAutoscaler/web": "not_attempted",
+    }
+    assert outcome.failures == [
+        'Failed to create Deployment/web in namespace dst: HTTP 422 Deployment.apps "web" is invalid: '
+        "spec.selector: Required value"
+    ]
+    assert not [p for _m, p in reader.written() if "horizontalpodautoscalers" in p]
