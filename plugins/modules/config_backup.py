@@ -146,6 +146,10 @@ EXAMPLES = r"""
       - {group: monitoring.coreos.com, version: v1, kind: ServiceMonitor, plural: servicemonitors}
   register: config_backup
 
+- name: Say where it went
+  ansible.builtin.debug:
+    msg: "{{ config_backup.backups[0].path }}: sha256 {{ config_backup.backups[0].sha256 }}"
+
 # Later, on any machine with ansible:
 #   tar -xzf config-mplp-production-20261122T020000Z.tar.gz Secret/app-credentials.yaml
 #   ansible-vault view Secret/app-credentials.yaml
@@ -155,9 +159,9 @@ RETURN = r"""
 backups:
   description:
     - The backup, one entry in the shape every backup module of the collection returns.
-    - C(path) of the archive (in check mode, the one that would be written), C(manifest_path)
-      beside it, C(url) (where it is kept: the path), C(size) and C(sha256) of the archive,
-      and C(manifest), the manifest written beside it (in check mode, the one that would be).
+    - "C(path) of the archive (in check mode, the one that would be written), C(manifest_path)
+      beside it, C(url) (where it is kept, here the path), C(size) and C(sha256) of the archive,
+      and C(manifest), the manifest written beside it (in check mode, the one that would be)."
   returned: success
   type: list
   elements: dict
@@ -166,7 +170,7 @@ backups:
       manifest_path: /var/backups/k8s-config/us-east-1/config-mplp-production-20261122T020000Z.tar.gz.manifest.json
       url: /var/backups/k8s-config/us-east-1/config-mplp-production-20261122T020000Z.tar.gz
       size: 48213
-      sha256: 9f2c0e...
+      sha256: 3b1f7c2e9a0d4e5f8a6b7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f
       manifest: {kind: kubernetes-config, target: mplp-production, status: complete, objects: {Deployment: 10}}
 objects:
   description: Objects exported per kind (folder name in the archive).
