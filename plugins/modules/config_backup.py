@@ -108,12 +108,9 @@ options:
     type: str
     default: auto
     choices: [auto, keep, drop]
-  api_timeout:
-    description: Timeout in seconds of each Kubernetes API request.
-    type: float
-    default: 30
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - multiagent.ops.k8s
 attributes:
   check_mode:
     support: full
@@ -149,29 +146,32 @@ EXAMPLES = r"""
       - {group: monitoring.coreos.com, version: v1, kind: ServiceMonitor, plural: servicemonitors}
   register: config_backup
 
+- name: Say where it went
+  ansible.builtin.debug:
+    msg: "{{ config_backup.backups[0].path }}: sha256 {{ config_backup.backups[0].sha256 }}"
+
 # Later, on any machine with ansible:
 #   tar -xzf config-mplp-production-20261122T020000Z.tar.gz Secret/app-credentials.yaml
 #   ansible-vault view Secret/app-credentials.yaml
 """
 
 RETURN = r"""
-archive:
-  description: Path of the archive (in check mode, the one that would be written).
-  returned: always
-  type: str
-  sample: /var/backups/k8s-config/us-east-1/config-mplp-production-20261122T020000Z.tar.gz
-manifest:
-  description: Path of the manifest beside the archive; not returned in check mode.
-  returned: success and not check mode
-  type: str
-sha256:
-  description: SHA-256 of the archive.
-  returned: always
-  type: str
-size:
-  description: Size of the archive in bytes.
-  returned: always
-  type: int
+backups:
+  description:
+    - The backup, one entry in the shape every backup module of the collection returns.
+    - "C(path) of the archive (in check mode, the one that would be written), C(manifest_path)
+      beside it, C(url) (where it is kept, here the path), C(size) and C(sha256) of the archive,
+      and C(manifest), the manifest written beside it (in check mode, the one that would be)."
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - path: /var/backups/k8s-config/us-east-1/config-mplp-production-20261122T020000Z.tar.gz
+      manifest_path: /var/backups/k8s-config/us-east-1/config-mplp-production-20261122T020000Z.tar.gz.manifest.json
+      url: /var/backups/k8s-config/us-east-1/config-mplp-production-20261122T020000Z.tar.gz
+      size: 48213
+      sha256: 3b1f7c2e9a0d4e5f8a6b7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f
+      manifest: {kind: kubernetes-config, target: mplp-production, status: complete, objects: {Deployment: 10}}
 objects:
   description: Objects exported per kind (folder name in the archive).
   returned: always
@@ -198,17 +198,12 @@ encryption:
   type: str
 """
 
-import hashlib
-import os
-
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact, vault
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
-from ansible_collections.multiagent.ops.plugins.module_utils.backup.store import LocalStore, StoreError
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 
 
 def argspec():
-    return kube_module.argspec(
+    return k8s_module.argspec(
         namespace=dict(type="str", required=True),
         path=dict(type="path", required=True),
         prefix=dict(type="str"),
@@ -227,132 +222,13 @@ def argspec():
         include_secrets=dict(type="bool", default=False, no_log=False),
         vault_password=dict(type="str", no_log=True),
         vault_id=dict(type="str"),
-        node_ports=dict(type="str", default="auto", choices=list(kx.NODE_PORT_CHOICES)),
-        api_timeout=dict(type="float", default=30),
+        node_ports=dict(type="str", default="auto", choices=list(k8s_config.NODE_PORT_CHOICES)),
     )
-
-
-def _custom_types(reader, specs):
-    types = []
-    for spec in specs:
-        discovery = None
-        if not spec.get("plural"):
-            path = "/apis/%s/%s" % (spec["group"], spec["version"])
-            discovery = reader.get_optional(path, "discover %s/%s" % (spec["group"], spec["version"]))
-            if discovery is None:
-                raise kx.ExportError(
-                    "%s/%s is not served by this cluster (is the CRD of %s installed?)"
-                    % (spec["group"], spec["version"], spec["kind"])
-                )
-        types.append(kx.custom_type(spec, discovery))
-    dirs = [rt.dir for rt in types]
-    if len(set(dirs)) != len(dirs):
-        raise kx.ExportError("a custom resource is listed twice: %s" % ", ".join(sorted(dirs)))
-    return types
-
-
-def run(module, reader):
-    p = module.params
-    ns = p["namespace"]
-    if p["include_secrets"] and not p["vault_password"]:
-        module.fail_json(msg="include_secrets needs vault_password: Secrets are only ever stored encrypted")
-    if p["include_secrets"] and not vault.HAS_CRYPTOGRAPHY:
-        module.fail_json(
-            msg="include_secrets needs the Python package cryptography (ansible-core depends on it)"
-        )
-    started = artifact.utcnow()
-    try:
-        types = kx.builtin_types(p["kinds"], p["include_secrets"]) + _custom_types(
-            reader, p["custom_resources"]
-        )
-        namespace_obj = reader.get_optional("/api/v1/namespaces/%s" % ns, "read namespace %s" % ns)
-        if namespace_obj is None:
-            module.fail_json(msg="namespace %s does not exist; nothing was written" % ns)
-        listed = kx.list_types(reader, ns, types)
-        export = kx.export_namespace(
-            ns,
-            listed,
-            namespace_obj=namespace_obj,
-            include_secrets=p["include_secrets"],
-            vault_password=p["vault_password"],
-            vault_id=p["vault_id"],
-            node_ports=p["node_ports"],
-        )
-        data = kx.build_archive(export.files)
-    except (kx.ExportError, vault.VaultError) as exc:
-        module.fail_json(msg="Cannot back up namespace %s: %s; nothing was written" % (ns, exc))
-
-    name = artifact.archive_name(p["prefix"] or "config-%s" % ns, started, kx.ARCHIVE_EXT)
-    digest = hashlib.sha256(data).hexdigest()
-    result = dict(
-        changed=True,
-        archive=os.path.join(os.path.abspath(p["path"]), name),
-        sha256=digest,
-        size=len(data),
-        objects=export.counts,
-        files=export.index["files"],
-        left_out=export.left_out,
-        secrets_included=p["include_secrets"],
-        encryption=export.index["encryption"],
-    )
-    # Only the Secrets in the archive; what the result shows anyway (the namespace, paths,
-    # object names) is never starred out.
-    kx.mask(
-        module,
-        kx.secret_values(kx.exported_secrets(listed)),
-        visible=[ns, p["path"], result, artifact.manifest_name(result["archive"])],
-    )
-    if module.check_mode:
-        module.exit_json(**result)
-    store = written = None
-    try:
-        store = LocalStore(p["path"], create=True)
-        written = store.write_bytes(name, data)
-        if written != digest:
-            raise StoreError(
-                "%s was written with sha256 %s, expected %s" % (store.describe(name), written, digest)
-            )
-        finished = artifact.utcnow()
-        manifest = artifact.new_manifest(
-            kx.MANIFEST_KIND,
-            ns,
-            name,
-            kx.ARCHIVE_FORMAT,
-            kx.COMPRESSION,
-            size=len(data),
-            sha256=digest,
-            started=artifact.iso(started),
-            finished=artifact.iso(finished),
-            duration=round((finished - started).total_seconds(), 3),
-            objects=export.counts,
-            files=len(export.index["files"]),
-            secrets_included=p["include_secrets"],
-            encryption=export.index["encryption"],
-            content_format="%s v%d" % (kx.FORMAT, kx.FORMAT_VERSION),
-            cluster=reader.host,
-        )
-        manifest["status"] = "complete"
-        manifest_file = artifact.manifest_name(name)
-        store.write_bytes(manifest_file, artifact.encode_manifest(manifest))
-    except (StoreError, artifact.ArtifactError, OSError) as exc:
-        if written is not None:
-            # An archive without its manifest is no backup: do not leave one that looks like it.
-            try:
-                store.delete(name)
-            except (StoreError, OSError):
-                pass
-        module.fail_json(
-            msg="Cannot write the backup of namespace %s to %s: %s; no backup was stored"
-            % (ns, p["path"], exc),
-            **result,
-        )
-    result["manifest"] = store.describe(manifest_file)
-    module.exit_json(**result)
 
 
 def main():
-    module = kube_module.new_module(argspec(), supports_check_mode=True)
-    kube_module.legacy_main(module, run)
+    module = k8s_module.new_module(argspec(), supports_check_mode=True)
+    k8s_module.main(module, k8s_config.run_backup)
 
 
 if __name__ == "__main__":

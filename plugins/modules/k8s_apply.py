@@ -62,10 +62,11 @@ description:
     in O(secrets) are C(no_log) (masked everywhere by Ansible, also in C(-vvv)); values of
     Secrets in O(resources) of at least 6 characters are masked too (shorter ones would mask
     unrelated text), so prefer O(secrets) for credentials."
-  - "With O(wait), after all writes succeeded, the module waits for the rollouts of the
-    Deployments, StatefulSets and DaemonSets it created or changed (the rules of C(kubectl
-    rollout status)); a rollout that fails or does not finish in O(wait_timeout) fails the
-    task, naming the workloads, their pods' problems and still returning RV(results)."
+  - "With O(wait) (the default), after all writes succeeded, the module waits for the
+    rollouts of the Deployments, StatefulSets and DaemonSets it created or changed (the rules
+    of C(kubectl rollout status)); a rollout that fails or does not finish in O(wait_timeout)
+    fails the task, naming the workloads, their pods' problems and still returning
+    RV(results). O(wait_timeout) covers all the rollouts together."
   - "Failures name the object and the cause: an unreachable API, rejected credentials
     (401), a denied request (403, with the verb, resource and namespace), a conflict (409),
     an invalid object (422, with the fields the API names)."
@@ -118,14 +119,6 @@ options:
       annotations:
         description: Annotations of the Secret.
         type: dict
-  wait:
-    description: After all writes, wait for the rollouts of the Deployments, StatefulSets and DaemonSets this run created or changed.
-    type: bool
-    default: false
-  wait_timeout:
-    description: Seconds to wait for the rollouts, in all.
-    type: int
-    default: 300
   concurrency:
     description: How many objects of one tier are applied at the same time.
     type: int
@@ -162,12 +155,10 @@ options:
         scale_restore_hpa=true) ends that."
     type: dict
     default: {}
-  api_timeout:
-    description: Timeout in seconds of each Kubernetes API request.
-    type: float
-    default: 30
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - multiagent.ops.k8s
+  - multiagent.ops.wait
 attributes:
   check_mode:
     support: full
@@ -200,7 +191,6 @@ EXAMPLES = r"""
         data:
           password: "{{ vault_mplp_db_password }}"
     min_server_version: "1.25"
-    wait: true
     wait_timeout: 600
   register: deploy
 
@@ -269,17 +259,13 @@ diff:
   elements: dict
 """
 
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as kube_module
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.rollout import failure_message, wait_rollouts
-
-SHOWN = 10
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import runner
 
 
 def argspec():
-    return kube_module.argspec(
+    return k8s_module.argspec(
+        wait=True,
         resources=dict(type="list", elements="dict"),
         namespace=dict(type="str"),
         secrets=dict(
@@ -295,107 +281,19 @@ def argspec():
                 annotations=dict(type="dict"),
             ),
         ),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=300),
         concurrency=dict(type="int", default=8),
         field_manager=dict(type="str", default="multiagent.ops"),
         min_server_version=dict(type="str"),
         refuse_annotations=dict(type="list", elements="str", default=[], no_log=False),
         hold_fields=dict(type="dict", default={}),
-        api_timeout=dict(type="float", default=30),
     )
-
-
-def _names(labels):
-    shown = ", ".join(labels[:SHOWN])
-    return shown + (" and %d more" % (len(labels) - SHOWN) if len(labels) > SHOWN else "")
-
-
-def failure_text(plan, outcome):
-    """What failed, what was applied before and what was not attempted."""
-    by_action = {}
-    for item, result in zip(plan.items, outcome.results, strict=True):
-        by_action.setdefault(result["action"], []).append(item.label)
-    applied = [
-        "%d %s" % (len(by_action[a]), a) for a in ("created", "updated", "unchanged") if by_action.get(a)
-    ]
-    later = by_action.get("not_attempted") or []
-    return (
-        "%d object(s) could not be applied: %s. Applied: %s. Not attempted: %s. Nothing else was "
-        "changed; fix the cause and run again (the apply is idempotent)."
-        % (
-            len(outcome.failures),
-            "; ".join(outcome.failures),
-            ", ".join(applied) or "nothing",
-            _names(later) if later else "nothing",
-        )
-    )
-
-
-def run(module, reader, manifests, secret_values):
-    p = module.params
-    for annotation, fields in p["hold_fields"].items():
-        if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
-            module.fail_json(
-                msg="hold_fields: %s must map to a list of field paths, got %r; nothing was applied"
-                % (annotation, fields)
-            )
-    applier = Applier(
-        reader,
-        concurrency=p["concurrency"],
-        field_manager=p["field_manager"],
-        check_mode=module.check_mode,
-        diff=module._diff,
-        secret_values=secret_values,
-        hold_fields=p["hold_fields"],
-    )
-    try:
-        plan, version_doc = applier.prepare(
-            manifests, p["namespace"], p["min_server_version"], refuse_annotations=p["refuse_annotations"]
-        )
-    except ap.PlanError as exc:
-        module.fail_json(msg=ap.mask("Nothing was applied: %s" % exc, secret_values), changed=False)
-    outcome = applier.apply(plan)
-    result = dict(
-        changed=outcome.changed,
-        results=outcome.results,
-        summary=outcome.summary,
-        rollouts=[],
-        server_version=ap.server_version(version_doc)[0],
-    )
-    if module._diff:
-        result["diff"] = outcome.diffs
-    if outcome.failures:
-        module.fail_json(msg=failure_text(plan, outcome), **result)
-    if p["wait"] and not module.check_mode and outcome.targets:
-        result["rollouts"] = wait_rollouts(reader, outcome.targets, p["wait_timeout"])
-        late = [r for r in result["rollouts"] if not r["done"]]
-        if late:
-            module.fail_json(
-                msg="Applied (%s), but %d rollout(s) did not complete: %s"
-                % (
-                    ", ".join(
-                        "%s %s" % (count, action) for action, count in outcome.summary.items() if count
-                    ),
-                    len(late),
-                    "; ".join(failure_message(r) for r in late),
-                ),
-                **result,
-            )
-    module.exit_json(**result)
 
 
 def main():
-    module = kube_module.new_module(
+    module = k8s_module.new_module(
         argspec(), supports_check_mode=True, required_one_of=[("resources", "secrets")]
     )
-    try:
-        manifests = ap.collect(module.params["resources"], module.params["secrets"])
-    except ap.PlanError as exc:
-        module.fail_json(msg="Nothing was applied: %s" % exc, changed=False)
-    secret_values = ap.secret_values(manifests)
-    kx.mask(module, secret_values)
-    kube_module.legacy_main(module, lambda mod, reader: run(mod, reader, manifests, secret_values))
+    k8s_module.main(module, runner.run)
 
 
 if __name__ == "__main__":

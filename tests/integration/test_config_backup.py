@@ -96,6 +96,12 @@ def backup(ansible, source, path, secrets=False, **more):
     return result
 
 
+def archive_of(result):
+    """The path of the archive a config_backup result names (its one backup entry)."""
+    (entry,) = result["backups"]
+    return entry["path"]
+
+
 def restore(ansible, archive, args=(), **options):
     return call(ansible, "restore", args=args, archive=str(archive), **options)
 
@@ -124,7 +130,7 @@ def live_objects(ansible, source, namespace, tmp_path):
     result = backup(
         ansible, dict(source, namespace=namespace), tmp_path / ("now-%s" % uuid.uuid4().hex[:6]), secrets=True
     )
-    return archive_objects(result["archive"], source["password"])[0], result
+    return archive_objects(archive_of(result), source["password"])[0], result
 
 
 def retarget(label, obj, source_namespace, target_namespace):
@@ -176,8 +182,10 @@ def test_backup_strips_server_fields_and_leaves_out_generated_objects(ansible, s
     assert left_out["ConfigMap/kube-root-ca.crt"] == "created by Kubernetes in every namespace"
     assert left_out["ConfigMap/app-generated"] == "owned by Deployment/app (its controller recreates it)"
 
-    manifest, problems = artifact.verify_file(result["archive"])
-    assert problems == [] and result["manifest"] == result["archive"] + ".manifest.json"
+    (entry,) = result["backups"]
+    manifest, problems = artifact.verify_file(entry["path"])
+    assert problems == [] and entry["manifest_path"] == entry["path"] + ".manifest.json"
+    assert entry["manifest"] == manifest
     assert (manifest["kind"], manifest["target"], manifest["status"]) == (
         "kubernetes-config",
         source["namespace"],
@@ -185,9 +193,9 @@ def test_backup_strips_server_fields_and_leaves_out_generated_objects(ansible, s
     )
     assert manifest["secrets_included"] is False and manifest["encryption"] == "none"
     assert manifest["objects"]["Service"] == 2 and manifest["objects"]["Widget.%s" % source["group"]] == 1
-    assert manifest["sha256"] == result["sha256"] and manifest["size"] == result["size"]
+    assert manifest["sha256"] == entry["sha256"] and manifest["size"] == entry["size"]
 
-    objects, index = archive_objects(result["archive"])
+    objects, index = archive_objects(entry["path"])
     assert index["namespace_metadata"] == {"labels": {"team": "platform"}}
     for name, obj in objects.items():
         assert set(obj["metadata"]) <= {"name", "namespace", "labels", "annotations", "finalizers"}, name
@@ -202,8 +210,8 @@ def test_backup_strips_server_fields_and_leaves_out_generated_objects(ansible, s
     # Nothing changed in the namespace: the same bytes again (written elsewhere, as two
     # backups in the same second would have the same name).
     again = backup(ansible, source, tmp_path / "again")
-    assert again["sha256"] == result["sha256"]
-    assert Path(again["archive"]).read_bytes() == Path(result["archive"]).read_bytes()
+    assert again["backups"][0]["sha256"] == entry["sha256"]
+    assert Path(archive_of(again)).read_bytes() == Path(entry["path"]).read_bytes()
 
 
 def test_check_mode_backup_writes_nothing(ansible, source, tmp_path):
@@ -211,7 +219,9 @@ def test_check_mode_backup_writes_nothing(ansible, source, tmp_path):
         ansible, "backup", args=["--check"], namespace=source["namespace"], path=str(tmp_path / "dry")
     )
     assert run.rc == 0 and result["changed"] is True
-    assert "ConfigMap/app-config.yaml" in result["files"] and "manifest" not in result
+    assert "ConfigMap/app-config.yaml" in result["files"]
+    (entry,) = result["backups"]
+    assert entry["manifest"]["status"] == "complete" and entry["sha256"] == entry["manifest"]["sha256"]
     assert not (tmp_path / "dry").exists()
 
 
@@ -219,10 +229,10 @@ def test_secrets_are_stored_only_encrypted_and_open_with_ansible_vault(ansible, 
     result = archives["secret"]
     assert set(result["files"]) == expected_files(source, secrets=True)
     assert result["encryption"] == "ansible-vault-1.1-aes256"
-    raw = gzip.decompress(Path(result["archive"]).read_bytes()).decode("latin-1")
+    raw = gzip.decompress(Path(archive_of(result)).read_bytes()).decode("latin-1")
     assert leaks(raw, source) == []
 
-    shutil.unpack_archive(result["archive"], tmp_path / "x", format="gztar")
+    shutil.unpack_archive(archive_of(result), tmp_path / "x", format="gztar")
     stored = tmp_path / "x" / "Secret" / "app-credentials.yaml"
     assert vault.is_encrypted(stored.read_bytes())
     password_file = tmp_path / "vault-password"
@@ -293,7 +303,7 @@ def test_namespace_deleted_then_restored_gives_back_the_same_configuration(ansib
 
     after, result = live_objects(ansible, source, namespace, tmp_path)
     assert after == before
-    assert result["sha256"] == artifact.read_manifest(str(archive) + ".manifest.json")["sha256"]
+    assert result["backups"][0]["sha256"] == artifact.read_manifest(str(archive) + ".manifest.json")["sha256"]
     labels = client.CoreV1Api(api).read_namespace(namespace).metadata.labels
     assert labels["team"] == "platform"
 
@@ -305,7 +315,7 @@ def test_namespace_deleted_then_restored_gives_back_the_same_configuration(ansib
 
 
 def test_restore_into_another_namespace_rewrites_it_and_is_idempotent(ansible, source, archives, tmp_path):
-    archive = archives["secret"]["archive"]
+    archive = archive_of(archives["secret"])
     target = other_namespace(source, "copy")
     run, result = restore(
         ansible, archive, namespace=target, create_namespace=True, vault_password=source["password"]
@@ -333,7 +343,7 @@ def test_restore_into_another_namespace_rewrites_it_and_is_idempotent(ansible, s
 
 
 def test_restore_repairs_drift_and_leaves_the_rest_alone(ansible, kube, source, archives):
-    archive = archives["secret"]["archive"]
+    archive = archive_of(archives["secret"])
     target = other_namespace(source, "drift")
     run, _result = restore(
         ansible, archive, namespace=target, create_namespace=True, vault_password=source["password"]
@@ -395,7 +405,7 @@ def test_check_mode_restore_creates_nothing(ansible, kube, source, archives):
     target = other_namespace(source, "dry")
     run, result = restore(
         ansible,
-        archives["secret"]["archive"],
+        archive_of(archives["secret"]),
         args=["--check"],
         namespace=target,
         create_namespace=True,
@@ -413,7 +423,7 @@ def test_restore_chosen_kinds_and_names_only(ansible, kube, source, archives):
     target = other_namespace(source, "pick")
     run, result = restore(
         ansible,
-        archives["plain"]["archive"],
+        archive_of(archives["plain"]),
         namespace=target,
         create_namespace=True,
         names=["ConfigMap/app-*", "Service/app"],
@@ -427,7 +437,7 @@ def test_restore_chosen_kinds_and_names_only(ansible, kube, source, archives):
 
 @pytest.mark.parametrize("damage", ["flipped", "truncated", "no-manifest", "manifest-edited"])
 def test_damaged_archive_is_refused_and_nothing_changes(ansible, kube, source, archives, tmp_path, damage):
-    original = Path(archives["secret"]["archive"])
+    original = Path(archive_of(archives["secret"]))
     archive = tmp_path / original.name
     data = original.read_bytes()
     manifest = json.loads(Path(str(original) + ".manifest.json").read_text())
@@ -461,14 +471,14 @@ def test_wrong_vault_password_is_named_and_nothing_changes(ansible, kube, source
     target = other_namespace(source, "wrongpw")
     run, result = restore(
         ansible,
-        archives["secret"]["archive"],
+        archive_of(archives["secret"]),
         namespace=target,
         create_namespace=True,
         vault_password="not-the-password",
     )
     assert run.rc != 0
     assert "cannot decrypt Secret/app-credentials.yaml: wrong vault password" in result["msg"]
-    run, result = restore(ansible, archives["secret"]["archive"], namespace=target, create_namespace=True)
+    run, result = restore(ansible, archive_of(archives["secret"]), namespace=target, create_namespace=True)
     assert run.rc != 0 and "give the vault password, or leave Secrets out" in result["msg"]
     with pytest.raises(client.ApiException) as missing:
         client.CoreV1Api(kube[CLUSTER]).read_namespace(target)

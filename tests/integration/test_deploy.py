@@ -329,7 +329,7 @@ def test_a_deploy_during_maintenance_is_refused_until_it_is_disabled(ansible, ku
     refused = run(ansible, DEPLOY, namespace)
     assert refused.rc != 0
     message = " ".join(refused.failure_messages())
-    assert "Nothing was applied" in message
+    assert "Cannot apply the batch: " in message and "; nothing was changed" in message
     assert "Service %s/mplp-core carries multiagent.ops/recorded-selector" % namespace in message
     assert "Deployment %s/mplp-core carries multiagent.ops/recorded-replicas" % namespace in message
     assert core_api(kube).read_namespaced_service("mplp-core", namespace).spec.selector == selector

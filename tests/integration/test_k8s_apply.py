@@ -321,8 +321,9 @@ def test_a_missing_referenced_secret_fails_before_anything_is_written(ansible, k
     run, result = call(ansible, resources, secrets)
     assert run.rc != 0
     assert result["msg"].startswith(
-        "Nothing was applied: Deployment %s/gamma needs Secret gamma-tls" % namespace
+        "Cannot apply the batch: Deployment %s/gamma needs Secret gamma-tls" % namespace
     )
+    assert result["msg"].endswith("; nothing was changed")
     assert "(volume tls)" in result["msg"]
     assert not namespace_exists(kube, namespace)
 

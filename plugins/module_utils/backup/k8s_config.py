@@ -1,6 +1,7 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Configuration backup of a namespace: export, archive, and the plan of a restore.
+"""Configuration backup of a namespace: export, archive and restore (multiagent.ops.config_backup
+and multiagent.ops.config_restore, whose runners are at the end).
 
 Export: what the API server returns is cleaned down to what a person or a tool wrote
 (server-set fields, controller-owned and auto-generated objects left out, see clean() and
@@ -12,37 +13,37 @@ owners and sorted YAML keys, so an unchanged namespace gives the same bytes.
 Secrets are exported only when asked for, and then each file is an ansible-vault
 document (see vault.py): ``ansible-vault view Secret/x.yaml`` opens it.
 
-Restore: objects are applied in dependency order (the order of BUILTIN, custom resources
-last) into the same or another namespace. An object is unchanged when every field the
-archive sets has the archived value in the live object (fields the server or others
-added are not looked at); otherwise it is updated with a JSON merge patch of the archived
-object, which sets exactly those fields. ConfigMap and Secret ``data``/``binaryData`` are
-restored exactly (keys added since the backup are removed).
+Restore: the archived objects go through the one apply engine (k8s/apply/applier.py) with
+the restore's policy (:class:`RestorePolicy`), in dependency order (the order of BUILTIN,
+custom resources last, a tier per kind) into the same or another namespace. An object is
+unchanged when every field the archive sets has the archived value in the live object
+(fields the server or others added are not looked at); otherwise it is updated with a
+JSON merge patch of the archived object, which sets exactly those fields. ConfigMap and
+Secret ``data``/``binaryData`` are restored exactly (keys added since the backup are
+removed).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import fnmatch
 import gzip
+import hashlib
 import io
 import json
+import os
 import posixpath
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
-try:
-    import yaml
-
-    HAS_YAML = True
-except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
-    HAS_YAML = False
-
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import vault
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact, vault
+from ansible_collections.multiagent.ops.plugins.module_utils.backup.store import LocalStore, StoreError
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, status_message
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_quantity
 
 FORMAT = "multiagent.ops/kubernetes-config"
@@ -52,8 +53,6 @@ INDEX = "index.yaml"
 ARCHIVE_EXT = ".tar.gz"
 ARCHIVE_FORMAT = "tar"
 COMPRESSION = "gzip"
-REDACTED = "<redacted>"
-REDACTED_CHANGED = "<redacted, changed>"
 MAX_MEMBER = 64 << 20  # a single object file larger than this is not a Kubernetes object
 
 
@@ -396,47 +395,14 @@ def clean_namespace(namespace_obj):
 
 
 # ---------------------------------------------------------------------------------------
-# YAML and the archive
-
-# Characters YAML 1.1 counts as line breaks besides CR and LF (NEL, LINE SEPARATOR,
-# PARAGRAPH SEPARATOR): only a double-quoted scalar, which escapes them, keeps them.
-YAML_ONLY_QUOTED = ("\x85", "\u2028", "\u2029")
+# The archive
 
 
-if HAS_YAML:
-
-    class _Dumper(yaml.SafeDumper):
-        """Sorted keys; multi-line strings (config files in ConfigMaps) as literal blocks."""
-
-    def _represent_str(dumper, value):
-        if any(ch in value for ch in YAML_ONLY_QUOTED):
-            # YAML reads these as line breaks in any other style (a plain or block scalar
-            # would come back with a newline or a space): double quotes escape them.
-            style = '"'
-        elif "\n" in value:
-            style = "|"
-        else:
-            style = None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-    _Dumper.add_representer(str, _represent_str)
-
-
-def dump_yaml(obj):
-    if not HAS_YAML:
-        raise ExportError("the Python package PyYAML is needed")
-    return yaml.dump(
-        obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 16
-    ).encode("utf-8")
-
-
-def load_yaml(data, where):
-    if not HAS_YAML:
-        raise ExportError("the Python package PyYAML is needed")
+def _load_yaml(data, where):
     try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise ExportError("%s is not valid YAML: %s" % (where, str(exc).splitlines()[0])) from None
+        return wl.load_yaml(data, where)
+    except wl.YamlError as exc:
+        raise ExportError(str(exc)) from None
 
 
 class Export:
@@ -480,7 +446,7 @@ def export_namespace(
                 left_out.append({"object": object_name(rt, item), "reason": reason})
                 continue
             obj = clean(rt, item, node_ports=node_ports)
-            data = dump_yaml(obj)
+            data = wl.dump_yaml(obj)
             if rt.kind == SECRET:
                 data = vault.encrypt(data, vault_password, salt=salt_for(data), vault_id=vault_id)
             files[member_name(rt, obj["metadata"]["name"])] = data
@@ -500,7 +466,7 @@ def export_namespace(
         "resources": resources,
         "files": sorted(files),
     }
-    files[INDEX] = dump_yaml(index)
+    files[INDEX] = wl.dump_yaml(index)
     return Export(files, counts, left_out, index)
 
 
@@ -559,7 +525,7 @@ def read_archive(data):
         raise ExportError("the archive cannot be read: %s" % exc) from None
     if INDEX not in files:
         raise ExportError("the archive has no %s: it was not written by config_backup" % INDEX)
-    index = load_yaml(files.pop(INDEX), INDEX)
+    index = _load_yaml(files.pop(INDEX), INDEX)
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise ExportError("%s does not describe a %s archive" % (INDEX, FORMAT))
     if int(index.get("format_version") or 0) > FORMAT_VERSION:
@@ -659,7 +625,7 @@ def load_objects(index, files, vault_password=None, kinds=None, names=None, excl
                     raise ExportError("cannot decrypt %s: %s" % (member, exc)) from None
             elif rt.kind == SECRET:
                 raise ExportError("%s is not encrypted; refusing a Secret stored in clear" % member)
-            obj = load_yaml(data, member)
+            obj = _load_yaml(data, member)
             if not isinstance(obj, dict) or _meta(obj).get("name") != name or obj.get("kind") != rt.kind:
                 raise ExportError("%s does not hold %s %s" % (member, rt.kind, name))
             chosen.append((rt, obj))
@@ -708,31 +674,6 @@ def scaled_by_autoscaler(objects):
             if ref.get("kind") and ref.get("name"):
                 targets.add((ref["kind"], ref["name"]))
     return targets
-
-
-def is_subset(desired, live):
-    """True when every field ``desired`` sets has that value in ``live`` (lists compared
-    element by element with the same rule, and of the same length). A ``None`` in
-    ``desired`` matches a missing field."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return False
-        for key, value in desired.items():
-            if value is None:
-                if live.get(key) is not None:
-                    return False
-            elif key not in live or not is_subset(value, live[key]):
-                return False
-        return True
-    if isinstance(desired, list):
-        return (
-            isinstance(live, list)
-            and len(desired) == len(live)
-            and all(is_subset(want, have) for want, have in zip(desired, live, strict=True))
-        )
-    if isinstance(desired, bool) or isinstance(live, bool):
-        return desired is live
-    return desired == live
 
 
 EXACT_MAPS = {"ConfigMap": ("data", "binaryData"), "Secret": ("data",)}
@@ -837,131 +778,357 @@ def _strip_none(value):
     return value
 
 
-def redact(rt, obj, compared_to=None):
-    """A Secret with every value replaced (keys kept); a changed value (against the same
-    key in ``compared_to``) reads differently, so a diff shows which keys change."""
-    if rt.kind != SECRET or not isinstance(obj, dict):
-        return obj
-    result = copy.deepcopy(obj)
-    other = (compared_to or {}) if isinstance(compared_to, dict) else {}
-    for field in ("data", "stringData"):
-        values = result.get(field)
-        if not isinstance(values, dict):
-            continue
-        before = other.get(field) if isinstance(other.get(field), dict) else None
-        result[field] = {
-            key: (
-                REDACTED_CHANGED
-                if before is not None and (key not in before or before[key] != value)
-                else REDACTED
-            )
-            for key, value in values.items()
-        }
-    annotations = _meta(result).get("annotations")
-    if isinstance(annotations, dict) and "kubectl.kubernetes.io/last-applied-configuration" in annotations:
-        annotations["kubectl.kubernetes.io/last-applied-configuration"] = REDACTED
-    return result
-
-
 def diff_entry(rt, label, live, desired):
     """An Ansible diff for one object: the live fields the archive sets, and the archive's."""
     after = _strip_none(desired)
     before = project(live, desired) if live is not None else None
     if rt.kind == SECRET:
-        before, after = redact(rt, before), redact(rt, after, compared_to=before and live)
+        before, after = wl.redact_secret(before), wl.redact_secret(after, compared_to=before and live)
     return {
         "before_header": "%s (live)" % label,
         "after_header": "%s (archive)" % label,
-        "before": dump_yaml(before).decode("utf-8") if before is not None else "",
-        "after": dump_yaml(after).decode("utf-8"),
+        "before": wl.dump_yaml(before).decode("utf-8") if before is not None else "",
+        "after": wl.dump_yaml(after).decode("utf-8"),
     }
 
 
-def plan(objects, live_by_type, autoscaled=()):
-    """Per object ``{rt, object, label, action, body}``: ``create`` (body: the object),
-    ``update`` (body: a merge patch) or ``none``. ``live_by_type``: ``{dir: {name: live}}``."""
-    steps = []
+class RestorePolicy(ap.Policy):
+    """How the applier writes an archived object (see the module docstring): created as
+    archived; an existing one gets the JSON merge patch of :func:`desired_state` and is
+    applied when it already holds every field of that; diffs show the live values of the
+    archived fields and the archived ones; failures read ``Failed to update Kind/name in
+    namespace ns: HTTP 422 <the API's reason>``."""
+
+    def __init__(self, autoscaled=()):
+        self.autoscaled = set(autoscaled)
+
+    def update(self, item, live):
+        desired = desired_state(item.api_type, item.manifest, live, self.autoscaled)
+        return ap.Update(merge_patch(desired), resources.MERGE, wl.is_subset(desired, live), desired=desired)
+
+    def diff(self, item, live, answer, update, check_mode):
+        return diff_entry(
+            item.api_type, item.label, live, item.manifest if update is None else update.desired
+        )
+
+    def failure(self, item, verb, status, answer, host):
+        return "Failed to %s %s%s: HTTP %d %s" % (
+            "update" if verb == "patch" else verb,
+            item.label,
+            " in namespace %s" % item.namespace if item.namespace else "",
+            status,
+            status_message(answer) or "no reason given",
+        )
+
+
+def restore_plan(objects, target, autoscaled=(), namespace_metadata=None):
+    """The applier's Plan of a restore of ``objects`` (``[(ResourceType, object)]`` in
+    restore order, retargeted) into ``target``: one tier per kind, and before them the
+    Namespace itself when ``namespace_metadata`` (its archived labels and annotations) is
+    given. Replicas of the workloads in ``autoscaled`` are set only on create."""
+    policy = RestorePolicy(autoscaled)
+    items = []
+    if namespace_metadata is not None:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": dict(namespace_metadata, name=target)}
+        label = object_name(resources.NAMESPACE.kind, target)
+        items.append(ap.Item(resources.NAMESPACE, body, None, target, 0, 0, policy, label=label))
+    tiers = {}
     for rt, obj in objects:
         name = _meta(obj)["name"]
-        live = (live_by_type.get(rt.dir) or {}).get(name)
+        tier = tiers.setdefault(rt.dir, len(tiers) + 1)
+        items.append(ap.Item(rt, obj, target, name, tier, len(items), policy, label=object_name(rt, name)))
+    return ap.Plan(items)
+
+
+def live_state(items, listed):
+    """``{item.key: live object or None}`` of the archived objects among ``items``, from one
+    LIST per kind (``[(ResourceType, items)]``); the listed items get the kind and
+    apiVersion a LIST leaves out."""
+    by_dir = {rt.dir: {_meta(obj).get("name"): obj for obj in found} for rt, found in listed}
+    state = {}
+    for item in items:
+        rt = item.api_type
+        if not isinstance(rt, ResourceType):
+            continue
+        live = (by_dir.get(rt.dir) or {}).get(item.name)
         if live is not None:
-            # Items of a LIST carry no kind or apiVersion of their own.
             live = dict(
                 live, apiVersion=live.get("apiVersion") or rt.api_version, kind=live.get("kind") or rt.kind
             )
-        step = {"rt": rt, "object": obj, "label": object_name(rt, name), "live": live}
-        if live is None:
-            step.update(action="create", body=copy.deepcopy(obj))
-        else:
-            desired = desired_state(rt, obj, live, autoscaled)
-            if is_subset(desired, live):
-                step.update(action="none", body=None)
-            else:
-                step.update(action="update", body=merge_patch(desired), desired=desired)
-        steps.append(step)
-    return steps
-
-
-MASK_MIN = 6  # shorter Secret values would mask unrelated text (names, numbers) in the output
-
-
-def mask(module, values, visible=()):
-    """Have Ansible replace these values in anything the module returns (a second line of
-    defence: results are built without Secret values in the first place).
-
-    ``visible``: what the result shows anyway (the namespace, paths, object names; strings,
-    or lists and dicts of them, keys included). A value found in one of them is not masked:
-    starring it out would corrupt the result (``config-********-...tar.gz``) and hide
-    nothing, the text being in the result already.
-    """
-    shown = list(_strings(visible))
-    target = getattr(module, "_module", module)  # kubernetes.core's class wraps AnsibleModule
-    target.no_log_values.update(
-        v
-        for v in values
-        if isinstance(v, str) and len(v) >= MASK_MIN and not any(v in text for text in shown)
-    )
-
-
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            yield from _strings(item)
+        state[item.key] = live
+    return state
 
 
 def exported_secrets(listed):
-    """``[(rt, Secret)]`` of ``listed`` (``[(rt, items)]``) that an export writes: not those
-    it leaves out (ServiceAccount tokens, owned ones), whose values never reach the archive."""
-    return [
-        (rt, obj)
-        for rt, items in listed
-        if rt.kind == SECRET
-        for obj in items
-        if skip_reason(rt, obj) is None
-    ]
+    """The Secrets of ``listed`` (``[(rt, items)]``) that an export writes: not those it
+    leaves out (ServiceAccount tokens, owned ones), whose values never reach the archive."""
+    return [obj for rt, items in listed if rt.kind == SECRET for obj in items if skip_reason(rt, obj) is None]
 
 
-def secret_values(objects):
-    """Every Secret value (base64 as stored, and decoded when it is text) of the objects,
-    for the module to mask in anything it prints."""
-    values = set()
-    for rt, obj in objects:
-        if rt.kind != SECRET:
-            continue
-        for value in (obj.get("data") or {}).values():
-            if not isinstance(value, str):
-                continue
-            values.add(value)
+# ---------------------------------------------------------------------------------------
+# The runners of multiagent.ops.config_backup and multiagent.ops.config_restore
+
+
+def custom_types(client, specs):
+    """The ResourceTypes of the ``custom_resources`` option; a spec without a plural is
+    looked up with one discovery GET."""
+    types = []
+    for spec in specs:
+        discovery = None
+        if not spec.get("plural"):
+            api_version = "%s/%s" % (spec["group"], spec["version"])
+            discovery = client.get_optional(
+                resources.discovery_path(api_version), "discover %s" % api_version
+            )
+            if discovery is None:
+                raise ExportError(
+                    "%s is not served by this cluster (is the CRD of %s installed?)"
+                    % (api_version, spec["kind"])
+                )
+        types.append(custom_type(spec, discovery))
+    dirs = [rt.dir for rt in types]
+    if len(set(dirs)) != len(dirs):
+        raise ExportError("a custom resource is listed twice: %s" % ", ".join(sorted(dirs)))
+    return types
+
+
+def run_backup(request, client, now=artifact.utcnow):
+    """Export a namespace into an archive and its manifest (multiagent.ops.config_backup)."""
+    p = request.params
+    ns = p["namespace"]
+    if p["include_secrets"] and not p["vault_password"]:
+        raise OpsError("include_secrets needs vault_password: Secrets are only ever stored encrypted")
+    if p["include_secrets"] and not vault.HAS_CRYPTOGRAPHY:
+        raise OpsError("include_secrets needs the Python package cryptography (ansible-core depends on it)")
+    started = now()
+    try:
+        types = builtin_types(p["kinds"], p["include_secrets"]) + custom_types(client, p["custom_resources"])
+        namespace_obj = client.get_optional(resources.namespace_path(ns), "read namespace %s" % ns)
+        if namespace_obj is None:
+            raise OpsError(nothing_changed("namespace %s does not exist" % ns))
+        listed = list_types(client, ns, types)
+        export = export_namespace(
+            ns,
+            listed,
+            namespace_obj=namespace_obj,
+            include_secrets=p["include_secrets"],
+            vault_password=p["vault_password"],
+            vault_id=p["vault_id"],
+            node_ports=p["node_ports"],
+        )
+        data = build_archive(export.files)
+    except (ExportError, vault.VaultError) as exc:
+        raise OpsError(nothing_changed("Cannot back up namespace %s: %s" % (ns, exc))) from None
+
+    name = artifact.archive_name(p["prefix"] or "config-%s" % ns, started, ARCHIVE_EXT)
+    digest = hashlib.sha256(data).hexdigest()
+
+    def described(finished):
+        manifest = artifact.new_manifest(
+            MANIFEST_KIND,
+            ns,
+            name,
+            ARCHIVE_FORMAT,
+            COMPRESSION,
+            size=len(data),
+            sha256=digest,
+            started=artifact.iso(started),
+            finished=artifact.iso(finished),
+            duration=round((finished - started).total_seconds(), 3),
+            objects=export.counts,
+            files=len(export.index["files"]),
+            secrets_included=p["include_secrets"],
+            encryption=export.index["encryption"],
+            content_format="%s v%d" % (FORMAT, FORMAT_VERSION),
+            cluster=client.host,
+        )
+        manifest["status"] = "complete"
+        return manifest
+
+    path = os.path.join(os.path.abspath(os.path.expanduser(p["path"])), name)
+    result = dict(
+        changed=True,
+        backups=[artifact.backup_entry(path, described(now()))],
+        objects=export.counts,
+        files=export.index["files"],
+        left_out=export.left_out,
+        secrets_included=p["include_secrets"],
+        encryption=export.index["encryption"],
+    )
+    # Only the Secrets in the archive; what the result shows anyway (the namespace, paths,
+    # object names) is never starred out.
+    request.mask(wl.maskable(wl.secret_values(exported_secrets(listed)), visible=[ns, p["path"], result]))
+    if request.check_mode:
+        return result
+    store = written = None
+    try:
+        store = LocalStore(p["path"], create=True)
+        written = store.write_bytes(name, data)
+        if written != digest:
+            raise StoreError(
+                "%s was written with sha256 %s, expected %s" % (store.describe(name), written, digest)
+            )
+        manifest = described(now())
+        store.write_bytes(artifact.manifest_name(name), artifact.encode_manifest(manifest))
+    except (StoreError, artifact.ArtifactError, OSError) as exc:
+        left = written is not None
+        if left:
+            # An archive without its manifest is no backup: do not leave one that looks like it.
             try:
-                values.add(base64.b64decode(value, validate=True).decode("utf-8"))
-            except (binascii.Error, UnicodeDecodeError, ValueError):
+                store.delete(name)
+                left = False
+            except (StoreError, OSError):
                 pass
-        for value in (obj.get("stringData") or {}).values():
-            values.add(str(value))
-    return values
+        text = "Cannot write the backup of namespace %s to %s: %s" % (ns, p["path"], exc)
+        if left:
+            text += (
+                "; no backup was stored, and the incomplete archive %s could not be removed"
+                % store.describe(name)
+            )
+        raise OpsError(
+            text if left else nothing_changed(text), **dict(result, changed=left, backups=[])
+        ) from None
+    result["backups"] = [artifact.backup_entry(store.describe(name), manifest, url=store.url(name))]
+    return result
+
+
+class Backup:
+    """A verified archive: its ``manifest`` and ``index``, the chosen ``objects`` and
+    ``autoscaled``, the workloads an HPA of the archive scales (chosen or not)."""
+
+    def __init__(self, manifest, index, objects, autoscaled):
+        self.manifest = manifest
+        self.index = index
+        self.objects = objects
+        self.autoscaled = autoscaled
+
+
+def read_backup(path, vault_password=None, kinds=None, names=None, exclude=None):
+    """The archive at ``path`` verified against its manifest and read (Secrets decrypted);
+    raises ExportError naming the problem, before anything else happens."""
+    manifest, problems = artifact.verify_file(path)
+    if problems:
+        raise ExportError("the archive cannot be trusted: %s" % "; ".join(problems))
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ExportError("cannot read it: %s" % exc) from None
+    # What is read is what was verified (the file could be replaced in between).
+    problems = artifact.check_content(manifest, hashlib.sha256(data).hexdigest(), len(data))
+    if problems:
+        raise ExportError("; ".join(problems))
+    index, files = read_archive(data)
+    problems = check_manifest(manifest, index)
+    if problems:
+        raise ExportError("; ".join(problems))
+    objects = load_objects(index, files, vault_password, kinds=kinds, names=names, exclude=exclude)
+    # Every HPA of the archive, chosen or not: a restore of the Deployments alone must not
+    # reset the replicas an archived HPA manages either.
+    autoscaled = scaled_by_autoscaler(load_objects(index, files, kinds=["HorizontalPodAutoscaler"]))
+    return Backup(manifest, index, objects, autoscaled)
+
+
+RESTORE_ACTIONS = {"created": "create", "updated": "update", "unchanged": "none"}
+
+
+def restore_result(plan, outcome, result):
+    """``result`` with what the restore did: ``namespace_created``, the ``created``,
+    ``updated`` and ``unchanged`` objects and ``objects`` (``{object, action}``), in restore
+    order; with ``failed_objects`` and ``not_attempted`` after a failure."""
+    failed, later = [], []
+    for key in ("created", "updated", "unchanged", "objects"):
+        result[key] = []
+    for item, entry in zip(plan.items, outcome.results, strict=True):
+        action = entry["action"]
+        if action == "failed":
+            failed.append(item.label)
+        elif action == "not_attempted":
+            later.append(item.label)
+        elif item.api_type.key == resources.NAMESPACE.key:
+            result["namespace_created"] = action == "created"
+        else:
+            result[action].append(item.label)
+            result["objects"].append({"object": item.label, "action": RESTORE_ACTIONS[action]})
+    if failed:
+        result.update(failed_objects=failed, not_attempted=later)
+    return result
+
+
+def restore_failure(plan, outcome, check_mode):
+    """The message of a restore that failed (or whose dry run the API server refused)."""
+    failures = "; ".join(outcome.failures)
+    if check_mode:
+        return nothing_changed("The API server rejects the restore (dry run): %s" % failures)
+    applied, later = [], []
+    for item, entry in zip(plan.items, outcome.results, strict=True):
+        if entry["action"] in ("created", "updated"):
+            applied.append(item.label)
+        elif entry["action"] == "not_attempted":
+            later.append(item.label)
+    text = (
+        "%s. Applied before the failure: %s. Not attempted: %s. The restore is idempotent: fix the cause "
+        "and run it again" % (failures, ", ".join(applied) or "nothing", ", ".join(later) or "nothing")
+    )
+    return text + "." if outcome.changed else nothing_changed(text)
+
+
+def run_restore(request, client):
+    """Put a namespace's objects back from an archive (multiagent.ops.config_restore)."""
+    p = request.params
+    path = p["archive"]
+    try:
+        backup = read_backup(
+            path, p["vault_password"], kinds=p["kinds"], names=p["names"], exclude=p["exclude"]
+        )
+    except (ExportError, vault.VaultError) as exc:
+        raise OpsError(nothing_changed("Cannot restore from %s: %s" % (path, exc))) from None
+    source = backup.index["namespace"]
+    target = p["namespace"] or source
+    # Only the Secrets restored; what the result shows anyway (namespaces, the archive's
+    # path, object names) is never starred out.
+    visible = [path, artifact.manifest_name(path), source, target, backup.manifest.get("sha256")]
+    visible += [object_name(rt, obj) for rt, obj in backup.objects]
+    secrets = [obj for rt, obj in backup.objects if rt.kind == SECRET]
+    values = wl.secret_values(secrets)
+    request.mask(wl.maskable(values, visible=[v for v in visible if v]))
+
+    objects = [(rt, retarget(rt, obj, source, target)) for rt, obj in backup.objects]
+    namespace_obj = client.get_optional(resources.namespace_path(target), "read namespace %s" % target)
+    if namespace_obj is None and not p["create_namespace"]:
+        raise OpsError(
+            nothing_changed("namespace %s does not exist; set create_namespace to create it" % target)
+        )
+    if namespace_obj is not None and (
+        _meta(namespace_obj).get("deletionTimestamp")
+        or (namespace_obj.get("status") or {}).get("phase") == "Terminating"
+    ):
+        raise OpsError(
+            nothing_changed("namespace %s is being deleted; wait until it is gone, then restore" % target)
+        )
+    created = None if namespace_obj is not None else backup.index.get("namespace_metadata") or {}
+    plan = restore_plan(objects, target, backup.autoscaled, namespace_metadata=created)
+    if namespace_obj is None:
+        live = dict.fromkeys((item.key for item in plan.items), None)
+    else:
+        types = list({rt.dir: rt for rt, _obj in objects}.values())
+        try:
+            live = live_state(plan.items, list_types(client, target, types))
+        except ExportError as exc:
+            raise OpsError(nothing_changed("Cannot restore into namespace %s: %s" % (target, exc))) from None
+
+    applier = Applier(client, check_mode=request.check_mode, diff=request.diff, secret_values=values)
+    outcome = applier.apply(plan, live)
+    result = dict(
+        changed=outcome.changed,
+        namespace=target,
+        source_namespace=source,
+        namespace_created=False,
+        sha256=backup.manifest.get("sha256"),
+    )
+    restore_result(plan, outcome, result)
+    if request.diff:
+        result["diff"] = outcome.diffs
+    if outcome.failures:
+        raise OpsError(restore_failure(plan, outcome, request.check_mode), **result)
+    return result

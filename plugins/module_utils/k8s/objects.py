@@ -3,12 +3,30 @@
 """Pure helpers over Kubernetes objects (plain dicts as the API returns them).
 
 Nothing here talks to a cluster: the collectors fetch, these functions interpret, so the
-interpretation is unit-tested with literal objects.
+interpretation is unit-tested with literal objects. Besides workloads, pods and events:
+whether one object already holds another's fields (:func:`is_subset`), Secrets kept out
+of output (:func:`redact_secret`, :func:`secret_values`, :func:`maskable`, :func:`mask`)
+and the deterministic YAML of archives and diffs (:func:`dump_yaml`, :func:`load_yaml`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import copy
 import datetime
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
+    HAS_YAML = False
+
+REDACTED = "<redacted>"
+REDACTED_CHANGED = "<redacted, changed>"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MASK_MIN = 6  # shorter Secret values would mask unrelated text (names, numbers) in the output
 
 
 def parse_time(value):
@@ -182,3 +200,183 @@ def recent_events(events, now, window_seconds):
         )
     selected.sort(key=lambda e: e["last_seen"], reverse=True)
     return selected
+
+
+# ---------------------------------------------------------------------------------------
+# Comparing objects
+
+
+def is_subset(desired, live):
+    """True when every field ``desired`` sets has that value in ``live`` (lists compared
+    element by element with the same rule, and of the same length). A ``None`` in
+    ``desired`` matches a missing field."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return False
+        for key, value in desired.items():
+            if value is None:
+                if live.get(key) is not None:
+                    return False
+            elif key not in live or not is_subset(value, live[key]):
+                return False
+        return True
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(desired) == len(live)
+            and all(is_subset(want, have) for want, have in zip(desired, live, strict=True))
+        )
+    if isinstance(desired, bool) or isinstance(live, bool):
+        return desired is live
+    return desired == live
+
+
+# ---------------------------------------------------------------------------------------
+# Secrets in output
+
+
+def is_secret(obj):
+    """A core Secret (``v1``; a custom kind may be called Secret too)."""
+    api_version = obj.get("apiVersion") or "v1"
+    return obj.get("kind") == "Secret" and "/" not in api_version
+
+
+def text(value):
+    """A Secret or ConfigMap value as the API stores it: a string (booleans as YAML writes them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def redact_secret(obj, compared_to=None):
+    """A Secret with every value of ``data``/``stringData`` (and its last-applied
+    configuration) replaced, keys kept: ``<redacted>``, or ``<redacted, changed>`` where the
+    value differs from the same key's in ``compared_to``, so a diff shows which keys change."""
+    if not isinstance(obj, dict):
+        return obj
+    result = copy.deepcopy(obj)
+    other = compared_to if isinstance(compared_to, dict) else {}
+    for field in ("data", "stringData"):
+        values = result.get(field)
+        if not isinstance(values, dict):
+            continue
+        before = other.get(field) if isinstance(other.get(field), dict) else None
+        result[field] = {
+            key: (
+                REDACTED_CHANGED
+                if before is not None and (key not in before or before[key] != value)
+                else REDACTED
+            )
+            for key, value in values.items()
+        }
+    annotations = meta(result).get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        annotations[LAST_APPLIED] = REDACTED
+    return result
+
+
+def secret_values(secrets):
+    """Every value of these Secrets, as written and as the other side of base64 (``data``
+    decoded when it is text, ``stringData`` encoded), for masking in output."""
+    values = set()
+    for secret in secrets:
+        for field in ("data", "stringData"):
+            for value in (secret.get(field) or {}).values():
+                if value is None:
+                    continue
+                written = text(value)
+                values.add(written)
+                if field == "stringData":
+                    values.add(base64.b64encode(written.encode("utf-8")).decode("ascii"))
+                    continue
+                try:
+                    values.add(base64.b64decode(written, validate=True).decode("utf-8"))
+                except (binascii.Error, UnicodeDecodeError, ValueError):
+                    pass
+    return values
+
+
+def maskable(values, visible=()):
+    """The ``values`` worth masking in a result: strings of at least MASK_MIN characters that
+    are not part of what the result shows anyway (``visible``: strings, or lists and dicts of
+    them, keys included). Starring out the namespace or a path
+    (``config-********-...tar.gz``) would corrupt the result and hide nothing."""
+    shown = list(_strings(visible))
+    return {
+        value
+        for value in values
+        if isinstance(value, str) and len(value) >= MASK_MIN and not any(value in seen for seen in shown)
+    }
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _strings(item)
+
+
+def mask(message, values):
+    """``message`` with each of ``values`` long enough not to hit unrelated words replaced."""
+    if not message:
+        return message
+    for value in sorted(values, key=len, reverse=True):
+        if isinstance(value, str) and len(value) >= MASK_MIN and value in message:
+            message = message.replace(value, REDACTED)
+    return message
+
+
+# ---------------------------------------------------------------------------------------
+# YAML
+
+# Characters YAML 1.1 counts as line breaks besides CR and LF (NEL, LINE SEPARATOR,
+# PARAGRAPH SEPARATOR): only a double-quoted scalar, which escapes them, keeps them.
+YAML_ONLY_QUOTED = ("\x85", "\u2028", "\u2029")
+
+
+class YamlError(ValueError):
+    """YAML that cannot be read (or PyYAML missing); the message names where."""
+
+
+if HAS_YAML:
+
+    class _Dumper(yaml.SafeDumper):
+        """Sorted keys; multi-line strings (config files in ConfigMaps) as literal blocks."""
+
+    def _represent_str(dumper, value):
+        if any(ch in value for ch in YAML_ONLY_QUOTED):
+            # YAML reads these as line breaks in any other style (a plain or block scalar
+            # would come back with a newline or a space): double quotes escape them.
+            style = '"'
+        elif "\n" in value:
+            style = "|"
+        else:
+            style = None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(obj):
+    """``obj`` as YAML bytes that depend on the content only: sorted keys, block style,
+    literal blocks for multi-line strings, no line wrapping."""
+    if not HAS_YAML:
+        raise YamlError("the Python package PyYAML is needed")
+    return yaml.dump(
+        obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 16
+    ).encode("utf-8")
+
+
+def load_yaml(data, where):
+    """The document in ``data``; raises YamlError naming ``where`` when it is not YAML."""
+    if not HAS_YAML:
+        raise YamlError("the Python package PyYAML is needed")
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise YamlError("%s is not valid YAML: %s" % (where, str(exc).splitlines()[0])) from None

@@ -1,17 +1,22 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The I/O of multiagent.ops.k8s_apply: discovery, preflight reads, tiered concurrent writes.
+"""The one apply engine: tiered, concurrent writes of a plan (multiagent.ops.k8s_apply and
+multiagent.ops.config_restore), and k8s_apply's preflight reads.
 
-Everything goes through a ``kube.Client`` (so a test can hand in a fake one). The
-decisions are apply.py's; this file only sequences requests:
+Everything goes through a ``Client`` (so a test can hand in a fake one). The decisions are
+plan.py's and each item's policy's; this file only sequences requests:
 
-- ``prepare``: one GET per distinct group/version and one of ``/version`` (all at once),
-  then the plan, then one GET per Secret/ConfigMap that a workload needs and the batch does
-  not carry, and per namespace the batch uses but does not create. Any problem raises
-  apply.PlanError before anything is written.
-- ``apply``: tier by tier, each object of a tier on a thread pool: GET, then nothing (the
-  live object already has every field), a create, or a patch. After a tier with a failure
-  nothing more is sent; every object is reported as applied, failed or not attempted.
+- ``prepare`` (k8s_apply): one GET per distinct group/version and one of ``/version`` (all
+  at once), then the plan, then one GET per Secret/ConfigMap that a workload needs and the
+  batch does not carry, and per namespace the batch uses but does not create. Any problem
+  raises plan.PlanError before anything is written.
+- ``apply``: tier by tier, each object of a tier on a thread pool: the live object (read
+  now, or before: ``prepare``'s reads, a caller's LIST), then nothing (its policy says the
+  live object already has it), a create, or a patch. A create that meets an object made
+  meanwhile (409) updates it instead. In check mode every write is a server-side dry run.
+  New or changed CustomResourceDefinitions are waited for (Established) before the next
+  tier. After a tier with a failure nothing more is sent; every object is reported as
+  applied, failed or not attempted.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources, wait
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 
@@ -57,7 +63,6 @@ class Applier:
         check_mode=False,
         diff=False,
         secret_values=(),
-        hold_fields=None,
         clock=time.monotonic,
         sleep=time.sleep,
         crd_timeout=CRD_ESTABLISH_TIMEOUT,
@@ -71,8 +76,7 @@ class Applier:
         self.clock = clock
         self.sleep = sleep
         self.skipped = []  # objects whose serving condition does not hold (see prepare)
-        self.prefetched = {}  # id(item) -> (status, live object) read by prepare
-        self.hold_fields = dict(hold_fields or {})
+        self.prefetched = {}  # item.key -> (status, live object) read before the writes
         self.crd_timeout = crd_timeout
 
     # -- helpers --------------------------------------------------------------------------
@@ -102,7 +106,7 @@ class Applier:
         return body
 
     def _mask(self, text):
-        return ap.mask(text, self.secret_values)
+        return wl.mask(text, self.secret_values)
 
     def _query(self):
         query = [("fieldManager", self.field_manager)] if self.field_manager else []
@@ -110,10 +114,18 @@ class Applier:
 
     # -- preflight ------------------------------------------------------------------------
 
-    def prepare(self, manifests, default_namespace=None, min_server_version=None, refuse_annotations=()):
-        """``(plan, version document)``; raises PlanError (nothing was written) when a
-        kind is not served, the server is too old, a namespace or a needed Secret or
-        ConfigMap is missing."""
+    def prepare(
+        self,
+        manifests,
+        default_namespace=None,
+        min_server_version=None,
+        refuse_annotations=(),
+        hold_fields=None,
+    ):
+        """``(plan, version document)`` of k8s_apply's batch (see plan.ManifestPolicy for
+        ``hold_fields``); raises PlanError (before any write) when a kind is not served,
+        the server is too old, a namespace or a needed Secret or ConfigMap is missing, or a
+        live object carries one of ``refuse_annotations``."""
         versions = ap.api_versions(manifests)
         versions += [v for v in ap.condition_versions(manifests) if v not in versions]
 
@@ -129,7 +141,7 @@ class Applier:
             raise ap.PlanError(problem)
         manifests, self.skipped = ap.select_served(manifests, discovered)
         types = ap.resolve_types(manifests, discovered)
-        plan = ap.plan(manifests, types, default_namespace)
+        plan = ap.plan(manifests, types, default_namespace, hold_fields)
 
         checks = [("ref", item, ref) for item, ref in plan.lookups]
         checks += [("namespace", ns, users) for ns, users in sorted(plan.namespaces.items())]
@@ -138,7 +150,7 @@ class Applier:
             raise ap.PlanError("; ".join(problems))
         if refuse_annotations:
             self._prefetch(plan)
-            live = [(item, self.prefetched.get(id(item), (0, None))[1]) for item in plan.items]
+            live = [(item, self.prefetched.get(item.key, (0, None))[1]) for item in plan.items]
             problems = ap.refused(live, refuse_annotations)
             if problems:
                 raise ap.PlanError("; ".join(problems))
@@ -149,7 +161,7 @@ class Applier:
         uses what was read instead of reading again."""
         items = [item for item in plan.items if not item.api_type.from_batch]
         answers = self._map(lambda item: self._get(item.path()), items)
-        self.prefetched = {id(item): answer for item, answer in zip(items, answers, strict=True)}
+        self.prefetched = {item.key: answer for item, answer in zip(items, answers, strict=True)}
 
     def _check(self, check):
         what, subject, detail = check
@@ -187,8 +199,11 @@ class Applier:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def apply(self, plan):
-        """Apply the plan tier by tier; returns an Outcome."""
+    def apply(self, plan, live=None):
+        """Apply the plan tier by tier; returns an Outcome. ``live``: ``{item.key: object or
+        None (absent)}`` read beforehand (one LIST per kind): those are not read again."""
+        for key, obj in (live or {}).items():
+            self.prefetched[key] = (200, obj) if obj is not None else (404, None)
         done = {}  # id(item) -> (result, diff)
         failures = []
         pending_namespaces = set()  # check mode: namespaces that would be created
@@ -232,35 +247,36 @@ class Applier:
             return item.result("failed", self._mask("%s: unexpected error: %r" % (item.label, exc))), None
 
     def _fail(self, item, verb, status, answer):
-        message = ap.failure_message(item, verb, status, answer, self.reader.host)
+        message = item.policy.failure(item, verb, status, answer, self.reader.host)
         return item.result("failed", self._mask(message)), None
 
-    def _done(self, item, action, before, after):
+    def _done(self, item, action, before, after, update=None):
         diff = None
         if self.diff and action in ("created", "updated"):
-            diff = ap.diff_entry(item, before, after, self.check_mode)
-        return item.result(action), diff
+            diff = item.policy.diff(item, before, after, update, self.check_mode)
+        result = item.result(action)
+        if update is not None and update.held:
+            result["held"] = update.held
+        return result, diff
 
     def _apply(self, item, pending_namespaces):
+        policy = item.policy
         if self.check_mode and (item.namespace in pending_namespaces or item.api_type.from_batch):
             # Its namespace or kind would be created by this batch: the server cannot
             # validate it yet, and it cannot exist.
-            result, diff = self._done(item, "created", None, ap.create_body(item))
+            result, diff = self._done(item, "created", None, policy.create_body(item))
             result["validated"] = False
             return result, diff
         what = "read %s" % item.label
-        status, live = self.prefetched.pop(id(item), None) or self._get(item.path())
+        status, live = self.prefetched.pop(item.key, None) or self._get(item.path())
         if status == 404:
             live = None
         elif not 200 <= status < 300 or not isinstance(live, dict):
             return self._fail(item, "get", status, live)
         if live is None:
+            body = policy.create_body(item)
             status, answer = self.reader.send(
-                "POST",
-                item.collection_path(),
-                ap.create_body(item),
-                "create %s" % item.label,
-                query=self._query(),
+                "POST", item.collection_path(), body, "create %s" % item.label, query=self._query()
             )
             if status == 409:
                 # Made meanwhile (a new namespace's default ServiceAccount): update it instead.
@@ -268,19 +284,24 @@ class Applier:
                 if live is None:
                     return self._fail(item, "create", status, answer)
             elif 200 <= status < 300:
-                return self._done(
-                    item, "created", None, answer if isinstance(answer, dict) else ap.create_body(item)
-                )
+                return self._done(item, "created", None, answer if isinstance(answer, dict) else body)
             else:
                 return self._fail(item, "create", status, answer)
-        held = ap.held_paths(live, self.hold_fields)
-        body = ap.without_paths(ap.patch_body(item), held)
-        if ap.already_applied(item, live, body):
-            result = item.result("unchanged")
-            if held:
-                result["held"] = held
-            return result, None
-        content_type = item.api_type.patch_type
+        update = policy.update(item, live)
+        if update.applied:
+            return self._done(item, "unchanged", live, None, update)
+        status, answer = self._patch(item, update.body, update.content_type)
+        if not 200 <= status < 300 or not isinstance(answer, dict):
+            return self._fail(item, "patch", status, answer)
+        if self.check_mode:
+            changed = ap.changed_by_dry_run(live, answer)
+        elif ap.resource_version(answer) and ap.resource_version(live):
+            changed = ap.resource_version(answer) != ap.resource_version(live)
+        else:
+            changed = ap.changed_by_dry_run(live, answer)
+        return self._done(item, "updated" if changed else "unchanged", live, answer, update)
+
+    def _patch(self, item, body, content_type):
         status, answer = self.reader.send(
             "PATCH",
             item.path(),
@@ -299,18 +320,7 @@ class Applier:
                 content_type=resources.MERGE,
                 query=self._query(),
             )
-        if not 200 <= status < 300 or not isinstance(answer, dict):
-            return self._fail(item, "patch", status, answer)
-        if self.check_mode:
-            changed = ap.changed_by_dry_run(live, answer)
-        elif ap.resource_version(answer) and ap.resource_version(live):
-            changed = ap.resource_version(answer) != ap.resource_version(live)
-        else:
-            changed = ap.changed_by_dry_run(live, answer)
-        result, diff = self._done(item, "updated" if changed else "unchanged", live, answer)
-        if held:
-            result["held"] = held
-        return result, diff
+        return status, answer
 
     def _establish_crds(self, tier, done):
         """Wait until the CRDs this tier created or changed are Established (their kinds
@@ -321,21 +331,30 @@ class Applier:
             if item.api_type.key == ("apiextensions.k8s.io", "CustomResourceDefinition")
             and done[id(item)][0]["action"] in ("created", "updated")
         ]
+        if not crds:
+            return []
+
+        def on_timeout(target, status, obj, error, timeout):
+            if error is not None:
+                return wait.timed_out(target, status, obj, error, timeout)
+            message = "not Established after %ds: its kind is not served yet" % timeout
+            return dict(status or wait.blank(target), done=False, failed=True, message=message)
+
+        waiter = wait.Waiter(
+            self.reader,
+            self.crd_timeout,
+            poll=0.5,
+            what="the CustomResourceDefinition",
+            noun="wait for a CustomResourceDefinition",
+            on_timeout=on_timeout,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+        targets = [wait.Target(item.api_type, None, item.name, wait.established) for item in crds]
         failures = []
-        deadline = self.clock() + self.crd_timeout
-        for item in crds:
-            while True:
-                crd = self._read(item.path(), "read %s" % item.label) or {}
-                conditions = (crd.get("status") or {}).get("conditions") or []
-                if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-                    break
-                if self.clock() >= deadline:
-                    message = "%s: not Established after %ds: its kind is not served yet" % (
-                        item.label,
-                        self.crd_timeout,
-                    )
-                    done[id(item)][0]["error"] = message
-                    failures.append(message)
-                    break
-                self.sleep(0.5)
+        for item, status in zip(crds, waiter.wait(targets), strict=True):
+            if not status["done"]:
+                message = self._mask("%s: %s" % (item.label, status["message"]))
+                done[id(item)][0]["error"] = message
+                failures.append(message)
         return failures

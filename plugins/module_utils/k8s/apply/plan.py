@@ -1,13 +1,19 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The plan of a batch apply (multiagent.ops.k8s_apply): pure functions, no I/O.
+"""The plan of a batch apply: pure functions, no I/O. applier.py does the talking.
 
-From the manifests and what discovery said about their kinds, the plan says, per object,
-where it lives (resource path, namespace), in which tier it is applied, what is sent on
-create and on update, whether an HPA of the batch owns its replicas, which Secrets and
-ConfigMaps its pod template needs and the checksum of those the batch carries. It also
-decides, from the live object and the API's answers, whether an object is unchanged, and
-renders diffs with Secret values redacted. applier.py does the talking.
+A plan is a list of :class:`Item` in tiers. Each item carries its :class:`Policy`: what is
+sent on create, the patch (and its type) computed from the live object with the test of
+whether the live object already has it, how its diff and its failures read. Two policies
+use the one applier: :class:`ManifestPolicy` (multiagent.ops.k8s_apply, below) and the
+restore of an archived namespace (multiagent.ops.config_restore, backup/k8s_config.py).
+
+For k8s_apply, from the manifests and what discovery said about their kinds, the plan says,
+per object, where it lives (resource path, namespace), in which tier it is applied, whether
+an HPA of the batch owns its replicas, which Secrets and ConfigMaps its pod template needs
+and the checksum of those the batch carries. It also decides, from the live object and the
+API's answers, whether an object is unchanged, and renders diffs with Secret values
+redacted.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import hashlib
 import json
 import re
 
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import from_status
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.resources import split_api_version
@@ -74,8 +80,6 @@ ACTIONS = ("created", "updated", "unchanged", "failed", "not_attempted", "skippe
 # operator's group is. The value is a group/version (``route.openshift.io/v1``).
 APPLY_IF_SERVED = "multiagent.ops/apply-if-served"
 APPLY_UNLESS_SERVED = "multiagent.ops/apply-unless-served"
-REDACTED = kx.REDACTED
-REDACTED_CHANGED = kx.REDACTED_CHANGED
 PULL_SECRETS = "imagePullSecrets"
 
 
@@ -235,16 +239,6 @@ def _name_of(obj):
     return "%s %s" % (obj.get("kind"), name)
 
 
-def label(kind, namespace, name):
-    return "%s %s/%s" % (kind, namespace, name) if namespace else "%s %s" % (kind, name)
-
-
-def _text(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
 def render_secret(spec, index=0):
     """A Secret manifest from one entry of the ``secrets`` option (values as stringData)."""
     name = spec.get("name")
@@ -258,7 +252,7 @@ def render_secret(spec, index=0):
     for key, value in (spec.get("data") or {}).items():
         if value is None:
             raise PlanError("secrets[%d] (Secret %s): key %s has no value" % (index, name, key))
-        data[str(key)] = _text(value)
+        data[str(key)] = wl.text(value)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -395,7 +389,7 @@ def _b64decode(value):
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError, TypeError):
-        return _text(value).encode("utf-8")
+        return wl.text(value).encode("utf-8")
 
 
 def config_content(obj):
@@ -409,14 +403,14 @@ def config_content(obj):
                 content[key] = _b64decode(value)
         for key, value in (obj.get("data") or {}).items():
             if value is not None:
-                content[key] = _text(value).encode("utf-8")
+                content[key] = wl.text(value).encode("utf-8")
     else:
         for key, value in (obj.get("data") or {}).items():
             if value is not None:
                 content[key] = _b64decode(value)
         for key, value in (obj.get("stringData") or {}).items():
             if value is not None:
-                content[key] = _text(value).encode("utf-8")
+                content[key] = wl.text(value).encode("utf-8")
     return content
 
 
@@ -447,17 +441,34 @@ def config_checksum(refs, contents):
 
 
 class Item:
-    """One object of the batch and how it is applied."""
+    """One object of a batch and how it is applied: ``policy`` (a :class:`Policy`) says
+    what is sent; ``tier`` orders the writes; ``label`` names it in results and messages
+    (``Kind namespace/name`` by default). ``hpa``, ``refs`` and ``checksum`` are k8s_apply's
+    (see :func:`plan`)."""
 
-    __slots__ = ("api_type", "manifest", "namespace", "name", "tier", "hpa", "refs", "checksum", "index")
+    __slots__ = (
+        "api_type",
+        "manifest",
+        "namespace",
+        "name",
+        "tier",
+        "index",
+        "label",
+        "policy",
+        "hpa",
+        "refs",
+        "checksum",
+    )
 
-    def __init__(self, api_type, manifest, namespace, name, tier, index):
+    def __init__(self, api_type, manifest, namespace, name, tier, index, policy, label=None):
         self.api_type = api_type
         self.manifest = manifest
         self.namespace = namespace
         self.name = name
         self.tier = tier
         self.index = index
+        self.policy = policy
+        self.label = label or api_type.label(namespace, name)
         self.hpa = None  # (name, minReplicas) of the batch's HPA that scales this workload
         self.refs = []
         self.checksum = None
@@ -469,10 +480,6 @@ class Item:
     @property
     def key(self):
         return (self.api_type.group, self.kind, self.namespace, self.name)
-
-    @property
-    def label(self):
-        return label(self.kind, self.namespace, self.name)
 
     @property
     def is_secret(self):
@@ -503,16 +510,77 @@ class Item:
         return entry
 
 
+class Update:
+    """What an existing object gets: ``body`` sent as a patch of ``content_type``, unless
+    ``applied`` (the live object already has every field the patch sets: nothing is sent).
+    ``held``: field paths left as they are; ``desired``: the object's state the diff shows
+    (None: the policy's diff uses the server's answer)."""
+
+    __slots__ = ("body", "content_type", "applied", "held", "desired")
+
+    def __init__(self, body, content_type, applied, held=(), desired=None):
+        self.body = body
+        self.content_type = content_type
+        self.applied = applied
+        self.held = list(held)
+        self.desired = desired
+
+
+class Policy:
+    """How the objects of a batch are written; one instance serves many items.
+
+    ``create_body(item)``: what a create sends. ``update(item, live)``: the :class:`Update`
+    of an existing object. ``diff(item, live, answer, update, check_mode)``: Ansible's diff
+    entry of a created (``live`` and ``update`` None) or updated object. ``failure(item,
+    verb, status, answer, host)``: the message of a refused create (``verb`` create) or
+    patch (``patch``)."""
+
+    def create_body(self, item):
+        return copy.deepcopy(item.manifest)
+
+    def update(self, item, live):
+        raise NotImplementedError
+
+    def diff(self, item, live, answer, update, check_mode):
+        return diff_entry(item, live, answer, check_mode)
+
+    def failure(self, item, verb, status, answer, host):
+        return failure_message(item, verb, status, answer, host)
+
+
+class ManifestPolicy(Policy):
+    """multiagent.ops.k8s_apply's: an object is created as its manifest (a workload the
+    batch's HPA scales starts with the HPA's minReplicas when the manifest leaves replicas
+    out); an existing one gets its manifest as a strategic merge patch (a JSON merge patch
+    for kinds the kube-apiserver does not serve itself), without the replicas the batch's
+    HPA owns and without the fields ``hold_fields`` holds (``{annotation: [dotted paths]}``:
+    while the live object carries the annotation); it is applied when the live object has
+    every field of that patch."""
+
+    def __init__(self, hold_fields=None):
+        self.hold_fields = dict(hold_fields or {})
+
+    def create_body(self, item):
+        return create_body(item)
+
+    def update(self, item, live):
+        held = held_paths(live, self.hold_fields)
+        body = without_paths(patch_body(item), held)
+        return Update(body, item.api_type.patch_type, already_applied(item, live, body), held)
+
+
 class Plan:
-    def __init__(self, items, lookups, namespaces):
+    """``items`` in the order they are applied (tier by tier); ``tiers``: the non-empty tiers,
+    in order, each with its items in the order given. k8s_apply's preflight adds
+    ``lookups``: ``[(workload Item, Ref)]``, references the batch does not carry (checked in
+    the cluster), and ``namespaces``: ``{namespace: [labels]}`` of namespaced objects whose
+    namespace the batch does not create."""
+
+    def __init__(self, items, lookups=(), namespaces=None):
         self.items = items
-        # The non-empty tiers, in order; each with its items in the order given.
-        tiers = [[i for i in items if i.tier == t] for t in range(len(TIER_NAMES))]
-        self.tiers = [tier for tier in tiers if tier]
-        # (workload Item, Ref) for references the batch does not carry: check in the cluster.
-        self.lookups = lookups
-        # {namespace: [labels]} of namespaced objects whose namespace the batch does not create.
-        self.namespaces = namespaces
+        self.tiers = [[i for i in items if i.tier == tier] for tier in sorted({i.tier for i in items})]
+        self.lookups = list(lookups)
+        self.namespaces = dict(namespaces or {})
 
 
 def _hpa_targets(items):
@@ -534,10 +602,12 @@ def _hpa_targets(items):
     return targets
 
 
-def plan(manifests, types, default_namespace=None):
-    """The Plan of a batch: every object placed, workloads annotated with their config
-    checksum, HPA ownership and the references to look up. Raises PlanError (naming the
-    objects) for a namespaced object without a namespace or an object given twice."""
+def plan(manifests, types, default_namespace=None, hold_fields=None):
+    """The Plan of a batch (each item with a ManifestPolicy of ``hold_fields``): every
+    object placed, workloads annotated with their config checksum, HPA ownership and the
+    references to look up. Raises PlanError (naming the objects) for a namespaced object
+    without a namespace or an object given twice."""
+    policy = ManifestPolicy(hold_fields)
     items, problems, seen = [], [], {}
     for index, obj in enumerate(manifests):
         api_type = types[(obj["apiVersion"], obj["kind"])]
@@ -557,6 +627,7 @@ def plan(manifests, types, default_namespace=None):
             meta["name"],
             TIER_OF.get(api_type.key, LAST_TIER),
             index,
+            policy,
         )
         if item.key in seen:
             problems.append("%s is given twice (in resources or secrets)" % item.label)
@@ -677,7 +748,9 @@ def comparable(item, obj):
     obj = copy.deepcopy(obj)
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
     for key, value in obj.pop("stringData").items():
-        data[key] = None if value is None else base64.b64encode(_text(value).encode("utf-8")).decode("ascii")
+        data[key] = (
+            None if value is None else base64.b64encode(wl.text(value).encode("utf-8")).decode("ascii")
+        )
     obj["data"] = data
     return obj
 
@@ -686,7 +759,7 @@ def already_applied(item, live, body=None):
     """True when every field the patch would set already has that value: the patch would
     change nothing, so it is not sent (lists must match element by element, so a list the
     server would merge differently is always sent and left to the server to decide)."""
-    return kx.is_subset(comparable(item, patch_body(item) if body is None else body), live)
+    return wl.is_subset(comparable(item, patch_body(item) if body is None else body), live)
 
 
 def normalize(obj):
@@ -717,9 +790,7 @@ def changed_by_dry_run(live, answer):
 def redact(item, obj, compared_to=None):
     """A Secret with each value of data/stringData replaced by a marker (``<redacted>``, or
     ``<redacted, changed>`` where it differs from ``compared_to``); other kinds as they are."""
-    if not item.is_secret:
-        return obj
-    return kx.redact(kx.BY_KIND["Secret"], obj, compared_to=compared_to)
+    return wl.redact_secret(obj, compared_to) if item.is_secret else obj
 
 
 def diff_entry(item, before, after, check_mode):
@@ -732,41 +803,9 @@ def diff_entry(item, before, after, check_mode):
     return {
         "before_header": "%s (live)" % item.label,
         "after_header": "%s (%s)" % (item.label, "dry run" if check_mode else "applied"),
-        "before": kx.dump_yaml(redacted_before).decode("utf-8") if before is not None else "",
-        "after": kx.dump_yaml(redacted_after).decode("utf-8"),
+        "before": wl.dump_yaml(redacted_before).decode("utf-8") if before is not None else "",
+        "after": wl.dump_yaml(redacted_after).decode("utf-8"),
     }
-
-
-def secret_values(manifests):
-    """Every Secret value of the batch (as written, base64 and decoded) for masking."""
-    values = set()
-    for obj in manifests:
-        if obj.get("kind") != "Secret" or split_api_version(obj.get("apiVersion"))[0] != "":
-            continue
-        for key in ("data", "stringData"):
-            for value in (obj.get(key) or {}).values():
-                if value is None:
-                    continue
-                text = _text(value)
-                values.add(text)
-                if key == "data":
-                    try:
-                        values.add(base64.b64decode(text, validate=True).decode("utf-8"))
-                    except (binascii.Error, UnicodeDecodeError, ValueError):
-                        pass
-                else:
-                    values.add(base64.b64encode(text.encode("utf-8")).decode("ascii"))
-    return values
-
-
-def mask(text, values):
-    """``text`` with each of ``values`` (long enough not to hit unrelated words) replaced."""
-    if not text:
-        return text
-    for value in sorted(values, key=len, reverse=True):
-        if isinstance(value, str) and len(value) >= kx.MASK_MIN and value in text:
-            text = text.replace(value, REDACTED)
-    return text
 
 
 # ---------------------------------------------------------------------------------------

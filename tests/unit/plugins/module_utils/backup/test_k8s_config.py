@@ -15,6 +15,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, Client
 
 PASSWORD = "backup-vault-password"
@@ -31,6 +32,21 @@ SERVER_META = {
 
 def rt(kind):
     return kx.BY_KIND[kind]
+
+
+def restore_step(kind, archived, live=None, autoscaled=()):
+    """What the restore's policy decides for one archived object against its live state
+    (``live``: as a LIST returns it; None: absent): ``{action, body, desired, label, live}``
+    with action ``create`` (body: what is created), ``update`` (body: the merge patch) or
+    ``none`` (the live object already has every archived field)."""
+    plan = kx.restore_plan([(kind, archived)], "ns", autoscaled)
+    item = plan.items[0]
+    found = kx.live_state(plan.items, [(kind, [] if live is None else [live])])[item.key]
+    step = {"label": item.label, "live": found}
+    if found is None:
+        return dict(step, action="create", body=item.policy.create_body(item), desired=None)
+    update = item.policy.update(item, found)
+    return dict(step, action="none" if update.applied else "update", body=update.body, desired=update.desired)
 
 
 def served(kind, name, body=None, namespace="src", **meta):
@@ -581,35 +597,12 @@ def test_export_writes_one_file_per_object_and_an_index():
     }
 
 
-def test_yaml_is_sorted_and_multiline_strings_are_blocks():
-    text = kx.dump_yaml({"b": 1, "a": {"z": "x", "config": "line one\nline two\n"}}).decode()
-    assert text == "a:\n  config: |\n    line one\n    line two\n  z: x\nb: 1\n"
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "Welcome\x85to the system",
-        "line1\x85line2\nline3\n",
-        "x\u2028y",
-        "x\u2029y\n",
-        "\x85",
-        "tab\there\n",
-        "a\n\n\n",
-    ],
-)
-def test_yaml_round_trips_strings_with_unicode_line_breaks(value):
-    # YAML reads NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR as line breaks unless escaped.
-    obj = {"data": {"k": value, value: "as a key"}}
-    assert kx.load_yaml(kx.dump_yaml(obj), "test") == obj
-
-
 def test_configmap_with_nel_survives_the_archive_and_restores_as_unchanged():
     cm = served("ConfigMap", "legacy-text", {"data": {"motd": "Welcome\x85to", "notes": "a\x85b\nc\n"}})
     index, files = archive_of([(rt("ConfigMap"), [cm])])
     [(kind, restored)] = kx.load_objects(index, files)
     assert restored["data"] == cm["data"]
-    assert kx.plan([(kind, restored)], {"ConfigMap": {"legacy-text": cm}})[0]["action"] == "none"
+    assert restore_step(kind, restored, cm)["action"] == "none"
 
 
 def test_secrets_are_only_exported_encrypted_for_ansible_vault():
@@ -676,7 +669,7 @@ def _tar(entries, gz=True):
     return gzip.compress(raw.getvalue()) if gz else raw.getvalue()
 
 
-INDEX = kx.dump_yaml(
+INDEX = wl.dump_yaml(
     {
         "format": kx.FORMAT,
         "format_version": 1,
@@ -715,7 +708,7 @@ def test_read_archive_refuses_unsafe_or_inconsistent_content(data, message):
 
 
 def test_newer_format_refused():
-    index = kx.dump_yaml({"format": kx.FORMAT, "format_version": 99, "files": []})
+    index = wl.dump_yaml({"format": kx.FORMAT, "format_version": 99, "files": []})
     with pytest.raises(kx.ExportError, match="newer than this collection reads"):
         kx.read_archive(_tar([("index.yaml", index, tarfile.REGTYPE)]))
 
@@ -793,7 +786,7 @@ def test_load_objects_needs_the_right_password_unless_secrets_are_left_out():
 
 def test_a_secret_in_clear_is_refused():
     index, files = archive_of(listed_namespace(), include_secrets=True, vault_password=PASSWORD)
-    files["Secret/app-credentials.yaml"] = kx.dump_yaml(kx.clean(rt("Secret"), secret()))
+    files["Secret/app-credentials.yaml"] = wl.dump_yaml(kx.clean(rt("Secret"), secret()))
     with pytest.raises(kx.ExportError, match="not encrypted; refusing a Secret stored in clear"):
         kx.load_objects(index, files, PASSWORD)
 
@@ -879,27 +872,6 @@ def test_retarget_rewrites_service_account_groups_and_users_of_the_source_namesp
     assert kx.retarget(rt("RoleBinding"), binding, "src", "src")["subjects"] == binding["subjects"]
 
 
-@pytest.mark.parametrize(
-    "desired, live, expected",
-    [
-        ({"a": 1}, {"a": 1, "b": 2}, True),
-        ({"a": 1}, {"a": 2}, False),
-        ({"a": 1}, {}, False),
-        ({"a": None}, {}, True),
-        ({"a": None}, {"a": 1}, False),
-        ({"a": {"b": [1, 2]}}, {"a": {"b": [1, 2], "c": 3}}, True),
-        ({"l": [{"name": "x"}]}, {"l": [{"name": "x", "default": 1}]}, True),
-        ({"l": [{"name": "x"}]}, {"l": [{"name": "x"}, {"name": "y"}]}, False),
-        ({"l": [1, 2]}, {"l": [2, 1]}, False),
-        ({"flag": True}, {"flag": 1}, False),
-        ({"n": 1}, {"n": 1.0}, True),
-        ({"s": {}}, {"s": {"x": 1}}, True),
-    ],
-)
-def test_is_subset(desired, live, expected):
-    assert kx.is_subset(desired, live) is expected
-
-
 def _live(obj, **more):
     live = json.loads(json.dumps(obj))
     live["metadata"].update(SERVER_META)
@@ -921,8 +893,11 @@ def test_plan_create_update_none():
     live_a = _live(cm)
     live_a.pop("apiVersion")  # LIST items carry no kind or apiVersion
     live_a.pop("kind")
-    live = {"ConfigMap": {"a": live_a, "b": _live(other, data={"k": "changed"})}}
-    steps = kx.plan([(rt("ConfigMap"), cm), (rt("ConfigMap"), other), (rt("ConfigMap"), third)], live)
+    steps = [
+        restore_step(rt("ConfigMap"), cm, live_a),
+        restore_step(rt("ConfigMap"), other, _live(other, data={"k": "changed"})),
+        restore_step(rt("ConfigMap"), third),
+    ]
     assert [(s["label"], s["action"]) for s in steps] == [
         ("ConfigMap/a", "none"),
         ("ConfigMap/b", "update"),
@@ -937,13 +912,13 @@ def test_configmap_and_secret_data_are_restored_exactly():
     live = _live(cm, data={"k": "v", "added": "later"}, binaryData={"blob": "AA=="})
     desired = kx.desired_state(rt("ConfigMap"), cm, live)
     assert desired["data"] == {"k": "v", "added": None} and desired["binaryData"] == {"blob": None}
-    assert not kx.is_subset(desired, live)
-    assert kx.is_subset(kx.desired_state(rt("ConfigMap"), cm, _live(cm)), _live(cm))
+    assert not wl.is_subset(desired, live)
+    assert wl.is_subset(kx.desired_state(rt("ConfigMap"), cm, _live(cm)), _live(cm))
     # Other maps (labels) are not exact: what others add is left alone.
     labelled = {"kind": "ConfigMap", "metadata": {"name": "a", "labels": {"app": "x"}}}
     live = _live(labelled)
     live["metadata"]["labels"]["added-by"] = "someone"
-    assert kx.is_subset(kx.desired_state(rt("ConfigMap"), labelled, live), live)
+    assert wl.is_subset(kx.desired_state(rt("ConfigMap"), labelled, live), live)
 
 
 def test_replicas_of_an_autoscaled_workload_are_left_to_the_hpa():
@@ -957,12 +932,14 @@ def test_replicas_of_an_autoscaled_workload_are_left_to_the_hpa():
     objects = [(rt("Deployment"), web), (rt("Deployment"), db), (rt("HorizontalPodAutoscaler"), hpa)]
     autoscaled = kx.scaled_by_autoscaler(objects)
     assert autoscaled == {("Deployment", "web")}
-    live = {"Deployment": {"web": _live(web, spec={"replicas": 5}), "db": _live(db, spec={"replicas": 3})}}
-    steps = kx.plan(objects[:2], live, autoscaled)
+    steps = [
+        restore_step(rt("Deployment"), web, _live(web, spec={"replicas": 5}), autoscaled),
+        restore_step(rt("Deployment"), db, _live(db, spec={"replicas": 3}), autoscaled),
+    ]
     assert [s["action"] for s in steps] == ["none", "update"]
     assert steps[1]["body"]["spec"] == {"replicas": 1}
     # Created workloads get the archived replicas.
-    assert kx.plan(objects[:1], {}, autoscaled)[0]["body"]["spec"]["replicas"] == 2
+    assert restore_step(rt("Deployment"), web, None, autoscaled)["body"]["spec"]["replicas"] == 2
 
 
 def _live_pvc(size, finalizers, **spec):
@@ -993,10 +970,10 @@ def test_finalizers_compare_as_a_set_and_live_ones_are_never_removed():
     archived = kx.clean(pvc, at_backup)
     assert archived["metadata"]["finalizers"] == ["example.com/guard"]
     # Restored onto the same, unchanged claim: nothing to do.
-    assert kx.plan([(pvc, archived)], {pvc.dir: {"data": at_backup}})[0]["action"] == "none"
+    assert restore_step(pvc, archived, at_backup)["action"] == "none"
     # The archived finalizer is gone: it is added, the server's stays.
     live = _live_pvc("10Gi", ["kubernetes.io/pvc-protection", "other.io/keep"])
-    step = kx.plan([(pvc, archived)], {pvc.dir: {"data": live}})[0]
+    step = restore_step(pvc, archived, live)
     assert step["action"] == "update"
     assert step["body"]["metadata"]["finalizers"] == [
         "kubernetes.io/pvc-protection",
@@ -1006,9 +983,9 @@ def test_finalizers_compare_as_a_set_and_live_ones_are_never_removed():
     # Without live finalizers, the archived ones are sent; a created object gets them as archived.
     bare = _live_pvc("10Gi", None)
     bare["metadata"].pop("finalizers")
-    step = kx.plan([(pvc, archived)], {pvc.dir: {"data": bare}})[0]
+    step = restore_step(pvc, archived, bare)
     assert step["body"]["metadata"]["finalizers"] == ["example.com/guard"]
-    assert kx.plan([(pvc, archived)], {})[0]["body"]["metadata"]["finalizers"] == ["example.com/guard"]
+    assert restore_step(pvc, archived)["body"]["metadata"]["finalizers"] == ["example.com/guard"]
 
 
 @pytest.mark.parametrize(
@@ -1026,7 +1003,7 @@ def test_a_claim_is_never_shrunk(archived_size, live_size, action, sent):
     pvc = rt("PersistentVolumeClaim")
     archived = kx.clean(pvc, _live_pvc(archived_size, ["kubernetes.io/pvc-protection"]))
     live = _live_pvc(live_size, ["kubernetes.io/pvc-protection"])
-    step = kx.plan([(pvc, archived)], {pvc.dir: {"data": live}})[0]
+    step = restore_step(pvc, archived, live)
     assert step["action"] == action
     if sent:
         assert step["body"]["spec"]["resources"]["requests"]["storage"] == sent
@@ -1036,7 +1013,7 @@ def test_an_expanded_claim_updated_for_another_reason_keeps_its_size():
     pvc = rt("PersistentVolumeClaim")
     archived = kx.clean(pvc, _live_pvc("10Gi", ["kubernetes.io/pvc-protection"]))
     live = _live_pvc("20Gi", ["kubernetes.io/pvc-protection"], storageClassName="slow")
-    step = kx.plan([(pvc, archived)], {pvc.dir: {"data": live}})[0]
+    step = restore_step(pvc, archived, live)
     assert step["action"] == "update"
     assert step["body"]["spec"]["resources"]["requests"]["storage"] == "20Gi"
 
@@ -1055,7 +1032,7 @@ def test_node_ports_the_archive_left_to_the_server_keep_their_live_values():
         {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 9090, "nodePort": 30001}
     ]
     live["spec"]["clusterIP"] = "10.0.0.1"
-    step = kx.plan([(rt("Service"), svc)], {"Service": {"web": live}})[0]
+    step = restore_step(rt("Service"), svc, live)
     assert step["action"] == "update"
     assert step["body"]["spec"]["ports"] == [
         {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30001}
@@ -1076,7 +1053,7 @@ def test_diff_of_a_secret_shows_keys_never_values():
             {"stringData": {"password": "another-Value-also-secret"}}
         )
     }
-    step = kx.plan([(rt("Secret"), archived)], {"Secret": {"app-credentials": live}})[0]
+    step = restore_step(rt("Secret"), archived, live)
     assert step["action"] == "update"
     diff = kx.diff_entry(rt("Secret"), step["label"], step["live"], step["desired"])
     text = diff["before"] + diff["after"]
@@ -1084,11 +1061,11 @@ def test_diff_of_a_secret_shows_keys_never_values():
         assert leaked not in text
         assert base64.b64encode(leaked.encode()).decode() not in text
     assert yaml.safe_load(diff["before"])["data"] == {
-        "extra": kx.REDACTED,
-        "password": kx.REDACTED,
-        "user": kx.REDACTED,
+        "extra": wl.REDACTED,
+        "password": wl.REDACTED,
+        "user": wl.REDACTED,
     }
-    assert yaml.safe_load(diff["after"])["data"] == {"password": kx.REDACTED_CHANGED, "user": kx.REDACTED}
+    assert yaml.safe_load(diff["after"])["data"] == {"password": wl.REDACTED_CHANGED, "user": wl.REDACTED}
 
 
 def test_diff_shows_the_archived_fields_only():
@@ -1111,20 +1088,6 @@ def test_diff_shows_the_archived_fields_only():
     assert created["before"] == "" and yaml.safe_load(created["after"]) == cm
 
 
-def test_secret_values_for_masking():
-    values = kx.secret_values(
-        [(rt("Secret"), kx.clean(rt("Secret"), secret())), (rt("ConfigMap"), {"data": {"x": "not-secret"}})]
-    )
-    assert SECRET_VALUE in values and base64.b64encode(SECRET_VALUE.encode()).decode() in values
-    assert "not-secret" not in values
-
-    class Module:
-        no_log_values = set()
-
-    kx.mask(Module, values | {"short"})
-    assert SECRET_VALUE in Module.no_log_values and "short" not in Module.no_log_values
-
-
 def test_only_exported_secrets_are_masked():
     token = served(
         "Secret",
@@ -1140,25 +1103,10 @@ def test_only_exported_secrets_are_masked():
         (rt("Secret"), [token, secret(), owned]),
     ]
     exported = kx.exported_secrets(listed)
-    assert [kx.object_name(t, o) for t, o in exported] == ["Secret/app-credentials"]
-    values = kx.secret_values(exported)
+    assert [kx.object_name("Secret", o) for o in exported] == ["Secret/app-credentials"]
+    values = wl.secret_values(exported)
     assert SECRET_VALUE in values
     assert "mplp-production" not in values and "owned-secret-value" not in values
-
-
-def test_values_the_result_shows_anyway_are_not_masked():
-    class Module:
-        no_log_values = set()
-
-    values = {"mplp-production", "postgres", "hunter2-long", "manifest", "settings"}
-    visible = [
-        "mplp-production",
-        "/var/backups/config-mplp-production-20261122T020000Z.tar.gz",
-        "/var/backups/config-mplp-production-20261122T020000Z.tar.gz.manifest.json",
-        {"files": ["ConfigMap/postgres-settings.yaml"], "objects": {"ConfigMap": 1}},
-    ]
-    kx.mask(Module, values, visible=visible)
-    assert Module.no_log_values == {"hunter2-long"}
 
 
 # ---------------------------------------------------------------------------------------

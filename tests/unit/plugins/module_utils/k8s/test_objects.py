@@ -1,5 +1,8 @@
-"""Owner mapping and object interpretation."""
+"""Owner mapping and object interpretation; comparisons, Secrets in output, YAML."""
 
+import base64
+
+import pytest
 from factories import NOW, pod, replicaset, ts
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
@@ -72,3 +75,132 @@ def test_parse_time_variants():
     assert wl.parse_time("2026-11-22T12:00:00.000000Z") == NOW
     assert wl.parse_time("garbage") is None
     assert wl.parse_time(None) is None
+
+
+# -- comparing ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "desired, live, expected",
+    [
+        ({"a": 1}, {"a": 1, "b": 2}, True),
+        ({"a": 1}, {"a": 2}, False),
+        ({"a": 1}, {}, False),
+        ({"a": None}, {}, True),
+        ({"a": None}, {"a": 1}, False),
+        ({"a": {"b": [1, 2]}}, {"a": {"b": [1, 2], "c": 3}}, True),
+        ({"l": [{"name": "x"}]}, {"l": [{"name": "x", "default": 1}]}, True),
+        ({"l": [{"name": "x"}]}, {"l": [{"name": "x"}, {"name": "y"}]}, False),
+        ({"l": [1, 2]}, {"l": [2, 1]}, False),
+        ({"flag": True}, {"flag": 1}, False),
+        ({"n": 1}, {"n": 1.0}, True),
+        ({"s": {}}, {"s": {"x": 1}}, True),
+    ],
+)
+def test_is_subset(desired, live, expected):
+    assert wl.is_subset(desired, live) is expected
+
+
+# -- Secrets in output ------------------------------------------------------------------------
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_a_secret_is_a_core_secret():
+    assert wl.is_secret({"apiVersion": "v1", "kind": "Secret"})
+    assert wl.is_secret({"kind": "Secret"})  # a LIST item
+    assert not wl.is_secret({"apiVersion": "example.com/v1", "kind": "Secret"})
+    assert not wl.is_secret({"apiVersion": "v1", "kind": "ConfigMap"})
+
+
+def test_redacted_secret_keeps_keys_and_says_which_values_change():
+    live = {
+        "metadata": {"name": "s", "annotations": {wl.LAST_APPLIED: '{"stringData": {"pw": "old-value"}}'}},
+        "data": {"pw": b64("old-value"), "user": b64("admin")},
+    }
+    wanted = {
+        "metadata": {"name": "s"},
+        "data": {"pw": b64("new-value"), "user": b64("admin"), "new": "eA=="},
+    }
+    assert wl.redact_secret(live) == {
+        "metadata": {"name": "s", "annotations": {wl.LAST_APPLIED: wl.REDACTED}},
+        "data": {"pw": wl.REDACTED, "user": wl.REDACTED},
+    }
+    assert wl.redact_secret(wanted, compared_to=live)["data"] == {
+        "pw": wl.REDACTED_CHANGED,
+        "user": wl.REDACTED,
+        "new": wl.REDACTED_CHANGED,
+    }
+    assert wl.redact_secret({"stringData": {"k": "v"}}) == {"stringData": {"k": wl.REDACTED}}
+    assert live["data"]["pw"] == b64("old-value")  # the object itself is left alone
+    assert wl.redact_secret(None) is None
+
+
+def test_secret_values_both_sides_of_base64():
+    values = wl.secret_values(
+        [
+            {"kind": "Secret", "data": {"a": b64("from-data-value"), "binary": "/w==", "gone": None}},
+            {"kind": "Secret", "stringData": {"b": "from-string-value", "flag": True}},
+        ]
+    )
+    assert values == {
+        b64("from-data-value"),
+        "from-data-value",
+        "/w==",  # not text once decoded: only as written
+        "from-string-value",
+        b64("from-string-value"),
+        "true",
+        b64("true"),
+    }
+
+
+def test_maskable_values_are_long_and_not_shown_anyway():
+    values = {"mplp-production", "postgres", "hunter2-long", "manifest", "settings", "short", 42}
+    visible = [
+        "mplp-production",
+        "/var/backups/config-mplp-production-20261122T020000Z.tar.gz",
+        "/var/backups/config-mplp-production-20261122T020000Z.tar.gz.manifest.json",
+        {"files": ["ConfigMap/postgres-settings.yaml"], "objects": {"ConfigMap": 1}},
+    ]
+    assert wl.maskable(values, visible=visible) == {"hunter2-long"}
+    assert wl.maskable(values) == {"mplp-production", "postgres", "hunter2-long", "manifest", "settings"}
+
+
+def test_mask_replaces_long_values_longest_first():
+    values = {"from-data-value", "from-data-value-longer", "short"}
+    text = wl.mask('Secret "a" is invalid: data[k]: from-data-value-longer; short; ok', values)
+    assert text == 'Secret "a" is invalid: data[k]: %s; short; ok' % wl.REDACTED
+    assert wl.mask("", values) == "" and wl.mask(None, values) is None
+
+
+# -- YAML ---------------------------------------------------------------------------------------
+
+
+def test_yaml_is_sorted_and_multiline_strings_are_blocks():
+    text = wl.dump_yaml({"b": 1, "a": {"z": "x", "config": "line one\nline two\n"}}).decode()
+    assert text == "a:\n  config: |\n    line one\n    line two\n  z: x\nb: 1\n"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Welcome\x85to the system",
+        "line1\x85line2\nline3\n",
+        "x\u2028y",
+        "x\u2029y\n",
+        "\x85",
+        "tab\there\n",
+        "a\n\n\n",
+    ],
+)
+def test_yaml_round_trips_strings_with_unicode_line_breaks(value):
+    # YAML reads NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR as line breaks unless escaped.
+    obj = {"data": {"k": value, value: "as a key"}}
+    assert wl.load_yaml(wl.dump_yaml(obj), "test") == obj
+
+
+def test_yaml_that_is_not_names_where():
+    with pytest.raises(wl.YamlError, match="^ConfigMap/a.yaml is not valid YAML: "):
+        wl.load_yaml(b"a: [1,\n", "ConfigMap/a.yaml")

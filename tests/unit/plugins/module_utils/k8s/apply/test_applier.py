@@ -1,6 +1,7 @@
-"""k8s_apply's I/O on a fake API: preflight before any write, tiers in order and each tier
-concurrent, a failing tier stops the apply with every object accounted for, check mode,
-and the module's failure reports."""
+"""The one apply engine on a fake API, with both policies: k8s_apply's (preflight before any
+write, tiers in order and each tier concurrent, a failing tier stops the apply with every
+object accounted for, check mode, CRDs) and config_restore's (kinds in restore order, the
+namespace first, an object made meanwhile, dry runs, a refused kind)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ import time
 
 import fakes
 import pytest
-from fakes import Exit
 
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import k8s_config as kx
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, Client
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.resources import MERGE, STRATEGIC
-from ansible_collections.multiagent.ops.plugins.modules import k8s_apply
 
 DISCOVERY = {
     "/api/v1": [
@@ -47,10 +47,11 @@ def merge(current, patch):
     return fakes.merge(copy.deepcopy(current), patch)
 
 
-class FakeReader:
-    """Objects by path; answers like the API server (resourceVersion kept when a write
-    changes nothing, Secret stringData stored as data, 404 for a missing namespace); records
-    every request and how many writes were in flight at once."""
+class FakeReader(Client):
+    """The real client's reads over objects by path; answers like the API server
+    (resourceVersion kept when a write changes nothing, Secret stringData stored as data,
+    404 for a missing namespace); records every request and how many writes were in flight
+    at once."""
 
     host = "https://k8s.test"
 
@@ -97,7 +98,7 @@ class FakeReader:
         return [(m, p) for m, p, _q, _c in self.writes if method in (None, m)]
 
     # -- the reader interface
-    def request(self, path, query=None, accept="application/json", timeout=None):
+    def request(self, path, query=None, accept="application/json", timeout=None, retry=True):
         self.reads.append(path)
         if path == "/version":
             return 200, json.dumps({"major": "1", "minor": "33", "gitVersion": self.version}).encode()
@@ -116,7 +117,7 @@ class FakeReader:
             return 404, json.dumps(status(404, "NotFound", "not found")).encode()
         return 200, json.dumps(obj).encode()
 
-    def send(self, method, path, body, what, content_type=None, query=None):
+    def send(self, method, path, body, what, content_type=None, query=None, idempotent=False):
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -188,7 +189,7 @@ class FakeReader:
 
 
 class UnreachableReader(FakeReader):
-    def send(self, method, path, body, what, content_type=None, query=None):
+    def send(self, method, path, body, what, content_type=None, query=None, idempotent=False):
         if "/services" in path:
             self.writes.append((method, path, dict(query or []), content_type))
             raise ApiError(
@@ -250,11 +251,11 @@ def hpa(name, namespace="prod", min_replicas=2):
     }
 
 
-def run(reader, resources, secrets=(), **options):
+def run(reader, resources, secrets=(), hold_fields=None, **options):
     settings = dict(check_mode=options.pop("check_mode", False), diff=options.pop("diff", False))
     applier = Applier(reader, **settings, **options)
     manifests = ap.collect(resources, secrets)
-    plan, _version = applier.prepare(manifests, "prod")
+    plan, _version = applier.prepare(manifests, "prod", hold_fields=hold_fields)
     return plan, applier.apply(plan)
 
 
@@ -579,7 +580,7 @@ class CrdReader(FakeReader):
         super().__init__([ns("prod")], **kwargs)
         self.until = reads_until_established
 
-    def request(self, path, query=None, accept="application/json", timeout=None):
+    def request(self, path, query=None, accept="application/json", timeout=None, retry=True):
         crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
         if path == crd_path and path in self.objects:
             self.until -= 1
@@ -616,6 +617,30 @@ def test_a_crd_that_never_becomes_established_stops_the_apply():
     assert widget_result["action"] == "not_attempted"
 
 
+class ForbiddenCrdReader(CrdReader):
+    """The CRD can be created but not read back."""
+
+    def request(self, path, query=None, accept="application/json", timeout=None, retry=True):
+        if (
+            path.startswith("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/")
+            and path in self.objects
+        ):
+            return 403, json.dumps(status(403, "Forbidden", "cannot get customresourcedefinitions")).encode()
+        return super().request(path, query, accept, timeout)
+
+
+def test_a_crd_that_cannot_be_read_back_fails_its_wait_and_stops_the_apply():
+    reader = ForbiddenCrdReader(reads_until_established=1)
+    _plan, outcome = run(reader, list(crd_and_widget()), sleep=lambda _s: None)
+    crd_result, widget_result = outcome.results
+    assert crd_result["action"] == "created" and widget_result["action"] == "not_attempted"
+    assert outcome.failures == [crd_result["error"]]
+    assert crd_result["error"].startswith(
+        "CustomResourceDefinition widgets.example.com: cannot read the CustomResourceDefinition: "
+        "permission denied to read CustomResourceDefinition widgets.example.com"
+    )
+
+
 def test_apply_check_mode_with_a_new_crd_reports_its_objects_unvalidated():
     reader = CrdReader(reads_until_established=1)
     _plan, outcome = run(reader, list(crd_and_widget()), check_mode=True)
@@ -625,98 +650,6 @@ def test_apply_check_mode_with_a_new_crd_reports_its_objects_unvalidated():
     }
     assert outcome.results[1]["validated"] is False
     assert reader.objects.keys() == {"/api/v1/namespaces/prod"}
-
-
-# -- the module's report -----------------------------------------------------------------------------
-
-
-def fake_module(**params):
-    """fakes.FakeModule of k8s_apply with this file's defaults."""
-    return fakes.FakeModule(k8s_apply, **dict({"namespace": "prod"}, **params))
-
-
-def call_module(reader, resources, secrets=(), **kwargs):
-    module = fake_module(**kwargs)
-    manifests = ap.collect(resources, secrets)
-    values = ap.secret_values(manifests)
-    with pytest.raises(Exit):
-        k8s_apply.run(module, reader, manifests, values)
-    return module.result
-
-
-def test_apply_module_failure_names_failed_objects_and_returns_every_result_without_secret_values():
-    reader = FakeReader([ns("prod")])
-    secret_value = "very-secret-value"
-    leaky = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "leaky", "namespace": "prod"},
-        "stringData": {"pw": secret_value},
-    }
-    reader.refuse["/api/v1/namespaces/prod/secrets/leaky"] = status(
-        422, "Invalid", "value %s is invalid" % secret_value
-    )
-    result = call_module(reader, [cm("cfg"), leaky, service("web"), deployment("web")], diff=True)
-    assert result["failed"] and result["changed"]
-    assert result["summary"] == {
-        "created": 1,
-        "updated": 0,
-        "unchanged": 0,
-        "failed": 1,
-        "not_attempted": 2,
-        "skipped": 0,
-    }
-    assert result["msg"].startswith("1 object(s) could not be applied: Secret prod/leaky: HTTP 422")
-    assert "Applied: 1 created. Not attempted: Service prod/web, Deployment prod/web." in result["msg"]
-    assert [r["action"] for r in result["results"]] == ["created", "failed", "not_attempted", "not_attempted"]
-    assert secret_value not in json.dumps(result)
-    assert [d["after_header"] for d in result["diff"]] == ["ConfigMap prod/cfg (applied)"]
-
-
-def test_apply_module_preflight_failure_says_nothing_was_applied():
-    reader = FakeReader([ns("prod")])
-    result = call_module(reader, [deployment("web", env_from=["missing"])])
-    assert result["failed"] and result["changed"] is False
-    assert result["msg"].startswith("Nothing was applied: Deployment prod/web needs ConfigMap missing")
-    assert reader.writes == []
-
-
-def test_apply_module_check_mode_does_not_wait():
-    reader = FakeReader([ns("prod")])
-    result = call_module(reader, [deployment("web")], check_mode=True, wait=True)
-    assert not result["failed"] and result["changed"] and result["rollouts"] == []
-    assert result["server_version"] == "v1.33.0"
-
-
-def test_apply_module_fails_naming_the_rollouts_that_did_not_finish(monkeypatch):
-    reader = FakeReader([ns("prod")])
-    waited = []
-
-    def wait_rollouts(reader_, targets, timeout):
-        waited.append((targets, timeout))
-        return [
-            {
-                "kind": "Deployment",
-                "namespace": "prod",
-                "name": "web",
-                "done": False,
-                "failed": True,
-                "message": "rollout did not finish within 30 s: 0 of 2 updated replicas are available",
-                "pods": [{"name": "web-1", "reason": "ImagePullBackOff", "message": "container web"}],
-            },
-        ]
-
-    monkeypatch.setattr(k8s_apply, "wait_rollouts", wait_rollouts)
-    result = call_module(reader, [cm("cfg"), deployment("web")], wait=True, wait_timeout=30)
-    assert waited == [([{"kind": "Deployment", "namespace": "prod", "name": "web"}], 30)]
-    assert result["failed"] and result["changed"]
-    assert result["msg"] == (
-        "Applied (2 created), but 1 rollout(s) did not complete: Deployment web in prod: rollout did "
-        "not finish within 30 s: 0 of 2 updated replicas are available; pod web-1: ImagePullBackOff "
-        "(container web)"
-    )
-    assert [r["action"] for r in result["results"]] == ["created", "created"]
-    assert result["rollouts"][0]["failed"]
 
 
 # -- refusing to apply over a runbook's record ---------------------------------------------------
@@ -768,14 +701,152 @@ def test_apply_holds_the_fields_an_annotation_holds():
     live["metadata"]["annotations"] = {"multiagent.ops/recorded-min-replicas": "2"}
     live["spec"]["minReplicas"] = 6
     reader = FakeReader([ns("prod"), live])
-    applier = Applier(reader, hold_fields={"multiagent.ops/recorded-min-replicas": ["spec.minReplicas"]})
-    plan, _version = applier.prepare(ap.collect([hpa], ()), "prod")
-    outcome = applier.apply(plan)
+    hold = {"multiagent.ops/recorded-min-replicas": ["spec.minReplicas"]}
+    _plan, outcome = run(reader, [hpa], hold_fields=hold)
     assert outcome.results[0]["action"] == "unchanged" and outcome.results[0]["held"] == ["spec.minReplicas"]
     assert reader.written() == []
     hpa["spec"]["maxReplicas"] = 12
-    plan, _version = applier.prepare(ap.collect([hpa], ()), "prod")
-    outcome = applier.apply(plan)
+    _plan, outcome = run(reader, [hpa], hold_fields=hold)
     stored = reader.objects["/apis/autoscaling/v2/namespaces/prod/horizontalpodautoscalers/core"]
     assert outcome.results[0]["action"] == "updated"
     assert (stored["spec"]["minReplicas"], stored["spec"]["maxReplicas"]) == (6, 12)
+
+
+# -- config_restore's policy ---------------------------------------------------------------------
+
+
+def archived(kind, name, namespace="dst", **fields):
+    """An object as the archive holds it (retargeted into ``namespace``)."""
+    rt = kx.BY_KIND[kind]
+    return rt, dict(
+        {"apiVersion": rt.api_version, "kind": kind, "metadata": {"name": name, "namespace": namespace}},
+        **fields,
+    )
+
+
+def archived_namespace():
+    return [
+        archived("Secret", "creds", type="Opaque", data={"pw": base64.b64encode(b"s3cret-value").decode()}),
+        archived("ConfigMap", "cfg", data={"k": "v"}),
+        archived(
+            "Deployment", "web", spec={"replicas": 2, "template": {"spec": {"containers": [{"name": "web"}]}}}
+        ),
+        archived(
+            "HorizontalPodAutoscaler",
+            "web",
+            spec={"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 4},
+        ),
+    ]
+
+
+def listed(reader, plan):
+    """What one LIST per kind reads: the stored objects without kind and apiVersion."""
+    found = []
+    for item in plan.items:
+        obj = reader.objects.get(item.path())
+        if obj is not None and hasattr(item.api_type, "dir"):
+            found.append((item.api_type, [{k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}]))
+    return kx.live_state(plan.items, found)
+
+
+def restore(reader, objects, check_mode=False, diff=False, namespace_metadata=None, autoscaled=None):
+    autoscaled = kx.scaled_by_autoscaler(objects) if autoscaled is None else autoscaled
+    plan = kx.restore_plan(objects, "dst", autoscaled, namespace_metadata=namespace_metadata)
+    applier = Applier(reader, check_mode=check_mode, diff=diff)
+    return plan, applier.apply(plan, listed(reader, plan))
+
+
+def test_restore_creates_the_namespace_first_then_kind_by_kind_and_updates_one_made_meanwhile():
+    reader = FakeReader()
+    # Made by someone else between the LIST and the create (a controller, another restore).
+    made = archived("ConfigMap", "cfg", data={"k": "old", "added": "later"})[1]
+    reader.appear_on_create["/api/v1/namespaces/dst/configmaps/cfg"] = made
+    _plan, outcome = restore(
+        reader, archived_namespace(), namespace_metadata={"labels": {"team": "platform"}}
+    )
+    assert actions(outcome) == {
+        "Namespace/dst": "created",
+        "Secret/creds": "created",
+        "ConfigMap/cfg": "updated",
+        "Deployment/web": "created",
+        "HorizontalPodAutoscaler/web": "created",
+    }
+    assert reader.written() == [
+        ("POST", "/api/v1/namespaces"),
+        ("POST", "/api/v1/namespaces/dst/secrets"),
+        ("POST", "/api/v1/namespaces/dst/configmaps"),
+        ("PATCH", "/api/v1/namespaces/dst/configmaps/cfg"),
+        ("POST", "/apis/apps/v1/namespaces/dst/deployments"),
+        ("POST", "/apis/autoscaling/v2/namespaces/dst/horizontalpodautoscalers"),
+    ]
+    assert all(c == MERGE for m, _p, _q, c in reader.writes if m == "PATCH")
+    assert reader.objects["/api/v1/namespaces/dst"]["metadata"]["labels"] == {"team": "platform"}
+    assert reader.objects["/api/v1/namespaces/dst/configmaps/cfg"]["data"] == {"k": "v"}  # exactly
+    assert reader.objects["/apis/apps/v1/namespaces/dst/deployments/web"]["spec"]["replicas"] == 2
+    # The live objects were listed: none was read one by one, except the one made meanwhile.
+    assert [p for p in reader.reads if "/namespaces/dst/" in p] == ["/api/v1/namespaces/dst/configmaps/cfg"]
+
+
+def test_restore_leaves_alone_what_matches_and_the_replicas_an_archived_hpa_manages():
+    objects = archived_namespace()
+    reader = FakeReader([ns("dst")])
+    restore(reader, objects)
+    deployment_path = "/apis/apps/v1/namespaces/dst/deployments/web"
+    reader.objects[deployment_path]["spec"]["replicas"] = 7  # the HPA scaled it up
+    reader.objects["/api/v1/namespaces/dst/configmaps/cfg"]["data"]["added"] = "since the backup"
+    del reader.writes[:]
+    # The HPA itself is not restored this time: its workload's replicas stay its business.
+    _plan, outcome = restore(reader, objects[:3], autoscaled=kx.scaled_by_autoscaler(objects))
+    assert actions(outcome) == {
+        "Secret/creds": "unchanged",
+        "ConfigMap/cfg": "updated",
+        "Deployment/web": "unchanged",
+    }
+    assert reader.written() == [("PATCH", "/api/v1/namespaces/dst/configmaps/cfg")]
+    assert reader.objects[deployment_path]["spec"]["replicas"] == 7
+    assert reader.objects["/api/v1/namespaces/dst/configmaps/cfg"]["data"] == {"k": "v"}
+
+
+def test_restore_check_mode_dry_runs_every_write_and_diffs_the_archived_fields():
+    reader = FakeReader([ns("dst"), archived("ConfigMap", "cfg", data={"k": "old"})[1]])
+    reader.objects["/api/v1/namespaces/dst/configmaps/cfg"]["metadata"]["labels"] = {"added-by": "someone"}
+    before = copy.deepcopy(reader.objects)
+    _plan, outcome = restore(reader, archived_namespace()[1:3], check_mode=True, diff=True)
+    assert actions(outcome) == {"ConfigMap/cfg": "updated", "Deployment/web": "created"}
+    assert reader.objects == before
+    assert reader.writes and all(q.get("dryRun") == "All" for _m, _p, q, _c in reader.writes)
+    cfg_diff = outcome.diffs[0]
+    assert (cfg_diff["before_header"], cfg_diff["after_header"]) == (
+        "ConfigMap/cfg (live)",
+        "ConfigMap/cfg (archive)",
+    )
+    # The live values of the fields the archive sets, not the labels someone else added.
+    assert "added-by" not in cfg_diff["before"] and "k: old" in cfg_diff["before"]
+    assert "k: v" in cfg_diff["after"]
+
+
+def test_restore_check_mode_into_a_namespace_to_create_validates_only_the_namespace():
+    reader = FakeReader()
+    _plan, outcome = restore(reader, archived_namespace(), check_mode=True, namespace_metadata={})
+    assert set(actions(outcome).values()) == {"created"}
+    assert reader.written() == [("POST", "/api/v1/namespaces")] and reader.objects == {}
+    assert [r.get("validated") for r in outcome.results] == [None, False, False, False, False]
+
+
+def test_restore_a_refused_kind_stops_the_restore_before_the_next_kinds():
+    reader = FakeReader([ns("dst")])
+    reader.refuse["/apis/apps/v1/namespaces/dst/deployments/web"] = status(
+        422, "Invalid", 'Deployment.apps "web" is invalid: spec.selector: Required value'
+    )
+    _plan, outcome = restore(reader, archived_namespace())
+    assert actions(outcome) == {
+        "Secret/creds": "created",
+        "ConfigMap/cfg": "created",
+        "Deployment/web": "failed",
+        "HorizontalPodAutoscaler/web": "not_attempted",
+    }
+    assert outcome.failures == [
+        'Failed to create Deployment/web in namespace dst: HTTP 422 Deployment.apps "web" is invalid: '
+        "spec.selector: Required value"
+    ]
+    assert not [p for _m, p in reader.written() if "horizontalpodautoscalers" in p]

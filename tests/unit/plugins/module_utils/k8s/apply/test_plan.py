@@ -9,6 +9,7 @@ import json
 import pytest
 import yaml
 
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 
@@ -569,8 +570,8 @@ def test_secret_diff_shows_keys_and_which_changed_but_never_a_value():
     for value in ("n3w-password", "0ld-password", "admin-user"):
         assert value not in text
         assert base64.b64encode(value.encode()).decode() not in text
-    assert yaml.safe_load(entry["after"])["data"] == {"pw": ap.REDACTED_CHANGED, "user": ap.REDACTED}
-    assert yaml.safe_load(entry["before"])["data"] == {"pw": ap.REDACTED, "user": ap.REDACTED}
+    assert yaml.safe_load(entry["after"])["data"] == {"pw": wl.REDACTED_CHANGED, "user": wl.REDACTED}
+    assert yaml.safe_load(entry["before"])["data"] == {"pw": wl.REDACTED, "user": wl.REDACTED}
     assert entry["before_header"] == "Secret prod/creds (live)"
     assert entry["after_header"] == "Secret prod/creds (dry run)"
 
@@ -595,12 +596,12 @@ def test_secret_values_and_mask():
         [secret("a", data={"k": "from-data-value"}), cm("c", {"k": "not-a-secret"})],
         [{"name": "b", "data": {"k": "from-option-value"}}],
     )
-    values = ap.secret_values(manifests)
+    values = wl.secret_values(obj for obj in manifests if wl.is_secret(obj))
     assert {"from-data-value", "from-option-value"} <= values
     assert base64.b64encode(b"from-option-value").decode() in values
     assert "not-a-secret" not in values
-    text = ap.mask('Secret "a" is invalid: data[k]: from-data-value; ok', values)
-    assert "from-data-value" not in text and ap.REDACTED in text
+    text = wl.mask('Secret "a" is invalid: data[k]: from-data-value; ok', values)
+    assert "from-data-value" not in text and wl.REDACTED in text
 
 
 # -- messages and versions -------------------------------------------------------------------------
