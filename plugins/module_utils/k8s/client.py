@@ -175,7 +175,7 @@ class Client:
         url = self.host + path
         if query:
             url += ("&" if "?" in path else "?") + urlencode(query)
-        budget = timeout or self.timeout
+        budget = self.timeout if timeout is None else min(timeout, self.timeout)
         deadline = self.clock() + budget
         pause = FIRST_PAUSE
         while True:
@@ -212,7 +212,9 @@ class Client:
 
     def request(self, path, query=None, accept=JSON, timeout=None, retry=True):
         """One GET; returns ``(status, body bytes)`` for any HTTP answer (retried on 429 and
-        5xx until the budget is spent); raises ApiError only when no answer came back."""
+        5xx until the budget is spent); raises ApiError only when no answer came back.
+        ``timeout`` shortens the call's budget (a probe's timeout, what is left of a wait);
+        it never lengthens it past ``api_timeout``."""
         return self._exchange(
             "GET", path, query, self._headers(accept), None, timeout, retry, "GET %s" % path
         )
@@ -236,17 +238,18 @@ class Client:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def get_optional(self, path, what):
-        """GET that answers None for 404 instead of raising."""
-        status, data = self.request(path)
+    def get_optional(self, path, what, timeout=None):
+        """GET that answers None for 404 instead of raising. ``timeout``: this call's budget
+        when it is not ``api_timeout`` (a wait's reads end with the wait)."""
+        status, data = self.request(path, timeout=timeout)
         if status == 404:
             return None
         if not 200 <= status < 300:
             raise from_status(status, data, self.host, what)
         return self._json(path, data)
 
-    def get(self, path, what):
-        status, data = self.request(path)
+    def get(self, path, what, timeout=None):
+        status, data = self.request(path, timeout=timeout)
         if not 200 <= status < 300:
             raise from_status(status, data, self.host, what)
         return self._json(path, data)
@@ -258,8 +261,9 @@ class Client:
             raise from_status(status, data, self.host, what)
         return data
 
-    def list(self, path, what, label_selector=None, field_selector=None, page=PAGE):
-        """Every item of a collection, page by page (``limit``/``continue``)."""
+    def list(self, path, what, label_selector=None, field_selector=None, page=PAGE, timeout=None):
+        """Every item of a collection, page by page (``limit``/``continue``); ``timeout`` as
+        for get_optional, per page."""
         base = []
         if label_selector:
             base.append(("labelSelector", label_selector))
@@ -268,7 +272,7 @@ class Client:
         items, token = [], None
         while True:
             query = base + [("limit", str(page))] + ([("continue", token)] if token else [])
-            status, data = self.request(path, query)
+            status, data = self.request(path, query, timeout=timeout)
             if not 200 <= status < 300:
                 raise from_status(status, data, self.host, what)
             body = self._json(path, data)

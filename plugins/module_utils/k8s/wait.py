@@ -26,6 +26,8 @@ import time
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 
+MIN_READ = 5.0
+
 
 class Target:
     """One object to wait for. ``check(obj)`` answers its status dict; ``absent``: the
@@ -61,19 +63,21 @@ def blank(target):
     }
 
 
-def read_objects(client, resource, namespace, names):
+def read_objects(client, resource, namespace, names, timeout=None):
     """``{name: object or None}``: a GET for one, one LIST for several. Objects get their
-    ``kind`` (LIST items have none) and namespace."""
+    ``kind`` (LIST items have none) and namespace. ``timeout``: the reads' budget when it
+    is not the client's (a wait's reads end with the wait)."""
+    budget = {} if timeout is None else {"timeout": timeout}
     if len(names) == 1:
         name = names[0]
         found = {
             name: client.get_optional(
-                resource.object_path(namespace, name), "read %s" % resource.label(namespace, name)
+                resource.object_path(namespace, name), "read %s" % resource.label(namespace, name), **budget
             )
         }
     else:
         items = client.list(
-            resource.collection_path(namespace), "list %s in %s" % (resource.plural, namespace)
+            resource.collection_path(namespace), "list %s in %s" % (resource.plural, namespace), **budget
         )
         by_name = {wl.meta(item).get("name"): item for item in items}
         found = {name: by_name.get(name) for name in names}
@@ -139,7 +143,9 @@ class Waiter:
             failed_now = False
             for (resource, namespace), group in groups.items():
                 try:
-                    found = read_objects(self.client, resource, namespace, [t.name for t in group])
+                    found = read_objects(
+                        self.client, resource, namespace, [t.name for t in group], self._budget(deadline)
+                    )
                 except ApiError as exc:
                     if exc.transient:
                         api_error.update({t.key: exc for t in group})
@@ -195,6 +201,11 @@ class Waiter:
                 break
             self.sleep(max(min(self.poll, deadline - now), 0))
         return [results[target.key] for target in targets]
+
+    def _budget(self, deadline):
+        """A read's time: what is left of the wait (never past it by a whole api_timeout of
+        retries), at least MIN_READ seconds so that a read can be answered at all."""
+        return max(deadline - self.clock(), MIN_READ)
 
     def _failed(self, target, obj, status):
         if self.on_failure is None:

@@ -80,13 +80,13 @@ class Cluster:
                 continue
             d["status"]["observedGeneration"] = d["metadata"]["generation"]
 
-    def get_optional(self, path, what):
+    def get_optional(self, path, what, timeout=None):
         self.calls.append(("GET", path))
         self.settle()
         obj = self.deployments.get(path.rsplit("/", 1)[1])
         return copy.deepcopy(obj) if obj else None
 
-    def list(self, path, what, label_selector=None, field_selector=None):
+    def list(self, path, what, label_selector=None, field_selector=None, timeout=None):
         self.calls.append(("LIST", path))
         self.settle()
         if path.endswith("/replicasets"):

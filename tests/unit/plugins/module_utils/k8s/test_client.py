@@ -257,3 +257,12 @@ def test_transient_errors():
     assert ApiError("unreachable", "x").transient and ApiError("timeout", "x").transient
     assert ApiError("error", "x", 503).transient and ApiError("error", "x", 429).transient
     assert not ApiError("conflict", "x", 409).transient and not ApiError("error", "x", 400).transient
+
+
+def test_a_call_may_shorten_its_budget_never_lengthen_it():
+    client, rest = _client(*[_Answer(503)] * 20, timeout=10)
+    assert client.request("/api/v1/namespaces", timeout=0.5)[0] == 503
+    assert len(rest.calls) == 2  # at 0 and 0.2; 0.6 would be past the half second
+    client, rest = _client(*[_Answer(503)] * 20, timeout=1)
+    client.request("/api/v1/namespaces", timeout=60)
+    assert len(rest.calls) == 3  # still one second, not sixty

@@ -387,7 +387,7 @@ class Reader:
             raise state
         return state
 
-    def get_optional(self, path, what):
+    def get_optional(self, path, what, timeout=None):
         self.calls.append(("GET", path))
         parts = path.split("/")
         for obj in self._state():
@@ -395,7 +395,7 @@ class Reader:
                 return copy.deepcopy(obj)
         return None
 
-    def list(self, path, what, label_selector=None, field_selector=None):
+    def list(self, path, what, label_selector=None, field_selector=None, timeout=None):
         self.calls.append(("LIST", path, label_selector))
         plural = path.rsplit("/", 1)[-1]
         if plural == "pods":
@@ -573,7 +573,7 @@ def test_pod_diagnosis_failure_does_not_hide_the_result():
     clock = Clock()
 
     class Flaky(Reader):
-        def list(self, path, what, label_selector=None, field_selector=None):
+        def list(self, path, what, label_selector=None, field_selector=None, timeout=None):
             if path.endswith("/pods"):
                 raise ApiError("forbidden", "permission denied to list pods", 403)
             return super().list(path, what, label_selector, field_selector)

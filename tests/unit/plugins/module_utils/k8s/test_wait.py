@@ -120,3 +120,18 @@ def test_zero_timeout_reads_once():
     api = Cluster(clock, {"web": 1})
     result = waiter(api, clock, timeout=0).wait(targets("web"))[0]
     assert result["failed"] and len(api.calls) == 1
+
+
+def test_a_reads_budget_ends_with_the_wait():
+    clock = Clock()
+    budgets = []
+
+    class Recording(Cluster):
+        def request(self, path, query=None, accept=None, timeout=None, retry=True):
+            budgets.append(timeout)
+            clock.now += 4  # each read takes four seconds
+            return super().request(path, query, accept=accept, timeout=timeout, retry=retry)
+
+    waiter(Recording(clock, {"web": 100}), clock, timeout=20).wait(targets("web"))
+    assert budgets[0] == 20 and budgets == sorted(budgets, reverse=True)
+    assert min(budgets) == wait.MIN_READ  # a read near the deadline still gets a chance to answer

@@ -270,13 +270,13 @@ class Cluster:
             status.update(replicas=have, updatedReplicas=have, readyReplicas=have, availableReplicas=have)
             status["observedGeneration"] = d["metadata"]["generation"]
 
-    def get_optional(self, path, what):
+    def get_optional(self, path, what, timeout=None):
         self.calls.append(("GET", path))
         self._tick()
         obj = self.deployments.get(path.rsplit("/", 1)[1])
         return copy.deepcopy(obj)
 
-    def list(self, path, what, label_selector=None, field_selector=None):
+    def list(self, path, what, label_selector=None, field_selector=None, timeout=None):
         self.calls.append(("LIST", path))
         if "/autoscaling/v2/" in path and not self.v2:
             raise ApiError("not_found", "not found while trying to %s" % what, 404)
