@@ -353,16 +353,13 @@ def read_workloads(reader, namespace, kind, names):
     return wait.read_objects(reader, resources.get(kind), namespace, names)
 
 
-def _diagnose(reader, obj):
+def diagnose(reader, obj):
     """The unready pods of a workload, or [] when they cannot be read (the status stands)."""
     ns = _meta(obj).get("namespace")
     try:
         selector = label_selector((obj.get("spec") or {}).get("selector")) or None
-        pods = reader.list(
-            resources.POD.collection_path(ns),
-            "list pods of %s" % workload_label(obj),
-            label_selector=selector,
-        )
+        what = "list pods of %s" % workload_label(obj)
+        pods = reader.list(resources.POD.collection_path(ns), what, label_selector=selector)
         replicasets = []
         if obj.get("kind") == "Deployment":
             replicasets = reader.list(
@@ -375,8 +372,57 @@ def _diagnose(reader, obj):
     return unready_pods(obj, pods, replicasets)
 
 
-def _blank(target):
+def blank(target):
+    """The rollout status of a workload never read."""
     return dict(wait.blank(target), replicas=0, updated=0, ready=0, available=0)
+
+
+def timed_out(reader, target, status, obj, error, waited):
+    """The status of a rollout still pending when the wait ended: what it waited for and
+    the stuck pods, or that the API stopped answering."""
+    base = dict(status or blank(target), done=False, failed=True)
+    if error is not None:
+        base["message"] = "the Kubernetes API stopped answering (%s); rollout not confirmed within %g s" % (
+            error,
+            waited,
+        )
+        if status:
+            base["message"] += "; last seen: %s" % status["message"]
+        base["pods"] = []
+        return base
+    base["message"] = "rollout did not finish within %g s: %s" % (waited, (status or {}).get("message"))
+    base["pods"] = diagnose(reader, obj) if obj is not None else []
+    return base
+
+
+def waiter(
+    reader, timeout, poll=1.0, clock=time.monotonic, sleep=time.sleep, on_failure=None, on_timeout=None
+):
+    """The one waiter (k8s/wait.py) set up for rollouts: a failure names the unready pods,
+    a timeout what the rollout waited for (:func:`timed_out`); ``on_failure`` and
+    ``on_timeout`` may reword the status after that."""
+
+    def failed(target, obj, status):
+        if "pods" not in status:
+            status["pods"] = diagnose(reader, obj) if obj is not None else []
+        return on_failure(target, obj, status) if on_failure else status
+
+    def late(target, status, obj, error, waited):
+        result = timed_out(reader, target, status, obj, error, waited)
+        return on_timeout(target, status, obj, error, waited, result) if on_timeout else result
+
+    return wait.Waiter(
+        reader,
+        timeout,
+        poll=poll,
+        what="the rollout status",
+        noun="rollout",
+        blank=blank,
+        on_failure=failed,
+        on_timeout=late,
+        clock=clock,
+        sleep=sleep,
+    )
 
 
 def wait_rollouts(reader, targets, timeout, poll=1.0, clock=time.monotonic, sleep=time.sleep):
@@ -397,43 +443,7 @@ def wait_rollouts(reader, targets, timeout, poll=1.0, clock=time.monotonic, slee
                 "%s %s: cannot wait for a rollout of kind %s" % (kind, target.get("name"), kind)
             )
         goals.append(wait.Target(resources.get(kind), target["namespace"], target["name"], rolled_out))
-
-    def on_failure(_target, obj, status):
-        if "pods" not in status:
-            status["pods"] = _diagnose(reader, obj) if obj is not None else []
-        return status
-
-    def on_timeout(target, status, obj, error, waited):
-        base = dict(status or _blank(target), done=False, failed=True)
-        if error is not None:
-            base["message"] = (
-                "the Kubernetes API stopped answering (%s); rollout not confirmed within %g s"
-                % (
-                    error,
-                    waited,
-                )
-            )
-            if status:
-                base["message"] += "; last seen: %s" % status["message"]
-            base["pods"] = []
-            return base
-        base["message"] = "rollout did not finish within %g s: %s" % (waited, (status or {}).get("message"))
-        base["pods"] = _diagnose(reader, obj) if obj is not None else []
-        return base
-
-    waiter = wait.Waiter(
-        reader,
-        timeout,
-        poll=poll,
-        what="the rollout status",
-        noun="rollout",
-        blank=_blank,
-        on_failure=on_failure,
-        on_timeout=on_timeout,
-        clock=clock,
-        sleep=sleep,
-    )
-    return waiter.wait(goals)
+    return waiter(reader, timeout, poll=poll, clock=clock, sleep=sleep).wait(goals)
 
 
 # -- restart --------------------------------------------------------------------------------

@@ -525,59 +525,30 @@ def _pending_message(status, bounds):
     )
 
 
-def _blank(target):
-    return dict(wait.blank(target), replicas=0, updated=0, ready=0, available=0)
-
-
 def wait_scaled(client, namespace, plans, timeout, poll=1.0, clock=time.monotonic, sleep=time.sleep):
     """Wait for every target at once until each has settled in its bounds (:func:`scaled`),
-    one failed (a stuck rollout, a missing workload), or ``timeout`` seconds passed; one
-    waiter (k8s/wait.py) reads them all, a LIST per kind and round.
+    one failed (a stuck rollout, a missing workload), or ``timeout`` seconds passed; the
+    rollout waiter (k8s/rollout.py over k8s/wait.py) reads them all, a LIST per kind and round.
 
     A failed rollout is named with its unready pods and why. Returns ``(results,
     failures)``: per plan ``{done, ready, available, replicas, seconds, message}`` and the
     failure messages."""
     bounds = {(plan["kind"], plan["name"]): plan["bounds"] for plan in plans}
 
-    def on_failure(_target, obj, status):
-        if "pods" not in status:
-            status["pods"] = ro._diagnose(client, obj) if obj is not None else []
+    def on_failure(_target, _obj, status):
         status["message"] = ro.failure_message(status)
         return status
 
-    def on_timeout(target, status, obj, error, waited):
+    def on_timeout(target, status, _obj, error, waited, result):
         if error is None and status is not None and status.get("rolled_out"):
+            # Rolled out, but the replica counts are not there yet: say which.
             message = _pending_message(status, bounds[(target.resource.kind, target.name)])
             return dict(status, done=False, failed=True, message=message + " after %g s" % waited)
-        base = dict(status or _blank(target), done=False, failed=True)
-        if error is not None:
-            base["message"] = (
-                "the Kubernetes API stopped answering (%s); rollout not confirmed within %g s"
-                % (error, waited)
-            )
-            if status:
-                base["message"] += "; last seen: %s" % status["message"]
-            base["pods"] = []
-        else:
-            base["message"] = "rollout did not finish within %g s: %s" % (
-                waited,
-                (status or {}).get("message"),
-            )
-            base["pods"] = ro._diagnose(client, obj) if obj is not None else []
-        base["message"] = ro.failure_message(base)
-        return base
+        result["message"] = ro.failure_message(result)
+        return result
 
-    waiter = wait.Waiter(
-        client,
-        timeout,
-        poll=poll,
-        what="the rollout status",
-        noun="rollout",
-        blank=_blank,
-        on_failure=on_failure,
-        on_timeout=on_timeout,
-        clock=clock,
-        sleep=sleep,
+    waiter = ro.waiter(
+        client, timeout, poll=poll, clock=clock, sleep=sleep, on_failure=on_failure, on_timeout=on_timeout
     )
     targets = [
         wait.Target(resources.get(plan["kind"]), namespace, plan["name"], scaled(plan["bounds"]))

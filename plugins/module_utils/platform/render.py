@@ -23,14 +23,17 @@ import copy
 import ipaddress
 import re
 
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.records import (
+    APPLY_IF_SERVED,
+    APPLY_UNLESS_SERVED,
+)
+
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 COMPONENT_KINDS = WORKLOAD_KINDS + ("external", "none")
 PSS_LEVELS = ("privileged", "baseline", "restricted")
 INGRESS_KINDS = ("ingress", "route", "auto")
 ROUTE_API = "route.openshift.io/v1"
 # Read by multiagent.ops.k8s_apply: apply only where the group/version is (not) served.
-APPLY_IF_SERVED = "multiagent.ops/apply-if-served"
-APPLY_UNLESS_SERVED = "multiagent.ops/apply-unless-served"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MANAGED_BY = "multiagent.ops"
 

@@ -29,8 +29,11 @@ from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import from_status
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.resources import split_api_version
-
-CHECKSUM_ANNOTATION = "multiagent.ops/config-checksum"
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.records import (
+    APPLY_IF_SERVED,
+    APPLY_UNLESS_SERVED,
+    CONFIG_CHECKSUM,
+)
 
 # Apply order: what others refer to comes first. A kind not listed goes in the last tier.
 TIER_NAMES = ("namespaces and CRDs", "configuration", "services", "workloads", "the rest")
@@ -78,8 +81,6 @@ ACTIONS = ("created", "updated", "unchanged", "failed", "not_attempted", "skippe
 # Objects that only make sense where an API is (or is not) served: an OpenShift Route where
 # route.openshift.io is, the Ingress where it is not; a ServiceMonitor where the Prometheus
 # operator's group is. The value is a group/version (``route.openshift.io/v1``).
-APPLY_IF_SERVED = "multiagent.ops/apply-if-served"
-APPLY_UNLESS_SERVED = "multiagent.ops/apply-unless-served"
 PULL_SECRETS = "imagePullSecrets"
 
 
@@ -660,7 +661,7 @@ def plan(manifests, types, default_namespace=None, hold_fields=None):
             annotations = meta.get("annotations")
             if not isinstance(annotations, dict):
                 annotations = meta["annotations"] = {}
-            annotations[CHECKSUM_ANNOTATION] = item.checksum
+            annotations[CONFIG_CHECKSUM] = item.checksum
         done = set()
         for ref in item.refs:
             if ref.optional or (ref.kind, ref.name) in local or (ref.kind, ref.name) in done:

@@ -7,9 +7,6 @@ import re
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import records
 
 ROOT = pathlib.Path(__file__).resolve().parents[5]
-# Files that still define a copy of a record's name until they import it from records.py;
-# their copies must have the same value.
-NOT_YET_SWITCHED = {"plugins/module_utils/k8s/apply/plan.py", "plugins/module_utils/platform/render.py"}
 # Values with the prefix that are not annotations: the format name of a namespace export.
 NOT_ANNOTATIONS = {"multiagent.ops/kubernetes-config"}
 LITERAL = re.compile(r"[\"'](multiagent\.ops/[a-z0-9.-]+)[\"']")
@@ -35,9 +32,7 @@ def test_no_annotation_is_spelled_out_in_python_outside_records():
             source = source.split('RETURN = r"""', 1)[-1].split('"""', 1)[-1]
         for value in set(LITERAL.findall(source)) - NOT_ANNOTATIONS:
             found.setdefault(where, set()).add(value)
-    assert set(found) <= NOT_YET_SWITCHED, found
-    for values in found.values():
-        assert values <= set(records.ALL)
+    assert not found, found
 
 
 def test_the_yaml_names_only_known_annotations():

@@ -12,6 +12,7 @@ import yaml
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import records
 
 V1 = {
     "resources": [
@@ -109,7 +110,7 @@ def by_label(plan):
 
 
 def template_checksum(item):
-    return item.manifest["spec"]["template"]["metadata"].get("annotations", {}).get(ap.CHECKSUM_ANNOTATION)
+    return item.manifest["spec"]["template"]["metadata"].get("annotations", {}).get(records.CONFIG_CHECKSUM)
 
 
 # -- tiers ---------------------------------------------------------------------------------
@@ -477,7 +478,7 @@ def test_cronjob_template_gets_the_checksum_and_a_changed_config_changes_it():
         }
         item = by_label(make_plan([cm("cfg", {"k": value}), cron]))["CronJob prod/nightly"]
         return item.manifest["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["annotations"][
-            ap.CHECKSUM_ANNOTATION
+            records.CONFIG_CHECKSUM
         ]
 
     assert cronjob_checksum("1") != cronjob_checksum("2")
@@ -690,7 +691,7 @@ def test_serving_conditions_keep_the_route_or_the_ingress():
         "metadata": {
             "name": "r",
             "namespace": "ns",
-            "annotations": {ap.APPLY_IF_SERVED: "route.openshift.io/v1"},
+            "annotations": {records.APPLY_IF_SERVED: "route.openshift.io/v1"},
         },
     }
     ingress = {
@@ -699,7 +700,7 @@ def test_serving_conditions_keep_the_route_or_the_ingress():
         "metadata": {
             "name": "i",
             "namespace": "ns",
-            "annotations": {ap.APPLY_UNLESS_SERVED: "route.openshift.io/v1"},
+            "annotations": {records.APPLY_UNLESS_SERVED: "route.openshift.io/v1"},
         },
     }
     plain = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}}
