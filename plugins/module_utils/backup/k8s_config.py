@@ -44,7 +44,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resource
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply.applier import Applier
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, status_message
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_quantity
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.objects import parse_quantity
 
 FORMAT = "multiagent.ops/kubernetes-config"
 FORMAT_VERSION = 1

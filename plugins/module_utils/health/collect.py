@@ -20,7 +20,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.health import rules
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, status_message
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.quantity import parse_cpu, parse_memory
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.objects import parse_cpu, parse_memory
 
 MAX_WORKERS = 32
 DEFAULT_LOG_PATTERN = r"(?i)\b(error|fatal|panic|exception|traceback|critical)\b"

@@ -3,7 +3,9 @@
 """Pure helpers over Kubernetes objects (plain dicts as the API returns them).
 
 Nothing here talks to a cluster: the collectors fetch, these functions interpret, so the
-interpretation is unit-tested with literal objects. Besides workloads, pods and events:
+interpretation is unit-tested with literal objects. Besides workloads, pods, events and
+resource quantities (``250m``, ``512Mi``: :func:`parse_quantity`, :func:`parse_cpu`,
+:func:`parse_memory`):
 whether one object already holds another's fields (:func:`is_subset`), Secrets kept out
 of output (:func:`redact_secret`, :func:`secret_values`, :func:`maskable`, :func:`mask`)
 and the deterministic YAML of archives and diffs (:func:`dump_yaml`, :func:`load_yaml`).
@@ -15,6 +17,8 @@ import base64
 import binascii
 import copy
 import datetime
+import re
+from decimal import Decimal, InvalidOperation
 
 try:
     import yaml
@@ -380,3 +384,48 @@ def load_yaml(data, where):
         return yaml.safe_load(data)
     except yaml.YAMLError as exc:
         raise YamlError("%s is not valid YAML: %s" % (where, str(exc).splitlines()[0])) from None
+
+
+# -- resource quantities --------------------------------------------------------------------
+
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+}
+_RE = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+
+
+def parse_quantity(value):
+    """A quantity string -> Decimal in base units; ValueError names the bad input."""
+    if isinstance(value, (int, float, Decimal)):
+        return Decimal(str(value))
+    text = str(value).strip()
+    match = _RE.match(text)
+    if not match:
+        raise ValueError("'%s' is not a Kubernetes quantity" % value)
+    number, suffix = match.group(1), match.group(2) or ""
+    try:
+        base = Decimal(number)
+    except InvalidOperation:
+        raise ValueError("'%s' is not a Kubernetes quantity" % value)
+    factor = _BINARY.get(suffix) or _DECIMAL[suffix]
+    return base * factor
+
+
+def parse_cpu(value):
+    """CPU quantity -> cores as float (``250m`` -> 0.25)."""
+    return float(parse_quantity(value))
+
+
+def parse_memory(value):
+    """Memory quantity -> bytes as int (``512Mi`` -> 536870912)."""
+    return int(parse_quantity(value))

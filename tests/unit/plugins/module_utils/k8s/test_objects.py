@@ -6,6 +6,7 @@ import pytest
 from factories import NOW, pod, replicaset, ts
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.objects import parse_cpu, parse_memory
 
 
 def test_pods_map_to_workloads_through_owner_uids_not_names():
@@ -204,3 +205,34 @@ def test_yaml_round_trips_strings_with_unicode_line_breaks(value):
 def test_yaml_that_is_not_names_where():
     with pytest.raises(wl.YamlError, match="^ConfigMap/a.yaml is not valid YAML: "):
         wl.load_yaml(b"a: [1,\n", "ConfigMap/a.yaml")
+
+
+# -- resource quantities (moved from test_quantity.py) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,cores",
+    [("250m", 0.25), ("1", 1.0), ("1.5", 1.5), ("100000n", 0.0001), ("2k", 2000.0), ("1e3m", 1.0)],
+)
+def test_cpu(text, cores):
+    assert parse_cpu(text) == pytest.approx(cores)
+
+
+@pytest.mark.parametrize(
+    "text,size",
+    [
+        ("512Mi", 512 * 2**20),
+        ("1Gi", 2**30),
+        ("2G", 2 * 10**9),
+        ("128974848", 128974848),
+        ("123Ki", 123 * 1024),
+    ],
+)
+def test_memory(text, size):
+    assert parse_memory(text) == size
+
+
+@pytest.mark.parametrize("bad", ["", "12 Mi", "abc", "1.2.3Gi", "5XB"])
+def test_bad_quantities_are_named(bad):
+    with pytest.raises(ValueError, match="is not a Kubernetes quantity"):
+        parse_memory(bad)
