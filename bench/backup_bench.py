@@ -473,8 +473,10 @@ def profile(bench):
     the content checksums; the checksums alone in one REPEATABLE READ transaction. Then, one
     run each, the CPU seconds of every process taking part (CpuSampler): on a machine with
     few free cores, CPU seconds are what the wall time follows."""
+    from ansible_collections.multiagent.ops.plugins.module_utils.pg import argv as pg_argv
     from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
     from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
+    from ansible_collections.multiagent.ops.plugins.module_utils.pg import session as pg_session
 
     pg, db = bench.pg, bench.database
     level = bench.level if bench.level is not None else 3
@@ -482,7 +484,7 @@ def profile(bench):
     tools = {name: pg.tool(name) for name in ("pg_dump", "pg_dumpall", "pg_restore", "psql")}
     tools["zstd"] = zstd
     conn = {"host": pg.host, "port": pg.port, "user": pg.user, "password": pg.password}
-    target = pgbackup.Target("direct", conn, tools)
+    target = pg_session.Target("direct", conn, tools)
 
     def dump_null(run):
         started = time.monotonic()
@@ -496,7 +498,7 @@ def profile(bench):
             dump = subprocess.Popen(
                 [tools["pg_dump"], "-Fc", "-Z0", "--no-password", db], stdout=subprocess.PIPE, env=pg.env()
             )
-            comp = subprocess.Popen(pgbackup.zstd_argv(zstd, level, 0), stdin=dump.stdout, stdout=out)
+            comp = subprocess.Popen(pg_argv.zstd_argv(zstd, level, 0), stdin=dump.stdout, stdout=out)
             dump.stdout.close()
             comp.wait()
             dump.wait()
@@ -515,7 +517,7 @@ def profile(bench):
         remove(path, artifact_manifest(path))
 
     def checksums_alone(run):
-        session = pgsql.PsycopgSession(pgbackup.psycopg_params(conn, db), autocommit=True)
+        session = pg_session.PsycopgSession(pg_argv.psycopg_params(conn, db), autocommit=True)
         try:
             started = time.monotonic()
             session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -17,7 +17,9 @@ options:
         and the data streams back (binary-safe, exit status checked), so client and server
         versions always match. The pod's own credentials are used (its environment such as
         C(PGPASSWORD)/C(PGUSER), or local socket trust); with O(login_password) a pgpass
-        file is written through stdin into a private temporary file in the pod."
+        file is written through stdin into a private temporary file in the pod. The pod is
+        found with the Kubernetes options (kubernetes.core's authentication options and
+        O(api_timeout)); direct mode does not use them."
     type: str
     default: direct
     choices: [direct, in_cluster]
@@ -72,8 +74,4 @@ options:
     description: Seconds without any output after which an in-cluster stream is given up.
     type: int
     default: 600
-  api_timeout:
-    description: Timeout in seconds of each Kubernetes API request.
-    type: float
-    default: 15
 """

@@ -20,7 +20,8 @@ description:
     versions, format, compression, size, sha256, start, end, duration, and per table the row
     count and content checksum. A backup counts as done only when its manifest is there;
     any failure (the server going away, a full disk, a wrong password) leaves no partial file
-    and never touches older backups."
+    and never touches older backups. When a later database fails, the archives written
+    before it stay: the task fails naming them, with C(changed=true)."
   - "Row counts and checksums are taken inside the dump's own snapshot: the module opens a
     REPEATABLE READ transaction, exports its snapshot (C(pg_export_snapshot())), runs
     C(pg_dump --snapshot) and computes them in that transaction while the dump runs. The
@@ -114,6 +115,7 @@ extends_documentation_fragment:
   - multiagent.ops.postgresql
   - multiagent.ops.s3
   - kubernetes.core.k8s_auth_options
+  - multiagent.ops.k8s
 attributes:
   check_mode:
     support: full
@@ -157,7 +159,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 backups:
-  description: One entry per archive written (or, in check mode, that would be written).
+  description:
+    - One entry per archive written (or, in check mode, that would be written), also when the
+      task then failed (the archives written before the failure).
+    - The entry of every backup module of this collection has the same shape (C(path),
+      C(manifest_path), C(url), C(size), C(sha256), C(manifest)).
   returned: always
   type: list
   elements: dict
@@ -178,27 +184,37 @@ backups:
       description: Where the backup is stored (C(s3://bucket/prefix/name) with O(s3), else the path).
       type: str
     size:
-      description: Bytes.
+      description: Bytes (null in check mode).
       type: int
     sha256:
-      description: SHA-256 of the archive.
+      description: SHA-256 of the archive (null in check mode).
       type: str
+    manifest:
+      description:
+        - The manifest written beside the archive (null in check mode), as in C(manifest_path).
+        - Its C(tables) are keyed by the table's name as SQL writes it, each part quoted only
+          when it is not a plain lower-case identifier (C(public.orders), C(public."Orders"),
+          C("a.b".c)); C(table_key_format) is 2. Manifests of 0.1.0 have no C(table_key_format)
+          and join the two names with a bare dot.
+      type: dict
     duration_seconds:
       description: How long the dump took.
       type: float
     tables:
-      description: Number of tables counted and checksummed.
+      description: Number of tables counted and checksummed (not in check mode).
       type: int
     rows:
-      description: Total rows in them.
+      description: Total rows in them (not in check mode).
       type: int
   sample:
     - kind: postgresql
       target: mplp_production
       path: /backup/postgresql/mplp_production-20261122T020000Z.dump.zst
       manifest_path: /backup/postgresql/mplp_production-20261122T020000Z.dump.zst.manifest.json
+      url: /backup/postgresql/mplp_production-20261122T020000Z.dump.zst
       size: 73217664
       sha256: 1de123fc12f5f499dfd1daa9c9967c42cf80a34079ef434fec4810697f04b1ff
+      manifest: {kind: postgresql, target: mplp_production, table_key_format: 2, tables: {}}
       duration_seconds: 3.9
       tables: 4
       rows: 982680
@@ -209,13 +225,8 @@ databases:
   elements: str
 """
 
-import os
-
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.module import new_module
-from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
-from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import module as pg_module
 
 
@@ -239,154 +250,9 @@ def argspec():
     )
 
 
-def list_databases(target, maintenance_db, exclude):
-    session = target.session(maintenance_db)
-    try:
-        names = session.value(
-            "SELECT coalesce(jsonb_agg(datname ORDER BY datname), '[]'::jsonb)::text FROM pg_database "
-            "WHERE datallowconn AND NOT datistemplate"
-        )
-    finally:
-        session.close()
-    return [name for name in names or [] if name not in set(exclude)]
-
-
-def summary(manifest, path):
-    tables = manifest.get("tables") or {}
-    return {
-        "kind": manifest["kind"],
-        "target": manifest["target"],
-        "path": path,
-        "manifest_path": artifact.manifest_name(path),
-        "size": manifest["size"],
-        "sha256": manifest["sha256"],
-        "duration_seconds": manifest.get("duration_seconds"),
-        "tables": len(tables),
-        "rows": sum(int(t.get("rows") or 0) for t in tables.values()),
-    }
-
-
-def run(module):
-    p = module.params
-    if not 1 <= p["compression_level"] <= 19:
-        module.fail_json(msg="compression_level must be between 1 and 19, not %s" % p["compression_level"])
-    if not (p["databases"] or p["all_databases"] or p["globals"]):
-        module.fail_json(msg="nothing to back up: give databases, all_databases=true or globals=true")
-    try:
-        pgbackup.refuse_narrowing_dump_args(p["dump_args"])
-        pgbackup.check_login(pg_module.conn_params(module))
-    except pgbackup.BackupError as exc:
-        module.fail_json(msg="%s; nothing was backed up" % exc)
-    remote = None
-    if p["s3"]:
-        try:
-            remote = stores.open_store({"s3": p["s3"]})
-            remote.list()  # fails now, naming the bucket, when it cannot be used
-        except stores.StoreError as exc:
-            module.fail_json(msg="cannot use the S3 location: %s; nothing was backed up" % exc)
-    target = pg_module.make_target(module)
-    try:
-        databases = list(p["databases"])
-        if p["all_databases"]:
-            for name in list_databases(target, p["maintenance_db"], p["exclude_databases"]):
-                if name not in databases:
-                    databases.append(name)
-    except pgsql.SqlError as exc:
-        module.fail_json(msg="cannot list the databases: %s" % exc)
-
-    now = artifact.utcnow()
-    several = len(databases) > 1
-    prefixes = {
-        db: (("%s-%s" % (p["prefix"], db)) if several else p["prefix"]) if p["prefix"] else db
-        for db in databases
-    }
-    globals_prefix = "%s-globals" % (
-        p["prefix"] or (p["login_host"] if p["mode"] == "direct" else p["namespace"])
-    )
-    if module.check_mode:
-        planned = [
-            {
-                "kind": "postgresql",
-                "target": db,
-                "path": os.path.join(
-                    p["dest"], artifact.archive_name(prefixes[db], now, pgbackup.EXT["custom"])
-                ),
-            }
-            for db in databases
-        ]
-        if p["globals"]:
-            planned.append(
-                {
-                    "kind": "postgresql-globals",
-                    "target": globals_prefix,
-                    "path": os.path.join(
-                        p["dest"], artifact.archive_name(globals_prefix, now, pgbackup.EXT["globals"])
-                    ),
-                }
-            )
-        module.exit_json(changed=True, backups=planned, databases=databases)
-
-    if not os.path.isdir(p["dest"]):
-        try:
-            os.makedirs(p["dest"], mode=0o700, exist_ok=True)
-        except OSError as exc:
-            module.fail_json(msg="cannot create the backup directory %s: %s" % (p["dest"], exc.strerror))
-    written = []
-
-    def keep(manifest, path):
-        item = summary(manifest, path)
-        item["url"] = path
-        if remote is not None:
-            try:
-                item["url"] = stores.publish(remote, path)
-            except (stores.StoreError, artifact.ArtifactError, OSError) as exc:
-                raise pgbackup.BackupError(
-                    "uploading %s failed, it was not stored: %s" % (path, exc)
-                ) from exc
-            if not p["keep_local"]:
-                for local in (path, artifact.manifest_name(path)):
-                    os.unlink(local)
-        written.append(item)
-
-    try:
-        for db in databases:
-            manifest, path = pgbackup.backup_database(
-                target,
-                db,
-                p["dest"],
-                prefix=prefixes[db],
-                level=p["compression_level"],
-                threads=p["threads"],
-                checksums=p["checksums"],
-                exclude_table_data=p["exclude_table_data"],
-                extra_args=p["dump_args"],
-                label=p["label"],
-            )
-            keep(manifest, path)
-        if p["globals"]:
-            manifest, path = pgbackup.backup_globals(
-                target,
-                p["dest"],
-                globals_prefix,
-                level=p["compression_level"],
-                no_role_passwords=p["globals_no_role_passwords"],
-                label=p["label"],
-            )
-            keep(manifest, path)
-    except (pgbackup.BackupError, pgsql.SqlError) as exc:
-        done = ", ".join(item["path"] for item in written)
-        module.fail_json(
-            msg="backup failed: %s%s" % (exc, "; completed before the failure: %s" % done if done else ""),
-            backups=written,
-            databases=databases,
-        )
-    module.exit_json(changed=True, backups=written, databases=databases)
-
-
 def main():
-    # The kubernetes library is loaded only for in-cluster mode (see pg_module.make_target).
-    module = new_module(argspec(), supports_check_mode=True, check_k8s=False)
-    run(module)
+    module = pg_module.new_module(argspec(), supports_check_mode=True)
+    pg_module.main(module, dump.run)
 
 
 if __name__ == "__main__":

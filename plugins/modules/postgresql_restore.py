@@ -112,6 +112,7 @@ extends_documentation_fragment:
   - multiagent.ops.postgresql
   - multiagent.ops.s3
   - kubernetes.core.k8s_auth_options
+  - multiagent.ops.k8s
 attributes:
   check_mode:
     support: full
@@ -124,6 +125,18 @@ requirements:
   - zstd on the host running the module
 seealso:
   - module: multiagent.ops.postgresql_backup
+notes:
+  - "C(changed) is true when something persisted, also when the task failed: pg_restore
+    committed (C(restored)), or the module created the database (C(database_created)), or a
+    restore with O(single_transaction=false) failed part way. A restore in one transaction
+    that failed (an error, a lock wait past O(lock_timeout), the connection lost) was rolled
+    back and reports C(changed=false) unless it created the database; ending the other
+    sessions is not a change. O(state=verified) reports C(changed=true) only when the scratch
+    database is left behind (O(keep_scratch), or a drop that failed)."
+  - "Manifests of version 0.1.0 (without C(table_key_format)) are still read: their table
+    keys join schema and table with a bare dot. Where two tables share such a key
+    (C(\"a.b\".c) and C(a.\"b.c\")), it stands for the one 0.1.0 recorded, and the other is
+    listed in C(extra_tables)."
 """
 
 EXAMPLES = r"""
@@ -173,22 +186,18 @@ restored:
   returned: when the module got as far as the restore, also on failure
   type: bool
 checks:
-  description: C(tables_checked), C(rows_checked), C(problems) (empty when equal), C(extra_tables) (present now, not in the backup).
+  description:
+    - C(tables_checked), C(rows_checked), C(problems) (empty when equal), C(extra_tables) (present
+      now, not described by the backup's manifest).
+    - Tables are named as in the manifest (C(public.orders), C(public."Orders"), C("a.b".c)).
   returned: when the content was checked
   type: dict
   sample: {tables_checked: 4, rows_checked: 982680, problems: [], extra_tables: []}
 """
 
-import os
-import shutil
-import tempfile
-
-from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.module import new_module
-from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
-from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import module as pg_module
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import restore
 
 
 def argspec():
@@ -211,223 +220,9 @@ def argspec():
     )
 
 
-def _brief(manifest):
-    keys = ("kind", "target", "file", "started", "size", "sha256", "server_version", "database")
-    return {k: manifest.get(k) for k in keys if k in manifest}
-
-
-def _counts(target, dbname, tables):
-    """Exact row counts now of the backup's tables (for the diff)."""
-    session = target.session(dbname)
-    try:
-        found, extra = pgsql.table_checks(session, {k: {"rows": 0} for k in tables})
-    finally:
-        session.close()
-    now = {k: (v or {}).get("rows") for k, v in found.items()}
-    now.update({k: "not in the backup" for k in extra})
-    return now
-
-
 def main():
-    # The kubernetes library is loaded only for in-cluster mode (see pg_module.make_target).
-    module = new_module(argspec(), supports_check_mode=True, check_k8s=False)
-    p = module.params
-    if not p["s3"]:
-        p["archive"] = os.path.abspath(p["archive"])
-        run(module)
-        return
-    staging = tempfile.mkdtemp(prefix="maops-restore-", dir=p["staging_dir"])
-    try:
-        try:
-            p["archive"] = stores.fetch_backup(stores.open_store({"s3": p["s3"]}), p["archive"], staging)
-        except (stores.StoreError, artifact.ArtifactError, OSError) as exc:
-            module.fail_json(msg="cannot download the backup: %s; nothing was touched" % exc)
-        run(module)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def scratch_name(dbname, now=None):
-    """The default scratch database of O(state=verified): ``<database>_verify_<time>``, the
-    database name cut to 40 bytes of UTF-8 (whole characters) so the name stays within
-    PostgreSQL's 63 bytes."""
-    stem = dbname.encode("utf-8")[:40].decode("utf-8", "ignore")
-    return "%s_verify_%s" % (stem, (now or artifact.utcnow()).strftime("%Y%m%d%H%M%S"))
-
-
-def run(module):
-    p = module.params
-    if not 0 <= p["lock_timeout"] <= 86400:  # also refuses NaN
-        module.fail_json(
-            msg="lock_timeout must be between 0 and 86400 seconds, not %s; nothing was touched"
-            % p["lock_timeout"]
-        )
-    try:
-        manifest = pgbackup.verified_manifest(p["archive"])
-        pgbackup.check_login(pg_module.conn_params(module))
-    except pgbackup.BackupError as exc:
-        module.fail_json(msg="%s; nothing was touched" % exc)
-    result = {"manifest": _brief(manifest), "changed": False}
-    if not pgbackup.has_tables(manifest) and (p["check_content"] or p["state"] == "verified"):
-        if p["state"] == "verified":
-            module.fail_json(
-                msg="the manifest of %s records no tables (row counts, checksums): a verify could "
-                "not check the restored content; nothing was touched" % p["archive"],
-                **result,
-            )
-        module.warn(
-            "the manifest of %s records no tables (row counts, checksums): the restored content "
-            "cannot be checked" % p["archive"]
-        )
-    target = pg_module.make_target(module)
-
-    if manifest["kind"] == "postgresql-globals":
-        result["database"] = p["maintenance_db"]
-        if module.check_mode or p["state"] == "verified":
-            module.exit_json(**result)
-        try:
-            pgbackup.restore_globals(target, p["archive"])
-        except pgbackup.BackupError as exc:
-            module.fail_json(msg="restoring the globals failed: %s" % exc, **result)
-        result["changed"] = True
-        module.exit_json(**result)
-
-    dbname = p["database"] or manifest.get("database") or manifest["target"]
-    try:
-        admin = target.session(p["maintenance_db"])
-    except pgsql.SqlError as exc:
-        module.fail_json(msg="%s; nothing was touched" % exc, **result)
-    try:
-        if p["state"] == "verified":
-            scratch = p["scratch_database"] or scratch_name(dbname)
-            result["database"] = scratch
-            if len(scratch.encode("utf-8")) > 63:
-                module.fail_json(
-                    msg="the scratch database name %s is longer than PostgreSQL's 63 bytes; "
-                    "nothing was touched" % scratch,
-                    **result,
-                )
-            if module.check_mode:
-                module.exit_json(**result)
-            verify(module, target, admin, manifest, scratch, result)
-        else:
-            result["database"] = dbname
-            restore(module, target, admin, manifest, dbname, result)
-    finally:
-        admin.close()
-    module.exit_json(**result)
-
-
-def verify(module, target, admin, manifest, scratch, result):
-    p = module.params
-    result.update(restored=False, database_created=False)
-    try:
-        if pgbackup.database_exists(admin, scratch):
-            module.fail_json(msg="the scratch database %s already exists; name another" % scratch, **result)
-        pgbackup.create_database(admin, scratch)
-        result["database_created"] = True
-    except pgsql.SqlError as exc:
-        module.fail_json(msg="cannot create the scratch database %s: %s" % (scratch, exc), **result)
-    failure = None
-    try:
-        pgbackup.restore_into(target, p["archive"], scratch, no_owner=True, extra_args=p["restore_args"])
-        result["restored"] = True
-        result["checks"] = pgbackup.check_restored(target, scratch, manifest)
-        if result["checks"]["problems"]:
-            failure = "the backup restored into %s, but its content differs from the manifest: %s" % (
-                scratch,
-                "; ".join(result["checks"]["problems"]),
-            )
-    except (pgbackup.BackupError, pgsql.SqlError) as exc:
-        failure = "the backup does not restore: %s" % exc
-    finally:
-        if not p["keep_scratch"]:
-            try:
-                pgbackup.drop_database(admin, scratch)
-            except pgsql.SqlError as exc:
-                module.warn("could not drop the scratch database %s: %s" % (scratch, exc))
-    if failure:
-        module.fail_json(msg=failure, **result)
-
-
-def restore(module, target, admin, manifest, dbname, result):
-    p = module.params
-    try:
-        exists = pgbackup.database_exists(admin, dbname)
-    except pgsql.SqlError as exc:
-        module.fail_json(msg="%s; nothing was touched" % exc, **result)
-    result.update(database_exists=exists, restored=False, database_created=False)
-    if not exists and not p["create"]:
-        module.fail_json(
-            msg="database %s does not exist (create=false); nothing was touched" % dbname, **result
-        )
-    tables = manifest.get("tables") or {}
-    if module._diff:
-        before = _counts(target, dbname, tables) if exists else {}
-        result["diff"] = {
-            "before": {"database": dbname, "tables": before},
-            "after": {"database": dbname, "tables": {k: v.get("rows") for k, v in tables.items()}},
-        }
-    result["changed"] = True
-    if module.check_mode:
-        module.exit_json(**result)
-    try:
-        if not exists:
-            pgbackup.create_database(admin, dbname)
-            result["database_created"] = True
-        result["sessions_terminated"] = (
-            pgbackup.terminate_sessions(admin, dbname) if p["terminate_sessions"] else 0
-        )
-    except pgsql.SqlError as exc:
-        module.fail_json(
-            msg="cannot prepare %s for the restore: %s; nothing was restored" % (dbname, exc), **result
-        )
-    try:
-        unwatched = pgbackup.restore_into(
-            target,
-            p["archive"],
-            dbname,
-            p["single_transaction"],
-            p["clean"],
-            p["no_owner"],
-            p["restore_args"],
-            p["lock_timeout"],
-            admin,
-        )
-    except pgbackup.ProducerError as exc:
-        # pg_restore itself succeeded: what it restored is committed.
-        result["restored"] = True
-        module.fail_json(
-            msg="pg_restore into %s succeeded and committed, but the archive did not decompress "
-            "to the end: %s" % (dbname, exc),
-            **result,
-        )
-    except pgbackup.BackupError as exc:
-        if p["single_transaction"]:
-            state = "it ran in one transaction, which was rolled back: %s is as it was before" % dbname
-            if result["database_created"]:
-                state = "it ran in one transaction, which was rolled back: %s was created and is empty" % (
-                    dbname
-                )
-        else:
-            state = "single_transaction=false: %s may be partly restored" % dbname
-        module.fail_json(msg="the restore failed (%s): %s" % (state, exc), **result)
-    result["restored"] = True
-    if unwatched is not None:
-        module.warn("the restore's lock waits could not be watched (lock_timeout): %s" % unwatched)
-    if p["check_content"]:
-        try:
-            result["checks"] = pgbackup.check_restored(target, dbname, manifest)
-        except pgsql.SqlError as exc:
-            module.fail_json(
-                msg="restored into %s, but the content check failed: %s" % (dbname, exc), **result
-            )
-        if result["checks"]["problems"]:
-            module.fail_json(
-                msg="restored into %s, but its content differs from the backup: %s"
-                % (dbname, "; ".join(result["checks"]["problems"])),
-                **result,
-            )
+    module = pg_module.new_module(argspec(), supports_check_mode=True)
+    pg_module.main(module, restore.run)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Row counts and content checksums (pgsql.py) and the backup plumbing (pgbackup.py) against
+"""Row counts and content checksums (pg/content.py) and the backup plumbing (pg/dump.py,
+pg/restore.py, pg/session.py) against
 the real PostgreSQL of the local stack, as its superuser, in private databases that are
 dropped afterwards. No Kubernetes and no playbook: these check what PostgreSQL computes."""
 
@@ -11,8 +12,12 @@ import uuid
 import pytest
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import argv as pg_argv
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import restore as pgrestore
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import session as pg_session
+from ansible_collections.multiagent.ops.plugins.module_utils.pg.argv import BackupError
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 
@@ -30,7 +35,7 @@ def pg(stack_facts):
 
 
 def connect(pg, dbname):
-    return pgsql.PsycopgSession(pgbackup.psycopg_params(pg["conn"], dbname), autocommit=True)
+    return pg_session.PsycopgSession(pg_argv.psycopg_params(pg["conn"], dbname), autocommit=True)
 
 
 @pytest.fixture(scope="module")
@@ -141,18 +146,19 @@ def test_the_row_of_live_columns_hashes_as_the_whole_row(db):
     snapshot = pgsql.content_snapshot(db)
     assert {key for key, value in snapshot.items() if value["method"] == "record"} == {
         "public.dropped",
-        'public.odd "names"',
+        'public."odd ""names"""',
         "public.single",
         "public.nothing",
     }
     for table in ("dropped", 'odd "names"', "single", "nothing"):
+        key = pgsql.table_key("public", table)
         for method in ("record", "text"):
             whole_row = db.value(pgsql.checksum_sql("public", table, method))  # hashes t.*
-            found, _extra = pgsql.table_checks(db, {"public." + table: {"checksum": "x", "method": method}})
-            assert found["public." + table]["checksum"] == pgsql.fold(whole_row["sum"]), (table, method)
+            found, _extra = pgsql.table_checks(db, {key: {"checksum": "x", "method": method}})
+            assert found[key]["checksum"] == pgsql.fold(whole_row["sum"]), (table, method)
             if method == "record":
-                assert snapshot["public." + table]["checksum"] == pgsql.fold(whole_row["sum"]), table
-        assert snapshot["public." + table]["rows"] == int(whole_row["rows"])
+                assert snapshot[key]["checksum"] == pgsql.fold(whole_row["sum"]), table
+        assert snapshot[key]["rows"] == int(whole_row["rows"])
     assert snapshot["public.nothing"]["rows"] == 1
 
 
@@ -295,6 +301,30 @@ def test_exclude_data_is_honoured(db):
     assert sorted(snapshot) == ["audit.big", "public.keep"]
 
 
+def test_tables_whose_names_join_alike_with_a_dot_are_told_apart(db):
+    """0.1.0 keyed "a.b".c and a."b.c" both as a.b.c: one of them was never checked."""
+    for schema, table, rows in (("a.b", "c", 2), ("a", "b.c", 3), ("a", "b", 1)):
+        db.execute("CREATE SCHEMA IF NOT EXISTS %s" % pgsql.quote_ident(schema))
+        db.execute("CREATE TABLE %s (n int)" % pgsql.qualified(schema, table))
+        db.execute("INSERT INTO %s SELECT generate_series(1, %d)" % (pgsql.qualified(schema, table), rows))
+    snapshot = pgsql.content_snapshot(db)
+    assert {key: value["rows"] for key, value in snapshot.items()} == {'"a.b".c': 2, 'a."b.c"': 3, "a.b": 1}
+    for schema, table in (("a.b", "c"), ("a", "b.c")):
+        db.execute("BEGIN")
+        try:
+            db.execute("UPDATE %s SET n = n + 100 WHERE n = 1" % pgsql.qualified(schema, table))
+            problems = pgsql.compare_content(snapshot, pgsql.table_checks(db, snapshot)[0])
+        finally:
+            db.execute("ROLLBACK")
+        assert len(problems) == 1, problems
+        assert problems[0].startswith(pgsql.table_key(schema, table) + " content checksum "), problems
+    # a manifest of 0.1.0 (bare dotted keys, no table_key_format) still checks: its key
+    # stands for the table it recorded, the last in the server's order; the other is named
+    legacy = {"a.b.c": snapshot['"a.b".c'], "a.b": snapshot["a.b"]}
+    found, extra = pgsql.table_checks(db, legacy, key_format=1)
+    assert pgsql.compare_content(legacy, found) == [] and extra == ['a."b.c"']
+
+
 def test_names_that_need_quoting(db):
     schema, table = 'Sch "ema"', 'tä ble "x"; --'
     db.execute("CREATE SCHEMA %s" % pgsql.quote_ident(schema))
@@ -310,7 +340,7 @@ def test_names_that_need_quoting(db):
 
 
 def direct(pg):
-    return pgbackup.Target("direct", dict(pg["conn"], maintenance_db="postgres"), pg["tools"])
+    return pg_session.Target("direct", dict(pg["conn"], maintenance_db="postgres"), pg["tools"])
 
 
 def test_backup_and_restore_keep_the_checksums(pg, admin, scratch_names, tmp_path):
@@ -340,7 +370,7 @@ def test_backup_and_restore_keep_the_checksums(pg, admin, scratch_names, tmp_pat
     assert {v["method"] for v in live.values()} == {"record", "text"}
 
     admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(restored))
-    checks = pgbackup.restore_database(target, path, manifest, restored, no_owner=True)
+    checks = pgrestore.restore_database(target, path, manifest, restored, no_owner=True)
     assert checks["problems"] == []
     assert checks["tables_checked"] == 3 and checks["rows_checked"] == 302
     assert checks["extra_tables"] == ["public.skipped"]  # its definition only
@@ -351,8 +381,37 @@ def test_backup_and_restore_keep_the_checksums(pg, admin, scratch_names, tmp_pat
         session.execute("UPDATE p_1 SET v = v + 1e-9 WHERE at = '2026-02-01'")
     finally:
         session.close()
-    problems = pgbackup.check_restored(target, restored, manifest)["problems"]
+    problems = pgrestore.check_restored(target, restored, manifest)["problems"]
     assert len(problems) == 1 and problems[0].startswith("public.p_1 content checksum")
+
+
+def test_a_restore_checks_each_of_two_tables_whose_names_join_alike(pg, admin, scratch_names, tmp_path):
+    source = scratch_names("maops_dots")
+    restored = scratch_names("maops_dots_r")
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(source))
+    session = connect(pg, source)
+    try:
+        for schema, table, rows in (("a.b", "c", 2), ("a", "b.c", 3)):
+            session.execute("CREATE SCHEMA IF NOT EXISTS %s" % pgsql.quote_ident(schema))
+            session.execute("CREATE TABLE %s (n int)" % pgsql.qualified(schema, table))
+            session.execute(
+                "INSERT INTO %s SELECT generate_series(1, %d)" % (pgsql.qualified(schema, table), rows)
+            )
+    finally:
+        session.close()
+    target = direct(pg)
+    manifest, path = pgbackup.backup_database(target, source, str(tmp_path))
+    assert manifest["table_key_format"] == 2 and sorted(manifest["tables"]) == ['"a.b".c', 'a."b.c"']
+    admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(restored))
+    checks = pgrestore.restore_database(target, path, manifest, restored, no_owner=True)
+    assert checks["problems"] == [] and checks["tables_checked"] == 2 and checks["rows_checked"] == 5
+    session = connect(pg, restored)
+    try:
+        session.execute('UPDATE a."b.c" SET n = n + 100 WHERE n = 1')  # the table 0.1.0 never checked
+    finally:
+        session.close()
+    problems = pgrestore.check_restored(target, restored, manifest)["problems"]
+    assert len(problems) == 1 and problems[0].startswith('a."b.c" content checksum'), problems
 
 
 def test_a_pgpass_line_with_separators_logs_in(pg, admin, tmp_path):
@@ -374,9 +433,9 @@ def test_a_pgpass_line_with_separators_logs_in(pg, admin, tmp_path):
             "-c",
             "SELECT current_user",
         ]
-        with pgbackup.pgpass_env(conn) as env:
+        with pg_argv.pgpass_env(conn) as env:
             ok = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
-        with pgbackup.pgpass_env(dict(conn, password="a:b\\c d'f*")) as env:
+        with pg_argv.pgpass_env(dict(conn, password="a:b\\c d'f*")) as env:
             wrong = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
     finally:
         admin.execute("DROP ROLE %s" % pgsql.quote_ident(role))
@@ -415,10 +474,10 @@ def test_a_database_level_timezone_does_not_change_the_checksums(pg, admin, scra
     manifest, path = pgbackup.backup_database(target, source, str(tmp_path))
     assert manifest["tables"]["public.events"]["method"] == "text"
     admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(scratch))
-    checks = pgbackup.restore_database(target, path, manifest, scratch, no_owner=True)
+    checks = pgrestore.restore_database(target, path, manifest, scratch, no_owner=True)
     assert checks["problems"] == [] and checks["rows_checked"] == 50
     # and checked in the source database itself (its own settings), it matches too
-    assert pgbackup.check_restored(target, source, manifest)["problems"] == []
+    assert pgrestore.check_restored(target, source, manifest)["problems"] == []
 
 
 def test_exclude_table_data_names_exactly_one_table(pg, admin, scratch_names, tmp_path):
@@ -439,7 +498,7 @@ def test_exclude_table_data_names_exactly_one_table(pg, admin, scratch_names, tm
     assert sorted(manifest["tables"]) == ["public.auditxlog"]
     scratch = scratch_names("maops_excl_v")
     admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(scratch))
-    checks = pgbackup.restore_database(target, path, manifest, scratch, no_owner=True)
+    checks = pgrestore.restore_database(target, path, manifest, scratch, no_owner=True)
     assert checks["problems"] == []
     session = connect(pg, scratch)
     try:
@@ -450,7 +509,7 @@ def test_exclude_table_data_names_exactly_one_table(pg, admin, scratch_names, tm
     for bad, message in (("audit*", "pattern character"), ("audti", "matches no table")):
         with pytest.raises(pgsql.SqlError, match=message):
             pgbackup.backup_database(target, source, str(tmp_path), exclude_table_data=[bad])
-    with pytest.raises(pgbackup.BackupError, match="would change what is dumped"):
+    with pytest.raises(BackupError, match="would change what is dumped"):
         pgbackup.backup_database(target, source, str(tmp_path), extra_args=["--table=audit"])
 
 
@@ -472,7 +531,7 @@ def test_a_partial_restore_that_committed_is_not_a_failure(pg, admin, scratch_na
     scratch = scratch_names("maops_part_r")
     admin.execute("CREATE DATABASE %s TEMPLATE template0" % pgsql.quote_ident(scratch))
     for extra in (["--schema-only"], ["--table=a_small"]):
-        argv = pgbackup.pg_restore_argv(pg["tools"]["pg_restore"], scratch, extra=extra)
+        argv = pg_argv.pg_restore_argv(pg["tools"]["pg_restore"], scratch, extra=extra)
         target.restore_from(path, argv, pg["tools"]["zstd"], "pg_restore into %s" % scratch)
     session = connect(pg, scratch)
     try:
@@ -504,8 +563,8 @@ def test_a_session_holding_a_table_fails_the_restore_after_its_lock_timeout(
         holder.execute("BEGIN")
         holder.execute("SELECT count(*) FROM t")  # ACCESS SHARE until the transaction ends
         started = time.monotonic()
-        with pytest.raises(pgbackup.BackupError) as info:
-            pgbackup.restore_database(target, path, manifest, source, lock_timeout=1.5, watch_session=admin)
+        with pytest.raises(BackupError) as info:
+            pgrestore.restore_database(target, path, manifest, source, lock_timeout=1.5, watch_session=admin)
         assert time.monotonic() - started < 60
         message = str(info.value)
         assert message.startswith("pg_restore waited more than 1.5s for a lock on %s" % source)

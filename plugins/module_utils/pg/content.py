@@ -1,10 +1,11 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PostgreSQL sessions and the content snapshot (row counts and checksums) of a database.
+"""The content of a database (row counts and checksums of its tables), and the manifest's
+record of it: its table keys and the checks of its ``tables``.
 
-Two kinds of session answer the same small interface, ``value(sql)`` (one JSON value back)
-and ``execute(sql)``: a direct psycopg connection, and ``psql`` running inside the database
-pod through the exec API (in-cluster mode, where the controller cannot reach the server).
+Everything here talks to the server through a session's small interface (session.py):
+``value(sql)`` (one JSON value back), ``text(sql)`` and ``execute(sql)``; nothing here opens
+one, so the logic is tested with literal answers.
 
 **The content checksum** of a table (recorded in backup manifests and compared after a
 restore) is order-independent: the sum, modulo 2^64, of a 64-bit hash of every row, written
@@ -35,12 +36,25 @@ extra_float_digits 3, bytea_output hex.
 A restore is checked on a server of the same major version with the method the manifest
 names. Only ordinary tables and leaf partitions are counted (a partitioned parent's rows are
 its partitions'); materialized views, views and foreign tables have no data in a dump.
+
+**Table keys**: the manifest's ``tables`` are keyed by the table's name, written as SQL
+writes a qualified name: ``schema.table``, each part double-quoted (``"`` doubled) when it is
+not a plain lower-case identifier (``[a-z_][a-z0-9_$]*``): ``public.orders``,
+``public."Orders"``, ``"a.b".c``, ``a."b.c"``. Every key names one table, and the keys of
+ordinary names read as they always did. Quoting only where it is needed keeps those keys
+(what the runbooks, reports and diffs show) unchanged, and every key is an entry
+exclude_table_data takes as it is, naming the same table (``to_regclass`` reads names the
+same way; a part that is a reserved word needs no quotes there). The manifest says which
+form its keys have
+(``table_key_format``: 2). Manifests of 0.1.0 have no such field: their keys are the two
+names joined by a bare dot (format 1), in which ``"a.b".c`` and ``a."b.c"`` are one key;
+such a key stands for the table 0.1.0 recorded under it, the last of them in the server's
+order, and the others are reported as tables the manifest does not describe.
 """
 
 from __future__ import annotations
 
-import json
-import queue
+import re
 from collections import namedtuple
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
@@ -115,6 +129,13 @@ class SqlError(Exception):
     """A query that failed; the message names it."""
 
 
+TABLE_KEY_FORMAT = 2
+LEGACY_KEY_FORMAT = 1  # manifests of 0.1.0, which have no table_key_format field
+KEY_FORMAT_FIELD = "table_key_format"
+PLAIN_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
+CHECKSUM_HEX = re.compile(r"^[0-9a-f]{16}$")
+
+
 def quote_ident(name):
     return '"%s"' % str(name).replace('"', '""')
 
@@ -127,8 +148,23 @@ def qualified(schema, table):
     return "%s.%s" % (quote_ident(schema), quote_ident(table))
 
 
-def table_key(schema, table):
-    return "%s.%s" % (schema, table)
+def key_part(name):
+    """A part of a table key: the name as it is when it is a plain lower-case identifier,
+    else quoted."""
+    name = str(name)
+    return name if PLAIN_IDENTIFIER.match(name) else quote_ident(name)
+
+
+def table_key(schema, table, key_format=TABLE_KEY_FORMAT):
+    """The manifest's key of a table (see the module doc); ``key_format`` 1 is 0.1.0's."""
+    if key_format == LEGACY_KEY_FORMAT:
+        return "%s.%s" % (schema, table)
+    return "%s.%s" % (key_part(schema), key_part(table))
+
+
+def key_format(manifest):
+    """The form of a manifest's table keys (1 when it does not say: written by 0.1.0)."""
+    return manifest.get(KEY_FORMAT_FIELD, LEGACY_KEY_FORMAT)
 
 
 def checksum_sql(schema, table, method, columns=None):
@@ -166,132 +202,6 @@ def measure(session, table, method=None):
 def fold(total):
     """The manifest form of a checksum: the sum modulo 2^64 as 16 hex digits."""
     return "%016x" % (int(total) % MOD)
-
-
-class PsycopgSession:
-    """A direct connection (psycopg 3). ``params`` are libpq keywords; the password is passed
-    to libpq directly, never on a command line."""
-
-    def __init__(self, params, autocommit=False):
-        import psycopg
-
-        self._psycopg = psycopg
-        try:
-            self.conn = psycopg.connect(autocommit=autocommit, **params)
-        except psycopg.Error as exc:
-            raise SqlError(
-                "cannot connect to PostgreSQL at %s:%s as %s (database %s): %s"
-                % (
-                    params.get("host"),
-                    params.get("port"),
-                    params.get("user"),
-                    params.get("dbname"),
-                    str(exc).strip(),
-                )
-            ) from exc
-
-    def execute(self, sql):
-        try:
-            self.conn.execute(sql)
-        except self._psycopg.Error as exc:
-            raise SqlError("%s: %s" % (sql.split("\n")[0][:120], str(exc).strip())) from exc
-
-    def value(self, sql):
-        try:
-            row = self.conn.execute(sql).fetchone()
-        except self._psycopg.Error as exc:
-            raise SqlError("%s: %s" % (sql.strip().split("\n")[0][:120], str(exc).strip())) from exc
-        return None if row is None else (json.loads(row[0]) if isinstance(row[0], str) else row[0])
-
-    def text(self, sql):
-        try:
-            row = self.conn.execute(sql).fetchone()
-        except self._psycopg.Error as exc:
-            raise SqlError("%s: %s" % (sql.strip().split("\n")[0][:120], str(exc).strip())) from exc
-        return None if row is None else row[0]
-
-    def cancel(self):
-        try:
-            self.conn.cancel()
-        except Exception:  # noqa: BLE001 - nothing to cancel
-            pass
-
-    def close(self):
-        try:
-            self.conn.close()
-        except Exception:  # noqa: BLE001
-            pass
-
-
-class PsqlSession:
-    """``psql`` reading statements from stdin through a PodExec; each answer is followed by
-    a marker line so the reader knows where it ends."""
-
-    MARK = "__multiagent_ops_end__"
-
-    def __init__(self, pod_exec):
-        import queue
-        import threading
-
-        self.exec = pod_exec
-        self._lines = queue.Queue()
-        self._buffer = b""
-        self._error = None
-        self._thread = threading.Thread(target=self._reader, daemon=True)
-        self._thread.start()
-
-    def _reader(self):
-        def feed(data):
-            self._buffer += data
-            while b"\n" in self._buffer:
-                line, self._buffer = self._buffer.split(b"\n", 1)
-                self._lines.put(line.decode("utf-8", "replace"))
-
-        try:
-            self.exec.pump(feed)
-        except Exception as exc:  # noqa: BLE001 - reported to the waiting query
-            self._error = exc
-        self._lines.put(None)
-
-    def _ask(self, sql):
-        self.exec.write((sql.strip().rstrip(";") + ";\n\\echo %s\n" % self.MARK).encode("utf-8"))
-        out = []
-        while True:
-            try:
-                line = self._lines.get(timeout=self.exec.timeout or 3600)
-            except queue.Empty as exc:
-                raise SqlError(
-                    "%s: no answer from psql for %s s" % (sql.strip().split("\n")[0][:120], self.exec.timeout)
-                ) from exc
-            if line is None:
-                cause = self._error or self.exec.failure("psql")
-                raise SqlError("%s: psql ended: %s" % (sql.strip().split("\n")[0][:120], cause))
-            if line == self.MARK:
-                return out
-            out.append(line)
-
-    def execute(self, sql):
-        self._ask(sql)
-
-    def value(self, sql):
-        lines = [line for line in self._ask(sql) if line.strip()]
-        return json.loads(lines[-1]) if lines else None
-
-    def text(self, sql):
-        lines = [line for line in self._ask(sql) if line.strip()]
-        return lines[-1] if lines else None
-
-    def cancel(self):
-        self.exec.close()
-
-    def close(self):
-        try:
-            self.exec.write(b"\\q\n")
-            self.exec.close_stdin()
-        except Exception:  # noqa: BLE001 - closing a session that already ended
-            pass
-        self._thread.join(timeout=10)
-        self.exec.close()
 
 
 def pin_settings(session):
@@ -354,8 +264,9 @@ def server_version_num(session):
 
 
 def content_snapshot(session, exclude_data=(), checksums=True):
-    """``{"schema.table": {"rows": n, "checksum": hex, "method": m}}`` as the session sees it
-    (inside a REPEATABLE READ transaction: exactly the snapshot the dump took)."""
+    """``{table key: {"rows": n, "checksum": hex, "method": m}}`` as the session sees it
+    (inside a REPEATABLE READ transaction: exactly the snapshot the dump took); the keys are
+    of the current format (table_key())."""
     tables = list_tables(session, exclude_data)
     if not tables:
         return {}
@@ -372,20 +283,29 @@ def content_snapshot(session, exclude_data=(), checksums=True):
     return snapshot
 
 
-def table_checks(session, expected):
-    """The same measures, taken now for the tables of ``expected`` (a manifest's tables) with
-    the methods it names, plus the tables that exist now and are not in it."""
-    current = {table_key(t.schema, t.name): t for t in list_tables(session)}
+def table_checks(session, expected, key_format=TABLE_KEY_FORMAT):
+    """The same measures, taken now for the tables of ``expected`` (a manifest's tables, keys
+    of ``key_format``) with the methods it names, plus the tables that exist now and that no
+    key of it describes (keys of the current format)."""
+    tables = list_tables(session)
+    current = {}
+    for table in tables:
+        # In the server's order: a 0.1.0 key shared by several tables stands for the last,
+        # the one 0.1.0 recorded under it.
+        current[table_key(table.schema, table.name, key_format)] = table
     if any(want.get("checksum") is not None for want in expected.values()):
         pin_settings(session)
     found = {}
+    described = set()
     for key, want in sorted(expected.items()):
-        if key not in current:
+        table = current.get(key)
+        if table is None:
             found[key] = None
             continue
+        described.add((table.schema, table.name))
         method = None if want.get("checksum") is None else (want.get("method") or "text")
-        found[key] = measure(session, current[key], method)
-    extra = sorted(set(current) - set(expected))
+        found[key] = measure(session, table, method)
+    extra = sorted(table_key(t.schema, t.name) for t in tables if (t.schema, t.name) not in described)
     return found, extra
 
 
@@ -405,3 +325,50 @@ def compare_content(expected, found):
                 % (key, got.get("checksum"), want["checksum"])
             )
     return problems
+
+
+# -- the manifest's tables -----------------------------------------------------------------
+
+
+def table_entry_problems(key, entry):
+    """Why one entry of a manifest's ``tables`` cannot be checked against (empty: it can)."""
+    if not isinstance(entry, dict):
+        return ["tables[%s] is not an object" % key]
+    problems = []
+    rows = entry.get("rows")
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+        problems.append("tables[%s] rows %r is not a count of rows" % (key, rows))
+    checksum = entry.get("checksum")
+    if checksum is not None and not (isinstance(checksum, str) and CHECKSUM_HEX.match(checksum)):
+        problems.append("tables[%s] checksum %r is not 16 hex digits" % (key, checksum))
+    method = entry.get("method")
+    if method is not None and method not in ("record", "text"):
+        problems.append("tables[%s] method %r is neither record nor text" % (key, method))
+    return problems
+
+
+def tables_problems(manifest):
+    """Why a database manifest's ``tables`` cannot be checked against (empty: they can, or
+    there are none): not an object, a malformed entry, a key format this collection does not
+    read."""
+    if manifest.get("kind") != "postgresql" or "tables" not in manifest:
+        return []
+    problems = []
+    version = manifest.get(KEY_FORMAT_FIELD)
+    if version is not None:
+        if not isinstance(version, int) or isinstance(version, bool) or version < LEGACY_KEY_FORMAT:
+            problems.append("%s %r is not a format number" % (KEY_FORMAT_FIELD, version))
+        elif version > TABLE_KEY_FORMAT:
+            problems.append("%s %s is newer than this collection reads" % (KEY_FORMAT_FIELD, version))
+    tables = manifest["tables"]
+    if not isinstance(tables, dict):
+        problems.append("tables is not an object of table names")
+    else:
+        for key in sorted(tables, key=str):
+            problems.extend(table_entry_problems(key, tables[key]))
+    return problems
+
+
+def has_tables(manifest):
+    """Whether a database manifest records its tables (row counts, checksums) to check against."""
+    return manifest.get("kind") != "postgresql" or isinstance(manifest.get("tables"), dict)

@@ -1,5 +1,7 @@
-"""Module glue of postgresql_backup (and the refusals of postgresql_restore): argument
-validation, check mode, names, messages, no_log, and how the target is chosen."""
+"""postgresql_backup: its runner (pg/dump.run) through the module contract (argument
+validation, check mode, names, results, messages), main() through AnsibleModule (argument
+spec, no_log, the kubernetes library left out in direct mode), and the refusals of
+postgresql_restore before it touches anything."""
 
 import contextlib
 import datetime
@@ -14,9 +16,14 @@ import pytest
 from fakes import Exit
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import NOTHING_CHANGED
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import content as pgsql
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import dump as pgbackup
-from ansible_collections.multiagent.ops.plugins.module_utils.pg import module as pg_module
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import restore as pgrestore
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import session as pg_session
+from ansible_collections.multiagent.ops.plugins.module_utils.pg.argv import BackupError
 from ansible_collections.multiagent.ops.plugins.modules import postgresql_backup, postgresql_restore
 
 try:
@@ -71,16 +78,20 @@ class FakeTarget:
         return self._session
 
 
-def run(module, target=None, runner=postgresql_backup.run):
+def no_kubernetes():
+    raise AssertionError("these tests run in direct mode: no Kubernetes client")
+
+
+def run(module, runner=pgbackup.run):
     with pytest.raises(Exit):
-        runner(module)
+        finish(module, runner, no_kubernetes)
     return module.result
 
 
 @pytest.fixture
 def target(monkeypatch):
     fake = FakeTarget(ListSession(["app", "mplp", "postgres", "reporting"]))
-    monkeypatch.setattr(pg_module, "make_target", lambda module: fake)
+    monkeypatch.setattr(pg_session, "make_target", lambda params, kubernetes: fake)
     monkeypatch.setattr(artifact, "utcnow", lambda: T0)
     return fake
 
@@ -147,12 +158,23 @@ def test_bad_input_fails_before_connecting(no_target, tmp_path, params, message)
 def test_check_mode_plans_one_database(target, backups, tmp_path):
     dest = tmp_path / "b"
     result = run(FakeModule(check_mode=True, dest=str(dest), databases=["mplp"]))
+    path = str(dest / "mplp-20261122T020000Z.dump.zst")
     assert result == {
         "changed": True,
         "failed": False,
         "databases": ["mplp"],
         "backups": [
-            {"kind": "postgresql", "target": "mplp", "path": str(dest / "mplp-20261122T020000Z.dump.zst")}
+            # artifact.backup_entry: nothing written yet, so no size, digest or manifest
+            {
+                "kind": "postgresql",
+                "target": "mplp",
+                "path": path,
+                "manifest_path": path + ".manifest.json",
+                "url": path,
+                "size": None,
+                "sha256": None,
+                "manifest": None,
+            }
         ],
     }
     assert backups[0] == [] and not dest.exists()
@@ -222,7 +244,7 @@ def test_a_failure_to_list_the_databases_is_named(monkeypatch, tmp_path):
     fake = FakeTarget(
         ListSession(error=pgsql.SqlError("cannot connect to PostgreSQL at h:5432 as u: refused"))
     )
-    monkeypatch.setattr(pg_module, "make_target", lambda module: fake)
+    monkeypatch.setattr(pg_session, "make_target", lambda params, kubernetes: fake)
     result = run(FakeModule(dest=str(tmp_path), all_databases=True))
     assert result["failed"] is True
     assert result["msg"] == "cannot list the databases: cannot connect to PostgreSQL at h:5432 as u: refused"
@@ -259,6 +281,14 @@ def test_a_run_creates_a_private_destination_and_summarises(target, backups, tmp
         "url": path,
         "size": 10,
         "sha256": "a" * 64,
+        "manifest": {
+            "kind": "postgresql",
+            "target": "mplp",
+            "size": 10,
+            "sha256": "a" * 64,
+            "tables": {"public.a": {"rows": 3}, "public.b": {"rows": 4}},
+            "duration_seconds": 1.5,
+        },
         "duration_seconds": 1.5,
         "tables": 2,
         "rows": 7,
@@ -290,12 +320,11 @@ def test_a_run_creates_a_private_destination_and_summarises(target, backups, tmp
 
 def test_a_failure_says_what_was_completed_before_it(target, backups, tmp_path):
     calls, failing = backups
-    failing["app"] = pgbackup.BackupError(
-        "pg_dump of app failed (exit code 1): FATAL: password authentication failed"
-    )
+    failing["app"] = BackupError("pg_dump of app failed (exit code 1): FATAL: password authentication failed")
     result = run(FakeModule(dest=str(tmp_path), databases=["mplp", "app", "reporting"], globals=True))
     first = str(tmp_path / "mplp-20261122T020000Z.dump.zst")
     assert result["failed"] is True
+    assert result["changed"] is True  # the first archive was written: it stays
     assert result["msg"] == (
         "backup failed: pg_dump of app failed (exit code 1): FATAL: password authentication failed; "
         "completed before the failure: %s" % first
@@ -311,11 +340,57 @@ def test_a_first_failure_has_nothing_completed(target, backups, tmp_path):
         "cannot connect to PostgreSQL at localhost:5432 as None (database mplp): refused"
     )
     result = run(FakeModule(dest=str(tmp_path), databases=["mplp"]))
-    assert (
-        result["msg"]
-        == "backup failed: cannot connect to PostgreSQL at localhost:5432 as None (database mplp): refused"
+    assert result["msg"] == (
+        "backup failed: cannot connect to PostgreSQL at localhost:5432 as None (database mplp): refused; "
+        + NOTHING_CHANGED
     )
-    assert result["backups"] == []
+    assert result["backups"] == [] and result["changed"] is False
+
+
+def test_a_failure_in_a_directory_the_run_made_is_a_change(target, backups, tmp_path):
+    _calls, failing = backups
+    failing["mplp"] = BackupError("pg_dump of mplp failed (exit code 1): FATAL")
+    result = run(FakeModule(dest=str(tmp_path / "new"), databases=["mplp"]))
+    assert result["failed"] is True and result["changed"] is True  # the directory stays
+    assert result["msg"] == "backup failed: pg_dump of mplp failed (exit code 1): FATAL"
+    assert (tmp_path / "new").is_dir()
+
+
+class Bucket:
+    """An S3 location that takes the first ``room`` archives."""
+
+    def __init__(self, room):
+        self.room = room
+        self.stored = []
+
+    def list(self):
+        return []
+
+
+def test_an_archive_whose_upload_failed_stays_in_dest_and_is_a_change(target, backups, tmp_path, monkeypatch):
+    bucket = Bucket(room=1)
+
+    def publish(remote, path):
+        if len(remote.stored) >= remote.room:
+            raise stores.StoreError("bucket b: AccessDenied")
+        remote.stored.append(path)
+        return "s3://b/" + os.path.basename(path)
+
+    monkeypatch.setattr(stores, "open_store", lambda location: bucket)
+    monkeypatch.setattr(stores, "publish", publish)
+    for name in ("mplp", "app"):  # what the real backup_database leaves in dest
+        path = tmp_path / ("%s-20261122T020000Z.dump.zst" % name)
+        path.write_bytes(b"x")
+        (tmp_path / (path.name + ".manifest.json")).write_text("{}")
+    result = run(FakeModule(dest=str(tmp_path), databases=["mplp", "app"], s3={"bucket": "b"}))
+    first, second = (str(tmp_path / ("%s-20261122T020000Z.dump.zst" % name)) for name in ("mplp", "app"))
+    assert result["failed"] is True and result["changed"] is True
+    assert [b["url"] for b in result["backups"]] == ["s3://b/" + os.path.basename(first)]
+    assert result["msg"] == (
+        "backup failed: uploading %s failed, it was not stored in the bucket (the archive and its manifest "
+        "stay in %s): bucket b: AccessDenied; completed before the failure: %s" % (second, tmp_path, first)
+    )
+    assert not os.path.exists(first) and os.path.exists(second)  # uploaded and removed; kept
 
 
 def test_a_destination_that_cannot_be_created_is_named(target, backups, tmp_path):
@@ -330,7 +405,7 @@ def test_a_destination_that_cannot_be_created_is_named(target, backups, tmp_path
 # -- through AnsibleModule (argument spec, no_log) -------------------------------------------
 
 
-def fake_bin(directory, names=pg_module.TOOLS):
+def fake_bin(directory, names=pg_session.TOOLS):
     directory.mkdir(exist_ok=True)
     for name in names:
         path = directory / name
@@ -402,105 +477,6 @@ def test_a_missing_tool_in_bin_dir_is_named(tmp_path, capsys):
     )
 
 
-# -- pg_module: tools and the pod ------------------------------------------------------------
-
-
-def test_find_tools_prefers_bin_dir(tmp_path):
-    bin_dir = fake_bin(tmp_path / "bin")
-    tools = pg_module.find_tools(FakeModule(bin_dir=bin_dir, dest="/b"))
-    assert {name: tools[name] for name in pg_module.TOOLS} == {
-        name: os.path.join(bin_dir, name) for name in pg_module.TOOLS
-    }
-    assert os.path.basename(tools["zstd"]) == "zstd"
-
-
-def test_the_newest_postgresql_wins():
-    paths = ["/usr/lib/postgresql/9/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/13/bin"]
-    assert sorted(paths, key=pg_module._version_key, reverse=True)[0] == "/usr/lib/postgresql/15/bin"
-
-
-def test_missing_zstd_is_named(monkeypatch):
-    monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(pg_module.os, "access", lambda path, mode: False)
-    with pytest.raises(Exit):
-        pg_module.find_zstd(module := FakeModule(dest="/b"))
-    assert module.result["msg"] == "zstd not found on PATH of the host running the module; install zstd"
-
-
-def test_direct_target_carries_the_connection(tmp_path):
-    module = FakeModule(
-        dest="/b",
-        bin_dir=fake_bin(tmp_path / "bin"),
-        login_host="db01",
-        login_port=5433,
-        login_user="mplp",
-        login_password=PASSWORD,
-        ssl_mode="require",
-        maintenance_db="maint",
-    )
-    target = pg_module.make_target(module)
-    assert target.mode == "direct" and not target.in_cluster
-    assert target.conn == {
-        "host": "db01",
-        "port": 5433,
-        "user": "mplp",
-        "password": PASSWORD,
-        "sslmode": "require",
-        "connect_timeout": 10,
-        "maintenance_db": "maint",
-    }
-
-
-def pod(name, ready=True, phase="Running"):
-    return {
-        "metadata": {"name": name},
-        "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
-    }
-
-
-class PodReader:
-    def __init__(self, pods):
-        self.pods = {p["metadata"]["name"]: p for p in pods}
-        self.lists = []
-
-    def get_optional(self, path, what):
-        return self.pods.get(path.rsplit("/", 1)[1])
-
-    def list(self, path, what, label_selector=None):
-        self.lists.append((path, label_selector))
-        return list(self.pods.values())
-
-
-@pytest.mark.parametrize(
-    "params,pods,outcome",
-    [
-        ({"pod": "pg-0"}, [pod("pg-0")], "pg-0"),
-        ({"pod": "pg-1"}, [pod("pg-0")], "pod pg-1 does not exist in namespace db"),
-        ({"pod": "pg-0"}, [pod("pg-0", ready=False)], "pod db/pg-0 is not running and ready"),
-        ({"pod": "pg-0"}, [pod("pg-0", phase="Pending")], "pod db/pg-0 is not running and ready"),
-        ({"pod_selector": "app=pg"}, [pod("pg-1"), pod("pg-0", ready=False), pod("pg-2")], "pg-1"),
-        (
-            {"pod_selector": "app=pg"},
-            [pod("pg-0", ready=False)],
-            "no running and ready pod matches app=pg in namespace db (1 pods match)",
-        ),
-        ({}, [pod("pg-0")], "mode=in_cluster needs pod or pod_selector"),
-        ({"namespace": None, "pod": "pg-0"}, [pod("pg-0")], "mode=in_cluster needs namespace"),
-    ],
-)
-def test_find_pod(params, pods, outcome):
-    module = FakeModule(dest="/b", mode="in_cluster", **dict({"namespace": "db"}, **params))
-    reader = PodReader(pods)
-    try:
-        found = pg_module.find_pod(module, reader)
-    except Exit:
-        assert module.result["failed"] and outcome in module.result["msg"]
-    else:
-        assert found == outcome
-        if params.get("pod_selector"):
-            assert reader.lists == [("/api/v1/namespaces/db/pods", "app=pg")]
-
-
 # -- postgresql_restore refuses before touching anything --------------------------------------
 
 
@@ -525,34 +501,34 @@ def test_restore_refuses_a_corrupt_archive_without_connecting(no_target, tmp_pat
     path = write_backup(tmp_path)
     path.write_bytes(b"archivX")
     module = FakeModule(module=postgresql_restore, archive=str(path))
-    result = run(module, runner=postgresql_restore.run)
+    result = run(module, runner=pgrestore.run)
     assert result["failed"] is True
     assert result["msg"].startswith("refusing %s: sha256 is " % path)
-    assert result["msg"].endswith("; nothing was touched")
+    assert result["msg"].endswith("; " + NOTHING_CHANGED)
 
 
 def test_restore_refuses_an_archive_without_manifest(no_target, tmp_path):
     path = tmp_path / "x.dump.zst"
     path.write_bytes(b"x")
-    result = run(FakeModule(module=postgresql_restore, archive=str(path)), runner=postgresql_restore.run)
+    result = run(FakeModule(module=postgresql_restore, archive=str(path)), runner=pgrestore.run)
     assert result["msg"] == (
-        "refusing %s: no manifest %s.manifest.json: the backup is incomplete or not ours; nothing was touched"
+        "refusing %s: no manifest %s.manifest.json: the backup is incomplete or not ours; nothing was changed"
         % (path, path)
     )
 
 
 def test_restore_of_globals_in_check_mode_changes_nothing(monkeypatch, tmp_path):
     path = write_backup(tmp_path, kind="postgresql-globals")
-    monkeypatch.setattr(pg_module, "make_target", lambda module: FakeTarget())
+    monkeypatch.setattr(pg_session, "make_target", lambda params, kubernetes: FakeTarget())
 
     def never(*args, **kwargs):
         raise AssertionError("check mode must not restore")
 
-    monkeypatch.setattr(pgbackup, "restore_globals", never)
+    monkeypatch.setattr(pgrestore, "restore_globals", never)
     module = FakeModule(
         module=postgresql_restore, check_mode=True, archive=str(path), maintenance_db="postgres"
     )
-    result = run(module, runner=postgresql_restore.run)
+    result = run(module, runner=pgrestore.run)
     assert result["changed"] is False and result["failed"] is False
     assert result["database"] == "postgres"
     assert result["manifest"]["kind"] == "postgresql-globals"

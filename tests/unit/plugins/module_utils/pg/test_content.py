@@ -4,7 +4,6 @@ What PostgreSQL itself computes (order independence, methods, partitions, extens
 tables) is tested against the real server in tests/integration/test_pgsql_content.py.
 """
 
-import queue
 import re
 
 import pytest
@@ -13,10 +12,11 @@ from ansible_collections.multiagent.ops.plugins.module_utils.pg import content a
 
 
 class FakeSession:
-    """Answers the queries of pgsql.py the way PostgreSQL would, from a table of facts.
+    """Answers the queries of content.py the way PostgreSQL would, from a table of facts.
 
-    ``tables``: {"schema.table": {"oid": 16384, "rows": n, "sum": {"record": s, "text": s}}}.
-    The oids come back as strings, as jsonb renders the oid type.
+    ``tables``: {"schema.table": {"oid": 16384, "rows": n, "sum": {"record": s, "text": s}}},
+    or keyed by ``(schema, table)`` for names with a dot. The oids come back as strings, as
+    jsonb renders the oid type; the tables in the server's order (by schema, then name).
     """
 
     def __init__(self, tables, unhashable=(), version=150008):
@@ -30,22 +30,23 @@ class FakeSession:
         self.executed.append(sql)
         self.queries.append(sql)
 
+    def _pairs(self):
+        return sorted(
+            ((key if isinstance(key, tuple) else tuple(key.split(".", 1))), t)
+            for key, t in self.tables.items()
+        )
+
     def _table(self, sql):
         match = re.search(r'FROM "((?:[^"]|"")*)"\."((?:[^"]|"")*)"( t)?$', sql.strip())
         schema, table = (part.replace('""', '"') for part in match.group(1, 2))
-        return self.tables["%s.%s" % (schema, table)]
+        return dict(self._pairs())[(schema, table)]
 
     def value(self, sql):
         self.queries.append(sql)
         if sql == pgsql.TABLES_SQL:
             return [
-                {
-                    "schema": key.split(".", 1)[0],
-                    "table": key.split(".", 1)[1],
-                    "oid": str(t["oid"]),
-                    "columns": t.get("columns", ["id"]),
-                }
-                for key, t in sorted(self.tables.items())
+                {"schema": schema, "table": table, "oid": str(t["oid"]), "columns": t.get("columns", ["id"])}
+                for (schema, table), t in self._pairs()
             ]
         if sql == pgsql.UNHASHABLE_SQL:
             return self.unhashable
@@ -102,7 +103,6 @@ def test_quote_literal_and_qualified():
     assert pgsql.quote_literal("it's") == "'it''s'"
     assert pgsql.quote_literal("plain") == "'plain'"
     assert pgsql.qualified('my "schema"', "t 1") == '"my ""schema"""."t 1"'
-    assert pgsql.table_key("audit", "log") == "audit.log"
 
 
 def test_checksum_sql_names_its_method_and_the_quoted_table():
@@ -351,72 +351,127 @@ def test_table_checks_default_to_text_when_the_manifest_names_no_method():
     assert found["public.orders"]["checksum"] == "ffffffffffffffff"
 
 
-# -- PsqlSession (in-cluster) on a fake exec -----------------------------------------------
+# -- table keys ----------------------------------------------------------------------------
 
 
-class FakePsqlExec:
-    """psql in a pod: answers each statement written to stdin, then the marker line. The
-    output arrives in odd-sized pieces, as websocket frames do."""
-
-    timeout = 5
-
-    def __init__(self, answers, die_on=None):
-        self.answers = answers
-        self.die_on = die_on
-        self.inbox = queue.Queue()
-        self.written = []
-        self.closed = False
-
-    def write(self, data):
-        self.written.append(data)
-        self.inbox.put(data)
-
-    def close_stdin(self):
-        self.inbox.put(None)
-
-    def close(self):
-        self.closed = True
-
-    def failure(self, what):
-        return "%s in pod db/pg-0 failed (exit code 3): no message; stderr: FATAL: bad" % what
-
-    def pump(self, feed):
-        while True:
-            data = self.inbox.get()
-            if data is None or data == b"\\q\n":
-                return 0
-            text = data.decode()
-            statement, mark = text.split(";\n\\echo ")
-            if statement == self.die_on:
-                return 3
-            out = "".join(line + "\n" for line in self.answers[statement]) + mark
-            encoded = out.encode()
-            for start in range(0, len(encoded), 7):
-                feed(encoded[start : start + 7])
+@pytest.mark.parametrize(
+    "schema,table,key",
+    [
+        ("audit", "log", "audit.log"),
+        ("public", "order_items$2", "public.order_items$2"),
+        ("_x", "_1", "_x._1"),
+        ("public", "Orders", 'public."Orders"'),
+        ("a.b", "c", '"a.b".c'),
+        ("a", "b.c", 'a."b.c"'),
+        ("public", 'odd "names"', 'public."odd ""names"""'),
+        ("public", "1st", 'public."1st"'),
+        ("public", "tâble", 'public."tâble"'),
+        ("public", "", 'public.""'),
+    ],
+)
+def test_table_keys_quote_a_part_only_when_it_is_not_a_plain_identifier(schema, table, key):
+    assert pgsql.table_key(schema, table) == key
+    assert pgsql.table_key(schema, table, key_format=1) == "%s.%s" % (schema, table)
 
 
-def test_psql_session_reads_each_answer_up_to_its_marker():
-    fake = FakePsqlExec(
-        {
-            "SELECT 1": ["1"],
-            "SELECT '[1, 2]'": ["", '{"rows": 2, "sum": "-5"}'],
-            "CREATE TABLE x (a int)": [],
-        }
+def test_every_table_has_its_own_key():
+    names = [("a.b", "c"), ("a", "b.c"), ("a", 'b"."c'), ('a"."b', "c"), ('a"', '"b'), ("a", "b")]
+    keys = [pgsql.table_key(schema, table) for schema, table in names]
+    assert len(set(keys)) == len(names)
+    assert len({pgsql.table_key(schema, table, 1) for schema, table in names[:2]}) == 1  # 0.1.0's
+
+
+def test_the_key_format_of_a_manifest():
+    assert pgsql.key_format({"kind": "postgresql", "tables": {}}) == 1  # written by 0.1.0
+    assert pgsql.key_format({"table_key_format": 2}) == pgsql.TABLE_KEY_FORMAT == 2
+
+
+DOTTED = {
+    ("a", "b.c"): {"oid": 16601, "rows": 1, "sum": {"record": 11, "text": 11}},
+    ("a.b", "c"): {"oid": 16602, "rows": 2, "sum": {"record": 22, "text": 22}},
+}
+
+
+def test_tables_whose_dotted_names_join_alike_are_measured_and_checked_apart():
+    expected = pgsql.content_snapshot(FakeSession(DOTTED))
+    assert expected == {
+        'a."b.c"': {"rows": 1, "checksum": "000000000000000b", "method": "record"},
+        '"a.b".c': {"rows": 2, "checksum": "0000000000000016", "method": "record"},
+    }
+    changed = {key: dict(value, sum={"record": 99, "text": 99}) for key, value in DOTTED.items()}
+    for key in DOTTED:
+        tables = {**DOTTED, key: changed[key]}
+        found, extra = pgsql.table_checks(FakeSession(tables), expected)
+        assert extra == []
+        problems = pgsql.compare_content(expected, found)
+        assert len(problems) == 1 and "content checksum" in problems[0]
+        assert problems[0].startswith(pgsql.table_key(*key) + " ")
+
+
+def test_a_manifest_of_0_1_0_still_checks_and_names_what_it_does_not_describe():
+    # 0.1.0 joined the names with a bare dot: both tables had the key "a.b.c", and its
+    # manifest kept the last in the server's order, "a.b".c
+    legacy = {
+        "public.orders": {"rows": 3, "checksum": "000000000000000a", "method": "record"},
+        "public.Mixed": {"rows": 2},
+        "a.b.c": {"rows": 2, "checksum": "0000000000000016", "method": "record"},
+    }
+    tables = {
+        **DOTTED,
+        "public.orders": TABLES["public.orders"],
+        "public.Mixed": {"oid": 16700, "rows": 2, "sum": {"record": 0, "text": 0}},
+    }
+    found, extra = pgsql.table_checks(FakeSession(tables), legacy, key_format=1)
+    assert pgsql.compare_content(legacy, found) == []
+    assert found["a.b.c"]["rows"] == 2
+    assert extra == ['a."b.c"']  # measured by no one: it is named, not passed over
+    tables[("a.b", "c")] = dict(DOTTED[("a.b", "c")], rows=5)
+    found, _extra = pgsql.table_checks(FakeSession(tables), legacy, key_format=1)
+    assert pgsql.compare_content(legacy, found) == ["a.b.c has 5 rows, the backup had 2"]
+
+
+# -- the manifest's tables -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes,problem",
+    [
+        ({"tables": [1]}, "tables is not an object"),
+        ({"tables": {"public.a": 5}}, "tables[public.a] is not an object"),
+        ({"tables": {"public.a": {}}}, "tables[public.a] rows None is not a count of rows"),
+        ({"tables": {"public.a": {"rows": "5"}}}, "tables[public.a] rows '5' is not a count"),
+        ({"tables": {"public.a": {"rows": True}}}, "tables[public.a] rows True is not a count"),
+        ({"tables": {"public.a": {"rows": -1}}}, "tables[public.a] rows -1 is not a count"),
+        ({"tables": {"public.a": {"rows": 1, "checksum": "xyz"}}}, "checksum 'xyz' is not 16 hex digits"),
+        (
+            {"tables": {"public.a": {"rows": 1, "checksum": "00000000000000aa", "method": "md5"}}},
+            "method 'md5'",
+        ),
+        ({"table_key_format": 3}, "table_key_format 3 is newer than this collection reads"),
+        ({"table_key_format": "2"}, "table_key_format '2' is not a format number"),
+        ({"table_key_format": 0}, "table_key_format 0 is not a format number"),
+        ({"table_key_format": True}, "table_key_format True is not a format number"),
+    ],
+)
+def test_tables_problems(changes, problem):
+    manifest = dict(
+        {"kind": "postgresql", "table_key_format": 2, "tables": {"public.a": {"rows": 1}}}, **changes
     )
-    session = pgsql.PsqlSession(fake)
-    assert session.text("SELECT 1;") == "1"
-    assert session.value("SELECT '[1, 2]'") == {"rows": 2, "sum": "-5"}
-    session.execute("CREATE TABLE x (a int)")
-    assert fake.written[0] == ("SELECT 1;\n\\echo %s\n" % pgsql.PsqlSession.MARK).encode()
-    session.close()
-    assert fake.written[-1] == b"\\q\n" and fake.closed
+    assert problem in "; ".join(pgsql.tables_problems(manifest))
 
 
-def test_psql_session_that_ends_raises_naming_the_statement_and_cause():
-    fake = FakePsqlExec({}, die_on="SELECT broken")
-    session = pgsql.PsqlSession(fake)
-    with pytest.raises(pgsql.SqlError) as info:
-        session.value("SELECT broken")
-    assert str(info.value) == (
-        "SELECT broken: psql ended: psql in pod db/pg-0 failed (exit code 3): no message; stderr: FATAL: bad"
-    )
+def test_well_formed_tables_have_no_problems():
+    good = {
+        "public.a": {"rows": 3, "checksum": "00000000000000aa", "method": "record"},
+        'public."B"': {"rows": 0, "checksum": "00000000000000bb", "method": "text"},
+        "public.c": {"rows": 5},
+    }
+    assert pgsql.tables_problems({"kind": "postgresql", "table_key_format": 2, "tables": good}) == []
+    assert pgsql.tables_problems({"kind": "postgresql", "tables": good}) == []  # 0.1.0
+    assert pgsql.tables_problems({"kind": "postgresql-globals", "tables": 5}) == []
+
+
+def test_has_tables():
+    assert not pgsql.has_tables({"kind": "postgresql"})
+    assert pgsql.has_tables({"kind": "postgresql", "tables": {}})
+    assert pgsql.has_tables({"kind": "postgresql-globals"})
