@@ -45,6 +45,14 @@ EXEC_CHUNK = 256 * 1024
 SIGPIPE_CODES = (-13, 128 + 13)
 
 
+def zstd_argv(zstd, level=1, threads=0, decompress=False):
+    """zstd compressing stdin to stdout at ``level`` with ``threads`` (0: one per core), or
+    decompressing (the archive's path follows)."""
+    if decompress:
+        return [zstd, "-q", "-d", "-c"]
+    return [zstd, "-q", "-c", "-%d" % int(level), "-T%d" % int(threads)]
+
+
 class PipelineError(Exception):
     """A pipeline that failed; the message names the tool and the cause."""
 

@@ -246,9 +246,3 @@ def psql_script_argv(psql, dbname):
         "-f",
         "-",
     ]
-
-
-def zstd_argv(zstd, level=1, threads=0, decompress=False):
-    if decompress:
-        return [zstd, "-q", "-d", "-c"]
-    return [zstd, "-q", "-c", "-%d" % int(level), "-T%d" % int(threads)]

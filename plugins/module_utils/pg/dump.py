@@ -26,6 +26,7 @@ import time
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils.common import pipeline
 from ansible_collections.multiagent.ops.plugins.module_utils.common.pipeline import describe_oserror
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import argv as pg_argv
@@ -163,7 +164,7 @@ def backup_database(
                 target.dump_into(
                     argv,
                     writer,
-                    pg_argv.zstd_argv(target.tools["zstd"], level, threads),
+                    pipeline.zstd_argv(target.tools["zstd"], level, threads),
                     "pg_dump of %s" % dbname,
                 )
                 manifest["tables"] = holder.finish()
@@ -213,7 +214,7 @@ def backup_globals(target, directory, prefix, level=1, no_role_passwords=False, 
     try:
         with artifact.AtomicWriter(path) as writer:
             target.dump_into(
-                argv, writer, pg_argv.zstd_argv(target.tools["zstd"], level), "pg_dumpall --globals-only"
+                argv, writer, pipeline.zstd_argv(target.tools["zstd"], level), "pg_dumpall --globals-only"
             )
             timed_manifest(manifest, started, writer)
             writer.commit()

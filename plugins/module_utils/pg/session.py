@@ -381,7 +381,7 @@ class Target:
 
     def restore_from(self, archive_path, argv, zstd, what):
         """zstd -d ARCHIVE | argv (pg_restore, psql), here or in the pod."""
-        decompress = pg_argv.zstd_argv(zstd, decompress=True) + [archive_path]
+        decompress = pipeline.zstd_argv(zstd, decompress=True) + [archive_path]
         if not self.in_cluster:
             with pg_argv.pgpass_env(self.conn) as env:
                 env["PGAPPNAME"] = "multiagent.ops-restore"

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
-import threading
 import time
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
+from ansible_collections.multiagent.ops.plugins.module_utils.common import pipeline, tools
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import info as infos
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import rdb
@@ -46,22 +45,17 @@ PACKAGES = {"redis-check-rdb": "redis-tools", "redis-server": "redis-server", "z
 
 def find_tool(name, given=None):
     """The path of a tool: the one given, else PATH, else the usual directories."""
-    if given:
-        if os.path.isfile(given) and os.access(given, os.X_OK):
-            return given
-        raise RedisBackupError("%s is not an executable file (given for %s)" % (given, name), cause="tool")
-    found = shutil.which(name)
-    if found:
-        return found
-    for directory in TOOL_DIRS:
-        candidate = os.path.join(directory, name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise RedisBackupError(
-        "%s was not found on the controller (PATH, %s): install the %s package or give its path"
-        % (name, ", ".join(TOOL_DIRS), PACKAGES.get(name, name)),
-        cause="tool",
-    )
+    try:
+        found = tools.given_tool(given, name) if given else tools.find_tool(name, fallback=TOOL_DIRS)
+    except tools.ToolError as exc:
+        raise RedisBackupError(str(exc), cause="tool") from None
+    if found is None:
+        raise RedisBackupError(
+            "%s was not found on the controller (PATH, %s): install the %s package or give its path"
+            % (name, ", ".join(TOOL_DIRS), PACKAGES.get(name, name)),
+            cause="tool",
+        )
+    return found
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -82,86 +76,6 @@ class _Tee:
     def write(self, data):
         for out in self.outs:
             out.write(data)
-
-
-class _Compressor:
-    """``zstd`` fed through its stdin; a thread writes its output into an AtomicWriter."""
-
-    def __init__(self, zstd, level, path, label):
-        self.args = [zstd, "-q", "-c", "-%d" % int(level), "--no-progress", "-"]
-        self.out = artifact.AtomicWriter(path)
-        self.label = label
-        self.proc = None
-        self.thread = None
-        self.error = None
-
-    def __enter__(self):
-        self.out.__enter__()
-        try:
-            self.proc = subprocess.Popen(
-                self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
-        except OSError as exc:
-            self.out.abort()
-            raise RedisBackupError("cannot run %s: %s" % (self.args[0], reason(exc)), cause="tool")
-        self.thread = threading.Thread(target=self._pump, name="zstd-writer", daemon=True)
-        self.thread.start()
-        return self
-
-    def _pump(self):
-        try:
-            while True:
-                data = self.proc.stdout.read(CHUNK)
-                if not data:
-                    return
-                self.out.write(data)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            self.error = exc
-            self.proc.kill()
-
-    def write(self, data):
-        try:
-            self.proc.stdin.write(data)
-        except (BrokenPipeError, ValueError):
-            if self.error is not None:
-                raise self.error
-            raise RedisBackupError(
-                "zstd stopped while compressing the snapshot of %s" % self.label, cause="tool"
-            )
-
-    def finish(self):
-        try:
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        self.thread.join()
-        code = self.proc.wait()
-        message = self.proc.stderr.read().decode("utf-8", "replace").strip()
-        if self.error is not None:
-            raise self.error
-        if code != 0:
-            raise RedisBackupError(
-                "zstd failed compressing the snapshot of %s: %s" % (self.label, message or "exit %d" % code),
-                cause="tool",
-            )
-
-    def commit(self):
-        self.out.commit()
-
-    def __exit__(self, *exc):
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-                try:
-                    stream.close()
-                except (OSError, ValueError):
-                    pass
-        if self.thread is not None:
-            self.thread.join()
-        self.out.abort()
-        return False
 
 
 # -- backup --------------------------------------------------------------------------------
@@ -252,12 +166,12 @@ def backup(
                 raw.commit()
                 final = raw
             else:
-                with _Compressor(zstd, level, path, what) as packer:
-                    transfer = rdb.stream_rdb(conn, _Tee(raw, packer), diskless=diskless)
-                    packer.finish()
+                # threads=1: zstd's default; the snapshot arrives as fast as the server sends it
+                argv = pipeline.zstd_argv(zstd, level, threads=1)
+                with artifact.AtomicWriter(path) as final:
+                    transfer = _compress(conn, raw, argv, final, diskless, what)
                     check, keyspace, rdb_version = _check(raw, check_tool, what)
-                    packer.commit()
-                final = packer.out
+                    final.commit()
     except RedisBackupError:
         raise
     except (OSError, artifact.ArtifactError) as exc:
@@ -320,6 +234,20 @@ def backup(
         )
     result["backups"] = [artifact.backup_entry(path, manifest, kind=KIND, target=label)]
     return result
+
+
+def _compress(conn, raw, argv, out, diskless, what):
+    """Stream the snapshot into ``raw`` and, through zstd, into ``out``; returns the
+    transfer's facts."""
+    try:
+        with pipeline.Compressor(argv, out) as packer:
+            transfer = rdb.stream_rdb(conn, _Tee(raw, packer), diskless=diskless)
+            packer.finish()
+    except pipeline.PipelineError as exc:
+        raise RedisBackupError(
+            "compressing the snapshot of %s failed: %s" % (what, exc), cause="tool"
+        ) from None
+    return transfer
 
 
 def _unlink(path):
@@ -416,7 +344,9 @@ def extract_rdb(path, manifest, dest, zstd_binary=None):
         if manifest.get("compression") == "zstd":
             zstd = find_tool("zstd", zstd_binary)
             proc = subprocess.Popen(
-                [zstd, "-d", "-q", "-c", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                pipeline.zstd_argv(zstd, decompress=True) + [path],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             )
             source = proc.stdout
         else:

@@ -462,3 +462,9 @@ def test_the_hot_path_reads_what_the_writer_hashes_a_megabyte_at_a_time():
     # the copy into the backup: one read and one write per MiB, pipes widened to the same
     assert pipeline.CHUNK == artifact.CHUNK == 1 << 20
     assert pipeline.PIPE_SIZE == 1 << 20
+
+
+def test_zstd_argv():
+    assert pipeline.zstd_argv("zstd") == ["zstd", "-q", "-c", "-1", "-T0"]
+    assert pipeline.zstd_argv("zstd", level="19", threads=2) == ["zstd", "-q", "-c", "-19", "-T2"]
+    assert pipeline.zstd_argv("zstd", decompress=True) == ["zstd", "-q", "-d", "-c"]

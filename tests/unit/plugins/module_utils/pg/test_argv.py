@@ -189,12 +189,6 @@ def test_pg_restore_names_its_session_through_the_connection_string(name, app, a
     assert argv[3] == "--dbname=" + arg
 
 
-def test_zstd_argv():
-    assert pg_argv.zstd_argv("zstd") == ["zstd", "-q", "-c", "-1", "-T0"]
-    assert pg_argv.zstd_argv("zstd", level="19", threads=2) == ["zstd", "-q", "-c", "-19", "-T2"]
-    assert pg_argv.zstd_argv("zstd", decompress=True) == ["zstd", "-q", "-d", "-c"]
-
-
 def test_in_cluster_without_password_runs_the_tool_itself():
     conn = {"user": "postgres", "password": None}
     assert pg_argv.pod_argv(["pg_dump", "--dbname=x"], conn) == [

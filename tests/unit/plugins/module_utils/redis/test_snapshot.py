@@ -8,6 +8,7 @@ import fakes
 import pytest
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
+from ansible_collections.multiagent.ops.plugins.module_utils.common import tools
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot
 from ansible_collections.multiagent.ops.plugins.module_utils.redis.wire import RedisBackupError
@@ -41,7 +42,7 @@ def test_tools_are_found_or_named(tmp_path, monkeypatch):
     assert snapshot.find_tool("redis-check-rdb").endswith("redis-check-rdb")
     with pytest.raises(RedisBackupError, match="is not an executable file"):
         snapshot.find_tool("zstd", str(tmp_path / "nothing"))
-    monkeypatch.setattr(snapshot.shutil, "which", lambda name: None)
+    monkeypatch.setattr(tools.shutil, "which", lambda name: None)
     monkeypatch.setattr(snapshot, "TOOL_DIRS", (str(tmp_path),))
     with pytest.raises(
         RedisBackupError, match="redis-check-rdb was not found .* install the redis-tools package"
