@@ -139,6 +139,7 @@ attributes:
     support: full
     description: The backups of the location before and after, one name a line.
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - boto3 (for S3 locations)
 seealso:
   - module: multiagent.ops.postgresql_backup

@@ -119,6 +119,7 @@ attributes:
     support: none
     description: A backup adds a new archive; there is nothing to compare.
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
   - PyYAML
   - cryptography (with O(include_secrets))
@@ -165,6 +166,25 @@ backups:
   returned: success
   type: list
   elements: dict
+  contains:
+    path:
+      description: Path of the archive.
+      type: str
+    manifest_path:
+      description: Path of its manifest.
+      type: str
+    url:
+      description: Where the backup is kept (here the path).
+      type: str
+    size:
+      description: Bytes of the archive; null in check mode.
+      type: int
+    sha256:
+      description: SHA-256 of the archive; null in check mode.
+      type: str
+    manifest:
+      description: The manifest written beside the archive (in check mode, the one that would be).
+      type: dict
   sample:
     - path: /var/backups/k8s-config/us-east-1/config-mplp-production-20261122T020000Z.tar.gz
       manifest_path: /var/backups/k8s-config/us-east-1/config-mplp-production-20261122T020000Z.tar.gz.manifest.json

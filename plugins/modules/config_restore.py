@@ -92,6 +92,7 @@ attributes:
     support: full
     description: The live and archived values of the fields the archive sets, Secret values redacted.
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
   - PyYAML
   - cryptography (for archives with Secrets)

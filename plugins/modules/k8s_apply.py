@@ -175,6 +175,7 @@ attributes:
       - Per created or updated object, the live object and the applied (or dry-run) one,
         without server-set metadata and C(status), Secret values redacted.
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
   - PyYAML
 seealso:

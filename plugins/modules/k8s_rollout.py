@@ -77,22 +77,15 @@ options:
   wait:
     description:
       - Wait until the rollouts are done and fail when they fail or do not finish within
-        O(wait_timeout).
-      - Default C(true) for O(action=restart), O(action=undo), O(action=resume) and
-        O(action=status); O(action=history) and O(action=pause) never wait.
+        O(wait_timeout) (for all the rollouts together).
+      - Only O(action=restart), O(action=undo), O(action=resume) and O(action=status) wait;
+        O(action=history) and O(action=pause) never do.
       - With O(action=status) and C(wait=false), the status is only reported, never failed.
       - Nothing waits in check mode except O(action=status), which only reads.
-    type: bool
-  wait_timeout:
-    description: Seconds to wait for all the rollouts together.
-    type: int
-    default: 300
-  api_timeout:
-    description: Timeout in seconds of each Kubernetes API request.
-    type: float
-    default: 15
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - multiagent.ops.k8s
+  - multiagent.ops.wait
 attributes:
   check_mode:
     support: full
@@ -111,6 +104,7 @@ seealso:
   - module: kubernetes.core.k8s_rollback
   - module: multiagent.ops.quiesce
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
 """
 

@@ -68,6 +68,7 @@ attributes:
     support: full
     description: Shows the holder before and after.
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
 """
 

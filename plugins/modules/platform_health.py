@@ -282,6 +282,7 @@ notes:
   - Issues only GET requests, at fixed API paths (no discovery round trips).
   - Secrets given as O(database.password) or O(cache.password) are never returned.
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
   - psycopg >= 3.1 or psycopg2 (only with O(database))
   - redis >= 4.5 (only with O(cache))

@@ -124,6 +124,7 @@ attributes:
     support: none
     description: A backup adds files; there is nothing to compare.
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - pg_dump, pg_dumpall (direct mode; in the pod for in-cluster mode)
   - zstd on the host running the module
   - psycopg >= 3.1 (direct mode)

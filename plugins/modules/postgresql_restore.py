@@ -121,6 +121,7 @@ attributes:
     support: full
     description: Row counts per table before (now) and after (the backup's).
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - pg_restore and psql (direct mode; in the pod for in-cluster mode)
   - zstd on the host running the module
 seealso:

@@ -101,6 +101,7 @@ notes:
     (its O(multiagent.ops.redis_restore#module:load_modules)). The modules the server has
     loaded (C(MODULE LIST)) are recorded in the manifest and RV(modules), with a warning."
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - redis-check-rdb (redis-tools)
   - zstd (for O(compression=zstd))
 seealso:

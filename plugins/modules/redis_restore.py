@@ -124,6 +124,7 @@ notes:
     or C(flushall) is only found out when the command is refused; a refused C(FLUSHALL) leaves the
     target unchanged.
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - redis-server
   - zstd (for compressed archives)
 seealso:

@@ -116,6 +116,7 @@ seealso:
   - module: multiagent.ops.quiesce
   - module: kubernetes.core.k8s_scale
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
 """
 

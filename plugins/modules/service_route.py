@@ -77,6 +77,7 @@ notes:
   - The changes are merge patches, one per Service; a failure half-way says which Services
     were already re-pointed, and a re-run completes the work (the records are in the cluster).
 requirements:
+  - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
 """
 

@@ -95,15 +95,3 @@ def main(module, runner, *args, **kwargs):
         finish(module, runner, client, *args, **kwargs)
     except ApiError as exc:
         module.fail_json(msg=str(exc))
-
-
-def legacy_main(module, run):
-    """Until every module has a runner: ``run(module, client)`` as before."""
-    try:
-        client = make_client(module)
-    except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
-        module.fail_json(msg=connection_error(module, exc))
-    try:
-        run(module, client)
-    except ApiError as exc:
-        module.fail_json(msg=str(exc))

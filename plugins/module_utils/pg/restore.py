@@ -48,7 +48,7 @@ def manifest_content_problems(archive_path, manifest):
 
 def verified_manifest(archive_path, manifest=None):
     """The archive's manifest when the archive matches it and its contents can be checked
-    against; BackupError naming what is wrong otherwise (nothing has been touched yet)."""
+    against; BackupError naming what is wrong otherwise (raised before anything changes)."""
     manifest, problems = artifact.verify_file(archive_path, manifest)
     if problems:
         raise BackupError("refusing %s: %s" % (archive_path, "; ".join(problems)))
