@@ -51,7 +51,8 @@ test: setup stack-up
 unit:
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-# The lowest ansible-core declared in meta/runtime.yml: unit tests and a health check run.
+# The lowest ansible-core declared in meta/runtime.yml: unit tests, a health check run and every
+# module once (tests/smoke/every_module.yml).
 unit-min:
 	$(VENV_MIN)/bin/python -m pytest tests/unit -q $(PYTEST_ARGS)
 
@@ -72,6 +73,7 @@ molecule: demo-load
 
 smoke-min: demo-load
 	PATH=$(VENV_MIN)/bin:$$PATH $(VENV_MIN)/bin/ansible-playbook -i inventories/demo playbooks/health_check.yml
+	PATH=$(VENV_MIN)/bin:$$PATH $(VENV_MIN)/bin/ansible-playbook -i inventories/demo tests/smoke/every_module.yml
 
 lint:
 	$(VENV)/bin/ruff check plugins tests bench hack
