@@ -3,7 +3,12 @@
 Descriptions come from the comment block above each variable in defaults/main.yml (or the
 tables below); types from the default values. Run after changing a role's defaults:
 
-    .venv/bin/python hack/role_argspecs.py [backup|deploy ...]   (default: every role)
+    .venv/bin/python hack/role_argspecs.py [backup|deploy ...]   (default: both)
+
+roles/_ops has no defaults (an internal role, as prometheus.prometheus's _common): its specs
+are written by hand.
+
+tests/unit/roles/test_argument_specs.py checks that the specs and the defaults agree.
 """
 
 from __future__ import annotations
@@ -38,14 +43,43 @@ DESCRIPTIONS = {
     "backup_schedule_pvc_size": "Size of the archives PVC the role creates (empty: use an existing PVC).",
     "backup_schedule_timezone": "Time zone of the schedule (CronJob .spec.timeZone).",
 }
-SECRET = ("backup_database_password", "backup_s3", "deploy_secrets")
+SECRET = (
+    "backup_database_password",
+    "backup_s3",
+    "deploy_secrets",
+    "backup_config_vault_password",
+    "backup_config_restore_vault_password",
+)
 CHOICES = {
     "backup_database_mode": ["direct", "in_cluster"],
     "backup_restore_state": ["restored", "verified"],
     "deploy_pod_security": ["privileged", "baseline", "restricted"],
+    "backup_config_node_ports": ["auto", "keep", "drop"],
 }
 RAW = ("backup_database_port", "backup_databases", "deploy_platform_components")
-ELEMENTS = {"deploy_secrets": "dict"}
+ELEMENTS = {
+    "deploy_secrets": "dict",
+    "deploy_ingress_paths": "dict",
+    "backup_config_custom_resources": "dict",
+}
+# Defaults that are templates (the runbook's variable, else a value) have the type of what
+# they render to.
+TYPES = {
+    "backup_redis_cache": "dict",
+    "backup_redis_compression_level": "int",
+    "backup_redis_keep_last": "int",
+    "backup_redis_keep_daily": "int",
+    "backup_redis_keep_weekly": "int",
+    "backup_redis_keep_monthly": "int",
+    "backup_redis_max_age_days": "float",
+    "backup_redis_lock": "bool",
+    "backup_redis_restore_flush": "bool",
+    "backup_redis_restore_safety_backup": "bool",
+    "backup_config_restore_create_namespace": "bool",
+    "backup_config_restore_kinds": "list",
+    "backup_config_restore_names": "list",
+    "backup_config_restore_exclude": "list",
+}
 
 
 class Dumper(yaml.SafeDumper):
@@ -84,7 +118,7 @@ def options(defaults, described, names):
         value = defaults[name]
         option = {"description": DESCRIPTIONS.get(name) or described.get(name) or name, "type": kind(value)}
         if isinstance(value, str) and "{{" in value:
-            option["type"] = "raw" if name in RAW else "str"
+            option["type"] = TYPES.get(name) or ("raw" if name in RAW else "str")
         option["default"] = value
         if option["type"] == "list":
             option["elements"] = ELEMENTS.get(name, "str")
@@ -97,9 +131,14 @@ def options(defaults, described, names):
 
 
 def backup_specs(defaults, described):
-    restore = [k for k in defaults if k.startswith("backup_restore_")]
-    schedule = [k for k in defaults if k.startswith("backup_schedule_")]
-    common = [k for k in defaults if k not in restore and k not in schedule]
+    def starting(*prefixes):
+        return [k for k in defaults if k.startswith(prefixes)]
+
+    restore = starting("backup_restore_")
+    schedule = starting("backup_schedule_")
+    redis, redis_restore = starting("backup_redis_"), starting("backup_redis_restore_")
+    config, config_restore = starting("backup_config_"), starting("backup_config_restore_")
+    common = [k for k in defaults if k not in restore + schedule + redis + config]
     return {
         "main": {
             "short_description": "Back up the platform database (and install the nightly CronJob)",
@@ -117,6 +156,26 @@ def backup_specs(defaults, described):
         "schedule": {
             "short_description": "Install the nightly backup as a Kubernetes CronJob",
             "options": options(defaults, described, common + schedule),
+        },
+        "redis": {
+            "short_description": "Back up the platform cache (Redis): RDB snapshot, checked, compressed,"
+            " with its manifest, then retention, under the Lease lock redis-<name>",
+            "options": options(defaults, described, [k for k in redis if k not in redis_restore]),
+        },
+        "restore_redis": {
+            "short_description": "Restore the platform cache safely (verify, gate, lock, safety backup,"
+            " restore, compare the key counts)",
+            "options": options(defaults, described, redis),
+        },
+        "config": {
+            "short_description": "Back up the Kubernetes configuration of a namespace into a checksummed"
+            " archive (Secrets only vault-encrypted)",
+            "options": options(defaults, described, [k for k in config if k not in config_restore]),
+        },
+        "restore_config": {
+            "short_description": "Restore a namespace's configuration from an archive (verify and plan,"
+            " gate, lock, apply in dependency order)",
+            "options": options(defaults, described, config_restore),
         },
     }
 
@@ -145,7 +204,8 @@ def generate(role):
     specs = {"argument_specs": SPECS[role](defaults, described)}
     with open(path / "meta" / "argument_specs.yml", "w") as handle:
         handle.write(
-            "---\n# Generated by hack/role_argspecs.py from defaults/main.yml; CI checks they agree.\n"
+            "---\n# Generated by hack/role_argspecs.py from defaults/main.yml;"
+            " tests/unit/roles/test_argument_specs.py checks they agree.\n"
         )
         yaml.dump(specs, handle, Dumper=Dumper, sort_keys=False, width=100, default_flow_style=False)
 

@@ -5,6 +5,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import recovery
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import render as platform_render
+from ansible_collections.multiagent.ops.plugins.module_utils.platform import selection
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
 
 
@@ -27,6 +28,22 @@ def workload_refs(components, exclude=None):
         return platform_spec.workload_refs(components, exclude)
     except platform_spec.SpecError as exc:
         raise AnsibleFilterError("workload_refs: %s" % exc)
+
+
+def select_components(components, names=None, kinds=None, one_kind=False):
+    try:
+        return selection.select_components(
+            components, names, tuple(kinds) if kinds else (selection.DEFAULT_KIND,), one_kind
+        )
+    except platform_spec.SpecError as exc:
+        raise AnsibleFilterError("select_components: %s" % exc)
+
+
+def maintenance_targets(components, keep=None):
+    try:
+        return selection.maintenance_targets(components, keep)
+    except platform_spec.SpecError as exc:
+        raise AnsibleFilterError("maintenance_targets: %s" % exc)
 
 
 def platform_manifests(spec, only=None):
@@ -52,8 +69,10 @@ class FilterModule:
         return {
             "health_components": health_components,
             "health_endpoints": health_endpoints,
+            "maintenance_targets": maintenance_targets,
             "platform_manifests": platform_manifests,
             "platform_problems": platform_problems,
             "recovery_plan": recovery_plan,
+            "select_components": select_components,
             "workload_refs": workload_refs,
         }

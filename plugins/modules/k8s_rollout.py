@@ -53,7 +53,7 @@ options:
   name:
     description:
       - Name of one workload.
-      - Exactly one of O(name), O(names) and O(label_selector) is required.
+      - Exactly one of O(name), O(names), O(label_selector) and O(to_revisions) is required.
     type: str
   names:
     description: Names of several workloads, handled in one task.
@@ -74,6 +74,15 @@ options:
       - With O(action=undo), the revision to go back to (see O(action=history)).
       - Default is the revision before the newest one.
     type: int
+  to_revisions:
+    description:
+      - "With O(action=undo), the workloads to put back, each to its own revision
+        (C({mplp-core: 3, mplp-plan: 5})), as O(action=history) recorded them before a
+        change: what an upgrade's rollback needs. A workload already running its revision's
+        template is left alone."
+      - Every revision is checked, and every change planned, before anything is written.
+      - Mutually exclusive with O(to_revision), O(name), O(names) and O(label_selector).
+    type: dict
   wait:
     description:
       - Wait until the rollouts are done and fail when they fail or do not finish within
@@ -142,6 +151,12 @@ EXAMPLES = r"""
     name: mplp-core
     action: undo
     to_revision: 4
+
+- name: Put back what ran before a failed change, each workload to its own revision
+  multiagent.ops.k8s_rollout:
+    namespace: mplp-production
+    action: undo
+    to_revisions: "{{ before.workloads | items2dict(key_name='name', value_name='revision_before') }}"
 
 - name: Pause a Deployment to make several changes, then resume and wait
   multiagent.ops.k8s_rollout:
@@ -248,7 +263,7 @@ workloads:
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout
 
-SELECTION = ("name", "names", "label_selector")
+SELECTION = ("name", "names", "label_selector", "to_revisions")
 
 
 def argspec():
@@ -261,12 +276,16 @@ def argspec():
         label_selector=dict(type="str"),
         action=dict(type="str", required=True, choices=list(rollout.ACTIONS)),
         to_revision=dict(type="int"),
+        to_revisions=dict(type="dict"),
     )
 
 
 def main():
     module = k8s_module.new_module(
-        argspec(), supports_check_mode=True, mutually_exclusive=[SELECTION], required_one_of=[SELECTION]
+        argspec(),
+        supports_check_mode=True,
+        mutually_exclusive=[SELECTION, ("to_revision", "to_revisions")],
+        required_one_of=[SELECTION],
     )
     k8s_module.main(module, rollout.run)
 

@@ -498,6 +498,59 @@ def test_in_cluster_backup_and_verified_restore_through_exec(ansible, pg, databa
     assert manifest["tables"]["public.agents"]["rows"] == SEED_ROWS
 
 
+@pytest.mark.emulator_only
+def test_in_cluster_backup_verify_of_a_multi_container_pod_runs_in_the_named_container(
+    ansible, database, tmp_path, small_platform, kube
+):
+    """A PostgreSQL pod with a sidecar first (an exporter): the dump and the test restore of
+    backup_verify both run in backup_container (kubemu, as the API server, refuses an exec
+    into a pod of several containers that names none)."""
+    ns = small_platform["namespace"]
+    core = client.CoreV1Api(kube["us-east-1"])
+    statefulset = client.AppsV1Api(kube["us-east-1"]).read_namespaced_stateful_set("mplp-postgresql", ns)
+    env = client.ApiClient().sanitize_for_serialization(statefulset.spec.template.spec.containers[0].env)
+    labels = {"app.kubernetes.io/component": "postgresql-with-sidecar"}
+    pod = {
+        "metadata": {"name": "it-pg-sidecar", "labels": labels},
+        "spec": {
+            "containers": [
+                {"name": "exporter", "image": "prometheuscommunity/postgres-exporter"},
+                {"name": "postgresql", "image": "postgres:15", "env": env},
+            ]
+        },
+    }
+    core.create_namespaced_pod(ns, pod)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(
+            c.type == "Ready" and c.status == "True"
+            for c in core.read_namespaced_pod("it-pg-sidecar", ns).status.conditions or []
+        ):
+            assert time.monotonic() < deadline, "the pod never became ready"
+            time.sleep(0.5)
+        extra = backup_vars(
+            database,
+            tmp_path,
+            backup_database_mode="in_cluster",
+            backup_namespace=ns,
+            platform_namespace=ns,
+            backup_pod_selector="app.kubernetes.io/component=postgresql-with-sidecar",
+            backup_container="postgresql",
+            backup_verify=True,
+        )
+        run = ansible("playbooks/backup_database.yml", extra_vars=extra)
+        assert run.rc == 0, run.failure_messages()
+        [archive] = archives(tmp_path)
+        manifest = json.loads(Path(str(archive) + ".manifest.json").read_text())
+        assert manifest["source"]["pod"] == "it-pg-sidecar"
+        [verified] = run.results(
+            "Database | prove each new backup restores (scratch database, compared, dropped)", "us-east-1"
+        )["results"]
+        assert verified["checks"]["problems"] == [] and verified["checks"]["rows_checked"] == SEED_ROWS + 50
+    finally:
+        core.delete_namespaced_pod("it-pg-sidecar", ns)
+
+
 def test_verbose_diff_output_never_shows_the_password(ansible, pg, database, tmp_path, small_platform):
     backup_run = ansible(
         "playbooks/backup_database.yml",

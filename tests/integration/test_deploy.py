@@ -4,6 +4,7 @@ recovery) through ansible-playbook against the local stack."""
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import os
 import threading
@@ -65,6 +66,14 @@ def namespace(kube, faults):
     except client.ApiException as exc:
         if exc.status != 404:
             raise
+    # the platform lock of a first deploy lives in default
+    try:
+        client.CoordinationV1Api(kube["us-east-1"]).delete_namespaced_lease(
+            "maops-lock-platform-%s" % name, "default"
+        )
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 def run(ansible, playbook, namespace, components=None, args=(), **extra):
@@ -73,8 +82,32 @@ def run(ansible, playbook, namespace, components=None, args=(), **extra):
     return ansible(playbook, limit="us-east-1", extra_vars=extra_vars, args=args)
 
 
-def changed_tasks(result):
-    return result.data["stats"]["us-east-1"]["changed"]
+LOCK_TASKS = ("Gate | take the lock on ", "Release | give back the locks this run holds")
+
+
+def changed_tasks(result, host="us-east-1"):
+    """How many tasks changed something besides the platform lock (deploy.yml takes and gives
+    back its Lease on every run: that is the run's bookkeeping, not a change of the platform)."""
+    return sum(
+        1
+        for play in result.data["plays"]
+        for task in play["tasks"]
+        if (task["hosts"].get(host) or {}).get("changed")
+        and not task["task"]["name"].split(" : ", 1)[-1].startswith(LOCK_TASKS)
+    )
+
+
+def platform_lock(kube, namespace, in_namespace="default"):
+    """The holder of the platform's Lease, and whether it exists."""
+    try:
+        lease = client.CoordinationV1Api(kube["us-east-1"]).read_namespaced_lease(
+            "maops-lock-platform-%s" % namespace, in_namespace
+        )
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return False, None
+        raise
+    return True, lease.spec.holder_identity
 
 
 def apps(kube):
@@ -144,6 +177,52 @@ def test_deploy_renders_everything_and_a_second_run_changes_nothing(ansible, kub
     assert changed_tasks(second) == 0
     assert second.results(APPLY_TASK, "us-east-1")["summary"].get("updated", 0) == 0
     assert apps(kube).read_namespaced_deployment("mplp-core", namespace).spec.replicas == 4
+
+
+def test_deploy_takes_the_platform_lock_and_waits_for_its_holder(ansible, kube, namespace):
+    """A first deploy locks the platform in default (its namespace does not exist yet); later
+    ones in the namespace, where the other changing runbooks lock it: a deploy beside an
+    upgrade or maintenance mode waits for it, then fails naming the holder, changing nothing."""
+    first = run(ansible, DEPLOY, namespace)
+    assert first.rc == 0, first.failure_messages()
+    assert platform_lock(kube, namespace, "default") == (True, None)  # taken, then given back
+    assert platform_lock(kube, namespace, namespace) == (False, None)
+
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    client.CoordinationV1Api(kube["us-east-1"]).create_namespaced_lease(
+        namespace,
+        {
+            "metadata": {
+                "name": "maops-lock-platform-%s" % namespace,
+                "annotations": {"multiagent.ops/purpose": "upgrade of core (1.0.1)"},
+            },
+            "spec": {
+                "holderIdentity": "awx-job-4242",
+                "leaseDurationSeconds": 600,
+                "acquireTime": now,
+                "renewTime": now,
+            },
+        },
+    )
+    before = apps(kube).read_namespaced_deployment("mplp-core", namespace).metadata.resource_version
+    refused = run(ansible, DEPLOY, namespace, ops_lock_wait=1, deploy_config={"LOG_LEVEL": "debug"})
+    assert refused.rc != 0
+    message = " ".join(refused.failure_messages())
+    assert "is held by awx-job-4242 (upgrade of core (1.0.1))" in message, message
+    assert apps(kube).read_namespaced_deployment("mplp-core", namespace).metadata.resource_version == before
+    assert "LOG_LEVEL" not in (core_api(kube).read_namespaced_config_map("mplp-config", namespace).data or {})
+    assert platform_lock(kube, namespace, namespace) == (
+        True,
+        "awx-job-4242",
+    )  # not released by the refused run
+    client.CoordinationV1Api(kube["us-east-1"]).delete_namespaced_lease(
+        "maops-lock-platform-%s" % namespace, namespace
+    )
+
+    again = run(ansible, DEPLOY, namespace)
+    assert again.rc == 0, again.failure_messages()
+    assert platform_lock(kube, namespace, namespace) == (True, None)  # now in the namespace, given back
+    assert changed_tasks(again) == 0
 
 
 def test_check_diff_shows_changes_but_never_a_secret_value(ansible, kube, namespace, stack_facts):
@@ -311,7 +390,7 @@ def test_upgrade_whose_verification_fails_is_rolled_back(ansible, kube, namespac
     assert bad.rc != 0
     message = " ".join(bad.failure_messages())
     assert "failed and was rolled back" in message
-    assert "Validate | the platform is healthy" in message and "core" in message
+    assert "Verify | the platform is healthy" in message and "core" in message
     assert "mplp-core to revision 1" in message
     core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
     assert core.spec.template.spec.containers[0].image == "mplp/core:1.0.0-alpha"

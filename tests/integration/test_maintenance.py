@@ -43,8 +43,9 @@ def maintenance(ansible, platform, action, args=(), **more):
 
 
 def changed_tasks(run, host="us-east-1"):
+    """The names of the tasks that changed something, a role's without the role's name."""
     return sorted(
-        task["task"]["name"]
+        task["task"]["name"].split(" : ", 1)[-1]
         for play in (run.data or {}).get("plays", [])
         for task in play.get("tasks", [])
         if (task["hosts"].get(host) or {}).get("changed")
@@ -52,7 +53,7 @@ def changed_tasks(run, host="us-east-1"):
 
 
 def lock_tasks(ns):
-    return ["Gate | take the lock on platform-%s" % ns, "Release | give back the lock on platform-%s" % ns]
+    return ["Gate | take the lock on platform-%s" % ns, "Release | give back the locks this run holds"]
 
 
 class Cluster:

@@ -708,15 +708,43 @@ READ_ONLY = ("status", "history")
 def _validate(p):
     if p["to_revision"] is not None and p["action"] != "undo":
         raise OpsError("to_revision is only used with action=undo, not action=%s" % p["action"])
+    revisions = p.get("to_revisions")
+    if revisions is not None:
+        if p["action"] != "undo":
+            raise OpsError("to_revisions is only used with action=undo, not action=%s" % p["action"])
+        if not revisions:
+            raise OpsError("to_revisions is empty: give each %s its revision" % p["kind"])
+        bad = sorted("%s=%r" % (name, rev) for name, rev in revisions.items() if _revision(rev) is None)
+        if bad:
+            raise OpsError("to_revisions: revisions are whole numbers of 1 or more, got %s" % ", ".join(bad))
     if p["names"] is not None and not p["names"]:
         raise OpsError("names is empty: name at least one %s" % p["kind"])
     if p["wait_timeout"] < 0:
         raise OpsError("wait_timeout must be 0 or more, not %d" % p["wait_timeout"])
 
 
+def _revision(value):
+    """A revision of to_revisions (YAML may give it as a string), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 1 and str(number) == str(value).strip() else None
+
+
+def _target_revision(p, name):
+    if p.get("to_revisions") is not None:
+        return _revision(p["to_revisions"][name])
+    return p["to_revision"]
+
+
 def _select(p, client):
     """The workloads, read before anything changes; a missing one fails the task."""
     ns, kind = p["namespace"], p["kind"]
+    if p.get("to_revisions") is not None:
+        p = dict(p, names=list(p["to_revisions"]))
     if p["label_selector"]:
         resource = resources.get(kind)
         items = client.list(
@@ -766,7 +794,7 @@ def _plan(p, obj, items, now):
         plan = plan_restart(obj, now)
         plan["message"] = "restarted at %s" % plan["after"]["restartedAt"]
     elif action == "undo":
-        plan = plan_undo(obj, items, p["to_revision"])
+        plan = plan_undo(obj, items, _target_revision(p, obj["metadata"]["name"]))
     elif action in ("pause", "resume"):
         plan = plan_pause(obj, action == "pause")
         if plan["patch"] is None:

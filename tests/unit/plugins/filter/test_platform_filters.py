@@ -71,3 +71,27 @@ def test_health_endpoints_via_url_and_service():
 def test_errors_name_the_component(call, message):
     with pytest.raises(AnsibleFilterError, match=message):
         call()
+
+
+def test_select_components_chooses_and_explains():
+    chosen = F["select_components"](COMPONENTS, names=["core"])
+    assert chosen["workloads"] == ["mplp-core"] and chosen["problems"] == []
+    assert F["select_components"](COMPONENTS)["names"] == ["core"]  # every Deployment
+    refused = F["select_components"](COMPONENTS, names=["postgresql"])
+    assert refused["problems"] == ["not Deployments: postgresql (StatefulSet)"]
+    allowed = F["select_components"](COMPONENTS, names=["postgresql"], kinds=["StatefulSet"], one_kind=True)
+    assert allowed["kind"] == "StatefulSet" and allowed["problems"] == []
+    with pytest.raises(AnsibleFilterError, match="select_components: component 'x': kind 'Job'"):
+        F["select_components"]([{"name": "x", "kind": "Job"}])
+
+
+def test_maintenance_targets_keep_the_database():
+    targets = F["maintenance_targets"](COMPONENTS, keep=["postgresql"])
+    assert targets == {
+        "workloads": [{"kind": "Deployment", "name": "mplp-core"}],
+        "services": ["mplp-core"],
+        "kept": ["postgresql"],
+        "problems": [],
+    }
+    with pytest.raises(AnsibleFilterError, match="maintenance_targets: platform component #0 has no name"):
+        F["maintenance_targets"]([{}])

@@ -209,6 +209,33 @@ def test_undo_puts_back_the_previous_template_and_is_idempotent():
     assert again["workloads"][0]["message"] == "already at revision 1: the current template matches it"
 
 
+def test_undo_to_revisions_puts_each_workload_back_to_its_own_revision():
+    """An upgrade's rollback: one call, each workload to the revision it ran before; one
+    that still runs its revision is left alone."""
+    cluster = Cluster(deployment("mplp-core"), deployment("mplp-plan"))
+    result = run(FakeModule(action="undo", to_revisions={"mplp-core": 1, "mplp-plan": "2"}), cluster)
+    assert result["failed"] is False and result["changed"] is True
+    assert [(w["name"], w["changed"], w["target_revision"]) for w in result["workloads"]] == [
+        ("mplp-core", True, 1),
+        ("mplp-plan", False, 2),
+    ]
+    assert [name for name, _body in cluster.patches] == ["mplp-core"]
+    images = {
+        n: d["spec"]["template"]["spec"]["containers"][0]["image"] for n, d in cluster.deployments.items()
+    }
+    assert images == {"mplp-core": "mplp/core:1.0", "mplp-plan": "mplp/core:1.1"}
+
+
+def test_undo_to_revisions_checks_every_revision_before_writing():
+    cluster = Cluster(deployment("mplp-core"), deployment("mplp-plan"))
+    result = run(FakeModule(action="undo", to_revisions={"mplp-core": 1, "mplp-plan": 7}), cluster)
+    assert result["failed"] is True and cluster.patches == []
+    assert result["msg"] == (
+        "undo of Deployment mplp-plan in %s: revision 7 does not exist (revisions: 1, 2); nothing was changed"
+        % NS
+    )
+
+
 def test_pause_and_resume_change_only_what_differs():
     cluster = Cluster(deployment("mplp-core"), deployment("mplp-plan", paused=True))
     result = run(FakeModule(names=["mplp-core", "mplp-plan"], action="pause"), cluster)
@@ -285,6 +312,12 @@ def test_a_refused_patch_names_what_was_already_done():
         ({"name": "x", "action": "restart", "to_revision": 2}, "to_revision is only used with action=undo"),
         ({"names": [], "action": "status"}, "names is empty"),
         ({"name": "x", "action": "status", "wait_timeout": -1}, "wait_timeout must be 0 or more"),
+        ({"to_revisions": {"x": 2}, "action": "restart"}, "to_revisions is only used with action=undo"),
+        ({"to_revisions": {}, "action": "undo"}, "to_revisions is empty"),
+        (
+            {"to_revisions": {"x": "two", "y": 0}, "action": "undo"},
+            "to_revisions: revisions are whole numbers of 1 or more, got x='two', y=0",
+        ),
     ],
 )
 def test_bad_input_fails_before_any_request(params, message):

@@ -1,0 +1,117 @@
+"""One runbook frame: the play header, the Lease tasks, the window check and the "platform is
+healthy" verdict each exist once in the collection's YAML (playbooks/_runbook.yml and the
+internal role multiagent.ops._ops); every runbook is the frame plus its procedure, and every
+changing runbook takes the platform's lock through the gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from .yamltree import PLAYBOOKS, ROLES, action, load, task_files, tasks
+
+FRAME = "_runbook.yml"
+CHANGING = ("deploy", "upgrade", "rollback", "restart", "scale", "maintenance", "emergency_recovery")
+HEADER = ("hosts", "serial", "max_fail_percentage", "gather_facts", "module_defaults")
+GATE = ("ansible.builtin.include_role", "ansible.builtin.import_role")
+
+
+def runbooks():
+    return sorted(p for p in PLAYBOOKS.glob("*.yml") if p.name != FRAME)
+
+
+def every_task():
+    """(file, task, parents) for every task of the procedures and the roles' task files."""
+    for path in task_files():
+        for task, parents in tasks(load(path)):
+            yield path, task, parents
+
+
+def module_defaults(data):
+    """Every module_defaults of a play, block or task, anywhere in the data."""
+    if isinstance(data, dict):
+        if isinstance(data.get("module_defaults"), dict):
+            yield data["module_defaults"]
+        for value in data.values():
+            yield from module_defaults(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from module_defaults(item)
+
+
+def yaml_files():
+    files = sorted(PLAYBOOKS.rglob("*.yml")) + sorted(ROLES.glob("*/tasks/*.yml"))
+    return [p for p in files if "molecule" not in p.parts]
+
+
+def test_the_play_header_exists_once_in_the_frame():
+    [play] = load(PLAYBOOKS / FRAME)
+    assert set(HEADER) <= set(play)
+    assert list(play["module_defaults"]) == ["group/multiagent.ops.k8s"]
+    given = [p for p in yaml_files() for d in module_defaults(load(p)) if "group/multiagent.ops.k8s" in d]
+    assert given == [PLAYBOOKS / FRAME]
+
+
+@pytest.mark.parametrize("path", runbooks(), ids=lambda p: p.name)
+def test_every_runbook_is_the_frame_and_its_procedure(path):
+    [entry] = load(path)
+    assert entry.get("ansible.builtin.import_playbook") == FRAME
+    assert not set(HEADER + ("tasks", "roles", "pre_tasks", "post_tasks")) & set(entry)
+    variables = entry["vars"]
+    assert variables["ops_runbook"] == path.stem
+    assert variables["ops_runbook_title"] == entry["name"]
+    assert (PLAYBOOKS / "procedures" / ("%s.yml" % path.stem)).exists()
+    assert variables.get("ops_runbook_serial", False) is (path.stem in CHANGING)
+
+
+def test_the_tasks_the_frame_replaced_are_gone():
+    assert not (PLAYBOOKS / "tasks").exists()
+
+
+def test_the_lease_is_taken_once_and_given_back_once():
+    leases = [(p, t) for p, t, _ in every_task() if action(t) == "multiagent.ops.lease"]
+    states = sorted((p.relative_to(ROLES).as_posix(), t[action(t)].get("state")) for p, t in leases)
+    assert states == [("_ops/tasks/gate.yml", "acquired"), ("_ops/tasks/release.yml", "released")]
+
+
+def test_the_window_is_checked_once():
+    checks = [p for p, t, _ in every_task() if "multiagent.ops.maintenance_window" in str(t)]
+    assert [p.relative_to(ROLES).as_posix() for p in checks] == ["_ops/tasks/gate.yml"]
+
+
+def test_the_platform_is_judged_healthy_once():
+    asserts = [
+        (p, t)
+        for p, t, _ in every_task()
+        if action(t) == "ansible.builtin.assert" and "report.api_error is none" in str(t)
+    ]
+    assert [p.relative_to(ROLES).as_posix() for p, _ in asserts] == ["_ops/tasks/assert_healthy.yml"]
+    looks = [p for p, t, _ in every_task() if action(t) == "multiagent.ops.platform_health"]
+    assert [p.relative_to(ROLES).as_posix() for p in looks] == ["_ops/tasks/health.yml"]
+
+
+def _gates(path):
+    for task, _parents in tasks(load(path)):
+        args = task.get(action(task))
+        if (
+            action(task) in GATE
+            and args.get("name") == "multiagent.ops._ops"
+            and args.get("tasks_from") == "gate"
+        ):
+            yield task.get("vars") or {}
+
+
+@pytest.mark.parametrize("runbook", CHANGING)
+def test_every_changing_runbook_takes_the_platform_lock(runbook):
+    targets = [v.get("ops_gate_target", "") for v in _gates(PLAYBOOKS / "procedures" / ("%s.yml" % runbook))]
+    assert len(targets) == 1 and targets[0].startswith("platform-"), targets
+
+
+def test_deploy_takes_the_lock_before_the_role_and_where_a_first_deploy_can():
+    procedure = load(PLAYBOOKS / "procedures" / "deploy.yml")
+    names = [action(t) for t, _ in tasks(procedure)]
+    assert names == ["ansible.builtin.include_role", "ansible.builtin.import_role"]
+    [gate] = list(_gates(PLAYBOOKS / "procedures" / "deploy.yml"))
+    assert gate["ops_gate_target"] == "platform-{{ deploy_namespace | default(platform_namespace) }}"
+    assert gate["ops_gate_namespace"] == "{{ deploy_namespace | default(platform_namespace) }}"
+    assert gate["ops_gate_fallback_namespace"] == "default"
+    assert gate["ops_gate_window"] is False
