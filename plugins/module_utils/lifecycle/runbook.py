@@ -11,9 +11,10 @@ are done, that one may be partly done, the ones after it were not started.
 from __future__ import annotations
 
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import NOTHING_CHANGED
-
-RECORDED_SELECTOR = "multiagent.ops/recorded-selector"
-RECORDED_REPLICAS = "multiagent.ops/recorded-replicas"
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.records import (
+    RECORDED_REPLICAS,
+    RECORDED_SELECTOR,
+)
 
 # maintenance.yml, per action: its steps in order, each with (state code, what is left when
 # that step did not complete); then the state when every step completed.
@@ -48,14 +49,14 @@ MAINTENANCE = {
     "disable": {
         "steps": [
             (
-                "resumed",
-                "partly_resumed",
+                "workloads_restored",
+                "workloads_partly_restored",
                 "traffic is still on the maintenance page; the application is being scaled back "
                 "(workloads not yet back keep their %s record)." % RECORDED_REPLICAS,
             ),
             (
-                "restored",
-                "partly_restored",
+                "services_restored",
+                "services_partly_restored",
                 "the application is running again; Services still annotated %s still point at the "
                 "maintenance page." % RECORDED_SELECTOR,
             ),
@@ -91,7 +92,7 @@ def _changed(results):
 
 def maintenance_state(steps, action, cluster=None, stopped_at=None, error=None, page=None):
     """maintenance.yml stopped: ``steps`` maps each step (``page``, ``routed``, ``quiesced`` to
-    enable; ``resumed``, ``restored``, ``unpaged`` to disable) to what it registered, None
+    enable; ``workloads_restored``, ``services_restored``, ``unpaged`` to disable) to what it registered, None
     when it was never reached. Returns ``{"state", "changed", "message"}``: a state code
     (``unchanged``, ``page_partly_up``, ..., ``on``, ``off_unhealthy``), whether anything
     was written, and the message naming the step that stopped it, the cause, the state left

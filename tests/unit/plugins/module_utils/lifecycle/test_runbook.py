@@ -21,7 +21,7 @@ def enable(**steps):
 
 def test_a_gate_that_refused_changed_nothing():
     state = runbook.maintenance_state(
-        {"page": None, "resumed": None},
+        {"page": None, "workloads_restored": None},
         "enable",
         "us-east-1",
         "Gate | the maintenance window is open, or the run is forced",
@@ -71,21 +71,21 @@ def test_enable_says_how_far_it_got(steps, state, text):
     "steps,state,text,changed",
     [
         (
-            {"resumed": None, "page": SKIPPED},
+            {"workloads_restored": None, "page": SKIPPED},
             "unchanged",
             "nothing was changed; maintenance mode is as it was.",
             False,
         ),
-        ({"resumed": FAILED}, "partly_resumed", "traffic is still on the maintenance page", False),
-        ({"resumed": OK, "restored": FAILED}, "partly_restored", "the application is running again", True),
+        ({"workloads_restored": FAILED}, "workloads_partly_restored", "traffic is still on the maintenance page", False),
+        ({"workloads_restored": OK, "services_restored": FAILED}, "services_partly_restored", "the application is running again", True),
         (
-            {"resumed": OK, "restored": OK, "unpaged": FAILED},
+            {"workloads_restored": OK, "services_restored": OK, "unpaged": FAILED},
             "page_left",
             "(Deployment mplp-maintenance) is still",
             True,
         ),
         (
-            {"resumed": SAME, "restored": SAME, "unpaged": SAME},
+            {"workloads_restored": SAME, "services_restored": SAME, "unpaged": SAME},
             "off_unhealthy",
             "but the platform is not healthy.",
             False,
