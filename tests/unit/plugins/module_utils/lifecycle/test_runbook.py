@@ -76,8 +76,18 @@ def test_enable_says_how_far_it_got(steps, state, text):
             "nothing was changed; maintenance mode is as it was.",
             False,
         ),
-        ({"workloads_restored": FAILED}, "workloads_partly_restored", "traffic is still on the maintenance page", False),
-        ({"workloads_restored": OK, "services_restored": FAILED}, "services_partly_restored", "the application is running again", True),
+        (
+            {"workloads_restored": FAILED},
+            "workloads_partly_restored",
+            "traffic is still on the maintenance page",
+            False,
+        ),
+        (
+            {"workloads_restored": OK, "services_restored": FAILED},
+            "services_partly_restored",
+            "the application is running again",
+            True,
+        ),
         (
             {"workloads_restored": OK, "services_restored": OK, "unpaged": FAILED},
             "page_left",
