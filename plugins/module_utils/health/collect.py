@@ -35,7 +35,8 @@ _SOURCES = {
     "services": resources.SERVICE,
     "metrics": resources.POD_METRICS,
 }
-_KIND_LIST = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
+# The source (a LIST, by its plural) of each workload kind a component may be.
+_KIND_LIST = {kind: resources.get(kind).plural for kind in ("Deployment", "StatefulSet", "DaemonSet")}
 
 
 class CollectError(Exception):
