@@ -10,6 +10,7 @@ the changes already made, so the operator knows the state the cluster was left i
 
 from __future__ import annotations
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, status_message
 
@@ -18,17 +19,21 @@ class Change:
     """One patch: ``path`` (from resources.py), ``body``, ``action`` (what a failure says:
     ``scale Deployment web in ns to 3 replicas``), ``done`` (what the list of changes made
     says once it succeeded; the action by default). ``idempotent``: sending it twice is the
-    same as once (it sets fields to fixed values), so the client may retry it."""
+    same as once (it sets fields to fixed values), so the client may retry it. ``result``:
+    the runner's per-object result this change belongs to (see :func:`patch_all`)."""
 
-    __slots__ = ("path", "body", "action", "done", "content_type", "idempotent")
+    __slots__ = ("path", "body", "action", "done", "content_type", "idempotent", "result")
 
-    def __init__(self, path, body, action, done=None, content_type=resources.MERGE, idempotent=True):
+    def __init__(
+        self, path, body, action, done=None, content_type=resources.MERGE, idempotent=True, result=None
+    ):
         self.path = path
         self.body = body
         self.action = action
         self.done = done or action
         self.content_type = content_type
         self.idempotent = idempotent
+        self.result = result
 
 
 class PatchError(Exception):
@@ -79,3 +84,18 @@ def patch_each(client, changes):
         answers.append(answer)
         done.append(change.done)
     return answers
+
+
+def patch_all(client, changes, output):
+    """:func:`patch_each` for a runner: on a failure, each change's ``result`` says
+    ``changed`` only when one of its changes was made, ``output["changed"]`` whether any
+    was, and OpsError carries the message and ``output``."""
+    try:
+        return patch_each(client, changes)
+    except PatchError as exc:
+        made = changes[: len(exc.done)]
+        for change in changes:
+            if change.result is not None:
+                change.result["changed"] = any(c.result is change.result for c in made)
+        output["changed"] = bool(exc.done)
+        raise OpsError(str(exc), **output) from None

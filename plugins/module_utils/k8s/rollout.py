@@ -882,16 +882,11 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep, now=None):
                 plan["patch"],
                 "%s %s" % (action, workload_label(r)),
                 done=workload_label(r),
+                result=r,
             )
             for r, plan in pending
         ]
-        try:
-            answers = patch.patch_each(client, changes)
-        except patch.PatchError as exc:
-            for result, _unsent in pending[len(exc.done) :]:
-                result["changed"] = False
-            output["changed"] = bool(exc.done)
-            raise OpsError(str(exc), **output) from None
+        answers = patch.patch_all(client, changes, output)
         for (result, _sent), answer in zip(pending, answers, strict=True):
             written.append(workload_label(result))
             if isinstance(answer, dict) and answer.get("metadata"):

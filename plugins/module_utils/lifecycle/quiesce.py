@@ -257,16 +257,11 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep, now=None):
             body,
             "%s %s" % (verb, summary["object"]),
             done=summary["object"],
+            result=summary,
         )
         for obj, body, summary in pending
     ]
-    try:
-        patch.patch_each(client, changes)
-    except patch.PatchError as exc:
-        for _obj, _body, summary in pending[len(exc.done) :]:
-            summary["changed"] = False
-        output["changed"] = bool(exc.done)
-        raise OpsError(str(exc), **output) from None
+    patch.patch_all(client, changes, output)
 
     if p["wait"] and output["workloads"]:
         late = wait_settled(client, ns, state, output["workloads"], p["wait_timeout"], clock, sleep)

@@ -451,10 +451,10 @@ def plan_all(targets, workloads, hpas, state="scaled", purpose=None):
     return plans
 
 
-def changes(namespace, plans, version):
+def changes(namespace, plans, version, results=None):
     """The writes of the plans, in order, as ``(plan index, patch.Change)``: for each target
     its HPA first (so that the autoscaler never works against the new replica count), then
-    ``/scale``."""
+    ``/scale``. ``results``: the per-target results the changes belong to (patch.patch_all)."""
     planned = []
     for index, plan in enumerate(plans):
         who = "%s %s" % (plan["kind"], plan["name"])
@@ -468,6 +468,7 @@ def changes(namespace, plans, version):
                 plan["hpa_patch"],
                 "%s HorizontalPodAutoscaler %s (of %s) in %s" % (action, plan["hpa"], who, namespace),
                 done="HorizontalPodAutoscaler %s %s" % (plan["hpa"], fields or "records dropped"),
+                result=results[index] if results else None,
             )
             planned.append((index, change))
         if plan["scaled"]:
@@ -477,6 +478,7 @@ def changes(namespace, plans, version):
                 "scale %s in %s from %d to %d replicas"
                 % (who, namespace, plan["replicas_before"], plan["replicas_after"]),
                 done="%s scaled to %d" % (who, plan["replicas_after"]),
+                result=results[index] if results else None,
             )
             planned.append((index, change))
     return planned
@@ -622,15 +624,8 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep):
     if request.check_mode:
         return output
 
-    planned = changes(ns, plans, version)
-    try:
-        patch.patch_each(client, [change for _index, change in planned])
-    except patch.PatchError as exc:
-        reached = {index for index, _change in planned[: len(exc.done)]}
-        for index, result in enumerate(results):
-            result["changed"] = result["changed"] and index in reached
-        output["changed"] = bool(exc.done)
-        raise OpsError(str(exc), **output) from None
+    planned = changes(ns, plans, version, results)
+    patch.patch_all(client, [change for _index, change in planned], output)
     done = [change.done for _index, change in planned]
 
     if p["wait"]:

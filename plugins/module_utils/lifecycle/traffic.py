@@ -440,16 +440,11 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep, now=None):
             body,
             "%s %s" % (verb, summary["object"]),
             done=summary["object"],
+            result=summary,
         )
         for svc, body, summary in pending
     ]
-    try:
-        patch.patch_each(client, changes)
-    except patch.PatchError as exc:
-        for _svc, _body, summary in pending[len(exc.done) :]:
-            summary["changed"] = False
-        output["changed"] = bool(exc.done)
-        raise OpsError(str(exc), **output) from None
+    patch.patch_all(client, changes, output)
 
     if state == MAINTENANCE and p["wait"] and results:
         names = [s["metadata"]["name"] for s in services]

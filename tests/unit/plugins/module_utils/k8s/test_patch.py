@@ -76,3 +76,27 @@ def test_changes_are_idempotent_merge_patches_unless_told_otherwise():
         ],
     )
     assert seen == [(resources.MERGE, True), (resources.STRATEGIC, False)]
+
+
+def test_patch_all_says_which_objects_changed_when_one_write_fails():
+    from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError
+
+    web, api, job = ({"object": name, "changed": True} for name in ("web", "api", "report"))
+    steps = changes()
+    # two changes of one object (web), then two other objects; api's write is refused
+    steps.insert(1, patch.Change(WEB, {"metadata": {"labels": {"a": "b"}}}, "label web", result=web))
+    for step, result in zip([steps[0], steps[2], steps[3]], [web, api, job], strict=True):
+        step.result = result
+    output = {"changed": True, "workloads": [web, api, job]}
+    with pytest.raises(OpsError) as err:
+        patch.patch_all(cluster(refuse={("PATCH", API): 422}), steps, output)
+    assert err.value.result == output and output["changed"] is True
+    assert [web["changed"], api["changed"], job["changed"]] == [True, False, False]
+    assert err.value.msg.startswith("Failed to scale Deployment api to 0: HTTP 422")
+    first = {"object": "web", "changed": True}
+    output = {"changed": True}
+    with pytest.raises(OpsError):
+        patch.patch_all(
+            cluster(refuse={("PATCH", WEB): 403}), [patch.Change(WEB, {}, "x", result=first)], output
+        )
+    assert output["changed"] is False and first["changed"] is False
