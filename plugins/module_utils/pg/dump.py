@@ -158,28 +158,41 @@ def backup_database(
             table_key_format=content.TABLE_KEY_FORMAT,
             created_by=CREATED_BY,
         )
-        try:
-            with artifact.AtomicWriter(path) as writer:
-                holder.start_content()
-                target.dump_into(
-                    argv,
-                    writer,
-                    pipeline.zstd_argv(target.tools["zstd"], level, threads),
-                    "pg_dump of %s" % dbname,
-                )
-                manifest["tables"] = holder.finish()
-                timed_manifest(manifest, started, writer)
-                manifest["duration_seconds"] = round(time.monotonic() - clock, 3)
-                writer.commit()
-        except OSError as exc:
-            raise BackupError(
-                "writing the backup failed, nothing kept: %s" % describe_oserror(exc, path)
-            ) from exc
-        except artifact.ArtifactError as exc:
-            raise BackupError(str(exc)) from exc
+
+        def produce(writer):
+            holder.start_content()
+            zstd = pipeline.zstd_argv(target.tools["zstd"], level, threads)
+            target.dump_into(argv, writer, zstd, "pg_dump of %s" % dbname)
+            manifest["tables"] = holder.finish()
+            timed_manifest(manifest, started, writer)
+            manifest["duration_seconds"] = round(time.monotonic() - clock, 3)
+
+        _write_archive(path, "backup", produce)
     finally:
         holder.abort()
         snapshot_session.close()
+    _write_manifest(path, manifest)
+    return manifest, path
+
+
+def _write_archive(path, what, produce):
+    """``produce(writer)`` writes the archive under a temporary name, renamed into place when
+    it returns; BackupError naming the cause otherwise (nothing is left)."""
+    try:
+        with artifact.AtomicWriter(path) as writer:
+            produce(writer)
+            writer.commit()
+    except OSError as exc:
+        raise BackupError(
+            "writing the %s failed, nothing kept: %s" % (what, describe_oserror(exc, path))
+        ) from exc
+    except artifact.ArtifactError as exc:
+        raise BackupError(str(exc)) from exc
+
+
+def _write_manifest(path, manifest):
+    """The manifest beside the archive, last: a backup counts only with it; the archive is
+    removed when it cannot be written."""
     try:
         artifact.write_manifest(path, manifest)
     except OSError as exc:
@@ -188,7 +201,6 @@ def backup_database(
         raise BackupError(
             "writing the manifest failed, the archive was removed: %s" % describe_oserror(exc, path)
         ) from exc
-    return manifest, path
 
 
 def backup_globals(target, directory, prefix, level=1, no_role_passwords=False, now=None, label=None):
@@ -211,25 +223,14 @@ def backup_globals(target, directory, prefix, level=1, no_role_passwords=False, 
         role_passwords=not no_role_passwords,
         created_by=CREATED_BY,
     )
-    try:
-        with artifact.AtomicWriter(path) as writer:
-            target.dump_into(
-                argv, writer, pipeline.zstd_argv(target.tools["zstd"], level), "pg_dumpall --globals-only"
-            )
-            timed_manifest(manifest, started, writer)
-            writer.commit()
-    except OSError as exc:
-        raise BackupError(
-            "writing the globals failed, nothing kept: %s" % describe_oserror(exc, path)
-        ) from exc
-    except artifact.ArtifactError as exc:
-        raise BackupError(str(exc)) from exc
-    try:
-        artifact.write_manifest(path, manifest)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        raise BackupError("writing the manifest failed: %s" % describe_oserror(exc, path)) from exc
+
+    def produce(writer):
+        zstd = pipeline.zstd_argv(target.tools["zstd"], level)
+        target.dump_into(argv, writer, zstd, "pg_dumpall --globals-only")
+        timed_manifest(manifest, started, writer)
+
+    _write_archive(path, "globals", produce)
+    _write_manifest(path, manifest)
     return manifest, path
 
 
