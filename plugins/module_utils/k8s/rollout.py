@@ -380,18 +380,8 @@ def blank(target):
 def timed_out(reader, target, status, obj, error, waited):
     """The status of a rollout still pending when the wait ended: what it waited for and
     the stuck pods, or that the API stopped answering."""
-    base = dict(status or blank(target), done=False, failed=True)
-    if error is not None:
-        base["message"] = "the Kubernetes API stopped answering (%s); rollout not confirmed within %g s" % (
-            error,
-            waited,
-        )
-        if status:
-            base["message"] += "; last seen: %s" % status["message"]
-        base["pods"] = []
-        return base
-    base["message"] = "rollout did not finish within %g s: %s" % (waited, (status or {}).get("message"))
-    base["pods"] = diagnose(reader, obj) if obj is not None else []
+    base = dict(blank(target), **wait.timed_out(target, status, obj, error, waited, noun="rollout"))
+    base["pods"] = diagnose(reader, obj) if error is None and obj is not None else []
     return base
 
 

@@ -213,19 +213,25 @@ class Waiter:
         return self.on_failure(target, obj, status) or status
 
 
-def timed_out(target, status, obj, error, timeout):
-    """The status of a target still pending at the deadline."""
+def timed_out(target, status, obj, error, timeout, noun=None):
+    """The status of a target still pending at the deadline: what it waited for, or that
+    the API stopped answering. ``noun``: what was waited for (``rollout``)."""
     base = dict(status or blank(target), done=False, failed=True)
     waited = "%g s" % timeout
     if error is not None:
-        base["message"] = "the Kubernetes API stopped answering (%s); not confirmed within %s" % (
+        base["message"] = "the Kubernetes API stopped answering (%s); %snot confirmed within %s" % (
             error,
+            "%s " % noun if noun else "",
             waited,
         )
         if status:
             base["message"] += "; last seen: %s" % status["message"]
         return base
-    base["message"] = "not done within %s: %s" % (waited, (status or {}).get("message") or "never read")
+    base["message"] = "%s within %s: %s" % (
+        "%s did not finish" % noun if noun else "not done",
+        waited,
+        (status or {}).get("message") or "never read",
+    )
     return base
 
 
