@@ -188,10 +188,20 @@ def kube(stack_facts):
 
 
 @pytest.fixture(scope="session")
-def faults(stack_facts, kube):
+def fault_backend(stack_facts, kube):
+    """The session's one fault injector (tests get it through ``faults``)."""
     backend = RealClusterFaults(stack_facts, kube) if REAL_KUBECONFIG else EmulatorFaults(stack_facts, kube)
     yield backend
     backend.reset_all()
+
+
+@pytest.fixture
+def faults(fault_backend):
+    """Fault injection for one test: whatever the test broke (the stand-in's answers, Redis,
+    deny rules, an API outage, broken images) is undone when it ends, whichever platform it
+    used, so the next test (or the next test on a shared platform) finds the stack whole."""
+    yield fault_backend
+    fault_backend.reset_all()
 
 
 DEMO_NAMESPACE = "mplp-production"
@@ -221,20 +231,102 @@ def load_platform(ansible, namespace, components, limit="us-east-1"):
     return namespace
 
 
-@pytest.fixture
-def small_platform(ansible, kube, faults):
-    """A fresh namespace with the small platform on us-east-1; deleted afterwards."""
-    namespace = "it-%s" % uuid.uuid4().hex[:8]
-    load_platform(ansible, namespace, SMALL_PLATFORM)
-    yield {"namespace": namespace, "components": SMALL_PLATFORM}
-    faults.reset_all()
+def create_namespace(kube, prefix, cluster="us-east-1"):
+    """A new, empty namespace (for Leases: no platform to load); returns its name."""
+    from kubernetes import client
+
+    name = "%s-%s" % (prefix, uuid.uuid4().hex[:6])
+    client.CoreV1Api(kube[cluster]).create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def delete_namespace(kube, namespace, cluster="us-east-1"):
     from kubernetes import client
 
     try:
-        client.CoreV1Api(kube["us-east-1"]).delete_namespace(namespace)
+        client.CoreV1Api(kube[cluster]).delete_namespace(namespace)
     except client.ApiException as exc:
         if exc.status != 404:
             raise
+
+
+@pytest.fixture
+def small_platform(ansible, kube, faults):
+    """A fresh namespace with the small platform on us-east-1, for a test that changes it
+    (pods it breaks, workloads it scales, rolls, quiesces or restores); deleted afterwards."""
+    namespace = "it-%s" % uuid.uuid4().hex[:8]
+    load_platform(ansible, namespace, SMALL_PLATFORM)
+    yield {"namespace": namespace, "components": SMALL_PLATFORM}
+    faults.reset_all()  # before the namespace goes: an API outage or a deny rule would stop that
+    delete_namespace(kube, namespace)
+
+
+@pytest.fixture(scope="module")
+def module_platform(ansible, kube):
+    """The small platform of one test file, loaded when its first test asks for it and
+    deleted after its last (tests take it through ``shared_platform``)."""
+    namespace = "it-shared-%s" % uuid.uuid4().hex[:8]
+    load_platform(ansible, namespace, SMALL_PLATFORM)
+    yield {"namespace": namespace, "components": SMALL_PLATFORM}
+    delete_namespace(kube, namespace)
+
+
+@pytest.fixture
+def shared_platform(module_platform, kube, faults):
+    """The small platform, shared by the tests of a file that only read it: health checks
+    with a fault in the stand-in or Redis, a deny rule, a wrong password, an unreachable
+    API, bad input that is refused. What a test broke in the stack is undone when it ends
+    (``faults``); what it changed in the platform fails it here: such a test takes
+    ``small_platform`` instead."""
+    namespace = module_platform["namespace"]
+    before = platform_state(kube, namespace)
+    yield module_platform
+    faults.reset_all()
+    after = platform_state(kube, namespace)
+    assert after == before, "the test changed the shared platform in %s (give it small_platform): %s" % (
+        namespace,
+        {
+            key: (before.get(key), after.get(key))
+            for key in set(before) | set(after)
+            if before.get(key) != after.get(key)
+        },
+    )
+
+
+# Annotations that tell nothing the generation does not: the controller's revision, kubectl's copy.
+UNCHANGING = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
+
+
+def platform_state(kube, namespace, cluster="us-east-1"):
+    """What a test that only reads a platform leaves alone: the workloads' specs (their
+    generation), records and labels, the Services' routing, the pods and their faults,
+    the CronJobs' suspension, the ConfigMaps and the Leases held."""
+    from kubernetes import client
+
+    api = kube[cluster]
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    state = {}
+    for kind, items in (
+        ("Deployment", apps.list_namespaced_deployment(namespace).items),
+        ("StatefulSet", apps.list_namespaced_stateful_set(namespace).items),
+    ):
+        for obj in items:
+            meta = obj.metadata
+            annotations = {k: v for k, v in (meta.annotations or {}).items() if k not in UNCHANGING}
+            state["%s/%s" % (kind, meta.name)] = (meta.generation, meta.labels, annotations)
+    for svc in core.list_namespaced_service(namespace).items:
+        ports = sorted((p.name or "", p.port, str(p.target_port)) for p in svc.spec.ports or [])
+        state["Service/%s" % svc.metadata.name] = (svc.spec.selector, ports, svc.metadata.annotations)
+    for pod in core.list_namespaced_pod(namespace).items:
+        state["Pod/%s" % pod.metadata.name] = pod.metadata.annotations
+    for job in client.BatchV1Api(api).list_namespaced_cron_job(namespace).items:
+        state["CronJob/%s" % job.metadata.name] = job.spec.suspend
+    for cm in core.list_namespaced_config_map(namespace).items:
+        state["ConfigMap/%s" % cm.metadata.name] = cm.data
+    for lease in client.CoordinationV1Api(api).list_namespaced_lease(namespace).items:
+        if lease.spec.holder_identity:  # a Lease taken and given back holds nothing
+            state["Lease/%s" % lease.metadata.name] = lease.spec.holder_identity
+    return state
 
 
 def platform_vars(platform, **more):

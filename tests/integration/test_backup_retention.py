@@ -270,14 +270,3 @@ def test_missing_bucket_and_unreachable_endpoint_fail_naming_them(ansible, s3, t
         )
         in message
     )
-
-
-def test_policy_without_rules_is_refused(ansible, tmp_path, s3):
-    backups = Backups("directory", tmp_path, s3)
-    backups.backup(1)
-    run = ansible(PLAYBOOK, limit=HOST, extra_vars={"retention_location": backups.location()})
-    assert run.rc != 0
-    assert run.failure_messages() == [
-        "%s: invalid retention policy: no retention rule: give at least one of keep_last, keep_daily, "
-        "keep_weekly, keep_monthly, keep_yearly or max_age_days" % HOST
-    ]

@@ -55,11 +55,11 @@ def test_diagnosis_reads_pods_services_usage_events_and_logs(ansible, small_plat
 
 
 @pytest.mark.emulator_only
-def test_missing_sources_are_named_and_never_fail(ansible, small_platform, faults):
+def test_missing_sources_are_named_and_never_fail(ansible, shared_platform, faults):
     faults.metrics("us-east-1", False)
     faults.deny("us-east-1", "get", "", "pods/log")
     faults.deny("us-east-1", "list", "", "events")
-    run = ansible(DIAGNOSE, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    run = ansible(DIAGNOSE, limit="us-east-1", extra_vars=platform_vars(shared_platform))
     assert run.rc == 0, run.failure_messages()
     report = run.report("us-east-1")
     assert report["usage"]["available"] is False
@@ -71,12 +71,12 @@ def test_missing_sources_are_named_and_never_fail(ansible, small_platform, fault
     assert "could not read logs" in text
 
 
-def test_diagnosis_with_api_unreachable_still_reports(ansible, small_platform, tmp_path):
+def test_diagnosis_with_api_unreachable_still_reports(ansible, shared_platform, tmp_path):
     kubeconfig = write_kubeconfig(tmp_path / "kc", "http://127.0.0.1:1", "x")
     run = ansible(
         DIAGNOSE,
         limit="us-east-1",
-        extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x"),
+        extra_vars=platform_vars(shared_platform, k8s_kubeconfig=kubeconfig, k8s_context="x"),
     )
     assert run.rc == 0, run.failure_messages()
     text = diagnosis_text(run)

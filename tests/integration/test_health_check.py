@@ -1,4 +1,7 @@
-"""health_check.yml against the local stack: healthy and unhealthy platforms."""
+"""health_check.yml against the local stack: healthy and unhealthy platforms.
+
+A test that breaks the platform's pods gets its own (small_platform); the others only read
+it, with a fault in the stand-in, Redis or the API, and share one (shared_platform)."""
 
 import json
 import time
@@ -81,9 +84,9 @@ def test_crash_looping_pod_fails_naming_component_and_finding(ansible, small_pla
     assert json.loads((tmp_path / "health.json").read_text())["us-east-1"]["critical"] is True
 
 
-def test_endpoint_down_is_critical_for_its_component(ansible, small_platform, faults):
+def test_endpoint_down_is_critical_for_its_component(ansible, shared_platform, faults):
     faults.endpoint("us-east-1", "/api/v1/plan/health", "error", status=500)
-    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform))
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
     assert "plan | endpoints_all_failing" in failure and "HTTP 500" in failure
@@ -92,9 +95,9 @@ def test_endpoint_down_is_critical_for_its_component(ansible, small_platform, fa
     assert report["components"]["core"]["status"] == "healthy"
 
 
-def test_endpoint_closed_connection_is_a_failure(ansible, small_platform, faults):
+def test_endpoint_closed_connection_is_a_failure(ansible, shared_platform, faults):
     faults.endpoint("us-east-1", "/ready", "closed")
-    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform))
     report = run.report("us-east-1")
     platform = report["components"]["platform"]
     failing = [e for e in platform["endpoints"] if not e["ok"]]
@@ -105,12 +108,12 @@ def test_endpoint_closed_connection_is_a_failure(ansible, small_platform, faults
     assert run.rc == 0
 
 
-def test_slow_endpoint_is_a_warning_with_p95(ansible, small_platform, faults):
+def test_slow_endpoint_is_a_warning_with_p95(ansible, shared_platform, faults):
     faults.endpoint("us-east-1", "/api/v1/core/health", "slow", delay=0.6)
     run = ansible(
         HEALTH,
         limit="us-east-1",
-        extra_vars=platform_vars(small_platform, platform_health_thresholds={"slow_p95": 0.4}),
+        extra_vars=platform_vars(shared_platform, platform_health_thresholds={"slow_p95": 0.4}),
     )
     assert run.rc == 0, run.failure_messages()
     report = run.report("us-east-1")
@@ -120,17 +123,17 @@ def test_slow_endpoint_is_a_warning_with_p95(ansible, small_platform, faults):
     assert report["components"]["core"]["status"] == "degraded"
 
 
-def test_slow_endpoint_past_the_probe_timeout_fails(ansible, small_platform, faults):
+def test_slow_endpoint_past_the_probe_timeout_fails(ansible, shared_platform, faults):
     faults.endpoint("us-east-1", "/api/v1/core/health", "slow", delay=3)
-    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, ops_probe_timeout=0.5))
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform, ops_probe_timeout=0.5))
     assert run.rc != 0
     assert "core | endpoints_all_failing" in " ".join(run.failure_messages())
     assert "timed out" in " ".join(run.failure_messages())
 
 
-def test_redis_stopped_is_critical(ansible, small_platform, faults):
+def test_redis_stopped_is_critical(ansible, shared_platform, faults):
     faults.stop_redis()
-    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform))
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
     assert "redis | dependency_unreachable" in failure
@@ -139,13 +142,13 @@ def test_redis_stopped_is_critical(ansible, small_platform, faults):
     assert report["components"]["postgresql"]["check"]["ok"] is True
 
 
-def test_wrong_database_password_is_named_and_not_leaked(ansible, small_platform, stack_facts):
+def test_wrong_database_password_is_named_and_not_leaked(ansible, shared_platform, stack_facts):
     db = dict(stack_facts["postgresql"], name="postgresql", password="not-the-password")
     db.pop("password_file")
     run = ansible(
         HEALTH,
         limit="us-east-1",
-        extra_vars=platform_vars(small_platform, platform_database=db),
+        extra_vars=platform_vars(shared_platform, platform_database=db),
         json_output=False,
     )
     assert run.rc != 0
@@ -154,13 +157,13 @@ def test_wrong_database_password_is_named_and_not_leaked(ansible, small_platform
     assert "not-the-password" not in run.stdout + run.stderr
 
 
-def test_api_unreachable_fails_with_the_cause(ansible, small_platform, tmp_path):
+def test_api_unreachable_fails_with_the_cause(ansible, shared_platform, tmp_path):
     kubeconfig = write_kubeconfig(tmp_path / "kc", "http://127.0.0.1:1", "whatever")
     run = ansible(
         HEALTH,
         limit="us-east-1",
         extra_vars=platform_vars(
-            small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x", ops_report_dir=str(tmp_path)
+            shared_platform, k8s_kubeconfig=kubeconfig, k8s_context="x", ops_report_dir=str(tmp_path)
         ),
     )
     assert run.rc != 0
@@ -175,12 +178,12 @@ def test_api_unreachable_fails_with_the_cause(ansible, small_platform, tmp_path)
 
 
 @pytest.mark.emulator_only
-def test_wrong_credentials_fail_with_401(ansible, small_platform, stack_facts, tmp_path):
+def test_wrong_credentials_fail_with_401(ansible, shared_platform, stack_facts, tmp_path):
     kubeconfig = write_kubeconfig(tmp_path / "kc", stack_facts["clusters"]["us-east-1"]["api"], "wrong-token")
     run = ansible(
         HEALTH,
         limit="us-east-1",
-        extra_vars=platform_vars(small_platform, k8s_kubeconfig=kubeconfig, k8s_context="x"),
+        extra_vars=platform_vars(shared_platform, k8s_kubeconfig=kubeconfig, k8s_context="x"),
     )
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
@@ -188,29 +191,18 @@ def test_wrong_credentials_fail_with_401(ansible, small_platform, stack_facts, t
     assert "Traceback" not in run.stdout
 
 
-def test_unknown_namespace_is_named(ansible, small_platform):
+def test_unknown_namespace_is_named(ansible, shared_platform):
     run = ansible(
-        HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform, platform_namespace="no-such-ns")
+        HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform, platform_namespace="no-such-ns")
     )
     assert run.rc != 0
     assert "namespace 'no-such-ns' does not exist" in " ".join(run.failure_messages())
 
 
-def test_malformed_endpoint_url_is_named(ansible, small_platform):
-    run = ansible(
-        HEALTH,
-        limit="us-east-1",
-        extra_vars=platform_vars(small_platform, platform_base_url="localhost:8080"),
-    )
-    assert run.rc != 0
-    failure = " ".join(run.failure_messages())
-    assert "Invalid input: endpoint 'core /api/v1/core/health': malformed url" in failure
-
-
 @pytest.mark.emulator_only
-def test_forbidden_pods_make_components_unknown_not_failed(ansible, small_platform, faults):
+def test_forbidden_pods_make_components_unknown_not_failed(ansible, shared_platform, faults):
     faults.deny("us-east-1", "list", "", "pods")
-    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(small_platform))
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform))
     assert run.rc == 0, run.failure_messages()
     report = run.report("us-east-1")
     assert report["status"] == "unknown"
@@ -252,7 +244,7 @@ def test_pending_and_restarting_pods_are_warnings(ansible, small_platform, fault
     assert report["status"] == "degraded" and 50 < report["score"] < 100
 
 
-def test_verbose_output_never_shows_the_passwords(ansible, small_platform, stack_facts, tmp_path):
+def test_verbose_output_never_shows_the_passwords(ansible, shared_platform, stack_facts, tmp_path):
     secrets = [
         open(stack_facts["postgresql"]["password_file"]).read().strip(),
         open(stack_facts["redis"]["password_file"]).read().strip(),
@@ -260,7 +252,7 @@ def test_verbose_output_never_shows_the_passwords(ansible, small_platform, stack
     run = ansible(
         HEALTH,
         limit="us-east-1",
-        extra_vars=platform_vars(small_platform, ops_report_dir=str(tmp_path)),
+        extra_vars=platform_vars(shared_platform, ops_report_dir=str(tmp_path)),
         args=["-vvv", "--diff"],
         json_output=False,
     )

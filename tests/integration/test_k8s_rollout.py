@@ -236,10 +236,10 @@ def test_pause_and_resume_are_idempotent(ansible, small_platform, kube):
     assert run.rc == 0 and result["changed"] is False
 
 
-def test_label_selector_and_missing_workloads(ansible, small_platform):
+def test_label_selector_and_missing_workloads(ansible, shared_platform):
     run, result = call(
         ansible,
-        small_platform,
+        shared_platform,
         label_selector="app.kubernetes.io/component in (core,plan)",
         action="status",
     )
@@ -248,11 +248,11 @@ def test_label_selector_and_missing_workloads(ansible, small_platform):
         ("mplp-core", True),
         ("mplp-plan", True),
     ]
-    run, result = call(ansible, small_platform, names=[CORE, "mplp-ghost"], action="restart")
+    run, result = call(ansible, shared_platform, names=[CORE, "mplp-ghost"], action="restart")
     assert run.rc != 0
     assert run.failure_messages() == [
         "%s: restart: Deployment mplp-ghost does not exist in namespace %s; nothing was changed"
-        % (CLUSTER, small_platform["namespace"])
+        % (CLUSTER, shared_platform["namespace"])
     ]
 
 

@@ -1,18 +1,19 @@
 """multiagent.ops.lease against the cluster: contention, stale takeover, release."""
 
 import time
-import uuid
 
 import pytest
-from conftest import load_platform
+from conftest import create_namespace, delete_namespace
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel]
 LEASE = "tests/integration/playbooks/lease.yml"
 
 
 @pytest.fixture(scope="module")
-def lease_ns(ansible):
-    return load_platform(ansible, "it-lease-%s" % uuid.uuid4().hex[:6], [])
+def lease_ns(kube):
+    namespace = create_namespace(kube, "it-lease")
+    yield namespace
+    delete_namespace(kube, namespace)
 
 
 def call(ansible, ns, name, holder, **more):

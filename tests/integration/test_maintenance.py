@@ -212,11 +212,13 @@ def test_enable_then_disable_from_a_separate_run(ansible, small_platform, kube):
     assert cluster.snapshot() == before
 
 
-def test_outside_the_window_without_force_changes_nothing(ansible, small_platform, kube):
-    cluster = Cluster(kube, small_platform["namespace"])
+def test_outside_the_window_without_force_changes_nothing(ansible, shared_platform, kube):
+    cluster = Cluster(kube, shared_platform["namespace"])
     before = cluster.snapshot()
     closed = windows(open_now=False)
-    run = maintenance(ansible, small_platform, "enable", ops_force=False, platform_maintenance_windows=closed)
+    run = maintenance(
+        ansible, shared_platform, "enable", ops_force=False, platform_maintenance_windows=closed
+    )
     assert run.rc != 0
     message = " ".join(run.failure_messages())
     assert "outside the maintenance windows" in message and closed["daily"] in message
@@ -225,8 +227,8 @@ def test_outside_the_window_without_force_changes_nothing(ansible, small_platfor
     assert cluster.lock_holder() is None
 
 
-def test_a_lock_held_by_someone_else_stops_both_actions(ansible, small_platform, kube):
-    ns = small_platform["namespace"]
+def test_a_lock_held_by_someone_else_stops_both_actions(ansible, shared_platform, kube):
+    ns = shared_platform["namespace"]
     cluster = Cluster(kube, ns)
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     name = "maops-lock-platform-%s" % ns
@@ -244,15 +246,18 @@ def test_a_lock_held_by_someone_else_stops_both_actions(ansible, small_platform,
             },
         },
     )
-    before = cluster.snapshot()
-    for action in ("enable", "disable"):
-        run = maintenance(ansible, small_platform, action)
-        assert run.rc != 0
-        message = " ".join(run.failure_messages())
-        assert "is held by awx-job-4242 (deploy.yml)" in message
-        assert "nothing was changed" in message
-        assert cluster.snapshot() == before
-        assert cluster.lock_holder() == "awx-job-4242"  # not released by the run that did not hold it
+    try:
+        before = cluster.snapshot()
+        for action in ("enable", "disable"):
+            run = maintenance(ansible, shared_platform, action)
+            assert run.rc != 0
+            message = " ".join(run.failure_messages())
+            assert "is held by awx-job-4242 (deploy.yml)" in message
+            assert "nothing was changed" in message
+            assert cluster.snapshot() == before
+            assert cluster.lock_holder() == "awx-job-4242"  # not released by the run that did not hold it
+    finally:  # the platform is shared: the next test must find it unlocked
+        cluster.leases.delete_namespaced_lease(name, ns)
 
 
 @pytest.mark.global_state
@@ -286,13 +291,13 @@ def test_an_interrupted_enable_says_what_it_left_and_a_rerun_finishes(ansible, s
     assert cluster.service("mplp-core").spec.selector["app.kubernetes.io/component"] == "core"
 
 
-def test_service_route_reads_every_service_before_changing_any(ansible, small_platform, kube):
-    cluster = Cluster(kube, small_platform["namespace"])
+def test_service_route_reads_every_service_before_changing_any(ansible, shared_platform, kube):
+    cluster = Cluster(kube, shared_platform["namespace"])
     before = cluster.snapshot()
-    extra = platform_vars(small_platform, route_services=["mplp-core", "no-such"], route_selector=PAGE)
+    extra = platform_vars(shared_platform, route_services=["mplp-core", "no-such"], route_selector=PAGE)
     run = ansible(ROUTE, limit="us-east-1", extra_vars=extra)
     assert run.rc != 0
     assert run.results("Service route call", "us-east-1")["msg"] == (
-        "Service no-such does not exist in namespace %s; nothing was changed" % small_platform["namespace"]
+        "Service no-such does not exist in namespace %s; nothing was changed" % shared_platform["namespace"]
     )
     assert cluster.snapshot() == before

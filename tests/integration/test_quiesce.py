@@ -81,9 +81,9 @@ def test_quiesce_and_restore_from_a_separate_run(ansible, small_platform, kube):
     ]
 
 
-def test_missing_workload_changes_nothing(ansible, small_platform, kube):
-    ns = small_platform["namespace"]
-    extra = platform_vars(small_platform, quiesce_workloads=[{"name": "mplp-core"}, {"name": "no-such"}])
+def test_missing_workload_changes_nothing(ansible, shared_platform, kube):
+    ns = shared_platform["namespace"]
+    extra = platform_vars(shared_platform, quiesce_workloads=[{"name": "mplp-core"}, {"name": "no-such"}])
     run = ansible(QUIESCE, limit="us-east-1", extra_vars=extra)
     assert run.rc != 0
     assert "Deployment no-such does not exist in namespace %s; nothing was changed" % ns in " ".join(

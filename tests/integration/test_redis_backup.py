@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 import redis
-from conftest import load_platform
+from conftest import create_namespace, delete_namespace
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel, pytest.mark.usefixtures("demo_namespace")]
 MODULES = "tests/integration/playbooks/redis_modules.yml"
@@ -87,13 +87,11 @@ def make_redis(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def lock_ns(ansible, kube):
+def lock_ns(kube):
     """A namespace for the Leases of the runbooks' locks; deleted afterwards."""
-    namespace = load_platform(ansible, "it-redis-%s" % uuid.uuid4().hex[:6], [])
+    namespace = create_namespace(kube, "it-redis")
     yield namespace
-    from kubernetes import client
-
-    client.CoreV1Api(kube[HOST]).delete_namespace(namespace)
+    delete_namespace(kube, namespace)
 
 
 @pytest.fixture

@@ -150,8 +150,8 @@ def test_outside_the_range_fails_naming_it_and_changes_nothing(ansible, hpa_plat
     assert lock_holder(kube, ns) is None  # the lock is given back after the failure
 
 
-def test_unknown_component_lists_the_known_ones(ansible, small_platform):
-    run = scale(ansible, small_platform, scale_component="kore", scale_replicas=3)
+def test_unknown_component_lists_the_known_ones(ansible, shared_platform):
+    run = scale(ansible, shared_platform, scale_component="kore", scale_replicas=3)
     assert run.rc != 0
     message = " ".join(run.failure_messages())
     assert "unknown component(s) kore; the platform has: core, plan, postgresql" in message

@@ -52,6 +52,18 @@ def test_a_policy_that_cannot_be_applied_fails_cleanly_and_deletes_nothing(tmp_p
     assert all((tmp_path / name).exists() for name in names)
 
 
+def test_a_policy_without_any_rule_is_refused_and_deletes_nothing(tmp_path):
+    """(Moved from tests/integration/test_backup_retention.py: option validation only.)"""
+    name = write_backup(tmp_path, NOW - datetime.timedelta(days=1))
+    module = run(tmp_path)
+    assert module.result["failed"] is True
+    assert module.result["msg"] == (
+        "invalid retention policy: no retention rule: give at least one of keep_last, keep_daily, "
+        "keep_weekly, keep_monthly, keep_yearly or max_age_days"
+    )
+    assert (tmp_path / name).exists()
+
+
 def test_a_backup_dated_after_this_hosts_clock_is_kept_and_named_in_a_warning(tmp_path):
     real = [write_backup(tmp_path, NOW - datetime.timedelta(days=day)) for day in (1, 2)]
     skewed = write_backup(tmp_path, NOW + datetime.timedelta(days=300))

@@ -139,3 +139,16 @@ def test_masks_exported_secret_values_but_not_what_the_result_shows(tmp_path, ch
         assert shown not in module.no_log_values
     # The token Secret is left out: none of its values are taken.
     assert "eyJhbGciOi.token-value" not in module.no_log_values
+
+
+def test_secrets_without_a_vault_password_are_refused_before_any_request(tmp_path):
+    """(Moved from tests/integration/test_config_backup.py: option validation only.)"""
+    api = fakes.FakeApi()
+    module = FakeModule(namespace=NS, path=str(tmp_path / "out"), include_secrets=True)
+    with pytest.raises(Exit):
+        finish(module, kx.run_backup, api)
+    assert module.result["failed"] is True
+    assert module.result["msg"] == (
+        "include_secrets needs vault_password: Secrets are only ever stored encrypted"
+    )
+    assert api.calls == [] and list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 
 import fakes
 import pytest
@@ -273,3 +274,69 @@ def test_only_restored_secret_values_are_masked_and_never_names_or_paths(tmp_pat
     assert "hunter2-long" in module.no_log_values and b64("hunter2-long") in module.no_log_values
     for shown in (namespace, "postgres", "not-restored-value"):
         assert shown not in module.no_log_values
+
+
+# Moved from tests/integration/test_config_backup.py: an archive that cannot be trusted or
+# opened is refused from the file alone, before any request (there: the target namespace was
+# never created; here: nothing was asked of the API at all).
+@pytest.fixture
+def secret_archive(tmp_path):
+    """An archive with an encrypted Secret, as config_backup writes it with include_secrets."""
+    secret = {
+        "metadata": {"name": "app-credentials", "namespace": "src", "labels": {"app": "app"}},
+        "type": "Opaque",
+        "data": {"password": b64("S3cr3t-value")},
+    }
+    listed = [(kx.BY_KIND["Secret"], [secret])] + listed_source()
+    return write_archive(tmp_path, listed, include_secrets=True, vault_password="vault-pw")
+
+
+@pytest.mark.parametrize(
+    "damage,reason",
+    [
+        ("flipped", "sha256 is"),
+        ("truncated", "(truncated or replaced?)"),
+        ("no-manifest", "no manifest"),
+        ("manifest-edited", "the manifest's target 'someone-else' is not the archive's namespace"),
+    ],
+)
+def test_a_damaged_archive_is_refused_before_any_request(secret_archive, damage, reason):
+    manifest_path = artifact.manifest_name(secret_archive)
+    with open(secret_archive, "rb") as handle:
+        data = handle.read()
+    if damage == "flipped":
+        data = data[:100] + bytes([data[100] ^ 0x01]) + data[101:]
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "no-manifest":
+        os.unlink(manifest_path)
+    else:
+        manifest = artifact.read_manifest(manifest_path)
+        manifest["target"] = "someone-else"
+        with open(manifest_path, "wb") as handle:
+            handle.write(artifact.encode_manifest(manifest))
+    with open(secret_archive, "wb") as handle:
+        handle.write(data)
+    api = FakeApi(namespaces=())
+    result = run(
+        FakeModule(archive=secret_archive, namespace="dst", create_namespace=True, vault_password="vault-pw"),
+        api,
+    )
+    assert result["failed"] is True
+    assert reason in result["msg"] and result["msg"].endswith("nothing was changed"), result["msg"]
+    assert api.calls == []
+
+
+def test_a_wrong_or_missing_vault_password_is_named_before_any_request(secret_archive):
+    api = FakeApi(namespaces=())
+    result = run(
+        FakeModule(
+            archive=secret_archive, namespace="dst", create_namespace=True, vault_password="not-the-password"
+        ),
+        api,
+    )
+    assert result["failed"] is True
+    assert "cannot decrypt Secret/app-credentials.yaml: wrong vault password" in result["msg"]
+    result = run(FakeModule(archive=secret_archive, namespace="dst", create_namespace=True), api)
+    assert result["failed"] is True and "give the vault password, or leave Secrets out" in result["msg"]
+    assert api.calls == []

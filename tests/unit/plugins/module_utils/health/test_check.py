@@ -11,6 +11,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.common.module impor
 from ansible_collections.multiagent.ops.plugins.module_utils.health import check
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
+from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec
 from ansible_collections.multiagent.ops.plugins.modules import platform_health
 
 NS = "mplp"
@@ -95,6 +96,28 @@ def test_bad_input_fails_before_anything_runs(params, message):
 
     result = run(fake_module(**params), never)
     assert result["failed"] is True and message in result["msg"]
+
+
+def test_a_base_url_without_a_scheme_is_refused_naming_the_endpoint_before_anything_runs():
+    """(Moved from tests/integration/test_health_check.py: platform_base_url=localhost:8080
+    made into the endpoints option as roles/_ops/tasks/health.yml does, refused before any
+    request.)"""
+    components = [
+        {"name": "core", "workload": "mplp-core", "health_paths": ["/api/v1/core/health"]},
+        {"name": "plan", "workload": "mplp-plan", "health_paths": ["/api/v1/plan/health"]},
+        {"name": "postgresql", "kind": "StatefulSet", "workload": "mplp-postgresql"},
+    ]
+    module = fake_module(
+        components=spec.health_components(components),
+        endpoints=spec.health_endpoints(components, base_url="localhost:8080", extra_paths=["/health"]),
+    )
+
+    def never():
+        raise AssertionError("no API client may be created for bad input")
+
+    result = run(module, never)
+    assert result["failed"] is True
+    assert "Invalid input: endpoint 'core /api/v1/core/health': malformed url" in result["msg"]
 
 
 def test_unknown_namespace_is_named():
