@@ -546,10 +546,11 @@ class Kubemu(KubernetesEmulator):
                 offset = int(base64.urlsafe_b64decode(token.encode()).decode())
             except ValueError:
                 raise errors.bad_request("continue key is not valid: illegal base64 data") from None
-        body = self._list_body(rt, [to_served(o, rt) for o in objs[offset:]])
         limit = _int_query(call, "limit") or 0
-        if limit and len(body["items"]) > limit:
-            body["items"] = body["items"][:limit]
+        page = objs[offset : offset + limit] if limit else objs[offset:]
+        # Only the page is copied and converted: a paged LIST costs what one page costs.
+        body = self._list_body(rt, [to_served(o, rt) for o in page])
+        if limit and len(objs) - offset > limit:
             body["metadata"]["continue"] = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
             body["metadata"]["remainingItemCount"] = len(objs) - offset - limit
         return body
