@@ -985,9 +985,8 @@ def run_backup(request, client, now=artifact.utcnow):
                 "; no backup was stored, and the incomplete archive %s could not be removed"
                 % store.describe(name)
             )
-        raise OpsError(
-            text if left else nothing_changed(text), **dict(result, changed=left, backups=[])
-        ) from None
+        result.update(changed=left, backups=[])
+        raise OpsError(text if left else nothing_changed(text), **result) from None
     result["backups"] = [artifact.backup_entry(store.describe(name), manifest, url=store.url(name))]
     return result
 

@@ -74,7 +74,8 @@ def test_options_have_the_role_default_a_type_that_fits_it_and_a_description(rol
         if option.get("default") != value:
             problems.append("%s: default %r, defaults/main.yml has %r" % (name, option.get("default"), value))
         templated = isinstance(value, str) and "{{" in value
-        fits = (TYPES.get(type(value)), "raw") + (("float",) if type(value) is int else ())
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        fits = (TYPES.get(type(value)), "raw") + (("float",) if whole else ())
         if not templated and option.get("type") not in fits:
             problems.append(
                 "%s: type %s, the default is a %s" % (name, option.get("type"), type(value).__name__)

@@ -68,24 +68,24 @@ def test_the_tasks_the_frame_replaced_are_gone():
 
 
 def test_the_lease_is_taken_once_and_given_back_once():
-    leases = [(p, t) for p, t, _ in every_task() if action(t) == "multiagent.ops.lease"]
+    leases = [(p, t) for p, t, _parents in every_task() if action(t) == "multiagent.ops.lease"]
     states = sorted((p.relative_to(ROLES).as_posix(), t[action(t)].get("state")) for p, t in leases)
     assert states == [("_ops/tasks/gate.yml", "acquired"), ("_ops/tasks/release.yml", "released")]
 
 
 def test_the_window_is_checked_once():
-    checks = [p for p, t, _ in every_task() if "multiagent.ops.maintenance_window" in str(t)]
+    checks = [p for p, t, _parents in every_task() if "multiagent.ops.maintenance_window" in str(t)]
     assert [p.relative_to(ROLES).as_posix() for p in checks] == ["_ops/tasks/gate.yml"]
 
 
 def test_the_platform_is_judged_healthy_once():
     asserts = [
         (p, t)
-        for p, t, _ in every_task()
+        for p, t, _parents in every_task()
         if action(t) == "ansible.builtin.assert" and "report.api_error is none" in str(t)
     ]
-    assert [p.relative_to(ROLES).as_posix() for p, _ in asserts] == ["_ops/tasks/assert_healthy.yml"]
-    looks = [p for p, t, _ in every_task() if action(t) == "multiagent.ops.platform_health"]
+    assert [p.relative_to(ROLES).as_posix() for p, _task in asserts] == ["_ops/tasks/assert_healthy.yml"]
+    looks = [p for p, t, _parents in every_task() if action(t) == "multiagent.ops.platform_health"]
     assert [p.relative_to(ROLES).as_posix() for p in looks] == ["_ops/tasks/health.yml"]
 
 
@@ -108,7 +108,7 @@ def test_every_changing_runbook_takes_the_platform_lock(runbook):
 
 def test_deploy_takes_the_lock_before_the_role_and_where_a_first_deploy_can():
     procedure = load(PLAYBOOKS / "procedures" / "deploy.yml")
-    names = [action(t) for t, _ in tasks(procedure)]
+    names = [action(t) for t, _parents in tasks(procedure)]
     assert names == ["ansible.builtin.include_role", "ansible.builtin.import_role"]
     [gate] = list(_gates(PLAYBOOKS / "procedures" / "deploy.yml"))
     assert gate["ops_gate_target"] == "platform-{{ deploy_namespace | default(platform_namespace) }}"

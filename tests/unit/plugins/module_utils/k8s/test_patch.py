@@ -34,7 +34,7 @@ def test_every_change_is_sent_in_order_and_answered():
     api = cluster()
     answers = patch.patch_each(api, changes())
     assert [a["metadata"]["name"] for a in answers] == ["web", "api", "report"]
-    assert [c for c in api.calls] == [("PATCH", WEB), ("PATCH", API), ("PATCH", JOB)]
+    assert list(api.calls) == [("PATCH", WEB), ("PATCH", API), ("PATCH", JOB)]
     assert api.objects[JOB]["spec"]["suspend"] is True
 
 

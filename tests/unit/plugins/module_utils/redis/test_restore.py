@@ -75,7 +75,7 @@ def test_target_checks():
         (b"This user has no permissions to access the 'k1' key", "denied"),
         (b"This user has no permissions to run the 'restore' command", "denied"),
         (ServerReply("NOPERM this user has no permissions to access one of the keys used as "
-                        "arguments"), "denied"),
+                     "arguments"), "denied"),
         (ServerReply("NOPERM this user has no permissions to run the 'exists' command"), "unknown"),
         (ServerReply("ERR unknown command 'EXISTS'"), "unknown"),
     ],
