@@ -13,9 +13,9 @@ def gate_verdict(window, purpose, cluster, force=False, need_window=True, window
         raise AnsibleFilterError("gate_verdict: %s" % exc)
 
 
-def gate_lock(target, namespace, fallback_namespace=None, namespace_exists=True):
+def gate_lock(target, namespace, fallback_namespace=None):
     try:
-        return gate.lock(target, namespace, fallback_namespace or None, namespace_exists)
+        return gate.lock(target, namespace, fallback_namespace or None)
     except gate.GateError as exc:
         raise AnsibleFilterError("gate_lock: %s" % exc)
 

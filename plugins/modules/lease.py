@@ -26,6 +26,15 @@ options:
     description: Namespace of the Lease.
     type: str
     required: true
+  fallback_namespace:
+    description:
+      - Namespace that holds the Lease while O(namespace) does not exist yet, for a run
+        that creates it (a first deploy).
+      - Once O(namespace) exists the Lease is taken there, but not while another holder
+        still has the Lease of the same name in O(fallback_namespace) (a run that started
+        before the namespace was created); O(state=released) gives back the holder's Lease
+        in both.
+    type: str
   name:
     description: Name of the Lease, one per target (for example C(maops-lock-db-mplp-production)).
     type: str
@@ -96,6 +105,11 @@ operation:
   returned: always
   type: str
   sample: take_over
+namespace:
+  description: The namespace of the Lease the call acted on (O(namespace) or O(fallback_namespace)).
+  returned: always
+  type: str
+  sample: mplp-production
 lease:
   description: The Lease after the call.
   returned: always
@@ -142,6 +156,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module a
 def argspec():
     return k8s_module.argspec(
         namespace=dict(type="str", required=True),
+        fallback_namespace=dict(type="str"),
         name=dict(type="str", required=True),
         holder=dict(type="str", required=True),
         state=dict(type="str", default=lease.ACQUIRED, choices=list(lease.STATES)),

@@ -145,11 +145,45 @@ def held_message(what, holder, waited):
     )
 
 
+def _namespace_exists(client, namespace):
+    path = resources.NAMESPACE.object_path(None, namespace)
+    return client.get_optional(path, "read namespace %s" % namespace) is not None
+
+
+def _blocking(client, namespace, name, holder, now):
+    """The Lease of ``name`` in ``namespace`` when someone else holds it unexpired, else None."""
+    what = "lease %s/%s" % (namespace, name)
+    state = describe(client.get_optional(resources.LEASE.object_path(namespace, name), "read %s" % what), now)
+    return None if state["expired"] or state["holder"] == holder else (what, state)
+
+
 def run(request, client, clock=time.monotonic, sleep=time.sleep, now=utc_now):
-    """Acquire, renew or release the Lease (multiagent.ops.lease)."""
+    """Acquire, renew or release the Lease (multiagent.ops.lease).
+
+    With a ``fallback_namespace``, the Lease lives there while ``namespace`` does not exist
+    yet (a first deploy creates it). Once it exists, the Lease is taken in ``namespace``, but
+    not while another holder still has the one in the fallback (a run that started before the
+    namespace was created); a release gives back ours in both.
+    """
     p = request.params
     _validate(p)
-    ns, name = p["namespace"], p["name"]
+    ns, fallback = p["namespace"], p.get("fallback_namespace") or None
+    if fallback in (None, ns):
+        return _run_in(request, client, ns, None, clock, sleep, now)
+    if not _namespace_exists(client, ns):
+        return _run_in(request, client, fallback, None, clock, sleep, now)
+    if p["state"] == ACQUIRED:
+        return _run_in(request, client, ns, fallback, clock, sleep, now)
+    results = [_run_in(request, client, where, None, clock, sleep, now) for where in (ns, fallback)]
+    done = [r for r in results if r["changed"]]
+    return dict(done[0] if done else results[0], changed=bool(done))
+
+
+def _run_in(request, client, ns, also, clock, sleep, now):
+    """The Lease in namespace ``ns``; when acquiring, also wait while another holder has the
+    Lease of the same name in namespace ``also``."""
+    p = request.params
+    name = p["name"]
     path = resources.LEASE.object_path(ns, name)
     what = "lease %s/%s" % (ns, name)
     started = clock()
@@ -158,24 +192,34 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep, now=utc_now):
         current = client.get_optional(path, "read %s" % what)
         moment = now()
         before = describe(current, moment)
+        blocked = None
         if p["state"] == RELEASED:
             action, spec = plan_release(current, p["holder"])
         else:
             action, spec = plan_acquire(current, p["holder"], moment, p["duration"])
+            blocked = (
+                _blocking(client, also, name, p["holder"], moment) if also and action != "wait" else None
+            )
+            if blocked:
+                action, spec = "wait", None
         if action == "wait":
             waited = clock() - started
             if waited >= p["wait_timeout"]:
+                held, holder = blocked or (what, before)
                 raise OpsError(
-                    held_message(what, before, waited),
+                    held_message(held, holder, waited),
                     changed=False,
-                    lease=before,
+                    lease=holder,
+                    namespace=ns,
                     operation="wait",
                     waited_seconds=round(waited, 1),
                 )
             sleep(min(p["poll_interval"], max(p["wait_timeout"] - waited, 0.05)))
             continue
 
-        result = dict(operation=action, waited_seconds=round(clock() - started, 1), changed=False)
+        result = dict(
+            operation=action, namespace=ns, waited_seconds=round(clock() - started, 1), changed=False
+        )
         if action in ("take_over", "held_by_other") and before["holder"]:
             result["previous_holder"] = before["holder"]
         if spec is None:  # nothing to write
@@ -201,6 +245,7 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep, now=utc_now):
                 % (action.replace("_", " "), what, status, status_message(answer) or ""),
                 changed=False,
                 lease=before,
+                namespace=ns,
                 operation=action,
             )
         return dict(result, lease=describe(answer, now()))

@@ -58,13 +58,19 @@ def lock_name(target):
     return re.sub(r"[.-]+$", "", name)
 
 
-def lock(target, namespace, fallback_namespace=None, namespace_exists=True):
-    """``{"target", "name", "namespace"}`` of the lock: in ``namespace``, or in
-    ``fallback_namespace`` while ``namespace`` does not exist yet (a first deploy)."""
+def lock(target, namespace, fallback_namespace=None):
+    """``{"target", "name", "namespace", "fallback_namespace"}`` of the lock: the Lease is in
+    ``namespace``, or in ``fallback_namespace`` while ``namespace`` does not exist yet (a
+    first deploy); multiagent.ops.lease decides which when it runs."""
     if not namespace:
         raise GateError("the gate needs the namespace of its lock (platform_namespace or ops_gate_namespace)")
-    where = fallback_namespace if fallback_namespace and not namespace_exists else namespace
-    return {"target": target, "name": lock_name(target), "namespace": where}
+    fallback = fallback_namespace if fallback_namespace and fallback_namespace != namespace else None
+    return {
+        "target": target,
+        "name": lock_name(target),
+        "namespace": namespace,
+        "fallback_namespace": fallback,
+    }
 
 
 def holder(given=None, awx_job_id=None, user=None, stamp=None, suffix=None):

@@ -37,7 +37,7 @@ def test_the_gate_filters_are_registered_and_name_bad_input():
     from ansible_collections.multiagent.ops.plugins.filter import gate as gate_filters
 
     filters = gate_filters.FilterModule().filters()
-    assert filters["gate_lock"]("platform-a", "a", "", True)["name"] == "maops-lock-platform-a"
+    assert filters["gate_lock"]("platform-a", "a", "")["name"] == "maops-lock-platform-a"
     assert filters["gate_holder"]("", awx_job_id=3) == "awx-job-3"
     assert filters["gate_verdict"]({"open": False, "timezone": "UTC"}, "x", "c", force=True)["allowed"]
     with pytest.raises(AnsibleFilterError, match="gate_verdict: the window status"):

@@ -223,3 +223,46 @@ def test_bad_input_fails_before_any_request(params, message):
     api = FakeApi()
     result = run(fake_module(**params), api)
     assert result["failed"] is True and result["msg"] == message and api.calls == []
+
+
+# --- a fallback namespace for a run that creates the namespace ----------------------------
+NS = resources.NAMESPACE.object_path(None, "ns")
+FALLBACK = resources.LEASE.object_path("default", "lock")
+
+
+def test_while_the_namespace_is_absent_the_lease_lives_in_the_fallback():
+    api = FakeApi()
+    result = run(fake_module(fallback_namespace="default"), api)
+    assert result["operation"] == "create" and result["namespace"] == "default"
+    assert api.objects[FALLBACK]["spec"]["holderIdentity"] == "me" and api.lease is None
+    assert api.calls[:2] == [("GET", NS), ("GET", FALLBACK)]
+
+
+def test_once_the_namespace_exists_a_holder_in_the_fallback_is_still_waited_for():
+    api = FakeApi()
+    api.put_object(NS, {"metadata": {"name": "ns"}})
+    api.put_object(FALLBACK, dict(held("first-deploy", 5, duration=600), metadata={"name": "lock"}))
+    result = run(fake_module(fallback_namespace="default", wait_timeout=4, poll_interval=2), api)
+    assert result["failed"] is True and result["operation"] == "wait" and api.writes == []
+    assert result["msg"].startswith("lease default/lock is held by first-deploy since")
+    assert api.lease is None
+
+
+def test_once_the_namespace_exists_the_lease_is_taken_there():
+    api = FakeApi()
+    api.put_object(NS, {"metadata": {"name": "ns"}})
+    api.put_object(FALLBACK, dict(held("me", 5), metadata={"name": "lock"}))  # our own
+    result = run(fake_module(fallback_namespace="default"), api)
+    assert result["operation"] == "create" and result["namespace"] == "ns"
+    assert api.lease["spec"]["holderIdentity"] == "me"
+
+
+def test_a_release_gives_back_ours_in_the_fallback_after_the_namespace_was_created():
+    api = FakeApi()
+    api.put_object(NS, {"metadata": {"name": "ns"}})
+    api.put_object(FALLBACK, dict(held("me", 5), metadata={"name": "lock"}))
+    result = run(fake_module(fallback_namespace="default", state="released"), api)
+    assert result["changed"] is True and result["operation"] == "release"
+    assert result["namespace"] == "default" and api.writes == [("PUT", None)]
+    again = run(fake_module(fallback_namespace="default", state="released"), api)
+    assert again["changed"] is False and again["operation"] == "absent" and again["namespace"] == "ns"

@@ -67,10 +67,10 @@ def test_the_lock_lives_in_the_namespace_or_its_fallback_until_the_namespace_exi
         "target": "platform-a",
         "name": "maops-lock-platform-a",
         "namespace": "a",
+        "fallback_namespace": None,
     }
-    assert gate.lock("platform-a", "a", "default", namespace_exists=False)["namespace"] == "default"
-    assert gate.lock("platform-a", "a", "default", namespace_exists=True)["namespace"] == "a"
-    assert gate.lock("platform-a", "a", None, namespace_exists=False)["namespace"] == "a"
+    assert gate.lock("platform-a", "a", "default")["fallback_namespace"] == "default"
+    assert gate.lock("platform-a", "a", "a")["fallback_namespace"] is None
     with pytest.raises(gate.GateError, match="needs a target"):
         gate.lock(" ", "a")
     with pytest.raises(gate.GateError, match="namespace of its lock"):
