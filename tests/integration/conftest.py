@@ -136,8 +136,8 @@ def ansible(stack_facts, tmp_path_factory):
     )
     varsdir = tmp_path_factory.mktemp("extravars")
 
-    def run(playbook, limit=None, extra_vars=None, args=(), env=None, json_output=True):
-        cmd = [ANSIBLE_PLAYBOOK, "-i", INVENTORY, str(ROOT / playbook)]
+    def run(playbook, limit=None, extra_vars=None, args=(), env=None, json_output=True, inventory=INVENTORY):
+        cmd = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(ROOT / playbook)]
         if limit:
             cmd += ["-l", limit]
         merged = dict(cluster_overrides())

@@ -44,8 +44,13 @@ def yaml_files():
 
 
 def test_the_play_header_exists_once_in_the_frame():
-    [play] = load(PLAYBOOKS / FRAME)
+    [check, play] = load(PLAYBOOKS / FRAME)
     assert set(HEADER) <= set(play)
+    # before it, only the check that the host pattern matches a cluster (no module_defaults:
+    # it contacts nothing)
+    assert check["hosts"] == "all:localhost" and "module_defaults" not in check
+    [assertion] = check["tasks"]
+    assert action(assertion) == "ansible.builtin.assert" and assertion["run_once"] is True
     assert list(play["module_defaults"]) == ["group/multiagent.ops.k8s"]
     given = [p for p in yaml_files() for d in module_defaults(load(p)) if "group/multiagent.ops.k8s" in d]
     assert given == [PLAYBOOKS / FRAME]
