@@ -452,11 +452,12 @@ def plan_all(targets, workloads, hpas, state="scaled", purpose=None):
 
 
 def changes(namespace, plans, version, results=None):
-    """The writes of the plans, in order, as ``(plan index, patch.Change)``: for each target
-    its HPA first (so that the autoscaler never works against the new replica count), then
-    ``/scale``. ``results``: the per-target results the changes belong to (patch.patch_all)."""
+    """The writes of the plans, in order, as patch.Change: for each target its HPA first (so
+    that the autoscaler never works against the new replica count), then ``/scale``.
+    ``results``: the per-target results the changes belong to (patch.patch_all)."""
     planned = []
     for index, plan in enumerate(plans):
+        result = results[index] if results else None
         who = "%s %s" % (plan["kind"], plan["name"])
         if plan["hpa_patch"] is not None:
             fields = ", ".join(
@@ -468,9 +469,9 @@ def changes(namespace, plans, version, results=None):
                 plan["hpa_patch"],
                 "%s HorizontalPodAutoscaler %s (of %s) in %s" % (action, plan["hpa"], who, namespace),
                 done="HorizontalPodAutoscaler %s %s" % (plan["hpa"], fields or "records dropped"),
-                result=results[index] if results else None,
+                result=result,
             )
-            planned.append((index, change))
+            planned.append(change)
         if plan["scaled"]:
             change = patch.Change(
                 scale_path(namespace, plan["kind"], plan["name"]),
@@ -478,9 +479,9 @@ def changes(namespace, plans, version, results=None):
                 "scale %s in %s from %d to %d replicas"
                 % (who, namespace, plan["replicas_before"], plan["replicas_after"]),
                 done="%s scaled to %d" % (who, plan["replicas_after"]),
-                result=results[index] if results else None,
+                result=result,
             )
-            planned.append((index, change))
+            planned.append(change)
     return planned
 
 
@@ -625,8 +626,8 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep):
         return output
 
     planned = changes(ns, plans, version, results)
-    patch.patch_all(client, [change for _index, change in planned], output)
-    done = [change.done for _index, change in planned]
+    patch.patch_all(client, planned, output)
+    done = [change.done for change in planned]
 
     if p["wait"]:
         waited, failures = wait_scaled(client, ns, plans, p["wait_timeout"], clock=clock, sleep=sleep)

@@ -316,7 +316,7 @@ class Clock:
 
 
 def apply(cluster, plans, version):
-    changes = [change for _index, change in sc.changes(NS, plans, version)]
+    changes = sc.changes(NS, plans, version)
     patch.patch_each(cluster, changes)
     return [change.done for change in changes]
 
