@@ -17,7 +17,7 @@ cd "$ROOT"
 PYTHON=${PYTHON:-python3}
 ANSIBLE_BUNDLE_VERSION=12.3.0   # the `ansible` wheel the dependency collections come from
 MIN_ANSIBLE_CORE=2.16.19        # lowest ansible-core tested (requires_ansible: >=2.16.0)
-COLLECTIONS=(kubernetes/core community/postgresql community/general ansible/posix ansible/utils)
+COLLECTIONS=(kubernetes/core community/postgresql community/general ansible/posix ansible/utils awx/awx)
 
 log() { printf '[setup] %s\n' "$*"; }
 
@@ -63,7 +63,8 @@ fi
 # --- Collections -------------------------------------------------------------------
 CDIR=.collections/ansible_collections
 mkdir -p "$CDIR/multiagent"
-if [[ ! -f "$CDIR/.bundle-$ANSIBLE_BUNDLE_VERSION" ]]; then
+bundle_stamp="$CDIR/.bundle-$ANSIBLE_BUNDLE_VERSION-$(echo "${COLLECTIONS[*]}" | sha256sum | cut -c1-8)"
+if [[ ! -f "$bundle_stamp" ]]; then
   log "extracting ${COLLECTIONS[*]} from ansible==$ANSIBLE_BUNDLE_VERSION"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
@@ -85,7 +86,8 @@ PY
     mkdir -p "$CDIR/${c%/*}"
     mv "$tmp/ansible_collections/$c" "$CDIR/$c"
   done
-  touch "$CDIR/.bundle-$ANSIBLE_BUNDLE_VERSION"
+  rm -f "$CDIR"/.bundle-*
+  touch "$bundle_stamp"
 fi
 # This checkout is the collection multiagent.ops.
 if [[ "$(readlink "$CDIR/multiagent/ops" 2>/dev/null)" != "$ROOT" ]]; then
