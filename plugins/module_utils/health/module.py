@@ -19,7 +19,7 @@ def connect(module):
     (check.run classifies it); OpsError when the configuration cannot be used."""
     try:
         return k8s_module.make_client(module), None
-    except k8s_module.CoreException as exc:  # kubeconfig, context or credentials cannot be loaded
+    except k8s_module.CONFIG_ERRORS as exc:  # kubeconfig, context or credentials cannot be loaded
         raise OpsError(k8s_module.connection_error(module, exc)) from None
     except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
         return None, exc

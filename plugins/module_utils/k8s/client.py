@@ -113,6 +113,13 @@ def classify(exc, host, what):
     )
 
 
+def tls_refused(exc):
+    """True when the TLS handshake failed on a certificate (untrusted, expired, another
+    name): an answer, not a lost one, so not worth trying again."""
+    text = str(exc)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower()
+
+
 def _short(text):
     # urllib3 wraps the cause several times; the last parenthesised part is the useful one.
     text = text.strip().splitlines()[0] if text.strip() else "unknown error"
@@ -193,7 +200,7 @@ class Client:
                         return answer
                 else:
                     error = classify(exc, self.host, what)
-                    if not (retry and error.kind == "unreachable"):
+                    if not (retry and error.kind == "unreachable") or tls_refused(exc):
                         raise error from None
                     answer = error
             else:

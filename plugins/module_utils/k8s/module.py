@@ -13,9 +13,13 @@ A module's ``main()``::
 
 from __future__ import annotations
 
+import os
+
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import config as k8s_config
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import wire
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, Client, classify
 
 try:
@@ -61,25 +65,46 @@ def argspec(wait=False, **options):
 
 
 def new_module(spec, **kwargs):
-    """kubernetes.core's module class. It checks the kubernetes and PyYAML requirements,
-    unless ``check_k8s=False``: then neither is checked (kubernetes.core's PyYAML check
-    imports the kubernetes library to gather versions, about 0.7 s), and the module calls
-    ``module.requires("kubernetes")`` before its first Kubernetes call."""
-    if kwargs.get("check_k8s") is False:
-        kwargs.setdefault("check_pyyaml", False)
+    """kubernetes.core's module class, without its requirement checks: they import the
+    kubernetes library to gather versions (about 0.5 s). make_client() checks the
+    requirements of the client it makes."""
+    kwargs.setdefault("check_k8s", False)
+    kwargs.setdefault("check_pyyaml", False)
     return AnsibleK8SModule(argument_spec=spec, **kwargs)
 
 
-def make_client(module):
-    """A Client on the client kubernetes.core configured from the module's options
-    (kubeconfig, context, token, certificates, proxy). Creating it may contact the server."""
+# Failures to load the configuration (as opposed to failures to reach the server).
+CONFIG_ERRORS = (CoreException, k8s_config.ConfigError)
+
+
+def _read(path):
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def make_client(module, library=False):
+    """A Client for the module's options (kubeconfig, context, token, certificates, proxy;
+    kubernetes.core's rules). ``library``: on kubernetes.core's client, for a module that
+    also execs into pods. Raises a CONFIG_ERRORS error for a configuration that cannot be
+    used; kubernetes.core's client may contact the server when created."""
+    timeout = module.params["api_timeout"]
+    if not library:
+        try:
+            auth = k8s_config.auth_options(module.params, os.environ)
+            conn = k8s_config.resolve(auth, os.environ, _read)
+            import urllib3  # noqa: F401 - a requirement of the client, like the library's
+        except (k8s_config.NeedsLibrary, ImportError):
+            pass
+        else:
+            return Client(wire.Session(conn), timeout=timeout)
+    module.requires("kubernetes")
     client = get_api_client(module)
-    return Client(client.client.client, timeout=module.params["api_timeout"])
+    return Client(client.client.client, timeout=timeout)
 
 
 def connection_error(module, exc):
     """The message for a failure to set up the client (bad configuration, no server)."""
-    if isinstance(exc, CoreException):
+    if isinstance(exc, CONFIG_ERRORS):
         return "Cannot use the Kubernetes configuration: %s" % exc
     return str(classify(exc, module.params.get("host"), "connect"))
 

@@ -50,17 +50,17 @@ def argspec(**options):
 
 def new_module(spec, **kwargs):
     """kubernetes.core's module class without its requirement checks, which load the
-    kubernetes library: kubernetes() below asks for it when in-cluster mode needs it."""
-    return k8s_module.new_module(spec, check_k8s=False, **kwargs)
+    kubernetes library: kubernetes() below asks for it when in-cluster mode needs it (its
+    websocket runs the tools in the pod)."""
+    return k8s_module.new_module(spec, **kwargs)
 
 
 def main(module, runner):
     """Run ``runner(request, kubernetes)`` and end the task with its result or failure."""
 
     def kubernetes():
-        module.requires("kubernetes")
         try:
-            return k8s_module.make_client(module)
+            return k8s_module.make_client(module, library=True)
         except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
             raise BackupError(k8s_module.connection_error(module, exc)) from exc
 

@@ -47,7 +47,10 @@ def test_main_gives_the_runner_the_request_and_no_client_until_asked():
 
 
 def test_a_client_that_cannot_be_made_is_a_backup_error_naming_the_cause(monkeypatch):
-    def broken(module):
+    asked = []
+
+    def broken(module, library=False):
+        asked.append(library)
         raise k8s_module.CoreException("no configuration found")
 
     monkeypatch.setattr(k8s_module, "make_client", broken)
@@ -62,5 +65,5 @@ def test_a_client_that_cannot_be_made_is_a_backup_error_naming_the_cause(monkeyp
 
     with pytest.raises(Exit):
         pg_module.main(module, runner)
-    assert module.required == ["kubernetes"]
+    assert asked == [True]  # on the library's client: in-cluster mode execs into the pod
     assert module.result["msg"] == "Cannot use the Kubernetes configuration: no configuration found"
