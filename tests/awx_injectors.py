@@ -65,7 +65,18 @@ ENV_BLOCKLIST = frozenset(
 )
 FILE_KEY = re.compile(r"^template(\.[a-zA-Z_]+[a-zA-Z0-9_]*)?$")
 NAME = re.compile(r"^[a-zA-Z_]+[a-zA-Z0-9_]*$")
-FIELD_KEYS = {"id", "label", "type", "help_text", "choices", "format", "secret", "multiline", "ask_at_runtime", "default"}
+FIELD_KEYS = {
+    "id",
+    "label",
+    "type",
+    "help_text",
+    "choices",
+    "format",
+    "secret",
+    "multiline",
+    "ask_at_runtime",
+    "default",
+}
 CONTAINER_ROOT = "/runner"
 
 
@@ -86,7 +97,11 @@ class _NoFile:
 
 
 def _sandbox(strict=False):
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined) if strict else ImmutableSandboxedEnvironment()
+    return (
+        ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+        if strict
+        else ImmutableSandboxedEnvironment()
+    )
 
 
 def check(credential_type):
@@ -101,22 +116,32 @@ def check(credential_type):
         if not {"id", "label"} <= set(field):
             raise InvalidCredentialType("input field %r needs an id and a label" % (field,))
         if set(field) - FIELD_KEYS:
-            raise InvalidCredentialType("input field %s: unknown keys %s" % (field["id"], sorted(set(field) - FIELD_KEYS)))
+            raise InvalidCredentialType(
+                "input field %s: unknown keys %s" % (field["id"], sorted(set(field) - FIELD_KEYS))
+            )
         if field["id"] in ("tower", "awx") or field["id"] in ids:
             raise InvalidCredentialType("input field id %r is reserved or repeated" % field["id"])
         kind = field.get("type", "string")
         if kind not in ("string", "boolean"):
-            raise InvalidCredentialType("input field %s: type %r is not string or boolean" % (field["id"], kind))
+            raise InvalidCredentialType(
+                "input field %s: type %r is not string or boolean" % (field["id"], kind)
+            )
         if kind != "string" and set(field) & {"choices", "multiline", "format", "secret"}:
-            raise InvalidCredentialType("input field %s: choices/multiline/format/secret need type string" % field["id"])
+            raise InvalidCredentialType(
+                "input field %s: choices/multiline/format/secret need type string" % field["id"]
+            )
         if "default" in field and not isinstance(field["default"], {"string": str, "boolean": bool}[kind]):
-            raise InvalidCredentialType("input field %s: default %r is not a %s" % (field["id"], field["default"], kind))
+            raise InvalidCredentialType(
+                "input field %s: default %r is not a %s" % (field["id"], field["default"], kind)
+            )
         ids.append(field["id"])
     missing = [name for name in inputs.get("required") or [] if name not in ids]
     if missing:
         raise InvalidCredentialType("required inputs %s are not fields" % missing)
     if set(injectors) - {"file", "env", "extra_vars"}:
-        raise InvalidCredentialType("injectors: unknown kinds %s" % sorted(set(injectors) - {"file", "env", "extra_vars"}))
+        raise InvalidCredentialType(
+            "injectors: unknown kinds %s" % sorted(set(injectors) - {"file", "env", "extra_vars"})
+        )
     files = list((injectors.get("file") or {}).keys())
     for key in files:
         if not FILE_KEY.match(key):
@@ -174,7 +199,9 @@ def render(credential_type, inputs, private_data_dir, container_root=CONTAINER_R
     unknown = set(inputs) - set(known)
     if unknown:
         raise InvalidCredentialType("inputs %s are not fields of the type" % sorted(unknown))
-    absent = [name for name in (credential_type["inputs"].get("required") or []) if inputs.get(name) in ("", None)]
+    absent = [
+        name for name in (credential_type["inputs"].get("required") or []) if inputs.get(name) in ("", None)
+    ]
     if absent:
         raise InvalidCredentialType("required inputs %s have no value" % absent)
     for name, value in inputs.items():
