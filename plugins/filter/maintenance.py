@@ -5,7 +5,7 @@ import datetime
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.multiagent.ops.plugins.module_utils.ops import windows
+from ansible_collections.multiagent.ops.plugins.module_utils.ops import rrule, windows
 
 
 def _moment(now):
@@ -24,6 +24,13 @@ def maintenance_window(windows_spec, timezone=None, now=None):
         raise AnsibleFilterError("maintenance_window: %s" % exc)
 
 
+def maintenance_rrule(windows_spec, name, timezone=None, start=None, offset=0):
+    try:
+        return rrule.rrule_of(windows_spec, name, timezone, start, offset)
+    except windows.WindowError as exc:
+        raise AnsibleFilterError("maintenance_rrule: %s" % exc)
+
+
 class FilterModule:
     def filters(self):
-        return {"maintenance_window": maintenance_window}
+        return {"maintenance_window": maintenance_window, "maintenance_rrule": maintenance_rrule}

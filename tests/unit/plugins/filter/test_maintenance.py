@@ -1,7 +1,10 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.multiagent.ops.plugins.filter.maintenance import maintenance_window
+from ansible_collections.multiagent.ops.plugins.filter.maintenance import (
+    maintenance_rrule,
+    maintenance_window,
+)
 from ansible_collections.multiagent.ops.plugins.test import maintenance as maintenance_tests
 
 WINDOWS = {"daily": "02:00-04:00", "weekly": "Sunday 01:00-05:00"}
@@ -42,3 +45,10 @@ def test_the_gate_filters_are_registered_and_name_bad_input():
     assert filters["gate_verdict"]({"open": False, "timezone": "UTC"}, "x", "c", force=True)["allowed"]
     with pytest.raises(AnsibleFilterError, match="gate_verdict: the window status"):
         filters["gate_verdict"](None, "x", "c")
+
+
+def test_maintenance_rrule_is_the_named_window_as_a_rule():
+    rule = maintenance_rrule(WINDOWS, "weekly", "Asia/Shanghai", "2026-01-01")
+    assert rule == "DTSTART;TZID=Asia/Shanghai:20260104T010000 RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=SU"
+    with pytest.raises(AnsibleFilterError, match="maintenance_rrule: no maintenance window 'nightly'"):
+        maintenance_rrule(WINDOWS, "nightly", "UTC")
