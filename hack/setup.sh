@@ -2,9 +2,10 @@
 # Prepare this checkout for development, tests and the demo. Idempotent: re-running it
 # only does what is missing.
 #
-#   - Debian packages (bindep.txt): PostgreSQL 15, Redis 7, zstd, ...
 #   - .venv with the pinned tool chain (hack/requirements-dev.txt + requirements.txt,
-#     constrained by hack/constraints.txt)
+#     constrained by hack/constraints.txt), bindep among it
+#   - Debian packages: those of bindep.txt's rules for this platform and the `test` profile
+#     (PostgreSQL 15, Redis 7, zstd, ...) that bindep reports missing
 #   - .venv-min: the lowest ansible-core this collection declares (meta/runtime.yml),
 #     used by CI for the unit tests and a smoke run
 #   - .collections/: kubernetes.core & co. taken from the PyPI `ansible` wheel (Galaxy is
@@ -21,21 +22,21 @@ COLLECTIONS=(kubernetes/core community/postgresql community/general ansible/posi
 
 log() { printf '[setup] %s\n' "$*"; }
 
-# --- Debian packages ---------------------------------------------------------------
-missing=()
-while read -r pkg _; do
-  [[ -z "$pkg" || "$pkg" == \#* ]] && continue
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done < bindep.txt
-if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install() {
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 
 # --- Python virtual environments ---------------------------------------------------
+# Debian's python3 makes venvs only with python3-venv (ensurepip); everything else, bindep
+# included, comes after the venv.
+if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+  log "installing Debian package: python3-venv"
+  apt_install python3-venv
+fi
+
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 want=$(stamp_of hack/requirements-dev.txt requirements.txt hack/constraints.txt)
@@ -47,7 +48,26 @@ if [[ ! -x .venv/bin/python || "$(cat .venv/.stamp 2>/dev/null)" != "$want" ]]; 
   echo "$want" > .venv/.stamp
 fi
 
-MIN_EXTRAS=(pytest pytest-asyncio kmock aiohttp "moto[s3]" kubernetes-validate)
+# --- Debian packages ---------------------------------------------------------------
+# bindep selects the rules of this platform (bindep.txt also holds the execution environment's
+# RPM rules) plus the test stack's, and lists those not installed.
+rc=0
+missing=$(.venv/bin/bindep -b -f bindep.txt test) || rc=$?
+if ((rc > 1)); then
+  log "bindep could not read bindep.txt (exit $rc)"
+  exit "$rc"
+fi
+if [[ -n "$missing" ]]; then
+  mapfile -t packages <<<"$missing"
+  log "installing Debian packages: ${packages[*]}"
+  apt_install "${packages[@]}"
+fi
+
+# --- .venv-min ---------------------------------------------------------------------
+# The unit tests also check bindep.txt and the execution environment with bindep and
+# ansible-builder, at the versions of the tool chain.
+mapfile -t EE_TOOLS < <(grep -E '^(bindep|ansible-builder)==' hack/requirements-dev.txt)
+MIN_EXTRAS=(pytest pytest-asyncio kmock aiohttp "moto[s3]" kubernetes-validate "${EE_TOOLS[@]}")
 want_min=$(echo "$MIN_ANSIBLE_CORE ${MIN_EXTRAS[*]}" | cat - requirements.txt hack/constraints.txt | sha256sum | cut -c1-16)
 if [[ ! -x .venv-min/bin/python || "$(cat .venv-min/.stamp 2>/dev/null)" != "$want_min" ]]; then
   log "creating .venv-min (ansible-core $MIN_ANSIBLE_CORE)"

@@ -16,20 +16,35 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 # The runbooks take their Lease lock in the demo inventory's platform namespace.
 pytestmark = [pytest.mark.integration, pytest.mark.parallel, pytest.mark.usefixtures("demo_namespace")]
+# Nothing pulls it here: the name of an image built from execution-environment.yml.
+IMAGE = "localhost/multiagent-ops-ee:0.1.0"
 
 
-def render(ansible, tmp_path, **more):
-    dest = tmp_path / "schedule.yaml"
+def run_schedule(ansible, tmp_path, **more):
     extra = {
         "ops_hosts": "us-east-1",
-        "backup_schedule_manifest_dest": str(dest),
+        "backup_schedule_manifest_dest": str(tmp_path / "schedule.yaml"),
         "backup_schedule_apply": False,
+        "backup_schedule_image": IMAGE,
         "schedule_tasks": "schedule",
     }
     extra.update(more)
-    run = ansible("tests/integration/playbooks/backup_role.yml", extra_vars=extra)
+    return ansible("tests/integration/playbooks/backup_role.yml", extra_vars=extra)
+
+
+def render(ansible, tmp_path, **more):
+    run = run_schedule(ansible, tmp_path, **more)
     assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+    dest = tmp_path / "schedule.yaml"
     return dest, list(yaml.safe_load_all(dest.read_text()))
+
+
+def test_a_schedule_needs_its_image_named(ansible, tmp_path):
+    run = run_schedule(ansible, tmp_path, backup_schedule_image="")
+    assert run.rc != 0
+    message = " ".join(run.failure_messages())
+    assert "backup_schedule_image" in message and "execution-environment.yml" in message
+    assert not (tmp_path / "schedule.yaml").exists()  # stopped before writing anything
 
 
 def test_manifests_validate_against_kubernetes_schemas(ansible, tmp_path):
@@ -62,6 +77,7 @@ def test_manifests_validate_against_kubernetes_schemas(ansible, tmp_path):
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     container = pod["containers"][0]
+    assert container["image"] == IMAGE
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     password = [e for e in container["env"] if e["name"] == "BACKUP_DATABASE_PASSWORD"][0]
     assert "valueFrom" in password and "value" not in password  # from the Secret, never inline
