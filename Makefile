@@ -14,13 +14,14 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help setup stack-up stack-down stack-status demo-load demo test unit unit-min \
-        emulator integration molecule smoke-min lint sanity bench bench-backup bench-deploy format clean
+        emulator integration molecule smoke-min lint sanity bench bench-backup bench-deploy format changelog clean
 
 help:
 	@echo "make demo        set up, start the local stack, deploy the demo platform, run the health check and the diagnosis"
 	@echo "make test        set up, start the local stack, run unit, emulator and integration tests, lint and sanity"
 	@echo "make stack-up | stack-down | stack-status    the local stack (tests/stack)"
 	@echo "make unit | unit-min | emulator | integration | molecule | smoke-min | lint | sanity | bench | bench-backup | format"
+	@echo "make changelog   lint changelogs/fragments and write CHANGELOG.md from changelogs/ (antsibull-changelog)"
 	@echo "make bench-deploy   the deploy role vs one k8s task per object, and its re-run vs one ping (BENCH_RUNS, BENCH_PROFILE=1)"
 
 setup:
@@ -97,6 +98,11 @@ bench-deploy: stack-up
 format:
 	$(VENV)/bin/ruff format plugins tests bench hack
 	$(VENV)/bin/ruff check --fix plugins tests bench hack
+
+# CHANGELOG.md is generated: the releases in changelogs/changelog.yaml and, as the next
+# release, the fragments in changelogs/fragments/ (one YAML file per change, antsibull-changelog).
+changelog:
+	$(PY) hack/changelog.py
 
 clean: stack-down
 	rm -rf reports tests/output
