@@ -280,6 +280,12 @@ class Guard:
                 return "the process %d that started it ended" % pid
         return None
 
+    def cancel(self, reason):
+        """Stop the guarded step from another thread (a lost Lease): as a SIGTERM, with
+        ``reason`` in the words."""
+        self._gone = reason
+        os.kill(os.getpid(), signal.SIGTERM)
+
     def _watch(self):
         while not self._stop.wait(self.interval):
             why = self.gone()
