@@ -20,9 +20,13 @@ def gate_lock(target, namespace, fallback_namespace=None):
         raise AnsibleFilterError("gate_lock: %s" % exc)
 
 
-def gate_holder(given=None, awx_job_id=None, user=None, stamp=None, suffix=None):
+def gate_holder(
+    given=None, awx_job_id=None, user=None, stamp=None, suffix=None, template=None, awx_user=None, pod=None
+):
     try:
-        return gate.holder(given, awx_job_id, user, stamp, suffix)
+        return gate.holder(
+            given, awx_job_id, user, stamp, suffix, template=template, awx_user=awx_user, pod=pod
+        )
     except gate.GateError as exc:
         raise AnsibleFilterError("gate_holder: %s" % exc)
 

@@ -248,6 +248,7 @@ cause:
   type: str
 """
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import module as redis_module
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot
@@ -267,7 +268,7 @@ def argspec():
 
 def main():
     module = redis_module.new_module(argspec(), supports_check_mode=True)
-    finish(module, snapshot.run)
+    finish(module, cancel.cancellable(snapshot.run))
 
 
 if __name__ == "__main__":

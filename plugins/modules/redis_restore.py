@@ -239,6 +239,7 @@ cause:
   type: str
 """
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import module as redis_module
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import restore
@@ -266,7 +267,7 @@ def main():
         mutually_exclusive=[("archive", "src")],
         required_one_of=[("archive", "src")],
     )
-    finish(module, restore.run)
+    finish(module, cancel.cancellable(restore.run))
 
 
 if __name__ == "__main__":

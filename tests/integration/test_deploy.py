@@ -205,10 +205,27 @@ def test_deploy_takes_the_platform_lock_and_waits_for_its_holder(ansible, kube, 
         },
     )
     before = apps(kube).read_namespaced_deployment("mplp-core", namespace).metadata.resource_version
-    refused = run(ansible, DEPLOY, namespace, ops_lock_wait=1, deploy_config={"LOG_LEVEL": "debug"})
+    refused = run(
+        ansible,
+        DEPLOY,
+        namespace,
+        ops_lock_wait=2,
+        ops_lock_wait_step=1,
+        deploy_config={"LOG_LEVEL": "debug"},
+    )
     assert refused.rc != 0
     message = " ".join(refused.failure_messages())
     assert "is held by awx-job-4242 (upgrade of core (1.0.1))" in message, message
+    # Before waiting, the run says who holds the lock and until when; then it waits in steps.
+    told = refused.results(
+        "Gate | who holds the lock on platform-%s, and until when" % namespace, "us-east-1"
+    )["msg"]
+    assert told.startswith(
+        "maops-lock-platform-%s is held by awx-job-4242 (upgrade of core (1.0.1)) until " % namespace
+    )
+    assert told.endswith("waiting up to 2 s for it, checking every 1 s"), told
+    waited = refused.results("Gate | wait for the lock on platform-%s" % namespace, "us-east-1")
+    assert "attempts" in waited and "gave up after waiting 1s" in waited["msg"], waited  # steps of 1 s
     assert apps(kube).read_namespaced_deployment("mplp-core", namespace).metadata.resource_version == before
     assert "LOG_LEVEL" not in (core_api(kube).read_namespaced_config_map("mplp-config", namespace).data or {})
     assert platform_lock(kube, namespace, namespace) == (

@@ -8,6 +8,9 @@ name in the same directory, fsynced, renamed into place and the directory fsynce
 crash or a full disk never leaves a file that looks finished. The manifest is written the
 same way and last: a backup counts as done only when its manifest is stored next to it.
 
+The temporary file is locked (``flock``) while it is written: a file nobody holds the lock
+of was left by a writer that died (a SIGKILL), and remove_stale_partials() removes it.
+
 A backup is *verified* when its manifest is complete (every required field, status
 ``complete``) and the archive's size and SHA-256 match the manifest.
 """
@@ -19,7 +22,16 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
+import time
+
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: no lock, and no stale file is ever proven dead
+    fcntl = None
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
@@ -37,6 +49,8 @@ REQUIRED = (
     "status",
 )
 CHUNK = 1 << 20
+# A temporary file younger than this is not judged: its writer may not hold the lock yet.
+STALE_AFTER = 5.0
 _STAMP = "%Y%m%dT%H%M%SZ"
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<stamp>\d{8}T\d{6}Z)(?P<ext>\..+)$")
 # AtomicWriter's temporary names: "." + the final name + "." + mkstemp's letters + ".partial".
@@ -116,6 +130,43 @@ def parse_partial_name(name):
     return match.group("final") if match else None
 
 
+def remove_stale_partials(directory, stale_after=STALE_AFTER, clock=time.time):
+    """Remove the AtomicWriter temporary files in ``directory`` whose writer is gone: no
+    process holds their lock (a writer killed with SIGKILL could not remove its own). Files
+    younger than ``stale_after`` seconds, links and files of other names are left alone.
+    Returns the paths removed."""
+    removed = []
+    if fcntl is None:
+        return removed
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return removed
+    for name in names:
+        if parse_partial_name(name) is None:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or clock() - info.st_mtime < stale_after:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its writer is alive
+            os.unlink(path)
+            removed.append(path)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed
+
+
 def manifest_name(archive):
     return archive + MANIFEST_SUFFIX
 
@@ -166,6 +217,9 @@ class AtomicWriter:
             prefix="." + os.path.basename(self.path) + ".", suffix=".partial", dir=self.directory
         )
         self._file = os.fdopen(fd, "wb")
+        if fcntl is not None:
+            # held until the file is closed, by this process or by its death
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return self
 
     @property
@@ -193,7 +247,8 @@ class AtomicWriter:
         fsync_dir(self.directory)
         self.committed = True
 
-    def abort(self):
+    def abort(self, cause=None):
+        """Close and remove the temporary file; a Cancelled ``cause`` is told it was removed."""
         if self._file is not None and not self._file.closed:
             try:
                 self._file.close()
@@ -202,11 +257,12 @@ class AtomicWriter:
         if self.temp_path and not self.committed:
             try:
                 os.unlink(self.temp_path)
+                cancel.note_removed(cause, self.temp_path)
             except FileNotFoundError:
                 pass
 
     def __exit__(self, exc_type, exc, tb):
-        self.abort()
+        self.abort(exc)
         return False
 
 

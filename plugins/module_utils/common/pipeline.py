@@ -25,6 +25,9 @@ An exec stream is anything with ``write(bytes)``, ``close_stdin()``, ``pump(on_s
 Failures raise PipelineError naming the tool, its exit code and the end of its stderr;
 ProducerError when the consumer of a restore succeeded but its producer failed (what the
 consumer committed stays committed). A writer's own error (a full disk) is raised as it is.
+
+Every tool is started by cancel.popen() (it dies with this process, even under SIGKILL) and
+killed on the way out of an exception; a cancel.Cancelled is told which tools were stopped.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import contextlib
 import errno
 import subprocess
 import threading
+
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
 
 STDERR_KEEP = 8192
 # What this process reads from a compressor at a time (artifact.CHUNK: the writer hashes it).
@@ -91,8 +96,10 @@ def widen_pipe(stream, size=PIPE_SIZE):
         pass
 
 
-def kill(*procs):
-    """Stop the processes that still run and reap them all."""
+def kill(*procs, cause=None):
+    """Stop the processes that still run and reap them all; a Cancelled ``cause`` is told
+    which were stopped."""
+    cancel.note_stopped(cause, *procs)
     for proc in procs:
         if proc is not None and proc.poll() is None:
             proc.kill()
@@ -109,17 +116,20 @@ def describe_oserror(exc, path):
     return "%s: %s" % (path, exc.strerror or exc)
 
 
-def compress_process(argv, env, writer, compressor, what):
+def compress_process(argv, env, writer, compressor, what, pass_fds=()):
     """``argv | compressor`` into ``writer``: the OS pipes the producer into the compressor,
     this process copies the compressed bytes into the writer. Raises PipelineError with the
     tool's own message when either fails, the writer's error wrapped when writing fails. The
-    writer is not committed here. ``env`` is the producer's environment (None: this one's)."""
+    writer is not committed here. ``env`` is the producer's environment (None: this one's),
+    ``pass_fds`` the descriptors it inherits (its pgpass memfd)."""
     producer = packer = None
     try:
-        producer = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        producer = cancel.popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, pass_fds=tuple(pass_fds)
+        )
         producer_err = Tail(producer.stderr)
         widen_pipe(producer.stdout)
-        packer = subprocess.Popen(
+        packer = cancel.popen(
             compressor, stdin=producer.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         packer_err = Tail(packer.stderr)
@@ -137,8 +147,8 @@ def compress_process(argv, env, writer, compressor, what):
         raise PipelineError(
             "%s stopped, nothing kept: writing failed: %s" % (what, describe_oserror(exc, where))
         ) from exc
-    except BaseException:
-        kill(producer, packer)
+    except BaseException as exc:
+        kill(producer, packer, cause=exc)
         raise
     if producer.returncode != 0:
         raise PipelineError(
@@ -176,7 +186,7 @@ class Compressor:
 
     def __enter__(self):
         try:
-            self.proc = subprocess.Popen(
+            self.proc = cancel.popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
         except OSError as exc:
@@ -225,15 +235,15 @@ class Compressor:
         self.close()
         self.check()
 
-    def abort(self):
+    def abort(self, cause=None):
         """Stop the compressor (its output is not wanted any more)."""
-        kill(self.proc)
+        kill(self.proc, cause=cause)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def __exit__(self, exc_type, exc, tb):
         if self.proc is not None:
-            self.abort()
+            self.abort(exc if self.proc.poll() is None else None)
             for stream in (self.proc.stdin, self.proc.stdout):
                 with contextlib.suppress(OSError, ValueError):
                     stream.close()
@@ -251,8 +261,8 @@ def compress_exec(stream, writer, compressor, what, stdin_first=None):
                 stream.write(stdin_first)
                 stream.close_stdin()
             code = stream.pump(packer.write)
-        except BaseException:
-            packer.abort()
+        except BaseException as exc:
+            packer.abort(exc)
             if packer.failure is not None:
                 raise packer.failure from None
             raise
@@ -277,16 +287,21 @@ def check_producer(returncode, stderr, what, stopped_early=False):
     raise ProducerError("decompressing the archive failed: %s" % (stderr or "zstd exit code %s" % returncode))
 
 
-def run_pipeline(first, second, env, what):
-    """``first | second`` as argument lists (``env``: the consumer's environment); raises
-    PipelineError naming the consumer (``what``) when it fails, ProducerError when only the
-    producer did."""
+def run_pipeline(first, second, env, what, pass_fds=()):
+    """``first | second`` as argument lists (``env``: the consumer's environment,
+    ``pass_fds``: the descriptors it inherits); raises PipelineError naming the consumer
+    (``what``) when it fails, ProducerError when only the producer did."""
     producer = consumer = None
     try:
-        producer = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        producer = cancel.popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         producer_err = Tail(producer.stderr)
-        consumer = subprocess.Popen(
-            second, stdin=producer.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        consumer = cancel.popen(
+            second,
+            stdin=producer.stdout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            pass_fds=tuple(pass_fds),
         )
         consumer_out = Tail(consumer.stdout)
         consumer_err = Tail(consumer.stderr)
@@ -296,8 +311,8 @@ def run_pipeline(first, second, env, what):
     except OSError as exc:
         kill(producer, consumer)
         raise PipelineError("cannot run %s: %s" % (exc.filename or what, exc.strerror or exc)) from exc
-    except BaseException:
-        kill(producer, consumer)
+    except BaseException as exc:
+        kill(producer, consumer, cause=exc)
         raise
     if consumer.returncode != 0:
         raise PipelineError(
@@ -311,7 +326,7 @@ def stream_into_exec(producer_argv, stream, first, what):
     """``producer_argv`` here into the stdin of the command of an exec ``stream``, ``first``
     (a pgpass line) sent before; the command's output is discarded. A command that ends
     before reading everything does not hang the stream: the producer is stopped."""
-    producer = subprocess.Popen(producer_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    producer = cancel.popen(producer_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     producer_err = Tail(producer.stderr)
     result = {}
 
@@ -349,8 +364,8 @@ def stream_into_exec(producer_argv, stream, first, what):
         if "error" not in result and "code" not in result:
             stream.close_stdin()
         reader.join()
-    except BaseException:
-        kill(producer)
+    except BaseException as exc:
+        kill(producer, cause=exc)
         raise
     if "error" in result:
         raise result["error"]

@@ -87,6 +87,41 @@ def plan_acquire(lease, holder, now, duration):
     return "wait", None
 
 
+def takeover_warning(what, before):
+    """The warning of a take-over from a holder whose Lease went stale (None when the Lease
+    was free): it was not released, so its run was cancelled or killed, or its host lost."""
+    if not before["holder"]:
+        return None
+    return (
+        "took %s over from %s%s, whose lease expired at %s without being released (that run was "
+        "cancelled or killed, or lost its connection): check what it left half done"
+        % (
+            what,
+            before["holder"],
+            " (%s)" % before["purpose"] if before["purpose"] else "",
+            before["expires_at"],
+        )
+    )
+
+
+def plan_renew(lease, holder, now, duration):
+    """Renewing a Lease we hold, from a long step: ``("renew", spec)``, or ``("lost", state)``
+    when it is gone, released, or held by someone else (ours went stale and was taken over)."""
+    state = describe(lease, now)
+    if lease is None or state["holder"] != holder:
+        return "lost", state
+    spec = dict(lease.get("spec") or {})
+    spec.update(renewTime=micro_time(now), leaseDurationSeconds=int(duration))
+    return "renew", spec
+
+
+def lost_message(what, holder, state):
+    """Why a long step stops: the Lease it renews is no longer its holder's."""
+    if state["holder"]:
+        return "%s was taken over by %s (the lease of %s went stale)" % (what, state["holder"], holder)
+    return "%s is no longer held by %s (it was released or deleted)" % (what, holder)
+
+
 def plan_release(lease, holder):
     """``(action, spec)``: ``release`` (ours: clear the holder), ``absent`` (no Lease),
     ``not_held`` (free already) or ``held_by_other`` (someone else's: left alone)."""
@@ -222,6 +257,8 @@ def _run_in(request, client, ns, also, clock, sleep, now):
         )
         if action in ("take_over", "held_by_other") and before["holder"]:
             result["previous_holder"] = before["holder"]
+        if action == "take_over" and before["holder"] and not request.check_mode:
+            request.warn(takeover_warning(what, before))
         if spec is None:  # nothing to write
             return dict(result, lease=before)
         body = lease_object(name, ns, spec, p["purpose"] if p["state"] == ACQUIRED else None, current)
@@ -249,3 +286,68 @@ def _run_in(request, client, ns, also, clock, sleep, now):
                 operation=action,
             )
         return dict(result, lease=describe(answer, now()))
+
+
+class Renewer:
+    """Renews a Lease from a thread while a long step runs (a dump, a restore), every
+    ``duration / 3`` seconds, so the Lease can have a short duration and a cancelled run's
+    lock goes stale soon. When a renewal finds the Lease lost (someone else holds it) it
+    calls ``on_lost(message)`` once and stops: the step must then stop (common/cancel.py's
+    Guard.cancel() does it safely). A renewal that fails on the API is retried at the next
+    tick; the Lease is lost only when it is seen to be.
+
+    ::
+
+        with Renewer(client, ns, name, holder, duration, on_lost=guard.cancel):
+            long_step()
+    """
+
+    def __init__(self, client, namespace, name, holder, duration, on_lost, interval=None, now=utc_now):
+        import threading
+
+        self.client = client
+        self.path = resources.LEASE.object_path(namespace, name)
+        self.what = "lease %s/%s" % (namespace, name)
+        self.holder = holder
+        self.duration = int(duration)
+        self.interval = interval if interval is not None else max(1.0, self.duration / 3.0)
+        self.on_lost = on_lost
+        self.now = now
+        self.renewals = 0
+        self.lost = None
+        self.errors = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lease-renewer", daemon=True)
+
+    def renew_once(self):
+        """One renewal; returns False when the Lease is lost."""
+        current = self.client.get_optional(self.path, "read %s" % self.what)
+        action, spec = plan_renew(current, self.holder, self.now(), self.duration)
+        if action == "lost":
+            self.lost = lost_message(self.what, self.holder, spec)
+            return False
+        body = lease_object(None, None, spec, lease=current)
+        status, answer = self.client.send("PUT", self.path, body, "renew %s" % self.what)
+        if 200 <= status < 300:
+            self.renewals += 1
+        else:  # a conflict or a refusal: looked at again at the next tick
+            self.errors.append("HTTP %d %s" % (status, status_message(answer) or ""))
+        return True
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            try:
+                if not self.renew_once():
+                    self.on_lost(self.lost)
+                    return
+            except Exception as exc:  # noqa: BLE001 - an API hiccup: the next tick tries again
+                self.errors.append(str(exc))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 30)
+        return False

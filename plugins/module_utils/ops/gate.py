@@ -73,13 +73,25 @@ def lock(target, namespace, fallback_namespace=None):
     }
 
 
-def holder(given=None, awx_job_id=None, user=None, stamp=None, suffix=None):
-    """Who holds the lock: the holder given (``ops_lock_holder``), else the AWX job, else
-    ``ansible-<user>-<stamp>-<suffix>`` (the suffix tells two runs of one user apart)."""
+def holder(
+    given=None, awx_job_id=None, user=None, stamp=None, suffix=None, template=None, awx_user=None, pod=None
+):
+    """Who holds the lock, the same way in every runbook: the holder given
+    (``ops_lock_holder``); else the AWX job, with its template and the user who launched it
+    when AWX says (``awx-job-<id> (template '<name>', user <name>)``); else the pod a
+    CronJob runs in (``pod/<name>``); else ``ansible-<user>-<stamp>-<suffix>`` (the suffix
+    tells two runs of one user apart)."""
     if given:
         return str(given)
     if awx_job_id not in (None, ""):
-        return "awx-job-%s" % awx_job_id
+        about = []
+        if template:
+            about.append("template '%s'" % template)
+        if awx_user:
+            about.append("user %s" % awx_user)
+        return "awx-job-%s%s" % (awx_job_id, " (%s)" % ", ".join(about) if about else "")
+    if pod:
+        return "pod/%s" % pod
     if not stamp or suffix in (None, ""):
         raise GateError("a holder needs the run's time and a random suffix when no AWX job names it")
     return "ansible-%s-%s-%s" % (user or "operator", stamp, suffix)

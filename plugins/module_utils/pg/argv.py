@@ -3,8 +3,10 @@
 """The PostgreSQL tools as argument lists (pg_dump, pg_dumpall, pg_restore, psql, zstd), the
 connection they are given, and the password, which never appears in an argument list.
 
-**Passwords**: in direct mode libpq reads them from a pgpass file in a private temporary
-directory (``PGPASSFILE``, pgpass_env()), removed afterwards; in-cluster, the tools use the
+**Passwords**: in direct mode libpq reads them from a pgpass file that no path names
+(``PGPASSFILE=/dev/fd/N``, a memfd the tools inherit: pgpass_env(), common/cancel.py's
+secret_file()), gone with the last process holding it, also when the module is killed
+(other systems: a file in a private temporary directory, removed afterwards); in-cluster, the tools use the
 pod's own credentials (its environment, a local socket), or a pgpass file that a fixed
 script (PGPASS_WRAPPER) writes from the first line of stdin into a private temporary file
 inside the pod.
@@ -17,9 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import content
 
 # Runs pg_dump/pg_restore/psql in the pod with a pgpass file read from stdin: a fixed script,
@@ -102,11 +103,19 @@ def pgpass_line(host, port, dbname, user, password):
     return "%s:%s:%s:%s:%s" % (esc(host or "*"), esc(port or "*"), "*", esc(user or "*"), esc(password))
 
 
+class ToolEnv(dict):
+    """The environment of a libpq tool, and ``pass_fds``: the descriptors it must inherit
+    (its pgpass memfd)."""
+
+    pass_fds = ()
+
+
 @contextlib.contextmanager
 def pgpass_env(conn, base_env=None):
-    """Environment for libpq tools: connection in PG* variables, password in a private
-    pgpass file (mode 0600 in a 0700 directory), removed on exit."""
-    env = dict(base_env if base_env is not None else os.environ)
+    """Environment for libpq tools (a ToolEnv): connection in PG* variables, password in a
+    private pgpass file (cancel.secret_file(): a 0600 memfd on Linux, which the tools must be
+    given in ``pass_fds``), gone on exit."""
+    env = ToolEnv(base_env if base_env is not None else os.environ)
     for key in ("PGPASSWORD", "PGPASSFILE", "PGSERVICE", "PGOPTIONS"):
         env.pop(key, None)
     mapping = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "sslmode": "PGSSLMODE"}
@@ -114,26 +123,18 @@ def pgpass_env(conn, base_env=None):
         if conn.get(key) not in (None, ""):
             env[var] = str(conn[key])
     env["PGCONNECT_TIMEOUT"] = str(int(conn.get("connect_timeout") or 10))
-    directory = None
-    try:
-        if conn.get("password"):
-            directory = tempfile.mkdtemp(prefix="maops-pg-")
-            path = os.path.join(directory, "pgpass")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(
-                    # The file is private and serves this one connection: libpq looks the
-                    # password up under "localhost" for a socket and under each host of a
-                    # multi-host login_host, so the host, port and database fields match any.
-                    pgpass_line("*", "*", "*", conn.get("user"), conn["password"]) + "\n"
-                )
-            env["PGPASSFILE"] = path
-        else:
-            env["PGPASSFILE"] = os.devnull
+    if not conn.get("password"):
+        env["PGPASSFILE"] = os.devnull
         yield env
-    finally:
-        if directory:
-            shutil.rmtree(directory, ignore_errors=True)
+        return
+    # The file is private and serves this one connection: libpq looks the password up under
+    # "localhost" for a socket and under each host of a multi-host login_host, so the host,
+    # port and database fields match any.
+    line = pgpass_line("*", "*", "*", conn.get("user"), conn["password"]) + "\n"
+    with cancel.secret_file(line.encode("utf-8"), "pgpass") as secret:
+        env["PGPASSFILE"] = secret.path
+        env.pass_fds = secret.pass_fds
+        yield env
 
 
 def pgpass_stdin(conn):

@@ -26,7 +26,7 @@ import time
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
-from ansible_collections.multiagent.ops.plugins.module_utils.common import pipeline
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel, pipeline
 from ansible_collections.multiagent.ops.plugins.module_utils.common.pipeline import describe_oserror
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.pg import argv as pg_argv
@@ -195,6 +195,11 @@ def _write_manifest(path, manifest):
     removed when it cannot be written."""
     try:
         artifact.write_manifest(path, manifest)
+    except cancel.Cancelled as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            cancel.note_removed(exc, path)
+        raise
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -338,37 +343,21 @@ def run(request, kubernetes):
             os.makedirs(p["dest"], mode=0o700, exist_ok=True)
         except OSError as exc:
             raise OpsError("cannot create the backup directory %s: %s" % (p["dest"], exc.strerror)) from None
+    stale = artifact.remove_stale_partials(p["dest"])
+    if stale:
+        request.warn(
+            "removed the temporary file(s) of backups whose writer was killed: %s" % ", ".join(stale)
+        )
     written = []
     kept_locally = []  # archives written but not uploaded (the upload failed)
     try:
         for kind, name, prefix, _path in plan:
-            if kind == "postgresql":
-                manifest, path = backup_database(
-                    target,
-                    name,
-                    p["dest"],
-                    prefix=prefix,
-                    level=p["compression_level"],
-                    threads=p["threads"],
-                    checksums=p["checksums"],
-                    exclude_table_data=p["exclude_table_data"],
-                    extra_args=p["dump_args"],
-                    label=p["label"],
-                )
-            else:
-                manifest, path = backup_globals(
-                    target,
-                    p["dest"],
-                    prefix,
-                    level=p["compression_level"],
-                    no_role_passwords=p["globals_no_role_passwords"],
-                    label=p["label"],
-                )
-            written.append(_keep(request, remote, manifest, path, kept_locally))
+            with cancel.step("the backup of %s" % (name if kind == "postgresql" else "the globals")):
+                written.append(_backup_one(request, target, remote, kind, name, prefix, kept_locally))
     except session.FAILURES as exc:
         # What persisted: the archives written (and uploaded), one whose upload failed (kept
-        # in dest), the directory made for them.
-        changed = bool(written or kept_locally or created)
+        # in dest), the directory made for them, the stale files removed.
+        changed = bool(written or kept_locally or created or stale)
         message = "backup failed: %s" % exc
         if written:
             message += "; completed before the failure: %s" % ", ".join(item["path"] for item in written)
@@ -376,6 +365,34 @@ def run(request, kubernetes):
             message = nothing_changed(message)
         raise OpsError(message, changed=changed, backups=written, databases=databases) from None
     return {"changed": True, "backups": written, "databases": databases}
+
+
+def _backup_one(request, target, remote, kind, name, prefix, kept_locally):
+    """Write (and upload) one archive of the plan; its ``backups`` entry."""
+    p = request.params
+    if kind == "postgresql":
+        manifest, path = backup_database(
+            target,
+            name,
+            p["dest"],
+            prefix=prefix,
+            level=p["compression_level"],
+            threads=p["threads"],
+            checksums=p["checksums"],
+            exclude_table_data=p["exclude_table_data"],
+            extra_args=p["dump_args"],
+            label=p["label"],
+        )
+    else:
+        manifest, path = backup_globals(
+            target,
+            p["dest"],
+            prefix,
+            level=p["compression_level"],
+            no_role_passwords=p["globals_no_role_passwords"],
+            label=p["label"],
+        )
+    return _keep(request, remote, manifest, path, kept_locally)
 
 
 def _keep(request, remote, manifest, path, kept_locally):

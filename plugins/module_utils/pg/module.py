@@ -16,6 +16,7 @@ loads the kubernetes library (about a second).
 
 from __future__ import annotations
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 from ansible_collections.multiagent.ops.plugins.module_utils.pg.argv import BackupError
@@ -56,7 +57,8 @@ def new_module(spec, **kwargs):
 
 
 def main(module, runner):
-    """Run ``runner(request, kubernetes)`` and end the task with its result or failure."""
+    """Run ``runner(request, kubernetes)`` and end the task with its result or failure; a
+    SIGTERM or the end of the parent cancels it (common/cancel.py)."""
 
     def kubernetes():
         try:
@@ -64,4 +66,4 @@ def main(module, runner):
         except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
             raise BackupError(k8s_module.connection_error(module, exc)) from exc
 
-    finish(module, runner, kubernetes)
+    finish(module, cancel.cancellable(runner), kubernetes)

@@ -19,7 +19,7 @@ import queue
 import subprocess
 import threading
 
-from ansible_collections.multiagent.ops.plugins.module_utils.common import pipeline, tools
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel, pipeline, tools
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects, resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.exec import ExecError, PodExec
@@ -28,8 +28,10 @@ from ansible_collections.multiagent.ops.plugins.module_utils.pg import content
 
 TOOLS = ("pg_dump", "pg_dumpall", "pg_restore", "psql")
 POSTGRESQL_BIN_DIRS = "/usr/lib/postgresql/*/bin"
-# What a backup or restore can fail with; each message names the object and the cause.
-FAILURES = (pg_argv.BackupError, content.SqlError, pipeline.PipelineError)
+# What a backup or restore can fail with; each message names the object and the cause. A
+# cancel (SIGTERM, the parent gone) is one of them: the way out has stopped the tools and
+# removed the partial files, and the runner reports the state it left as for any failure.
+FAILURES = (pg_argv.BackupError, content.SqlError, pipeline.PipelineError, cancel.Cancelled)
 
 
 class PsycopgSession:
@@ -260,7 +262,7 @@ def make_target(params, kubernetes):
 def tool_version(binary, env=None):
     """The first line of ``binary --version`` (None when it cannot be run)."""
     try:
-        out = subprocess.run(
+        out = cancel.run(
             [binary, "--version"], capture_output=True, text=True, timeout=30, env=env, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
@@ -364,7 +366,7 @@ class Target:
         if not self.in_cluster:
             with pg_argv.pgpass_env(self.conn) as env:
                 env["PGAPPNAME"] = "multiagent.ops-backup"
-                pipeline.compress_process(argv, env, writer, zstd_cmd, what)
+                pipeline.compress_process(argv, env, writer, zstd_cmd, what, pass_fds=env.pass_fds)
             return
         try:
             pod_exec = self.pod_exec(argv)
@@ -385,7 +387,7 @@ class Target:
         if not self.in_cluster:
             with pg_argv.pgpass_env(self.conn) as env:
                 env["PGAPPNAME"] = "multiagent.ops-restore"
-                pipeline.run_pipeline(decompress, argv, env, what)
+                pipeline.run_pipeline(decompress, argv, env, what, pass_fds=env.pass_fds)
             return
         try:
             pod_exec = self.pod_exec(argv, stdin=True)

@@ -19,8 +19,8 @@ when they add up to the number of keys it read.
 from __future__ import annotations
 
 import re
-import subprocess
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import info as infos
 from ansible_collections.multiagent.ops.plugins.module_utils.redis.wire import (
     RedisBackupError,
@@ -217,7 +217,7 @@ def parse_check_output(text):
 def check_rdb(path, binary):
     """Run ``redis-check-rdb`` on a file; returns parse_check_output() plus ``rc``."""
     try:
-        proc = subprocess.run([binary, path], capture_output=True, check=False)
+        proc = cancel.run([binary, path], capture_output=True, check=False)
     except OSError as exc:
         raise RedisBackupError("cannot run %s: %s" % (binary, reason(exc)), cause="tool")
     text = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")

@@ -23,6 +23,7 @@ import queue
 import threading
 import time
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import (
     NOTHING_CHANGED,
     OpsError,
@@ -476,6 +477,9 @@ def restore(
             result["restored"] = _copy_all(
                 conn, scratch, loaded["keyspace"], flush, batch, libraries, progress, load_timeout
             )
+        except cancel.Cancelled as exc:
+            exc.left = _state(progress, flush)
+            raise
         except RedisBackupError as exc:
             state, changed = _state(progress, flush)
             raise RedisBackupError(
@@ -593,6 +597,7 @@ def run(request, clock=time.monotonic):
             "batch_size must be at least 1, got %d" % p["batch_size"], changed=False, cause="input"
         )
     extra = {}
+    archive = p["archive"] or p["src"]
     try:
         if p["archive"]:
             archive = p["archive"]
@@ -616,6 +621,12 @@ def run(request, clock=time.monotonic):
     except RedisBackupError as exc:
         exc.result.update(extra)
         raise
+    except cancel.Cancelled as exc:
+        # Before the copy the target is not touched; during it, _state() says what it holds.
+        state, changed = getattr(exc, "left", None) or (NOTHING_CHANGED, False)
+        message = "the restore of %s was %s" % (archive, exc)
+        message = nothing_changed(message) if state == NOTHING_CHANGED else "%s. State: %s" % (message, state)
+        raise RedisBackupError(message, cause="cancelled", changed=changed, **extra) from None
     result.update(extra)
     if request.diff:
         result["diff"] = {

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import info as infos
 from ansible_collections.multiagent.ops.plugins.module_utils.redis.wire import (
     RedisBackupError,
@@ -114,7 +115,7 @@ class ScratchServer:
         for module in self.modules:
             args += ["--loadmodule", module]
         try:
-            self.proc = subprocess.Popen(
+            self.proc = cancel.popen(
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
             )
         except OSError as exc:
@@ -169,8 +170,10 @@ class ScratchServer:
                 raise
         return wire
 
-    def stop(self):
+    def stop(self, cause=None):
+        """Stop the server and remove its directory; a Cancelled ``cause`` is told so."""
         if self.proc is not None and self.proc.poll() is None:
+            cancel.note_stopped(cause, self.proc)
             self.proc.terminate()  # a server still loading only schedules its shutdown
             try:
                 self.proc.wait(5)
@@ -179,10 +182,11 @@ class ScratchServer:
                 self.proc.wait()
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+            cancel.note_removed(cause, self.dir)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        self.stop(exc)
         return False

@@ -25,7 +25,7 @@ import time
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import store as stores
-from ansible_collections.multiagent.ops.plugins.module_utils.common import pipeline, tools
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel, pipeline, tools
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import info as infos
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import rdb
@@ -156,6 +156,9 @@ def backup(
         store = stores.LocalStore(os.path.dirname(path), create=True)
     except stores.StoreError as exc:
         raise RedisBackupError("cannot back up %s: %s" % (what, exc), cause="storage")
+    stale = artifact.remove_stale_partials(store.path)
+    if stale and warn is not None:
+        warn("removed the temporary file(s) of backups whose writer was killed: %s" % ", ".join(stale))
 
     tick = clock()
     try:
@@ -174,6 +177,11 @@ def backup(
                     final.commit()
     except RedisBackupError:
         raise
+    except cancel.Cancelled as exc:
+        message = "the backup of %s was %s" % (what, exc)
+        raise RedisBackupError(
+            message if stale else nothing_changed(message), cause="cancelled", changed=bool(stale)
+        ) from None
     except (OSError, artifact.ArtifactError) as exc:
         raise RedisBackupError(
             nothing_changed(
@@ -343,7 +351,7 @@ def extract_rdb(path, manifest, dest, zstd_binary=None):
     with open(dest, "wb") as out:
         if manifest.get("compression") == "zstd":
             zstd = find_tool("zstd", zstd_binary)
-            proc = subprocess.Popen(
+            proc = cancel.popen(
                 pipeline.zstd_argv(zstd, decompress=True) + [path],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -359,7 +367,15 @@ def extract_rdb(path, manifest, dest, zstd_binary=None):
                 digest.update(data)
                 out.write(data)
                 size += len(data)
-        finally:
+        except BaseException as exc:
+            # the copy's own error (a full disk, a cancel) is what is reported, not zstd's
+            # broken pipe
+            source.close()
+            if proc is not None:
+                pipeline.kill(proc, cause=exc)
+                proc.stderr.close()
+            raise
+        else:
             source.close()
             if proc is not None:
                 error = proc.stderr.read().decode("utf-8", "replace").strip()

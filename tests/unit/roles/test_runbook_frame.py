@@ -75,8 +75,11 @@ def test_the_tasks_the_frame_replaced_are_gone():
 
 def test_the_lease_is_taken_once_and_given_back_once():
     leases = [(p, t) for p, t, _parents in every_task() if action(t) == "multiagent.ops.lease"]
-    states = sorted((p.relative_to(ROLES).as_posix(), t[action(t)].get("state")) for p, t in leases)
+    states = sorted({(p.relative_to(ROLES).as_posix(), t[action(t)].get("state")) for p, t in leases})
     assert states == [("_ops/tasks/gate.yml", "acquired"), ("_ops/tasks/release.yml", "released")]
+    # The gate tries once, then (held by another run) waits in steps: both tasks are one lease.
+    takes = [t for p, t in leases if t[action(t)].get("state") == "acquired"]
+    assert [t[action(t)]["wait_timeout"] for t in takes][0] == 0 and len(takes) == 2
 
 
 def test_the_window_is_checked_once():

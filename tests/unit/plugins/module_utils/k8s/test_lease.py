@@ -1,6 +1,7 @@
 """Lease decisions and the runner's lock wait, on a fake API and a fake clock."""
 
 import datetime
+import time
 
 import fakes
 import pytest
@@ -266,3 +267,72 @@ def test_a_release_gives_back_ours_in_the_fallback_after_the_namespace_was_creat
     assert result["namespace"] == "default" and api.writes == [("PUT", None)]
     again = run(fake_module(fallback_namespace="default", state="released"), api)
     assert again["changed"] is False and again["operation"] == "absent" and again["namespace"] == "ns"
+
+
+# -- a stale holder named, and renewals from a long step ------------------------------------------
+
+
+def test_taking_over_a_stale_lease_warns_naming_the_old_holder():
+    api = FakeApi(held("awx-job-41 (alice)", 700, duration=600, purpose="backup_database.yml"))
+    module = fake_module()
+    result = run(module, api)
+    assert result["operation"] == "take_over" and result["previous_holder"] == "awx-job-41 (alice)"
+    (warning,) = module.warnings
+    assert warning.startswith(
+        "took lease ns/lock over from awx-job-41 (alice) (backup_database.yml), whose lease expired at "
+        "2026-11-22T11:58:20"
+    )
+    assert "cancelled or killed" in warning
+
+
+def test_taking_a_released_lease_does_not_warn():
+    module = fake_module()
+    run(module, FakeApi(held(None, 5)))
+    assert module.warnings == []
+
+
+@pytest.mark.parametrize(
+    "current,action",
+    [(held("me", 10), "renew"), (held("other", 1), "lost"), (None, "lost"), (held(None, 1), "lost")],
+)
+def test_plan_renew(current, action):
+    got, spec = leases.plan_renew(current, "me", T0, 90)
+    assert got == action
+    if action == "renew":
+        assert spec["renewTime"] == "2026-11-22T12:00:00.000000Z" and spec["leaseDurationSeconds"] == 90
+        assert spec["acquireTime"] == current["spec"]["acquireTime"]
+
+
+def test_lost_message_names_who_took_it():
+    state = leases.describe(held("bob", 1), T0)
+    assert leases.lost_message("lease ns/lock", "me", state) == (
+        "lease ns/lock was taken over by bob (the lease of me went stale)"
+    )
+    assert "released or deleted" in leases.lost_message("lease ns/lock", "me", leases.describe(None, T0))
+
+
+def test_the_renewer_keeps_the_lease_fresh_and_stops_the_step_when_it_is_taken():
+    api = FakeApi(held("me", 0, duration=6))
+    lost = []
+    with leases.Renewer(api, "ns", "lock", "me", 6, on_lost=lost.append, interval=0.05, now=lambda: T0):
+        deadline = time.monotonic() + 5
+        while not api.writes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert api.writes and api.writes[0] == ("PUT", "me")
+        assert api.lease["spec"]["renewTime"] == "2026-11-22T12:00:00.000000Z"
+        api.put_object(LEASE, held("bob", 0))  # ours went stale and bob took it
+        while not lost and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert lost == ["lease ns/lock was taken over by bob (the lease of me went stale)"]
+    assert api.lease["spec"]["holderIdentity"] == "bob"  # a lost Lease is never written
+
+
+def test_a_lost_lease_cancels_the_guarded_step():
+    from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
+
+    api = FakeApi(held("bob", 0))
+    with pytest.raises(cancel.Cancelled) as caught:
+        with cancel.Guard(watch=False) as guard:
+            with leases.Renewer(api, "ns", "lock", "me", 6, on_lost=guard.cancel, interval=0.05):
+                time.sleep(5)
+    assert str(caught.value) == "cancelled (lease ns/lock was taken over by bob (the lease of me went stale))"

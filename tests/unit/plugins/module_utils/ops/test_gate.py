@@ -87,3 +87,13 @@ def test_the_holder_is_the_one_given_else_the_awx_job_else_the_operator_and_the_
     assert gate.holder("", stamp="20261122T020000Z", suffix=0) == "ansible-operator-20261122T020000Z-0"
     with pytest.raises(gate.GateError, match="random suffix"):
         gate.holder("")
+
+
+def test_an_awx_holder_names_the_job_its_template_and_user_and_a_cronjob_its_pod():
+    assert (
+        gate.holder("", awx_job_id=4242, template="Nightly backup", awx_user="alice", pod="ignored")
+        == "awx-job-4242 (template 'Nightly backup', user alice)"
+    )
+    assert gate.holder(None, awx_job_id="7", awx_user="bob") == "awx-job-7 (user bob)"
+    assert gate.holder("change-1", pod="backup-29012-abcde") == "change-1"
+    assert gate.holder("", pod="backup-29012-abcde", stamp="s", suffix=1) == "pod/backup-29012-abcde"

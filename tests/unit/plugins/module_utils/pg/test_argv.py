@@ -6,6 +6,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -33,17 +34,32 @@ def test_pgpass_line(args, line):
 CONN = {"host": "db.example", "port": 5433, "user": "mplp", "password": PASSWORD, "sslmode": "require"}
 
 
-def test_pgpass_env_writes_a_private_file_and_removes_it(tmp_path):
+def _temp_entries():
+    top = tempfile.gettempdir()
+    return {os.path.join(root, name) for root, _dirs, files in os.walk(top) for name in files}
+
+
+def test_pgpass_env_hands_the_password_in_a_file_no_path_names():
     base = {"PATH": "/usr/bin", "PGPASSWORD": "inherited", "PGSERVICE": "x", "PGOPTIONS": "-c a=b"}
+    before = _temp_entries()
     with pg_argv.pgpass_env(CONN, base_env=base) as env:
         path = env["PGPASSFILE"]
-        directory = os.path.dirname(path)
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+        # a memfd: the tool opens /dev/fd/N of the descriptor it inherits (pass_fds)
+        assert path == "/dev/fd/%d" % env.pass_fds[0]
+        info = os.fstat(env.pass_fds[0])
+        assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600  # libpq wants 0600
+        assert os.readlink("/proc/self/fd/%d" % env.pass_fds[0]).startswith("/memfd:maops-pgpass")
         with open(path) as handle:
             assert handle.read() == "*:*:*:mplp:s3cr\\:et\\\\pa ss'word\n"
-        assert os.listdir(directory) == ["pgpass"]
-    assert not os.path.exists(directory)
+        # what a tool sees: the descriptor is inherited, the file read by its path
+        read = subprocess.run(
+            ["cat", path], capture_output=True, text=True, check=True, pass_fds=env.pass_fds
+        )
+        assert read.stdout == "*:*:*:mplp:s3cr\\:et\\\\pa ss'word\n"
+        # no file holds the password anywhere under the temporary directory
+        assert not any(PASSWORD in _read(entry) for entry in _temp_entries() - before)
+    with pytest.raises(OSError):
+        os.fstat(env.pass_fds[0])  # closed: the memory goes with the last holder
     assert "PGPASSWORD" not in env and "PGSERVICE" not in env and "PGOPTIONS" not in env
     assert PASSWORD not in env.values()
     assert env["PATH"] == "/usr/bin"
@@ -57,12 +73,32 @@ def test_pgpass_env_writes_a_private_file_and_removes_it(tmp_path):
     assert base["PGPASSWORD"] == "inherited"  # the caller's environment is not changed
 
 
-def test_pgpass_env_removes_the_file_when_the_tool_fails():
+def _read(path):
+    try:
+        with open(path, errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def test_pgpass_env_closes_the_file_when_the_tool_fails():
     with pytest.raises(RuntimeError):
         with pg_argv.pgpass_env(CONN, base_env={}) as env:
-            directory = os.path.dirname(env["PGPASSFILE"])
             raise RuntimeError("pg_dump failed")
-    assert not os.path.exists(directory)
+    with pytest.raises(OSError):
+        os.fstat(env.pass_fds[0])
+
+
+def test_pgpass_env_without_memfd_uses_a_private_file_removed_on_exit(monkeypatch):
+    monkeypatch.delattr(os, "memfd_create")
+    with pytest.raises(RuntimeError):
+        with pg_argv.pgpass_env(CONN, base_env={}) as env:
+            path = env["PGPASSFILE"]
+            assert env.pass_fds == ()
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+            raise RuntimeError("pg_dump failed")
+    assert not os.path.exists(os.path.dirname(path))
 
 
 def test_pgpass_env_drops_an_inherited_password_from_os_environ(monkeypatch):

@@ -192,10 +192,11 @@ def test_an_api_failure_finding_the_pod_is_named():
 def test_direct_dump_passes_the_password_in_a_pgpass_file_only(monkeypatch):
     seen = {}
 
-    def fake_stream(argv, env, writer, zstd_cmd, what):
-        seen.update(argv=argv, env=dict(env), zstd=zstd_cmd, what=what)
+    def fake_stream(argv, env, writer, zstd_cmd, what, pass_fds=()):
+        seen.update(argv=argv, env=dict(env), zstd=zstd_cmd, what=what, pass_fds=pass_fds)
         with open(env["PGPASSFILE"]) as handle:
             seen["pgpass"] = handle.read()
+        seen["link"] = os.readlink("/proc/self/fd/%d" % pass_fds[0])
 
     monkeypatch.setattr(pipeline, "compress_process", fake_stream)
     monkeypatch.setenv("PGPASSWORD", "leak")
@@ -208,7 +209,9 @@ def test_direct_dump_passes_the_password_in_a_pgpass_file_only(monkeypatch):
     assert seen["env"]["PGAPPNAME"] == "multiagent.ops-backup"
     # any host: libpq asks under "localhost" for a socket and under each host of "h1,h2"
     assert seen["pgpass"] == pg_argv.pgpass_line("*", "*", "*", "mplp", PASSWORD) + "\n"
-    assert not os.path.exists(seen["env"]["PGPASSFILE"])
+    # a memfd pg_dump inherits: no path names the file, it goes with the last holder
+    assert seen["env"]["PGPASSFILE"] == "/dev/fd/%d" % seen["pass_fds"][0]
+    assert seen["link"].startswith("/memfd:")
     assert target.source() == {"mode": "direct", "host": "127.0.0.1", "port": 5433, "user": "mplp"}
 
 

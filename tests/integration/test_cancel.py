@@ -1,0 +1,297 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cancelling a backup or restore mid-way, as AWX does (SIGTERM to ansible-playbook) and
+harder (SIGTERM, SIGKILL to the module's own process), with the stack's real PostgreSQL.
+
+A ``zstd`` shim first on PATH waits before it becomes the real zstd, so pg_dump (blocked
+on a full pipe) or pg_restore (waiting for its input) is caught mid-way. The login is a
+role made for the test with a password of its own: a scan of the temporary directories
+(and Ansible's) for that password after the run is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = str(ROOT / "tests" / "integration" / "playbooks" / "cancel_modules.yml")
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+TOOLS = ("pg_dump", "pg_restore", "zstd", "psql")
+SCAN = ("/tmp", "/dev/shm", os.path.expanduser("~/.ansible/tmp"))
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+@pytest.fixture(scope="module")
+def pg(stack_facts):
+    facts = stack_facts["postgresql"]
+    superpass = Path(facts["superuser_password_file"]).read_text().strip()
+    role = "it_cancel_%s" % uuid.uuid4().hex[:8]
+    password = "pw-%s" % uuid.uuid4().hex
+    admin = dict(host=facts["host"], port=facts["port"], user="postgres", password=superpass, autocommit=True)
+    with psycopg.connect(dbname="postgres", **admin) as conn:
+        conn.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, password))
+        conn.execute('CREATE DATABASE "%s" OWNER %s' % (role, role))
+    with psycopg.connect(
+        host=facts["host"], port=facts["port"], user=role, password=password, dbname=role, autocommit=True
+    ) as conn:
+        # about 6 MB of dump: more than the pipes hold, so pg_dump waits for the compressor
+        conn.execute(
+            "CREATE TABLE t AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS v"
+            " FROM generate_series(1, 80000) g"
+        )
+    yield {"host": facts["host"], "port": facts["port"], "user": role, "password": password, "db": role}
+    with psycopg.connect(dbname="postgres", **admin) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+        conn.execute('DROP DATABASE IF EXISTS "%s"' % role)
+        conn.execute("DROP ROLE IF EXISTS %s" % role)
+
+
+@pytest.fixture
+def slow_path(tmp_path):
+    """A PATH whose zstd waits 60 s before it runs the real one (one process: exec)."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    shim = shims / "zstd"
+    shim.write_text(
+        "#!%s\nimport os, sys, time\ntime.sleep(60)\nos.execv(%r, [%r] + sys.argv[1:])\n"
+        % (sys.executable, shutil.which("zstd"), "zstd")
+    )
+    shim.chmod(0o755)
+    return "%s:%s" % (shims, os.environ["PATH"])
+
+
+def start(pg, call, path, dest, archive=None):
+    extra = {
+        "pg_host": pg["host"],
+        "pg_port": pg["port"],
+        "pg_user": pg["user"],
+        "pg_database": pg["db"],
+        "cancel_call": call,
+        "ansible_python_interpreter": sys.executable,
+        "cancel_path": path,
+        "cancel_dest": str(dest),
+        "cancel_archive": str(archive or ""),
+    }
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+        ANSIBLE_NOCOLOR="1",
+        # the module's arguments (the password) go on stdin, not into an AnsiballZ file
+        ANSIBLE_PIPELINING="1",
+        CANCEL_PG_PASSWORD=pg["password"],
+        PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"],
+    )
+    return subprocess.Popen(
+        [ANSIBLE_PLAYBOOK, "-i", "localhost,", PLAYBOOK, "-e", json.dumps(extra)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def children():
+    """pid -> (ppid, name, cmdline) of every process."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc/%s/stat" % entry).read_text()
+            cmdline = Path("/proc/%s/cmdline" % entry).read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(")") + 2 :].split()
+        if rest[0] in "ZX":
+            continue
+        table[int(entry)] = (int(rest[1]), stat[stat.find("(") + 1 : stat.rfind(")")], cmdline)
+    return table
+
+
+def descendants(root, table=None):
+    table = table if table is not None else children()
+    found, todo = {}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, name, cmdline) in table.items():
+            if ppid == parent and pid not in found:
+                found[pid] = (name, cmdline)
+                todo.append(pid)
+    return found
+
+
+def wait_for(what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = what()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for %s" % what.__doc__)
+
+
+def mid_way(playbook, tool, dest=None):
+    """The module process, once ``tool`` runs under it (and, for a dump, its partial file exists)."""
+
+    def ready():
+        """the module running %s""" % tool
+        if playbook.poll() is not None:
+            raise AssertionError("the playbook ended: %s" % (playbook.communicate()[0][-3000:],))
+        table = children()
+        below = descendants(playbook.pid, table)
+        # with pipelining the module is "python3" reading its code on stdin: the parent of
+        # the tool and of the zstd shim beside it
+        parents = {table[pid][0] for pid, (name, _cmd) in below.items() if name == tool}
+        both = [ppid for ppid in parents if any(v[0] == ppid and v[1] == "zstd" for v in table.values())]
+        partial = dest is None or any(Path(dest).glob(".*.partial"))
+        return both[0] if both and partial else None
+
+    module = wait_for(ready)
+    tools = {pid: v for pid, v in descendants(module).items() if v[0] in TOOLS or "zstd" in v[1]}
+    return module, tools
+
+
+def secret_files(password):
+    found = subprocess.run(
+        ["grep", "-rlsF", password] + [p for p in SCAN if os.path.exists(p)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return found.stdout.split()
+
+
+def assert_gone(pids, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(
+        os.path.exists("/proc/%d" % pid) and pid in children() for pid in pids
+    ):
+        time.sleep(0.1)
+    left = [pid for pid in pids if pid in children()]
+    assert not left, "still running: %s" % {pid: children()[pid] for pid in left}
+
+
+def result_of(playbook):
+    out, err = playbook.communicate(timeout=120)
+    data = json.loads(out[out.find("{") :])
+    return data["plays"][0]["tasks"], out + err
+
+
+def failed_task(tasks):
+    for task in tasks:
+        res = task["hosts"]["localhost"]
+        if res.get("failed"):
+            return res
+    raise AssertionError("no task failed: %s" % tasks)
+
+
+def test_sigterm_mid_dump_removes_the_partial_stops_the_tools_and_says_so(pg, slow_path, tmp_path):
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    playbook = start(pg, "backup", slow_path, dest)
+    module, tools = mid_way(playbook, "pg_dump", dest)
+    assert secret_files(pg["password"]) == []  # not even while it runs
+    os.kill(module, signal.SIGTERM)
+    tasks, _ = result_of(playbook)
+    result = failed_task(tasks)
+    assert result["msg"].startswith(
+        "backup failed: cancelled (SIGTERM) during the backup of %s; removed " % pg["db"]
+    )
+    assert "stopped pg_dump, zstd" in result["msg"] and result["msg"].endswith("; nothing was changed")
+    assert result["changed"] is False and result["backups"] == []
+    assert list(dest.iterdir()) == []
+    assert_gone(tools)
+    assert secret_files(pg["password"]) == []
+
+
+def test_sigterm_to_ansible_playbook_as_awx_cancels_leaves_nothing(pg, slow_path, tmp_path):
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    playbook = start(pg, "backup", slow_path, dest)
+    module, tools = mid_way(playbook, "pg_dump", dest)
+    playbook.send_signal(signal.SIGTERM)
+    playbook.communicate(timeout=60)
+    assert_gone([module, *tools])
+    assert list(dest.iterdir()) == []
+    assert secret_files(pg["password"]) == []
+
+
+def test_sigkill_mid_dump_kills_the_tools_leaves_no_secret_and_the_next_run_removes_the_partial(
+    pg, slow_path, tmp_path
+):
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    playbook = start(pg, "backup", slow_path, dest)
+    module, tools = mid_way(playbook, "pg_dump", dest)
+    os.kill(module, signal.SIGKILL)
+    playbook.communicate(timeout=60)
+    assert_gone(tools)  # PR_SET_PDEATHSIG
+    assert secret_files(pg["password"]) == []
+    # a SIGKILLed process cannot remove its partial file: the next backup does, once no
+    # process holds its lock
+    partials = list(dest.glob(".*.partial"))
+    assert len(partials) == 1
+    time.sleep(5)
+    rerun = start(pg, "backup", os.environ["PATH"], dest)
+    tasks, output = result_of(rerun)
+    assert rerun.returncode == 0, output[-3000:]
+    backup = tasks[0]["hosts"]["localhost"]
+    assert any(str(partials[0]) in warning for warning in backup.get("warnings", []))
+    assert not partials[0].exists()
+    assert [p.name for p in dest.glob("*.dump.zst")] == [Path(backup["backups"][0]["path"]).name]
+
+
+def backup_archive(pg, dest):
+    run = start(pg, "backup", os.environ["PATH"], dest)
+    tasks, output = result_of(run)
+    assert run.returncode == 0, output[-3000:]
+    return tasks[0]["hosts"]["localhost"]["backups"][0]["path"]
+
+
+def count_rows(pg):
+    with psycopg.connect(
+        host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["db"]
+    ) as conn:
+        return conn.execute("SELECT count(*) FROM t").fetchone()[0]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_cancelled_restore_rolls_back_and_leaves_no_tool_or_secret(pg, slow_path, tmp_path, signum):
+    archive = backup_archive(pg, tmp_path / "backups")
+    with psycopg.connect(
+        host=pg["host"],
+        port=pg["port"],
+        user=pg["user"],
+        password=pg["password"],
+        dbname=pg["db"],
+        autocommit=True,
+    ) as conn:
+        conn.execute("INSERT INTO t VALUES (0, 'after the backup')")
+    before = count_rows(pg)
+    playbook = start(pg, "restore", slow_path, tmp_path, archive=archive)
+    module, tools = mid_way(playbook, "pg_restore")
+    os.kill(module, signum)
+    tasks, _ = result_of(playbook)
+    assert_gone(tools)
+    assert secret_files(pg["password"]) == []
+    assert count_rows(pg) == before  # one transaction, rolled back
+    if signum == signal.SIGTERM:
+        result = failed_task(tasks)
+        assert result["msg"].startswith(
+            "the restore failed (it ran in one transaction, which was rolled back"
+        )
+        assert "cancelled (SIGTERM)" in result["msg"] and "stopped zstd, pg_restore" in result["msg"]
