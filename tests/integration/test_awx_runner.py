@@ -487,7 +487,9 @@ def test_what_the_credentials_inject_is_what_the_runbook_uses(deployed, awx_job,
     assert health["critical"] == east["counts"]["critical"] > 0 and health["score"] == east["score"]
 
 
-def test_backup_as_an_awx_job_on_the_primary(awx_job, namespace, database, tmp_path):
+def test_backup_as_an_awx_job_on_the_primary(deployed, awx_job, namespace, database, tmp_path):
+    # the backup's lock lives in the platform's namespace: the deployed one, this file's own
+    assert deployed.rc == 0, "the deploy failed: the namespace of the lock is missing"
     dest = tmp_path / "backups"
     job = awx_job(
         "playbooks/backup_database.yml",
