@@ -43,7 +43,8 @@ from kubernetes import client
 
 from tests import awx_injectors
 
-pytestmark = [pytest.mark.integration, pytest.mark.parallel]
+# emulator_only: the kubeconfig credential is the local stack's (one context per emulated cluster)
+pytestmark = [pytest.mark.integration, pytest.mark.parallel, pytest.mark.emulator_only]
 
 BIN = Path(sys.executable).parent
 CREDENTIAL_TYPES = ROOT / "playbooks" / "vars" / "awx" / "credential_types.yml"
@@ -111,9 +112,6 @@ class AwxJob:
             if not e["event_data"].get("ignore_errors")
         ]
 
-    def injected_env(self):
-        return yaml.safe_load((self.dir / "env" / "envvars").read_text())
-
     def stats(self):
         [stats] = self.of("playbook_on_stats")
         return stats["event_data"]
@@ -169,14 +167,15 @@ def script_inventory(stack_facts):
 @pytest.fixture(scope="module")
 def pg_superuser(stack_facts):
     facts = stack_facts["postgresql"]
-    return psycopg.connect(
+    with psycopg.connect(
         host=facts["host"],
         port=facts["port"],
         user="postgres",
         password=Path(facts["superuser_password_file"]).read_text().strip(),
         dbname="postgres",
         autocommit=True,
-    )
+    ) as conn:
+        yield conn
 
 
 @pytest.fixture(scope="module")
