@@ -49,13 +49,14 @@ demo: stack-up
 test: setup stack-up
 	$(MAKE) --no-print-directory unit unit-min emulator integration molecule smoke-min lint sanity
 
+# Unit tests two at a time (pytest-xdist): about a minute instead of three.
 unit:
-	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit -q -n 2 $(PYTEST_ARGS)
 
 # The lowest ansible-core declared in meta/runtime.yml: unit tests, a health check run and every
 # module once (tests/smoke/every_module.yml).
 unit-min:
-	$(VENV_MIN)/bin/python -m pytest tests/unit -q $(PYTEST_ARGS)
+	$(VENV_MIN)/bin/python -m pytest tests/unit -q -n 2 $(PYTEST_ARGS)
 
 emulator:
 	$(PY) -m pytest tests/emulator -q $(PYTEST_ARGS)

@@ -67,7 +67,7 @@ fi
 # The unit tests also check bindep.txt and the execution environment with bindep and
 # ansible-builder, at the versions of the tool chain (and build the tarball: distlib reads galaxy.yml's manifest).
 mapfile -t EE_TOOLS < <(grep -E '^(bindep|ansible-builder|distlib)==' hack/requirements-dev.txt)
-MIN_EXTRAS=(pytest pytest-asyncio kmock aiohttp "moto[s3]" kubernetes-validate "${EE_TOOLS[@]}")
+MIN_EXTRAS=(pytest pytest-asyncio pytest-xdist kmock aiohttp "moto[s3]" kubernetes-validate "${EE_TOOLS[@]}")
 want_min=$(echo "$MIN_ANSIBLE_CORE ${MIN_EXTRAS[*]}" | cat - requirements.txt hack/constraints.txt | sha256sum | cut -c1-16)
 if [[ ! -x .venv-min/bin/python || "$(cat .venv-min/.stamp 2>/dev/null)" != "$want_min" ]]; then
   log "creating .venv-min (ansible-core $MIN_ANSIBLE_CORE)"

@@ -50,9 +50,20 @@ def build(tmp_path_factory):
 
     # Galaxy stage: `ansible-galaxy collection install -r requirements.yml` in _build.
     collections = work / "usr-share-ansible"
-    env = dict(os.environ, ANSIBLE_GALAXY_DISABLE_GPG_VERIFY="1", ANSIBLE_CONFIG="")
+    # Nothing of the caller's collections: ansible-galaxy skips a collection it finds installed
+    # on any configured path (make and the tests put this checkout on one).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_COLLECTIONS_PATH")}
+    env.update(ANSIBLE_GALAXY_DISABLE_GPG_VERIFY="1", ANSIBLE_CONFIG="")
     _run(
-        [str(BIN / "ansible-galaxy"), "collection", "install", "--no-deps", "-r", "requirements.yml"]
+        [
+            str(BIN / "ansible-galaxy"),
+            "collection",
+            "install",
+            "--force",
+            "--no-deps",
+            "-r",
+            "requirements.yml",
+        ]
         + ["--collections-path", str(collections)],
         cwd=context / "_build",
         env=env,
