@@ -96,7 +96,11 @@ def test_the_jobs_command_makes_a_verified_backup(ansible, tmp_path, stack_facts
     vars_file = tmp_path / "backup.yml"
     vars_file.write_text(yaml.safe_dump(job_vars))
 
-    command = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container  # the image's entrypoint (dumb-init) forwards signals
+    command = container["args"]
+    pod_name = [e for e in container["env"] if e["name"] == "MAOPS_POD_NAME"]
+    assert pod_name == [{"name": "MAOPS_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
     assert command[0] == "ansible-playbook" and command[-1] == "@/etc/multiagent-ops/backup.yml"
     argv = [str(Path(sys.executable).parent / "ansible-playbook")] + command[1:-1] + ["@%s" % vars_file]
     cluster = stack_facts["clusters"]["us-east-1"]
@@ -105,6 +109,7 @@ def test_the_jobs_command_makes_a_verified_backup(ansible, tmp_path, stack_facts
         ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
         ANSIBLE_CONFIG="",
         BACKUP_DATABASE_PASSWORD=secret,
+        MAOPS_POD_NAME="mplp-backup-29012-x7k2p",  # the downward API, here
         # The pod's in-cluster identity, here: kubernetes.core reads these.
         K8S_AUTH_KUBECONFIG=stack_facts["kubeconfig"],
         K8S_AUTH_CONTEXT="demo-us-east-1",
