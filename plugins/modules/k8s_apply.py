@@ -244,7 +244,8 @@ rollouts:
     - With O(wait), the rollout of each Deployment, StatefulSet and DaemonSet this run
       created or changed, C(kind), C(namespace), C(name), C(done), C(failed), C(message),
       C(replicas), C(updated), C(ready), C(available), C(seconds), and for failures
-      C(pods) (the unready pods and why). Empty otherwise.
+      C(pods) (the unready pods and why); C(timed_out) when it was still in progress at the
+      end of the wait (not failed by itself). Empty otherwise.
   returned: always
   type: list
   elements: dict

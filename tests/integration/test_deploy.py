@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import module_running
+from faults import FAULT_ANNOTATION
 from kubernetes import client
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel]
@@ -218,7 +219,7 @@ def test_deploy_takes_the_platform_lock_and_waits_for_its_holder(ansible, kube, 
     assert "is held by awx-job-4242 (upgrade of core (1.0.1))" in message, message
     # Before waiting, the run says who holds the lock and until when; then it waits in steps.
     told = refused.results(
-        "Gate | who holds the lock on platform-%s, and until when" % namespace, "us-east-1"
+        "Gate | who holds the lock, and until when, on platform-%s" % namespace, "us-east-1"
     )["msg"]
     assert told.startswith(
         "maops-lock-platform-%s is held by awx-job-4242 (upgrade of core (1.0.1)) until " % namespace
@@ -335,6 +336,35 @@ def test_rollback_and_restart(ansible, kube, namespace):
     # the platform lock was given back
     leases = client.CoordinationV1Api(kube["us-east-1"]).list_namespaced_lease(namespace).items
     assert all(not lease.spec.holder_identity for lease in leases)
+
+
+@pytest.mark.emulator_only
+def test_a_long_rollout_is_waited_for_in_steps_that_show_what_is_waited_for(ansible, kube, namespace, faults):
+    """A restart whose new pods take a while to become ready: the first step ends with the
+    rollout still going, the rest of the wait goes in steps (a task retry each) that name the
+    workloads, and the run succeeds once the pods are ready."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    faults.template_fault("us-east-1", namespace, "mplp-plan", "notready")  # the next pods are not ready
+
+    def heal():  # a few seconds into the restart's wait, the pods' readiness comes back
+        time.sleep(6)
+        patch = {"spec": {"template": {"metadata": {"annotations": {FAULT_ANNOTATION: None}}}}}
+        apps(kube).patch_namespaced_deployment("mplp-plan", namespace, patch)
+
+    healer = threading.Thread(target=heal)
+    healer.start()
+    try:
+        restarted = run(
+            ansible, "playbooks/restart.yml", namespace, restart_components=["plan"], ops_rollout_step=2
+        )
+    finally:
+        healer.join()
+    assert restarted.rc == 0, restarted.failure_messages()
+    steps = restarted.results("Rollouts | still rolling out, waited for in steps: mplp-plan", "us-east-1")
+    step = steps["results"][0]
+    assert step["attempts"] >= 2 and step["workloads"][0]["status"]["done"], steps
+    plan = apps(kube).read_namespaced_deployment("mplp-plan", namespace)
+    assert plan.status.updated_replicas == plan.status.ready_replicas == 2
 
 
 @pytest.mark.emulator_only

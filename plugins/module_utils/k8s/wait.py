@@ -215,8 +215,10 @@ class Waiter:
 
 def timed_out(target, status, obj, error, timeout, noun=None):
     """The status of a target still pending at the deadline: what it waited for, or that
-    the API stopped answering. ``noun``: what was waited for (``rollout``)."""
-    base = dict(status or blank(target), done=False, failed=True)
+    the API stopped answering. ``noun``: what was waited for (``rollout``). It is failed, and
+    ``timed_out`` tells it from a target that failed by itself: waiting longer may still
+    see it done."""
+    base = dict(status or blank(target), done=False, failed=True, timed_out=True)
     waited = "%g s" % timeout
     if error is not None:
         base["message"] = "the Kubernetes API stopped answering (%s); %snot confirmed within %s" % (

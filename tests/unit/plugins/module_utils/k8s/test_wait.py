@@ -64,12 +64,14 @@ def test_the_deadline_fails_what_is_still_pending_with_its_last_status():
     results = waiter(Cluster(clock, {"web": 9}), clock, timeout=3).wait(targets("web"))
     assert results[0]["failed"] and results[0]["seconds"] == 3.0
     assert results[0]["message"] == "not done within 3 s: 6 pod(s) left"
+    assert results[0]["timed_out"] is True  # waiting longer may still see it done
 
 
 def test_a_missing_object_fails_at_once_and_the_others_are_reported_as_last_seen():
     clock = Clock()
     results = waiter(Cluster(clock, {"web": 5}), clock).wait(targets("web", "ghost"))
     assert results[1]["message"] == "Deployment ghost does not exist in namespace ns" and results[1]["failed"]
+    assert "timed_out" not in results[1]  # failed by itself: no use waiting on
     assert not results[0]["failed"] and results[0]["message"] == "5 pod(s) left"
 
 
