@@ -369,3 +369,35 @@ def test_a_slow_dump_keeps_its_lease_and_stops_when_another_holder_takes_it(
     assert result["changed"] is False and list(dest.iterdir()) == []
     assert_gone([module, *tools])
     assert api.read_namespaced_lease("postgresql", lease_ns).spec.holder_identity == "run-b"
+
+
+def test_an_async_dump_whose_run_stops_renewing_its_lease_stops_once_it_expires(
+    pg, slow_path, tmp_path, kube, lease_ns, stack_facts
+):
+    """lease.renew=false (a dump run async, its run renewing the Lease while it polls): when
+    the run dies nobody renews it, and the dump stops once it expires, leaving nothing."""
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    take_lease(kube, lease_ns, "run-a", 4)
+    lease = {
+        "name": "postgresql",
+        "namespace": lease_ns,
+        "holder": "run-a",
+        "renew": False,
+        "kubeconfig": stack_facts["kubeconfig"],
+        "context": stack_facts["clusters"]["us-east-1"]["context"],
+    }
+    started = time.monotonic()
+    playbook = start(pg, "backup", slow_path, dest, lease=lease)
+    module, tools = mid_way(playbook, "pg_dump", dest)
+    tasks, _ = result_of(playbook)
+    assert time.monotonic() - started < 30  # the zstd shim alone would take 60 s
+    result = failed_task(tasks)
+    assert result["msg"].startswith(
+        "backup failed: cancelled (lease %s/postgresql of run-a was not renewed since " % lease_ns
+    ), result["msg"]
+    assert ": the run that renews it ended) during the backup of %s; removed " % pg["db"] in result["msg"]
+    assert list(dest.iterdir()) == []
+    assert_gone([module, *tools])
+    api = lease_api(kube)
+    assert api.read_namespaced_lease("postgresql", lease_ns).spec.holder_identity == "run-a"  # never written
