@@ -113,6 +113,7 @@ extends_documentation_fragment:
   - multiagent.ops.s3
   - kubernetes.core.k8s_auth_options
   - multiagent.ops.k8s
+  - multiagent.ops.lease_step
 attributes:
   check_mode:
     support: full

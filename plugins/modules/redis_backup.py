@@ -78,6 +78,7 @@ options:
     type: path
 extends_documentation_fragment:
   - multiagent.ops.redis
+  - multiagent.ops.lease_step
 attributes:
   check_mode:
     support: full
@@ -248,8 +249,6 @@ cause:
   type: str
 """
 
-from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
-from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import module as redis_module
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import snapshot
 
@@ -268,7 +267,7 @@ def argspec():
 
 def main():
     module = redis_module.new_module(argspec(), supports_check_mode=True)
-    finish(module, cancel.cancellable(snapshot.run))
+    redis_module.main(module, snapshot.run)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ options:
     elements: path
 extends_documentation_fragment:
   - multiagent.ops.redis
+  - multiagent.ops.lease_step
 attributes:
   check_mode:
     support: full
@@ -239,8 +240,6 @@ cause:
   type: str
 """
 
-from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
-from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import module as redis_module
 from ansible_collections.multiagent.ops.plugins.module_utils.redis import restore
 
@@ -267,7 +266,7 @@ def main():
         mutually_exclusive=[("archive", "src")],
         required_one_of=[("archive", "src")],
     )
-    finish(module, cancel.cancellable(restore.run))
+    redis_module.main(module, restore.run)
 
 
 if __name__ == "__main__":

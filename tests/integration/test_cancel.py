@@ -11,6 +11,7 @@ role made for the test with a password of its own: a scan of the temporary direc
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -72,7 +73,7 @@ def slow_path(tmp_path):
     return "%s:%s" % (shims, os.environ["PATH"])
 
 
-def start(pg, call, path, dest, archive=None):
+def start(pg, call, path, dest, archive=None, lease=None):
     extra = {
         "pg_host": pg["host"],
         "pg_port": pg["port"],
@@ -84,6 +85,8 @@ def start(pg, call, path, dest, archive=None):
         "cancel_dest": str(dest),
         "cancel_archive": str(archive or ""),
     }
+    if lease:
+        extra["cancel_lease"] = lease
     env = dict(
         os.environ,
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
@@ -295,3 +298,106 @@ def test_a_cancelled_restore_rolls_back_and_leaves_no_tool_or_secret(pg, slow_pa
             "the restore failed (it ran in one transaction, which was rolled back"
         )
         assert "cancelled (SIGTERM)" in result["msg"] and "stopped zstd, pg_restore" in result["msg"]
+
+
+# --- the Lease of a long step: renewed while it runs, and a take-over stops it ----------------
+
+
+@pytest.fixture
+def lease_ns(kube):
+    from conftest import create_namespace, delete_namespace
+
+    namespace = create_namespace(kube, "it-renew")
+    yield namespace
+    delete_namespace(kube, namespace)
+
+
+def lease_api(kube):
+    from kubernetes import client
+
+    return client.CoordinationV1Api(kube["us-east-1"])
+
+
+def take_lease(kube, namespace, holder, duration):
+    stamp = datetime.datetime.now(datetime.UTC)
+    body = {
+        "metadata": {"name": "postgresql", "namespace": namespace},
+        "spec": {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": duration,
+            "acquireTime": stamp,
+            "renewTime": stamp,
+        },
+    }
+    return lease_api(kube).create_namespaced_lease(namespace, body)
+
+
+def test_a_slow_dump_keeps_its_lease_and_stops_when_another_holder_takes_it(
+    pg, slow_path, tmp_path, kube, lease_ns, stack_facts
+):
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    take_lease(kube, lease_ns, "run-a", 6)
+    lease = {
+        "name": "postgresql",
+        "namespace": lease_ns,
+        "holder": "run-a",
+        "duration": 6,
+        "kubeconfig": stack_facts["kubeconfig"],
+        "context": stack_facts["clusters"]["us-east-1"]["context"],
+    }
+    playbook = start(pg, "backup", slow_path, dest, lease=lease)
+    module, tools = mid_way(playbook, "pg_dump", dest)
+    api = lease_api(kube)
+    renewed = [api.read_namespaced_lease("postgresql", lease_ns).spec.renew_time]
+    for _ in range(3):  # renewed every 2 s (a third of 6), past the 6 s it was taken for
+        time.sleep(2.5)
+        renewed.append(api.read_namespaced_lease("postgresql", lease_ns).spec.renew_time)
+    assert renewed == sorted(set(renewed)), renewed
+    assert playbook.poll() is None  # still dumping, 7.5 s after it began: longer than the duration
+
+    current = api.read_namespaced_lease("postgresql", lease_ns)
+    current.spec.holder_identity = "run-b"  # as if run-a had gone stale and run-b took over
+    current.spec.renew_time = datetime.datetime.now(datetime.UTC)
+    api.replace_namespaced_lease("postgresql", lease_ns, current)
+    tasks, _ = result_of(playbook)
+    result = failed_task(tasks)
+    assert result["msg"].startswith(
+        "backup failed: cancelled (lease %s/postgresql was taken over by run-b (the lease of run-a went "
+        "stale)) during the backup of %s; removed " % (lease_ns, pg["db"])
+    ), result["msg"]
+    assert result["changed"] is False and list(dest.iterdir()) == []
+    assert_gone([module, *tools])
+    assert api.read_namespaced_lease("postgresql", lease_ns).spec.holder_identity == "run-b"
+
+
+def test_an_async_dump_whose_run_stops_renewing_its_lease_stops_once_it_expires(
+    pg, slow_path, tmp_path, kube, lease_ns, stack_facts
+):
+    """lease.renew=false (a dump run async, its run renewing the Lease while it polls): when
+    the run dies nobody renews it, and the dump stops once it expires, leaving nothing."""
+    dest = tmp_path / "backups"
+    dest.mkdir()
+    take_lease(kube, lease_ns, "run-a", 4)
+    lease = {
+        "name": "postgresql",
+        "namespace": lease_ns,
+        "holder": "run-a",
+        "renew": False,
+        "kubeconfig": stack_facts["kubeconfig"],
+        "context": stack_facts["clusters"]["us-east-1"]["context"],
+    }
+    started = time.monotonic()
+    playbook = start(pg, "backup", slow_path, dest, lease=lease)
+    module, tools = mid_way(playbook, "pg_dump", dest)
+    tasks, _ = result_of(playbook)
+    assert time.monotonic() - started < 30  # the zstd shim alone would take 60 s
+    result = failed_task(tasks)
+    assert result["msg"].startswith(
+        "backup failed: cancelled (lease %s/postgresql of run-a was not renewed since " % lease_ns
+    ), result["msg"]
+    assert ": the run that renews it ended) during the backup of %s; removed " % pg["db"] in result["msg"]
+    assert list(dest.iterdir()) == []
+    assert_gone([module, *tools])
+    api = lease_api(kube)
+    assert api.read_namespaced_lease("postgresql", lease_ns).spec.holder_identity == "run-a"  # never written

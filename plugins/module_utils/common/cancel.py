@@ -333,15 +333,20 @@ class Guard:
         return False
 
 
-def cancellable(runner):
+def cancellable(runner, around=None):
     """``runner`` run under a Guard. The runner reports a Cancelled itself where it knows
     what the cancel left (what persisted, what was removed); one it lets through becomes an
-    OpsError with describe()."""
+    OpsError with describe().
+
+    ``around(guard)``, when given, makes a context manager entered before the runner and left
+    after it, under the Guard: a Lease renewer (k8s/lease.py) whose lost Lease cancels the
+    step with ``guard.cancel``."""
 
     def guarded(request, *args, **kwargs):
-        with Guard():
+        with Guard() as guard:
             try:
-                return runner(request, *args, **kwargs)
+                with around(guard) if around else contextlib.nullcontext():
+                    return runner(request, *args, **kwargs)
             except Cancelled as exc:
                 raise OpsError(exc.describe()) from None
 

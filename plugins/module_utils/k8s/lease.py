@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import status_message
@@ -104,14 +104,22 @@ def takeover_warning(what, before):
     )
 
 
-def plan_renew(lease, holder, now, duration):
+def plan_renew(lease, holder, now, duration, renew=True):
     """Renewing a Lease we hold, from a long step: ``("renew", spec)``, or ``("lost", state)``
-    when it is gone, released, or held by someone else (ours went stale and was taken over)."""
+    when it is gone, released, or held by someone else (ours went stale and was taken over).
+
+    With ``renew`` false the step only watches a Lease that its run renews (an async step):
+    ``("held", state)`` while it is ours and fresh, ``("stale", state)`` once it expired (the
+    run stopped renewing it: it ended)."""
     state = describe(lease, now)
     if lease is None or state["holder"] != holder:
         return "lost", state
+    if not renew:
+        return ("stale" if state["expired"] else "held"), state
     spec = dict(lease.get("spec") or {})
-    spec.update(renewTime=micro_time(now), leaseDurationSeconds=int(duration))
+    spec["renewTime"] = micro_time(now)
+    if duration:  # else the Lease keeps its own
+        spec["leaseDurationSeconds"] = int(duration)
     return "renew", spec
 
 
@@ -120,6 +128,16 @@ def lost_message(what, holder, state):
     if state["holder"]:
         return "%s was taken over by %s (the lease of %s went stale)" % (what, state["holder"], holder)
     return "%s is no longer held by %s (it was released or deleted)" % (what, holder)
+
+
+def stale_message(what, holder, state):
+    """Why an async step stops: its run no longer renews the Lease (the run ended)."""
+    return "%s of %s was not renewed since %s and expired at %s: the run that renews it ended" % (
+        what,
+        holder,
+        state["renewed_at"],
+        state["expires_at"],
+    )
 
 
 def plan_release(lease, holder):
@@ -296,36 +314,56 @@ class Renewer:
     Guard.cancel() does it safely). A renewal that fails on the API is retried at the next
     tick; the Lease is lost only when it is seen to be.
 
+    With ``renew=False`` it only watches (a step run async, whose run renews the Lease
+    while it polls): the Lease is lost also when it expires, because the run stopped
+    renewing it (it was cancelled or killed), so the step dies with the run.
+
     ::
 
         with Renewer(client, ns, name, holder, duration, on_lost=guard.cancel):
             long_step()
     """
 
-    def __init__(self, client, namespace, name, holder, duration, on_lost, interval=None, now=utc_now):
+    def __init__(
+        self, client, namespace, name, holder, duration, on_lost, interval=None, now=utc_now, renew=True
+    ):
         import threading
 
         self.client = client
         self.path = resources.LEASE.object_path(namespace, name)
         self.what = "lease %s/%s" % (namespace, name)
         self.holder = holder
-        self.duration = int(duration)
-        self.interval = interval if interval is not None else max(1.0, self.duration / 3.0)
+        self.duration = int(duration) if duration else None  # None: the Lease's own
+        self._interval = interval
         self.on_lost = on_lost
         self.now = now
+        self.renew = renew
         self.renewals = 0
         self.lost = None
         self.errors = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lease-renewer", daemon=True)
 
+    @property
+    def interval(self):
+        if self._interval is not None:
+            return self._interval
+        return max(1.0, (self.duration or 3) / 3.0)
+
     def renew_once(self):
-        """One renewal; returns False when the Lease is lost."""
+        """One renewal (or look); returns False when the Lease is lost."""
         current = self.client.get_optional(self.path, "read %s" % self.what)
-        action, spec = plan_renew(current, self.holder, self.now(), self.duration)
+        if self.duration is None and current is not None:
+            self.duration = int((current.get("spec") or {}).get("leaseDurationSeconds") or 0) or None
+        action, spec = plan_renew(current, self.holder, self.now(), self.duration or 0, self.renew)
         if action == "lost":
             self.lost = lost_message(self.what, self.holder, spec)
             return False
+        if action == "stale":
+            self.lost = stale_message(self.what, self.holder, spec)
+            return False
+        if action == "held":
+            return True
         body = lease_object(None, None, spec, lease=current)
         status, answer = self.client.send("PUT", self.path, body, "renew %s" % self.what)
         if 200 <= status < 300:
@@ -334,11 +372,18 @@ class Renewer:
             self.errors.append("HTTP %d %s" % (status, status_message(answer) or ""))
         return True
 
+    def check(self):
+        """The first renewal (or look), before the step starts: an OpsError when the Lease is
+        not ours any more, so that nothing is started without the lock."""
+        if not self.renew_once():
+            raise OpsError(nothing_changed(self.lost), changed=False)
+
     def _loop(self):
         while not self._stop.wait(self.interval):
             try:
                 if not self.renew_once():
-                    self.on_lost(self.lost)
+                    if not self._stop.is_set():  # the step has not ended meanwhile
+                        self.on_lost(self.lost)
                     return
             except Exception as exc:  # noqa: BLE001 - an API hiccup: the next tick tries again
                 self.errors.append(str(exc))

@@ -13,12 +13,15 @@ A module's ``main()``::
 
 from __future__ import annotations
 
+import copy
 import os
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import config as k8s_config
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import lease as leases
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import wire
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, Client, classify
 
@@ -42,7 +45,77 @@ WAIT_OPTIONS = dict(
 )
 
 
-def get_api_client(module):
+# The ``lease`` option of the long steps (backups and restores; doc fragment
+# ``multiagent.ops.lease_step``). Its own kubeconfig and context, because the Redis modules'
+# connection options (host, username, password, validate_certs) have the names of
+# kubernetes.core's; a module that has kubernetes.core's options uses them otherwise.
+LEASE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    namespace=dict(type="str", required=True),
+    holder=dict(type="str", required=True),
+    duration=dict(type="int"),
+    renew=dict(type="bool", default=True),
+    kubeconfig=AUTH_ARG_SPEC["kubeconfig"],
+    context=AUTH_ARG_SPEC["context"],
+)
+
+
+def lease_argspec():
+    """The ``lease`` option: the Lease the run holds on the step's target."""
+    return dict(lease=dict(type="dict", options=copy.deepcopy(LEASE_OPTIONS)))
+
+
+def lease_connection(params):
+    """The options of the client of the ``lease`` option: the module's Kubernetes options
+    where it has them (else unset: kubernetes.core's environment variables and defaults),
+    with the lease's own kubeconfig and context first."""
+    lease = params["lease"]
+    # argspec() gives api_timeout with kubernetes.core's options: without it, a "host" or a
+    # "password" is another server's (Redis's)
+    own = "api_timeout" in params
+    conn = {name: params.get(name) if own else None for name in AUTH_ARG_SPEC}
+    conn["api_timeout"] = params.get("api_timeout") or API_TIMEOUT
+    for name in ("kubeconfig", "context"):
+        if lease.get(name) is not None:
+            conn[name] = lease[name]
+    return conn
+
+
+def lease_keeper(module):
+    """For cancel.cancellable(runner, around=...): with the ``lease`` option (and not in
+    check mode, which writes nothing), ``around(guard)`` checks the Lease is still the run's
+    before the step starts (an OpsError that changed nothing when not) and gives the
+    lease.Renewer that keeps it, or watches it, for the whole step and cancels the step
+    through ``guard.cancel`` when it is lost. None without the option."""
+    lease = module.params.get("lease")
+    if not lease or module.check_mode:
+        return None
+
+    def around(guard):
+        params = lease_connection(module.params)
+        try:
+            client = make_client(module, params=params)
+        except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
+            raise OpsError(connection_error(module, exc, params), changed=False) from exc
+        renewer = leases.Renewer(
+            client,
+            lease["namespace"],
+            lease["name"],
+            lease["holder"],
+            lease["duration"],
+            on_lost=guard.cancel,
+            renew=lease["renew"],
+        )
+        try:
+            renewer.check()
+        except ApiError as exc:
+            raise OpsError("Cannot hold the lock: %s" % exc, changed=False) from exc
+        return renewer
+
+    return around
+
+
+def get_api_client(module, params=None):
     """kubernetes.core's client for the module's options. Imported here, not at the top:
     it loads the kubernetes library (about a second), which modules that may not talk to
     Kubernetes at all (a direct database backup) should not pay for."""
@@ -50,6 +123,8 @@ def get_api_client(module):
         get_api_client as kubernetes_core_client,
     )
 
+    if params is not None:
+        return kubernetes_core_client(None, **params)
     return kubernetes_core_client(module)
 
 
@@ -82,31 +157,34 @@ def _read(path):
         return handle.read()
 
 
-def make_client(module, library=False):
+def make_client(module, library=False, params=None):
     """A Client for the module's options (kubeconfig, context, token, certificates, proxy;
-    kubernetes.core's rules). ``library``: on kubernetes.core's client, for a module that
-    also execs into pods. Raises a CONFIG_ERRORS error for a configuration that cannot be
-    used; kubernetes.core's client may contact the server when created."""
-    timeout = module.params["api_timeout"]
+    kubernetes.core's rules), or for ``params`` (lease_connection()). ``library``: on
+    kubernetes.core's client, for a module that also execs into pods. Raises a CONFIG_ERRORS
+    error for a configuration that cannot be used; kubernetes.core's client may contact the
+    server when created."""
+    options = module.params if params is None else params
+    timeout = options["api_timeout"]
     if not library:
         try:
-            auth = k8s_config.auth_options(module.params, os.environ)
+            auth = k8s_config.auth_options(options, os.environ)
             conn = k8s_config.resolve(auth, os.environ, _read)
             import urllib3  # noqa: F401 - a requirement of the client, like the library's
         except (k8s_config.NeedsLibrary, ImportError):
             pass
         else:
             return Client(wire.Session(conn), timeout=timeout)
-    module.requires("kubernetes")
-    client = get_api_client(module)
+    if hasattr(module, "requires"):  # kubernetes.core's module class says what is missing
+        module.requires("kubernetes")
+    client = get_api_client(module) if params is None else get_api_client(module, params)
     return Client(client.client.client, timeout=timeout)
 
 
-def connection_error(module, exc):
+def connection_error(module, exc, params=None):
     """The message for a failure to set up the client (bad configuration, no server)."""
     if isinstance(exc, CONFIG_ERRORS):
         return "Cannot use the Kubernetes configuration: %s" % exc
-    return str(classify(exc, module.params.get("host"), "connect"))
+    return str(classify(exc, (module.params if params is None else params).get("host"), "connect"))
 
 
 def main(module, runner, *args, **kwargs):

@@ -1,8 +1,8 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The glue of the PostgreSQL backup and restore modules: their shared options (the
-``multiagent.ops.postgresql`` doc fragment, with k8s/module.py's authentication options and
-``api_timeout``), the module class, and main(), which hands the work to a runner.
+``multiagent.ops.postgresql`` doc fragment, with k8s/module.py's authentication options,
+``api_timeout`` and ``lease``), the module class, and main(), which hands the work to a runner.
 
 A module's ``main()``::
 
@@ -46,7 +46,7 @@ OPTIONS = dict(
 def argspec(**options):
     """k8s_module.argspec() (authentication, ``api_timeout``), the connection options, and
     the module's own."""
-    return k8s_module.argspec(**dict(OPTIONS, **options))
+    return k8s_module.argspec(**dict(OPTIONS, **k8s_module.lease_argspec(), **options))
 
 
 def new_module(spec, **kwargs):
@@ -58,7 +58,8 @@ def new_module(spec, **kwargs):
 
 def main(module, runner):
     """Run ``runner(request, kubernetes)`` and end the task with its result or failure; a
-    SIGTERM or the end of the parent cancels it (common/cancel.py)."""
+    SIGTERM, the end of the parent or the loss of the ``lease`` cancels it (common/cancel.py,
+    k8s_module.lease_keeper())."""
 
     def kubernetes():
         try:
@@ -66,4 +67,4 @@ def main(module, runner):
         except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
             raise BackupError(k8s_module.connection_error(module, exc)) from exc
 
-    finish(module, cancel.cancellable(runner), kubernetes)
+    finish(module, cancel.cancellable(runner, around=k8s_module.lease_keeper(module)), kubernetes)

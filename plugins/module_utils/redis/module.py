@@ -1,15 +1,20 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The glue the Redis backup and restore modules share: the connection options (the
-``multiagent.ops.redis`` doc fragment) and the module. A module's ``main()``::
+``multiagent.ops.redis`` doc fragment), the ``lease`` option (k8s/module.py, doc fragment
+``multiagent.ops.lease_step``), the module, and main(). A module's ``main()``::
 
     module = redis_module.new_module(argspec(), supports_check_mode=True)
-    finish(module, snapshot.run)
+    redis_module.main(module, snapshot.run)
 """
 
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 
 
 def connection_argspec():
@@ -29,11 +34,18 @@ def connection_argspec():
 
 
 def argspec(**options):
-    """The connection options and the module's own."""
+    """The connection options, ``lease``, and the module's own."""
     spec = connection_argspec()
+    spec.update(k8s_module.lease_argspec())
     spec.update(options)
     return spec
 
 
 def new_module(spec, **kwargs):
     return AnsibleModule(argument_spec=spec, **kwargs)
+
+
+def main(module, runner):
+    """Run ``runner(request)`` and end the task with its result or failure; a SIGTERM, the end
+    of the parent or the loss of the ``lease`` cancels it (common/cancel.py)."""
+    finish(module, cancel.cancellable(runner, around=k8s_module.lease_keeper(module)))

@@ -336,3 +336,41 @@ def test_a_lost_lease_cancels_the_guarded_step():
             with leases.Renewer(api, "ns", "lock", "me", 6, on_lost=guard.cancel, interval=0.05):
                 time.sleep(5)
     assert str(caught.value) == "cancelled (lease ns/lock was taken over by bob (the lease of me went stale))"
+
+
+@pytest.mark.parametrize(
+    "current,action",
+    [(held("me", 10), "held"), (held("me", 61), "stale"), (held("other", 1), "lost"), (None, "lost")],
+)
+def test_plan_renew_of_a_step_that_only_watches(current, action):
+    got, state = leases.plan_renew(current, "me", T0, 60, renew=False)
+    assert got == action and state == leases.describe(current, T0)
+
+
+def test_a_renewal_without_a_duration_keeps_the_leases_own():
+    _, spec = leases.plan_renew(held("me", 10, duration=45), "me", T0, None)
+    assert spec["leaseDurationSeconds"] == 45 and spec["renewTime"] == "2026-11-22T12:00:00.000000Z"
+
+
+def test_stale_message_says_the_run_ended():
+    state = leases.describe(held("me", 61), T0)
+    assert leases.stale_message("lease ns/lock", "me", state) == (
+        "lease ns/lock of me was not renewed since 2026-11-22T11:58:59.000000Z and expired at "
+        "2026-11-22T11:59:59+00:00: the run that renews it ended"
+    )
+
+
+def test_the_first_renewal_refuses_a_lost_lease_before_the_step_starts():
+    api = FakeApi(held("bob", 0))
+    renewer = leases.Renewer(api, "ns", "lock", "me", None, on_lost=None, now=lambda: T0)
+    with pytest.raises(leases.OpsError) as caught:
+        renewer.check()
+    assert caught.value.msg.endswith("; nothing was changed") and caught.value.result == {"changed": False}
+    assert api.writes == []
+
+
+def test_a_renewer_without_a_duration_renews_with_the_leases_own_every_third_of_it():
+    api = FakeApi(held("me", 0, duration=45))
+    renewer = leases.Renewer(api, "ns", "lock", "me", None, on_lost=None, now=lambda: T0)
+    renewer.check()
+    assert renewer.interval == 15 and api.lease["spec"]["leaseDurationSeconds"] == 45

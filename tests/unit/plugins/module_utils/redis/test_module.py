@@ -32,6 +32,7 @@ def test_the_doc_fragment_documents_the_connection_options():
 @pytest.mark.parametrize("module", [redis_backup, redis_restore])
 def test_each_module_documents_its_own_options_and_takes_the_fragment(module):
     doc = yaml.safe_load(module.DOCUMENTATION)
-    assert doc["extends_documentation_fragment"] == ["multiagent.ops.redis"]
-    own = {name: opt for name, opt in module.argspec().items() if name not in wires.CONNECTION}
+    assert doc["extends_documentation_fragment"] == ["multiagent.ops.redis", "multiagent.ops.lease_step"]
+    shared = (*wires.CONNECTION, "lease")
+    own = {name: opt for name, opt in module.argspec().items() if name not in shared}
     assert described(doc["options"]) == described(own)
