@@ -221,7 +221,7 @@ workloads:
         - For a failed rollout, C(pods) lists up to five pods that are not ready with
           C(name), C(reason) and C(message).
         - C(timed_out) (true) marks a rollout that was still in progress when the wait ended,
-          as opposed to one that failed by itself: waiting longer may still see it done.
+          not one that failed by itself (waiting longer may still see it done).
       type: dict
       returned: action is not history
       sample:
