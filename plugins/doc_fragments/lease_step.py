@@ -47,7 +47,7 @@ options:
       kubeconfig:
         description:
           - The kubeconfig to reach the Lease's cluster (a path, or its content as a dictionary), as
-            kubernetes.core's O(kubeconfig); default the module's own Kubernetes options where it has
+            kubernetes.core's C(kubeconfig) option; default the module's own Kubernetes options where it has
             them (they also apply), else kubernetes.core's environment variables and defaults.
         type: raw
       context:

@@ -193,7 +193,8 @@ def popen(argv, **kwargs):
 
 def run(argv, **kwargs):
     """subprocess.run whose child dies with this process (it is killed on a Cancelled)."""
-    return subprocess.run(argv, **child_kwargs(kwargs))  # noqa: PLW1510 - callers pass check
+    check = kwargs.pop("check", False)
+    return subprocess.run(argv, check=check, **child_kwargs(kwargs))
 
 
 # -- secrets for a tool -----------------------------------------------------------------------
