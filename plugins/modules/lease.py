@@ -24,7 +24,8 @@ description:
     collect its result with M(ansible.builtin.async_status)). Call it in an C(until) loop;
     a step that only watches its Lease (C(lease.renew=false)) then stops once the run that
     renews it is cancelled or killed. Fails, naming the new holder, when the Lease is not
-    O(holder)'s any more."
+    O(holder)'s any more, and fails without renewing when the ansible-playbook run that
+    waits is gone (killed: its worker would otherwise retry on, keeping the job alive)."
   - Writes carry the Lease's resourceVersion, so contenders racing for a free Lease cannot
     both win.
   - Times are taken from the controller's clock.
@@ -86,7 +87,8 @@ options:
     description:
       - With O(job), the directory of Ansible's async job status files, as
         M(ansible.builtin.async_status) finds it (the C(async_dir) shell option).
-      - Default C(ANSIBLE_ASYNC_DIR) from the environment, else C(~/.ansible_async).
+      - By default the async_dir shell option, as M(ansible.builtin.async_status) finds it
+        (C(ANSIBLE_ASYNC_DIR), C(ansible_async_dir), else C(~/.ansible_async)).
     type: path
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options

@@ -29,7 +29,6 @@ pytestmark = [
 ]
 
 LOCK_DURATION = 6
-WAIT_TASK = "Async | wait for the dump into %s, renewing the lock %s (a line every 2 s)"
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +168,9 @@ def test_an_async_dump_shows_it_is_alive_and_returns_what_a_synchronous_one_does
     assert lock["holder"].startswith(holder) and lock["duration_seconds"] == LOCK_DURATION
     started = result(tasks, "Database | dump into %s" % dest)
     assert started["ansible_job_id"] and started["started"]
-    poll = result(tasks, "(a line every 2 s)")
+    poll = result(
+        tasks, "Async | renew the lock, a line per retry, while waiting for the dump into %s" % dest
+    )
     # a 10 s dump outlived its 6 s lock: renewed, with one retry line per 2 s call
     assert poll["job_finished"] is True and poll["attempts"] >= 3, poll
     assert poll["lease"]["holder"] == lock["holder"]
