@@ -86,6 +86,7 @@ def start(tmp_path, database, dest, path, holder, namespace, args=()):
         ops_lock_holder=holder,
         backup_lock_duration=LOCK_DURATION,
         backup_lock_wait=120,
+        backup_async_timeout=600,
         backup_async_poll=2,
     )
     env = dict(
