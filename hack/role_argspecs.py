@@ -139,6 +139,7 @@ def backup_specs(defaults, described):
     redis, redis_restore = starting("backup_redis_"), starting("backup_redis_restore_")
     config, config_restore = starting("backup_config_"), starting("backup_config_restore_")
     common = [k for k in defaults if k not in restore + schedule + redis + config]
+    run_async = starting("backup_async_")  # the dump's and the snapshot's
     return {
         "main": {
             "short_description": "Back up the platform database (and install the nightly CronJob)",
@@ -160,7 +161,7 @@ def backup_specs(defaults, described):
         "redis": {
             "short_description": "Back up the platform cache (Redis): RDB snapshot, checked, compressed,"
             " with its manifest, then retention, under the Lease lock redis-<name>",
-            "options": options(defaults, described, [k for k in redis if k not in redis_restore]),
+            "options": options(defaults, described, [k for k in redis if k not in redis_restore] + run_async),
         },
         "restore_redis": {
             "short_description": "Restore the platform cache safely (verify, gate, lock, safety backup,"

@@ -18,6 +18,14 @@ description:
     naming the holder, what it is doing and when its Lease expires."
   - "O(state=released): clears the holder when O(holder) holds the Lease; a Lease held by
     someone else is left alone (and reported)."
+  - "With O(job) (O(state=acquired)): keeps the holder's Lease while an async task (started
+    with C(poll: 0)) runs: renews it at once and then every third of O(duration), while
+    waiting up to O(job_wait) seconds for the job's status file to say it finished (then
+    collect its result with M(ansible.builtin.async_status)). Call it in an C(until) loop;
+    a step that only watches its Lease (C(lease.renew=false)) then stops once the run that
+    renews it is cancelled or killed. Fails, naming the new holder, when the Lease is not
+    O(holder)'s any more, and fails without renewing when the ansible-playbook run that
+    waits is gone (killed: its worker would otherwise retry on, keeping the job alive)."
   - Writes carry the Lease's resourceVersion, so contenders racing for a free Lease cannot
     both win.
   - Times are taken from the controller's clock.
@@ -63,9 +71,25 @@ options:
     type: int
     default: 0
   poll_interval:
-    description: Seconds between looks while waiting.
+    description: Seconds between looks while waiting (for the Lease, or for O(job)).
     type: float
     default: 2
+  job:
+    description:
+      - The C(ansible_job_id) of an async task on the host that runs this module, whose
+        end to wait for while renewing the Lease (see the description).
+    type: str
+  job_wait:
+    description: With O(job), seconds to wait for it in this call; C(job_finished) says whether it ended.
+    type: int
+    default: 15
+  async_dir:
+    description:
+      - With O(job), the directory of Ansible's async job status files, as
+        M(ansible.builtin.async_status) finds it (the C(async_dir) shell option).
+      - By default the async_dir shell option, as M(ansible.builtin.async_status) finds it
+        (C(ANSIBLE_ASYNC_DIR), C(ansible_async_dir), else C(~/.ansible_async)).
+    type: path
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - multiagent.ops.k8s
@@ -91,6 +115,37 @@ EXAMPLES = r"""
     duration: 900
     wait_timeout: 600
 
+- name: Dump the database async; the dump stops once its Lease is no longer renewed
+  multiagent.ops.postgresql_backup:
+    databases: [platform]
+    dest: /backups
+    lease:
+      name: maops-lock-db-mplp-production
+      namespace: mplp-production
+      holder: "{{ _run_id }}"
+      renew: false
+  async: 21600
+  poll: 0
+  register: dump
+
+- name: Wait for the dump, renewing its Lease (one line per retry while it runs)
+  multiagent.ops.lease:
+    namespace: mplp-production
+    name: maops-lock-db-mplp-production
+    holder: "{{ _run_id }}"
+    duration: 120
+    job: "{{ dump.ansible_job_id }}"
+    job_wait: 15
+  register: poll
+  until: poll.job_finished or poll is failed
+  retries: 1440
+  delay: 0
+
+- name: Collect the dump's result
+  ansible.builtin.async_status:
+    jid: "{{ dump.ansible_job_id }}"
+  register: dump
+
 - name: Release it
   multiagent.ops.lease:
     namespace: mplp-production
@@ -101,7 +156,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 operation:
-  description: C(create), C(renew), C(take_over), C(release), or for nothing done C(absent), C(not_held), C(held_by_other).
+  description: C(create), C(renew) (also with O(job)), C(take_over), C(release), or for nothing done C(absent), C(not_held), C(held_by_other).
   returned: always
   type: str
   sample: take_over
@@ -143,11 +198,25 @@ previous_holder:
   description: The holder whose stale Lease was taken over, or who holds it when releasing someone else's.
   returned: when there was one
   type: str
+job:
+  description: The async job waited for (O(job)).
+  returned: with O(job)
+  type: str
+job_finished:
+  description: Whether the async job O(job) has finished (collect its result with M(ansible.builtin.async_status)).
+  returned: with O(job)
+  type: bool
+renewals:
+  description: How many times the Lease was renewed while waiting for O(job).
+  returned: with O(job)
+  type: int
 waited_seconds:
-  description: Seconds spent waiting for the Lease.
+  description: Seconds spent waiting for the Lease (or, with O(job), for the job).
   returned: always
   type: float
 """
+
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import lease
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
@@ -164,6 +233,10 @@ def argspec():
         purpose=dict(type="str"),
         wait_timeout=dict(type="int", default=0),
         poll_interval=dict(type="float", default=2),
+        job=dict(type="str"),
+        job_wait=dict(type="int", default=15),
+        # no default here: it would win over the fallback (async_job.DEFAULT_DIR applies)
+        async_dir=dict(type="path", fallback=(env_fallback, ["ANSIBLE_ASYNC_DIR"])),
     )
 
 

@@ -12,7 +12,13 @@ give durations with room for the skew.
 
 Waiting for another holder is a lock wait, not a rollout wait: :func:`run` looks again
 every ``poll_interval`` seconds until the Lease is free, stale or ``wait_timeout`` (by
-default 0: one look) has passed. Everything but :func:`run` is pure.
+default 0: one look) has passed.
+
+A run that starts a long step async (``poll: 0``) keeps its Lease with ``job``: the call
+renews the Lease every third of its duration while it waits up to ``job_wait`` seconds for
+the async job to finish (:func:`_watch_job`); the step itself only watches the Lease
+(``lease.renew: false``) and stops once nobody renews it, so it dies with the run.
+Everything but :func:`run` is pure.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import datetime
 import time
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common import async_job
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
@@ -184,6 +191,11 @@ def _validate(p):
         raise OpsError("duration must be at least 1 second, got %d" % p["duration"])
     if p["wait_timeout"] < 0:
         raise OpsError("wait_timeout must be >= 0, got %d" % p["wait_timeout"])
+    if p.get("job"):
+        if p["state"] != ACQUIRED:
+            raise OpsError("job needs state=acquired (the Lease is renewed while the job runs)")
+        if p["job_wait"] < 0:
+            raise OpsError("job_wait must be >= 0, got %d" % p["job_wait"])
 
 
 def held_message(what, holder, waited):
@@ -210,8 +222,10 @@ def _blocking(client, namespace, name, holder, now):
     return None if state["expired"] or state["holder"] == holder else (what, state)
 
 
-def run(request, client, clock=time.monotonic, sleep=time.sleep, now=utc_now):
-    """Acquire, renew or release the Lease (multiagent.ops.lease).
+def run(request, client, clock=time.monotonic, sleep=time.sleep, now=utc_now, read_job=None):
+    """Acquire, renew or release the Lease (multiagent.ops.lease); with ``job``, keep it
+    renewed while waiting for that async job (``read_job``: its status now, by default read
+    from its status file in ``async_dir``).
 
     With a ``fallback_namespace``, the Lease lives there while ``namespace`` does not exist
     yet (a first deploy creates it). Once it exists, the Lease is taken in ``namespace``, but
@@ -221,6 +235,9 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep, now=utc_now):
     p = request.params
     _validate(p)
     ns, fallback = p["namespace"], p.get("fallback_namespace") or None
+    if p.get("job"):
+        read_job = read_job or async_job.reader(p.get("async_dir"), p["job"])
+        return _watch_job(request, client, read_job, clock, sleep, now)
     if fallback in (None, ns):
         return _run_in(request, client, ns, None, clock, sleep, now)
     if not _namespace_exists(client, ns):
@@ -304,6 +321,68 @@ def _run_in(request, client, ns, also, clock, sleep, now):
                 operation=action,
             )
         return dict(result, lease=describe(answer, now()))
+
+
+def _watch_job(request, client, read_job, clock, sleep, now):
+    """Renew our Lease every third of its duration (the first time at once) until the async
+    job ``job`` has finished or ``job_wait`` seconds have passed. Fails when the Lease is not
+    ours any more (naming who has it): the job, which watches the Lease, stops by itself."""
+    p = request.params
+    ns, name, holder = p["namespace"], p["name"], p["holder"]
+    path = resources.LEASE.object_path(ns, name)
+    what = "lease %s/%s" % (ns, name)
+    interval = max(1.0, p["duration"] / 3.0)
+    started = clock()
+    due = started  # the next renewal
+    renewals, state = 0, None
+
+    def result(done, **extra):
+        out = dict(
+            changed=renewals > 0,
+            operation="renew",
+            namespace=ns,
+            lease=state,
+            job=p["job"],
+            job_finished=done,
+            renewals=renewals,
+            waited_seconds=round(clock() - started, 1),
+        )
+        out.update(extra)
+        return out
+
+    while True:
+        if clock() >= due:
+            current = client.get_optional(path, "read %s" % what)
+            action, spec = plan_renew(current, holder, now(), p["duration"])
+            if action == "lost":
+                msg = "%s; async job %s stops once it sees that" % (
+                    lost_message(what, holder, spec),
+                    p["job"],
+                )
+                raise OpsError(msg, **result(False, lease=spec))
+            due = clock() + interval
+            if request.check_mode:
+                state = describe(current, now())
+            else:
+                body = lease_object(name, ns, spec, None, current)
+                status, answer = client.send("PUT", path, body, "renew %s" % what)
+                if 200 <= status < 300:
+                    renewals += 1
+                    state = describe(answer, now())
+                elif status == 409:  # written meanwhile: look again soon
+                    due = clock() + min(p["poll_interval"], interval)
+                else:
+                    raise OpsError(
+                        "Failed to renew %s while async job %s runs: HTTP %d %s"
+                        % (what, p["job"], status, status_message(answer) or ""),
+                        **result(False, lease=describe(current, now())),
+                    )
+        if async_job.finished(read_job()):
+            return result(True)
+        left = p["job_wait"] - (clock() - started)
+        if left <= 0:
+            return result(False)
+        sleep(max(0.05, min(p["poll_interval"], due - clock(), left)))
 
 
 class Renewer:

@@ -374,3 +374,87 @@ def test_a_renewer_without_a_duration_renews_with_the_leases_own_every_third_of_
     renewer = leases.Renewer(api, "ns", "lock", "me", None, on_lost=None, now=lambda: T0)
     renewer.check()
     assert renewer.interval == 15 and api.lease["spec"]["leaseDurationSeconds"] == 45
+
+
+# --- keeping the Lease while an async job runs (job) ------------------------------------
+class Job:
+    """An async job's status as the module reads it: running until ``ends_at`` on the clock."""
+
+    def __init__(self, clock, ends_at=None):
+        self.clock, self.ends_at, self.reads = clock, ends_at, 0
+
+    def __call__(self):
+        self.reads += 1
+        if self.ends_at is not None and self.clock.t >= self.ends_at:
+            return {"changed": True, "backups": []}  # the module's result: no "started"
+        return {"started": True, "finished": False, "ansible_job_id": "j1"}
+
+
+def run_job(module, api, ends_at=None):
+    clock = Clock()
+    job = Job(clock, ends_at)
+    with pytest.raises(Exit):
+        finish(
+            module,
+            leases.run,
+            api,
+            clock=clock,
+            sleep=clock.sleep,
+            now=lambda: T0 + datetime.timedelta(seconds=clock.t),
+            read_job=job,
+        )
+    return module.result, clock, job
+
+
+def test_a_job_is_waited_for_while_the_lease_is_renewed_every_third_of_its_duration():
+    api = FakeApi(held("me", 1, duration=6, purpose="backup"))
+    result, clock, _ = run_job(fake_module(job="j1", job_wait=10, duration=6, poll_interval=1), api)
+    assert result["job_finished"] is False and result["job"] == "j1"
+    assert clock.t == pytest.approx(10)
+    # at 0, 2, 4, 6, 8 and 10 s: never older than a third of its duration
+    assert result["renewals"] == 6 and api.writes == [("PUT", "me")] * 6
+    assert result["changed"] is True and result["operation"] == "renew"
+    assert result["lease"]["holder"] == "me" and result["lease"]["purpose"] == "backup"
+    assert api.lease["spec"]["renewTime"] == leases.micro_time(T0 + datetime.timedelta(seconds=10))
+
+
+def test_a_finished_job_ends_the_wait_at_once():
+    api = FakeApi(held("me", 1, duration=60))
+    result, clock, job = run_job(fake_module(job="j1", job_wait=15, duration=60, poll_interval=1), api, 3)
+    assert result["job_finished"] is True
+    assert clock.t == pytest.approx(3) and result["renewals"] == 1
+
+
+def test_a_job_whose_lease_was_taken_fails_naming_the_new_holder():
+    api = FakeApi(held("other@awx-job-7", 1, duration=6))
+    result, _, job = run_job(fake_module(job="j1", duration=6), api)
+    assert result["failed"] is True and result["changed"] is False
+    assert "was taken over by other@awx-job-7" in result["msg"] and "async job j1" in result["msg"]
+    assert api.writes == [] and job.reads == 0
+
+
+def test_a_job_wait_in_check_mode_renews_nothing():
+    api = FakeApi(held("me", 1, duration=6))
+    result, _, _ = run_job(fake_module(job="j1", job_wait=4, duration=6, check_mode=True), api)
+    assert result["job_finished"] is False and result["changed"] is False and api.writes == []
+
+
+def test_a_refused_renewal_fails_the_wait():
+    api = FakeApi(held("me", 1, duration=6), refuse={("PUT", LEASE): 403})
+    result, _, _ = run_job(fake_module(job="j1", duration=6), api)
+    assert result["failed"] is True and result["msg"].startswith(
+        "Failed to renew lease ns/lock while async job j1"
+    )
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"job": "j1", "state": "released"}, "job needs state=acquired"),
+        ({"job": "j1", "job_wait": -1}, "job_wait must be >= 0"),
+    ],
+)
+def test_bad_job_input_fails(params, message):
+    api = FakeApi(held("me", 1))
+    result, _, _ = run_job(fake_module(**params), api)
+    assert result["failed"] is True and message in result["msg"] and api.calls == []
