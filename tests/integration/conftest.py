@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -353,7 +354,12 @@ def write_kubeconfig(path, server, token):
 
 def module_running(name):
     """Whether an Ansible module process of this name runs on this machine now (the tests
-    that time a fault into the middle of a module's work wait for it)."""
+    that time a fault into the middle of a module's work wait for it). A module run from a
+    file has AnsiballZ_<name> on its command line; a pipelined one (ansible.cfg) reads itself
+    from stdin, but unpacks its payload into a temporary ansible_<fqcn>_payload_* directory
+    for as long as it runs."""
+    if list(Path(tempfile.gettempdir()).glob("ansible_*%s_payload_*" % name)):
+        return True
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes()

@@ -346,8 +346,11 @@ def test_a_long_rollout_is_waited_for_in_steps_that_show_what_is_waited_for(ansi
     assert run(ansible, DEPLOY, namespace).rc == 0
     faults.template_fault("us-east-1", namespace, "mplp-plan", "notready")  # the next pods are not ready
 
-    def heal():  # a few seconds into the restart's wait, the pods' readiness comes back
-        time.sleep(6)
+    def heal():  # past the restart's first step (2 s), the pods' readiness comes back
+        deadline = time.monotonic() + 120
+        while not module_running("k8s_rollout") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(5)
         patch = {"spec": {"template": {"metadata": {"annotations": {FAULT_ANNOTATION: None}}}}}
         apps(kube).patch_namespaced_deployment("mplp-plan", namespace, patch)
 

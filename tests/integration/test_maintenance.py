@@ -53,7 +53,9 @@ def changed_tasks(run, host="us-east-1"):
 
 
 def lock_tasks(ns):
-    return ["Gate | take the lock on platform-%s" % ns, "Release | give back the locks this run holds"]
+    """The lock's take and release change nothing of the platform: they report changed=false
+    (the Lease is the run's bookkeeping, given back when it ends)."""
+    return []
 
 
 class Cluster:
@@ -176,7 +178,7 @@ def test_enable_then_disable_from_a_separate_run(ansible, small_platform, kube):
         ansible, small_platform, "enable", ops_force=False, platform_maintenance_windows=windows(True)
     )
     assert run.rc == 0, run.failure_messages()
-    assert changed_tasks(run) == lock_tasks(ns)  # nothing but the lock was written
+    assert changed_tasks(run) == lock_tasks(ns)  # nothing changed (the lock is bookkeeping)
     assert (
         json.loads(cluster.annotations(cluster.service("mplp-core"))[RECORDED_SELECTOR])
         == app_selector["mplp-core"]

@@ -434,9 +434,13 @@ def test_a_pgpass_line_with_separators_logs_in(pg, admin, tmp_path):
             "SELECT current_user",
         ]
         with pg_argv.pgpass_env(conn) as env:
-            ok = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+            ok = subprocess.run(
+                argv, capture_output=True, text=True, env=env, pass_fds=env.pass_fds, timeout=60, check=False
+            )
         with pg_argv.pgpass_env(dict(conn, password="a:b\\c d'f*")) as env:
-            wrong = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+            wrong = subprocess.run(
+                argv, capture_output=True, text=True, env=env, pass_fds=env.pass_fds, timeout=60, check=False
+            )
     finally:
         admin.execute("DROP ROLE %s" % pgsql.quote_ident(role))
     assert ok.returncode == 0, ok.stderr
