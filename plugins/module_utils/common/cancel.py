@@ -197,27 +197,6 @@ def run(argv, **kwargs):
     return subprocess.run(argv, check=check, **child_kwargs(kwargs))
 
 
-# -- the module's own file -------------------------------------------------------------------
-
-
-def forget_wrapper(main=None, keep=False):
-    """Remove the file Ansible ran this module from, when it ran from one: an async task (or
-    one with pipelining off) runs ``AnsiballZ_<module>.py`` from its remote tmp directory,
-    and that file holds the module's arguments, passwords among them, until the task ends.
-    The module has read them by now; without the file no secret outlives the process, even
-    under SIGKILL. A pipelined module (run from stdin) has no file. ``keep``: Ansible was
-    asked to keep its remote files (debugging). Returns the path removed, or None."""
-    main = main if main is not None else sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if keep or not path or not os.path.basename(path).startswith("AnsiballZ_"):
-        return None
-    try:
-        os.unlink(path)
-    except OSError:
-        return None
-    return path
-
-
 # -- secrets for a tool -----------------------------------------------------------------------
 
 

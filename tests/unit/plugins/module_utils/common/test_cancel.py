@@ -302,21 +302,3 @@ def test_stale_partials_are_removed_only_when_their_writer_is_gone(tmp_path):
         assert removed == [str(dead)]
         assert os.path.exists(live.temp_path)
     assert sorted(os.listdir(tmp_path)) == [other.name]
-
-
-def test_the_file_ansible_ran_the_module_from_is_removed_unless_kept(tmp_path):
-    """An async task runs AnsiballZ_<module>.py, which holds the module's arguments (the
-    password), from a file: the module removes it as it starts; a pipelined one has none."""
-    from types import SimpleNamespace
-
-    wrapper = tmp_path / "AnsiballZ_postgresql_backup.py"
-    wrapper.write_text("params = 'secret'")
-    assert cancel.forget_wrapper(SimpleNamespace(__file__=str(wrapper)), keep=True) is None
-    assert wrapper.exists()  # ANSIBLE_KEEP_REMOTE_FILES: debugging wants it
-    assert cancel.forget_wrapper(SimpleNamespace(__file__=str(wrapper))) == str(wrapper)
-    assert not wrapper.exists()
-    other = tmp_path / "script.py"
-    other.write_text("")
-    assert cancel.forget_wrapper(SimpleNamespace(__file__=str(other))) is None and other.exists()
-    assert cancel.forget_wrapper(SimpleNamespace()) is None  # pipelined: read from stdin
-    assert cancel.forget_wrapper(SimpleNamespace(__file__=str(wrapper))) is None  # already gone
