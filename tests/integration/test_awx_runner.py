@@ -50,7 +50,7 @@ BIN = Path(sys.executable).parent
 CREDENTIAL_TYPES = ROOT / "playbooks" / "vars" / "awx" / "credential_types.yml"
 HEALTH_TASK = "Look at the platform (workloads, pods, events, endpoints, database, cache)"
 VERDICT_TASK = "Verify | the platform is healthy"
-DUMP_TASK = "Database | dump into "
+DUMP_TASK = "Async | the result of the dump into "  # the dump runs async (with the lock)
 APPLY_TASK = "Apply | every object of the platform in one batch, then wait for the rollouts"
 LOCK_TASK = "Gate | take the lock on "  # the gate of every changing runbook (role _ops)
 

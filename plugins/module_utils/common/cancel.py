@@ -197,6 +197,54 @@ def run(argv, **kwargs):
     return subprocess.run(argv, check=check, **child_kwargs(kwargs))
 
 
+# -- the module's own file -------------------------------------------------------------------
+
+
+def launch_argv():
+    """The command line this process was started with, before any wrapper rewrote
+    ``sys.argv``: ``sys.orig_argv`` (Python 3.10+), else ``/proc/self/cmdline``, else
+    ``sys.argv``."""
+    argv = getattr(sys, "orig_argv", None)
+    if argv:
+        return list(argv)
+    try:
+        with open("/proc/self/cmdline", "rb") as handle:
+            raw = handle.read()
+        return [os.fsdecode(part) for part in raw.split(b"\0") if part]
+    except OSError:
+        return list(sys.argv)
+
+
+def wrapper_path(argv):
+    """The ``AnsiballZ_<module>.py`` file among ``argv`` (an interpreter's command line), or
+    None: a pipelined module reads its wrapper from stdin and has none."""
+    for arg in argv[1:]:
+        name = os.path.basename(arg)
+        if name.startswith("AnsiballZ_") and name.endswith(".py"):
+            return arg
+    return None
+
+
+def forget_wrapper(argv=None, keep=False):
+    """Remove the file Ansible ran this module from, when it ran from one: an async task (or
+    one with pipelining off) runs ``python AnsiballZ_<module>.py`` from its remote tmp
+    directory, and that file holds the module's arguments, passwords among them, until the
+    task ends (for a dump, hours). The wrapper has read them by now and runs the module from
+    a payload zip elsewhere, so the module's ``__main__`` is not the file: it is found on the
+    command line the interpreter was started with. Without it no secret outlives the module,
+    even under SIGKILL; async_wrapper and the controller remove the directory anyway when the
+    task ends. ``keep``: Ansible was asked to keep its remote files (debugging). Returns the
+    path removed, or None."""
+    path = wrapper_path(launch_argv() if argv is None else argv)
+    if keep or not path or not os.path.isfile(path):
+        return None
+    try:
+        os.unlink(path)
+    except OSError:
+        return None
+    return path
+
+
 # -- secrets for a tool -----------------------------------------------------------------------
 
 

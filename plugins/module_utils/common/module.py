@@ -33,3 +33,9 @@ def finish(module, runner, *args, **kwargs):
     except OpsError as exc:
         module.fail_json(msg=exc.msg, **exc.result)
     module.exit_json(**result)
+
+
+def keeps_remote_files(module):
+    """Whether Ansible was asked to keep the module's remote files (ANSIBLE_KEEP_REMOTE_FILES,
+    for debugging): then the module leaves the file it was run from (cancel.forget_wrapper)."""
+    return bool(getattr(getattr(module, "_module", module), "_keep_remote_files", False))

@@ -17,7 +17,7 @@ loads the kubernetes library (about a second).
 from __future__ import annotations
 
 from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
-from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish, keeps_remote_files
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 from ansible_collections.multiagent.ops.plugins.module_utils.pg.argv import BackupError
 
@@ -67,4 +67,5 @@ def main(module, runner):
         except Exception as exc:  # noqa: BLE001 - the client contacts the server when created
             raise BackupError(k8s_module.connection_error(module, exc)) from exc
 
+    cancel.forget_wrapper(keep=keeps_remote_files(module))
     finish(module, cancel.cancellable(runner, around=k8s_module.lease_keeper(module)), kubernetes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel
-from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish, keeps_remote_files
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 
 
@@ -48,4 +48,5 @@ def new_module(spec, **kwargs):
 def main(module, runner):
     """Run ``runner(request)`` and end the task with its result or failure; a SIGTERM, the end
     of the parent or the loss of the ``lease`` cancels it (common/cancel.py)."""
+    cancel.forget_wrapper(keep=keeps_remote_files(module))
     finish(module, cancel.cancellable(runner, around=k8s_module.lease_keeper(module)))

@@ -302,3 +302,40 @@ def test_stale_partials_are_removed_only_when_their_writer_is_gone(tmp_path):
         assert removed == [str(dead)]
         assert os.path.exists(live.temp_path)
     assert sorted(os.listdir(tmp_path)) == [other.name]
+
+
+def test_the_file_ansible_ran_the_module_from_is_removed_unless_kept(tmp_path):
+    """An async task runs ``python AnsiballZ_<module>.py``, a file holding the module's
+    arguments (the password): the module finds it on its own command line and removes it as
+    it starts; a pipelined module (read from stdin) has none."""
+    wrapper = tmp_path / "ansible-tmp-1-2-3" / "AnsiballZ_postgresql_backup.py"
+    wrapper.parent.mkdir()
+    wrapper.write_text("params = 'secret'")
+    argv = ["/usr/bin/python3", str(wrapper)]
+    assert cancel.forget_wrapper(argv, keep=True) is None
+    assert wrapper.exists()  # ANSIBLE_KEEP_REMOTE_FILES: debugging wants it
+    assert cancel.forget_wrapper(argv) == str(wrapper)
+    assert not wrapper.exists()
+    assert cancel.forget_wrapper(argv) is None  # already gone
+    other = tmp_path / "script.py"
+    other.write_text("")
+    assert cancel.forget_wrapper(["/usr/bin/python3", str(other)]) is None and other.exists()
+    assert cancel.forget_wrapper(["/usr/bin/python3"]) is None  # pipelined: read from stdin
+    interpreter = tmp_path / "AnsiballZ_python.py"  # only arguments after the interpreter
+    interpreter.write_text("")
+    assert cancel.forget_wrapper([str(interpreter), "-c", "pass"]) is None and interpreter.exists()
+
+
+def test_the_launch_command_line_is_the_interpreters_own(tmp_path):
+    """A wrapper rewrites ``sys.argv`` and ``__main__``; the process's own command line
+    still names the file it was started from."""
+    script = tmp_path / "AnsiballZ_probe.py"
+    script.write_text(
+        "import sys\n"
+        "sys.argv = ['rewritten']\n"
+        "from ansible_collections.multiagent.ops.plugins.module_utils.common import cancel\n"
+        "print(cancel.wrapper_path(cancel.launch_argv()))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == str(script)
