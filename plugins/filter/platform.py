@@ -30,6 +30,20 @@ def workload_refs(components, exclude=None):
         raise AnsibleFilterError("workload_refs: %s" % exc)
 
 
+def data_tier(components, database=None, cache=None):
+    try:
+        return platform_spec.data_tier(components, database, cache)
+    except platform_spec.SpecError as exc:
+        raise AnsibleFilterError("data_tier: %s" % exc)
+
+
+def components_with_role(components, roles):
+    try:
+        return platform_spec.names_with_role(components, roles)
+    except platform_spec.SpecError as exc:
+        raise AnsibleFilterError("components_with_role: %s" % exc)
+
+
 def select_components(components, names=None, kinds=None, one_kind=False):
     try:
         return selection.select_components(
@@ -68,6 +82,8 @@ class FilterModule:
     def filters(self):
         return {
             "health_components": health_components,
+            "data_tier": data_tier,
+            "components_with_role": components_with_role,
             "health_endpoints": health_endpoints,
             "maintenance_targets": maintenance_targets,
             "platform_manifests": platform_manifests,

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet", "none", "external")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+# What a component is: the application (the default), the platform's database, its cache.
+# The role, not the name, decides how a component is rendered (a database or cache without a
+# kind is a StatefulSet), which components a restore keeps running, how the health check
+# reaches it (through its pod's exec when it runs in the cluster) and what recovery restarts.
+ROLES = ("app", "database", "cache")
+DATA_ROLES = ("database", "cache")
 
 
 class SpecError(ValueError):
@@ -26,17 +32,124 @@ def _component_name(comp, index):
     return name
 
 
+def component_role(comp, index=0):
+    """A component's ``role`` (``app`` when not given); a SpecError names a wrong one."""
+    name = _component_name(comp, index)
+    role = comp.get("role", "app")
+    if role not in ROLES:
+        raise SpecError("component '%s': role %r is not one of %s" % (name, role, ", ".join(ROLES)))
+    return role
+
+
+def component_kind(comp, index=0):
+    """A component's kind: as given, else a StatefulSet for a database or cache (they keep
+    their data in a volume claim per pod), else a Deployment."""
+    name = _component_name(comp, index)
+    kind = comp.get("kind") or ("StatefulSet" if component_role(comp, index) in DATA_ROLES else "Deployment")
+    if kind not in KINDS:
+        raise SpecError("component '%s': kind '%s' is not one of %s" % (name, kind, ", ".join(KINDS)))
+    return kind
+
+
 def health_components(components):
     """``platform_components`` -> the ``components`` option of platform_health."""
     result = []
     for i, comp in enumerate(components or []):
         name = _component_name(comp, i)
-        kind = comp.get("kind", "Deployment")
-        if kind not in KINDS:
-            raise SpecError("component '%s': kind '%s' is not one of %s" % (name, kind, ", ".join(KINDS)))
+        kind = component_kind(comp, i)
         if kind == "external":
             kind = "none"  # an endpoint outside the cluster: no workload to look at
         result.append({"name": name, "kind": kind, "workload": comp.get("workload") or name})
+    return result
+
+
+def names_with_role(components, roles):
+    """The names of the components whose role is one of ``roles`` (a name or a list)."""
+    wanted = [roles] if isinstance(roles, str) else list(roles or [])
+    for role in wanted:
+        if role not in ROLES:
+            raise SpecError("role %r is not one of %s" % (role, ", ".join(ROLES)))
+    return [
+        _component_name(comp, i)
+        for i, comp in enumerate(components or [])
+        if component_role(comp, i) in wanted
+    ]
+
+
+def role_problems(components, database=None, cache=None):
+    """What is inconsistent between the components' roles and ``platform_database`` /
+    ``platform_cache`` (each may be None): at most one component per data role, and the
+    connection's ``name`` must be that component when there is one. A list of sentences,
+    empty when the description agrees with itself."""
+    problems = []
+    try:
+        by_role = {role: names_with_role(components, role) for role in DATA_ROLES}
+    except SpecError as exc:
+        return [str(exc)]
+    roles = {_component_name(comp, i): component_role(comp, i) for i, comp in enumerate(components or [])}
+    for role, conn, var in (("database", database, "platform_database"), ("cache", cache, "platform_cache")):
+        named = by_role[role]
+        if len(named) > 1:
+            problems.append("components %s all have role %s: a platform has one" % (", ".join(named), role))
+            continue
+        if not conn:
+            continue
+        if not isinstance(conn, dict):
+            problems.append("%s must be a dict, got %r" % (var, conn))
+            continue
+        name = conn.get("name")
+        if not name:
+            problems.append("%s has no name" % var)
+        elif name in roles and roles[name] != role:
+            problems.append(
+                "%s.name is '%s', a component whose role is %s, not %s" % (var, name, roles[name], role)
+            )
+        elif named and name != named[0]:
+            problems.append(
+                "%s.name is '%s', but the component with role %s is '%s'" % (var, name, role, named[0])
+            )
+    return problems
+
+
+def data_tier(components, database=None, cache=None):
+    """Where the platform's database and cache are: ``{database: ..., cache: ...}``, each None
+    or ``{name, role, kind, workload, in_cluster, service, port}``. ``in_cluster``: a workload
+    of this platform runs it (its pods can be exec'd into); an ``external`` component, or a
+    connection naming no component, is reached directly. A SpecError names an inconsistency."""
+    problems = role_problems(components, database, cache)
+    if problems:
+        raise SpecError("; ".join(problems))
+    comps = {_component_name(comp, i): (i, comp) for i, comp in enumerate(components or [])}
+    result = {}
+    for role, conn in (("database", database), ("cache", cache)):
+        names = names_with_role(components, role)
+        name = names[0] if names else (conn or {}).get("name")
+        if not name and not conn:
+            result[role] = None
+            continue
+        index, comp = comps.get(name, (0, None))
+        if comp is None:
+            result[role] = {
+                "name": name,
+                "role": role,
+                "kind": "external",
+                "workload": None,
+                "in_cluster": False,
+                "service": None,
+                "port": None,
+            }
+            continue
+        kind = component_kind(comp, index)
+        service = comp.get("service") or {}
+        result[role] = {
+            "name": name,
+            "role": role,
+            "kind": kind,
+            "workload": (comp.get("workload") or name) if kind in WORKLOAD_KINDS else None,
+            "in_cluster": kind in WORKLOAD_KINDS,
+            "service": service.get("name"),
+            "port": service.get("port"),
+        }
     return result
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -95,3 +97,70 @@ def test_maintenance_targets_keep_the_database():
     }
     with pytest.raises(AnsibleFilterError, match="maintenance_targets: platform component #0 has no name"):
         F["maintenance_targets"]([{}])
+
+
+DATA_TIER = [
+    {"name": "api", "image": "api:1"},
+    {
+        "name": "postgres",
+        "role": "database",
+        "image": "postgres:15",
+        "service": {"name": "postgres", "port": 5432},
+    },
+    {"name": "redis", "role": "cache", "kind": "external", "service": {"name": "redis", "port": 6379}},
+]
+
+
+def test_data_tier_follows_the_roles_not_the_names():
+    tier = F["data_tier"](DATA_TIER, {"name": "postgres", "host": "x"}, {"name": "redis"})
+    assert tier["database"] == {
+        "name": "postgres",
+        "role": "database",
+        "kind": "StatefulSet",  # a database without a kind keeps its data in a volume claim
+        "workload": "postgres",
+        "in_cluster": True,
+        "service": "postgres",
+        "port": 5432,
+    }
+    assert tier["cache"]["in_cluster"] is False and tier["cache"]["workload"] is None
+    # a connection naming no component is outside the cluster; none at all is None
+    assert F["data_tier"]([{"name": "api"}], {"name": "rds"})["database"]["in_cluster"] is False
+    assert F["data_tier"]([{"name": "api"}])["database"] is None
+    assert F["components_with_role"](DATA_TIER, ["database", "cache"]) == ["postgres", "redis"]
+    assert F["components_with_role"](DATA_TIER, "app") == ["api"]
+
+
+@pytest.mark.parametrize(
+    "components, database, cache, message",
+    [
+        (DATA_TIER, {"name": "api"}, None, "platform_database.name is 'api', a component whose role is app"),
+        (
+            DATA_TIER,
+            {"name": "pg"},
+            None,
+            "platform_database.name is 'pg', but the component with role database",
+        ),
+        (
+            DATA_TIER,
+            None,
+            {"name": "postgres"},
+            "platform_cache.name is 'postgres', a component whose role is database",
+        ),
+        (
+            DATA_TIER + [{"name": "pg2", "role": "database"}],
+            None,
+            None,
+            "postgres, pg2 all have role database",
+        ),
+        (
+            [{"name": "api", "role": "db"}],
+            None,
+            None,
+            "component 'api': role 'db' is not one of app, database, cache",
+        ),
+        (DATA_TIER, {"host": "x"}, None, "platform_database has no name"),
+    ],
+)
+def test_data_tier_refuses_a_description_that_disagrees_with_itself(components, database, cache, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        F["data_tier"](components, database, cache)
