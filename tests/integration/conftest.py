@@ -352,6 +352,25 @@ def write_kubeconfig(path, server, token):
     return str(path)
 
 
+def processes():
+    """pid -> (ppid, name, cmdline) of every live process on this machine (zombies left out),
+    read from /proc: the tests that interrupt a module look for its tools with it."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc/%s/stat" % entry).read_text()
+            cmdline = Path("/proc/%s/cmdline" % entry).read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(")") + 2 :].split()
+        if rest[0] in "ZX":
+            continue
+        table[int(entry)] = (int(rest[1]), stat[stat.find("(") + 1 : stat.rfind(")")], cmdline)
+    return table
+
+
 def module_running(name):
     """Whether an Ansible module process of this name runs on this machine now (the tests
     that time a fault into the middle of a module's work wait for it). A module run from a
@@ -360,11 +379,4 @@ def module_running(name):
     for as long as it runs."""
     if list(Path(tempfile.gettempdir()).glob("ansible_*%s_payload_*" % name)):
         return True
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"AnsiballZ_%s" % name.encode() in cmdline:
-            return True
-    return False
+    return any("AnsiballZ_%s" % name in cmdline for _ppid, _name, cmdline in processes().values())

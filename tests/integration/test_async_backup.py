@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import ANSIBLE_PLAYBOOK, INVENTORY, ROOT, cluster_overrides
+from conftest import ANSIBLE_PLAYBOOK, INVENTORY, ROOT, cluster_overrides, processes
 
 pytestmark = [
     pytest.mark.integration,
@@ -129,22 +129,12 @@ def result(tasks, suffix):
 
 
 def dump_processes(database):
-    """pid -> name of the pg_dump of ``database`` and of the zstd shims beside it."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc/%s/stat" % entry).read_text()
-            cmdline = Path("/proc/%s/cmdline" % entry).read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if stat[stat.rfind(")") + 2 :].split()[0] in "ZX":
-            continue
-        name = stat[stat.find("(") + 1 : stat.rfind(")")]
-        if name == "pg_dump" and "--dbname=%s" % database in cmdline:
-            found[int(entry)] = name
-    return found
+    """pid -> name of the pg_dump of ``database``."""
+    return {
+        pid: name
+        for pid, (_ppid, name, cmdline) in processes().items()
+        if name == "pg_dump" and "--dbname=%s" % database in cmdline
+    }
 
 
 def wait_for(check, timeout, what):

@@ -24,10 +24,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import ANSIBLE_PLAYBOOK, ROOT, processes
 
-ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = str(ROOT / "tests" / "integration" / "playbooks" / "cancel_modules.yml")
-ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
 TOOLS = ("pg_dump", "pg_restore", "zstd", "psql")
 SCAN = ("/tmp", "/dev/shm", os.path.expanduser("~/.ansible/tmp"))
 
@@ -107,26 +106,8 @@ def start(pg, call, path, dest, archive=None, lease=None):
     )
 
 
-def children():
-    """pid -> (ppid, name, cmdline) of every process."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path("/proc/%s/stat" % entry).read_text()
-            cmdline = Path("/proc/%s/cmdline" % entry).read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        rest = stat[stat.rfind(")") + 2 :].split()
-        if rest[0] in "ZX":
-            continue
-        table[int(entry)] = (int(rest[1]), stat[stat.find("(") + 1 : stat.rfind(")")], cmdline)
-    return table
-
-
 def descendants(root, table=None):
-    table = table if table is not None else children()
+    table = table if table is not None else processes()
     found, todo = {}, [root]
     while todo:
         parent = todo.pop()
@@ -154,7 +135,7 @@ def mid_way(playbook, tool, dest=None):
         """the module running %s""" % tool
         if playbook.poll() is not None:
             raise AssertionError("the playbook ended: %s" % (playbook.communicate()[0][-3000:],))
-        table = children()
+        table = processes()
         below = descendants(playbook.pid, table)
         # with pipelining the module is "python3" reading its code on stdin: the parent of
         # the tool and of the zstd shim beside it
@@ -181,11 +162,11 @@ def secret_files(password):
 def assert_gone(pids, timeout=10):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(
-        os.path.exists("/proc/%d" % pid) and pid in children() for pid in pids
+        os.path.exists("/proc/%d" % pid) and pid in processes() for pid in pids
     ):
         time.sleep(0.1)
-    left = [pid for pid in pids if pid in children()]
-    assert not left, "still running: %s" % {pid: children()[pid] for pid in left}
+    left = [pid for pid in pids if pid in processes()]
+    assert not left, "still running: %s" % {pid: processes()[pid] for pid in left}
 
 
 def result_of(playbook):
