@@ -66,11 +66,7 @@ def scale_targets(components, given=None, restore=False):
     unknown = [n for n in names if n not in known]
     if unknown:
         problems.append("unknown component(s) %s" % ", ".join(unknown))
-    unscalable = [
-        c.get("name")
-        for c in components
-        if c.get("name") in names and _kind(c) not in SCALABLE
-    ]
+    unscalable = [c.get("name") for c in components if c.get("name") in names and _kind(c) not in SCALABLE]
     if unscalable:
         problems.append(
             "component(s) without a Deployment or StatefulSet to scale: %s" % ", ".join(unscalable)
