@@ -54,6 +54,7 @@ CHOICES = {
     "backup_database_mode": ["direct", "in_cluster"],
     "backup_restore_state": ["restored", "verified"],
     "deploy_pod_security": ["privileged", "baseline", "restricted"],
+    "deploy_availability": ["standard", "ha"],
     "backup_config_node_ports": ["auto", "keep", "drop"],
 }
 RAW = ("backup_database_port", "backup_databases", "deploy_platform_components")

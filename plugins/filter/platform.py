@@ -44,6 +44,13 @@ def components_with_role(components, roles):
         raise AnsibleFilterError("components_with_role: %s" % exc)
 
 
+def platform_components(components, overrides=None):
+    try:
+        return platform_spec.merge_overrides(components, overrides)
+    except platform_spec.SpecError as exc:
+        raise AnsibleFilterError("platform_components: %s" % exc)
+
+
 def select_components(components, names=None, kinds=None, one_kind=False):
     try:
         return selection.select_components(
@@ -86,6 +93,7 @@ class FilterModule:
             "components_with_role": components_with_role,
             "health_endpoints": health_endpoints,
             "maintenance_targets": maintenance_targets,
+            "platform_components": platform_components,
             "platform_manifests": platform_manifests,
             "platform_problems": platform_problems,
             "recovery_plan": recovery_plan,

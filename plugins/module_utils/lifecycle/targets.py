@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
+
 SCALABLE = ("Deployment", "StatefulSet")
 _COUNT = re.compile(r"^[0-9]+$")
 
@@ -26,6 +28,15 @@ def _count(value):
     if isinstance(value, str) and _COUNT.match(value.strip()):
         return int(value.strip())
     return None
+
+
+def _kind(comp):
+    """The kind as the description decides it (a database or cache without one is a
+    StatefulSet); a wrong role or kind stays as written, and is reported as unscalable."""
+    try:
+        return platform_spec.component_kind(comp)
+    except platform_spec.SpecError:
+        return comp.get("kind", "Deployment")
 
 
 def scale_targets(components, given=None, restore=False):
@@ -55,11 +66,7 @@ def scale_targets(components, given=None, restore=False):
     unknown = [n for n in names if n not in known]
     if unknown:
         problems.append("unknown component(s) %s" % ", ".join(unknown))
-    unscalable = [
-        c.get("name")
-        for c in components
-        if c.get("name") in names and c.get("kind", "Deployment") not in SCALABLE
-    ]
+    unscalable = [c.get("name") for c in components if c.get("name") in names and _kind(c) not in SCALABLE]
     if unscalable:
         problems.append(
             "component(s) without a Deployment or StatefulSet to scale: %s" % ", ".join(unscalable)
@@ -83,7 +90,7 @@ def scale_targets(components, given=None, restore=False):
         targets.append(
             {
                 "component": name,
-                "kind": comp.get("kind", "Deployment"),
+                "kind": _kind(comp),
                 "name": comp.get("workload") or name,
                 "replicas": None if restore or not isinstance(given, dict) else _count(given.get(name)),
                 "min": scaling.get("min"),

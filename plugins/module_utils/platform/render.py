@@ -27,6 +27,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.records i
     APPLY_IF_SERVED,
     APPLY_UNLESS_SERVED,
 )
+from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 COMPONENT_KINDS = WORKLOAD_KINDS + ("external", "none")
@@ -81,6 +82,37 @@ HPA_BEHAVIOR = {
 }
 
 
+# What the official images (postgres, redis) need to start, by component role: a database or
+# cache gets these unless its own fields say otherwise. Both images run as uid/gid 999 and
+# keep their data under ``mount_path``; PostgreSQL wants its data directory one level below
+# the mount (a fresh volume has lost+found in it) and writes its socket to
+# /var/run/postgresql, which a read-only root needs as an emptyDir.
+DATA_ROLE_DEFAULTS = {
+    "database": {
+        "port": 5432,
+        "port_name": "postgresql",
+        "mount_path": "/var/lib/postgresql/data",
+        "writable_paths": ["/var/run/postgresql"],
+        "credential_keys": ["POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"],
+    },
+    "cache": {
+        "port": 6379,
+        "port_name": "redis",
+        "mount_path": "/data",
+        "writable_paths": [],
+        "credential_keys": ["REDIS_PASSWORD"],
+    },
+}
+DATA_UID = 999
+DATA_LIVENESS_DELAY_SECONDS = 30
+# The HA profile of the deployment guide (ha-values.yaml): a budget of minAvailable 2 and
+# required anti-affinity, for the components that run at least this many replicas (fewer
+# would leave a node drain nothing to evict).
+AVAILABILITY_PROFILES = ("standard", "ha")
+HA_MIN_REPLICAS = 3
+HA_MIN_AVAILABLE = 2
+
+
 class RenderError(ValueError):
     """A platform description that cannot be rendered; the message names what is wrong."""
 
@@ -107,7 +139,42 @@ def _int(value, what, problems, minimum=0):
 
 
 def _component_kind(comp):
-    return comp.get("kind") or "Deployment"
+    """The kind as the platform description decides it (a database or cache without a kind is
+    a StatefulSet); a description whose role or kind is wrong keeps what it says, and the
+    checks name the problem."""
+    try:
+        return platform_spec.component_kind(comp)
+    except platform_spec.SpecError:
+        return comp.get("kind") or "Deployment"
+
+
+def _role(comp):
+    role = comp.get("role", "app")
+    return role if role in platform_spec.ROLES else "app"
+
+
+def _data_defaults(comp):
+    """The role's start-up defaults of a database or cache, None for an app."""
+    return DATA_ROLE_DEFAULTS.get(_role(comp))
+
+
+def _storage(comp):
+    """The component's ``storage`` with the role's ``mount_path`` filled in, or None."""
+    storage = comp.get("storage")
+    if not isinstance(storage, dict):
+        return None
+    role = _data_defaults(comp)
+    if role and not storage.get("mount_path"):
+        storage = dict(storage, mount_path=role["mount_path"])
+    return storage
+
+
+def _low_replicas(comp):
+    """The fewest replicas the component runs: the autoscaler's floor, else its replicas."""
+    try:
+        return int((comp.get("autoscaling") or {}).get("min") or comp.get("replicas", 1))
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _port(value, what, problems):
@@ -118,7 +185,7 @@ def _port(value, what, problems):
     return number
 
 
-def _check_component(comp, index, problems):
+def _check_component(comp, index, problems, defaults):
     if not isinstance(comp, dict):
         problems.append("platform component #%d must be a dict, got %r" % (index, comp))
         return None
@@ -127,6 +194,10 @@ def _check_component(comp, index, problems):
         problems.append("platform component #%d has no name" % index)
         return None
     where = "component '%s'" % name
+    try:
+        platform_spec.component_role(comp, index)
+    except platform_spec.SpecError as exc:
+        problems.append(str(exc))
     kind = _component_kind(comp)
     if kind not in COMPONENT_KINDS:
         problems.append("%s: kind '%s' is not one of %s" % (where, kind, ", ".join(COMPONENT_KINDS)))
@@ -188,8 +259,27 @@ def _check_component(comp, index, problems):
     if storage is not None:
         if kind != "StatefulSet":
             problems.append("%s: storage (a volume claim template) needs kind StatefulSet" % where)
-        elif not isinstance(storage, dict) or not storage.get("size") or not storage.get("mount_path"):
-            problems.append("%s: storage needs size and mount_path" % where)
+        elif not isinstance(storage, dict) or not storage.get("size") or not _storage(comp).get("mount_path"):
+            problems.append(
+                "%s: storage needs size and mount_path (a database or cache has a default mount_path)" % where
+            )
+    credentials = comp.get("credentials_secret")
+    if credentials not in (None, ""):
+        if not isinstance(credentials, str) or not DNS_LABEL.match(credentials.replace(".", "-")):
+            problems.append("%s: credentials_secret %r is not a Secret name" % (where, credentials))
+        elif not _data_defaults(comp):
+            problems.append(
+                "%s: credentials_secret is read by a component with role database or cache, not app" % where
+            )
+    budget = _pdb_settings(comp, defaults)
+    low = _low_replicas(comp)
+    if budget and isinstance(budget.get("min_available"), int) and low is not None:
+        if budget["min_available"] >= low:
+            problems.append(
+                "%s: its PodDisruptionBudget's minAvailable %d is not below its %d replica(s): it would "
+                "block every node drain; lower it, or give the component more replicas"
+                % (where, budget["min_available"], low)
+            )
     for field in ("secrets", "ingress_paths"):
         value = comp.get(field)
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
@@ -198,9 +288,10 @@ def _check_component(comp, index, problems):
 
 
 def with_overrides(spec):
-    """The description with ``overrides`` (component name -> fields) and then ``tags``
-    (component name -> image tag, what an upgrade sets) merged into its components: one
-    region's replicas, the demo's environment, a new version, without repeating the list."""
+    """The description with ``overrides`` (component name -> fields, deep-merged as the filter
+    multiagent.ops.platform_components merges them) and then ``tags`` (component name -> image
+    tag, what an upgrade sets) merged into its components: one region's replicas, the demo's
+    environment, a new version, without repeating the list."""
     overrides = spec.get("overrides") or {}
     tags = spec.get("tags") or {}
     components = spec.get("components")
@@ -209,8 +300,8 @@ def with_overrides(spec):
     merged = dict(spec)
     result = []
     for comp in components:
-        if isinstance(comp, dict) and comp.get("name") in overrides:
-            comp = dict(comp, **overrides[comp["name"]])
+        if isinstance(comp, dict) and isinstance(overrides.get(comp.get("name")), dict):
+            comp = platform_spec.merge_fields(comp, overrides[comp["name"]])
         if isinstance(comp, dict) and comp.get("name") in tags:
             comp = dict(comp, tag=str(tags[comp["name"]]))
         result.append(comp)
@@ -269,6 +360,10 @@ def check_spec(spec, only=None, secrets=None):
     ):
         return problems + ["tags must map component names to image tags, got %r" % (tags,)]
     spec = with_overrides(spec)
+    availability = spec.get("availability") or "standard"
+    if availability not in AVAILABILITY_PROFILES:
+        problems.append("availability %r is not one of %s" % (availability, ", ".join(AVAILABILITY_PROFILES)))
+    defaults = _defaults(spec)
     for field in ("name", "namespace"):
         value = spec.get(field)
         if not value or not isinstance(value, str) or not DNS_LABEL.match(value):
@@ -279,7 +374,7 @@ def check_spec(spec, only=None, secrets=None):
         return problems
     names = []
     for index, comp in enumerate(components):
-        name = _check_component(comp, index, problems)
+        name = _check_component(comp, index, problems, defaults)
         if name is not None:
             if name in names:
                 problems.append("component '%s' is described twice" % name)
@@ -294,6 +389,9 @@ def check_spec(spec, only=None, secrets=None):
                     % (workloads[workload], comp["name"], workload)
                 )
             workloads[workload] = comp["name"]
+    for problem in platform_spec.role_problems(components, spec.get("database"), spec.get("cache")):
+        if problem not in problems:  # a wrong role is named once
+            problems.append(problem)
     for field, given in (("overrides", overrides), ("tags", tags)):
         for name in given:
             if name not in names:
@@ -362,9 +460,11 @@ def _meta(spec, name, comp=None, namespaced=True):
 
 def _defaults(spec):
     merged = copy.deepcopy(DEFAULTS)
-    for key, value in (spec.get("defaults") or {}).items():
+    given = spec.get("defaults") or {}
+    for key, value in given.items() if isinstance(given, dict) else ():
         if value is not None:
             merged[key] = copy.deepcopy(value)
+    merged["availability"] = spec.get("availability") or "standard"
     return merged
 
 
@@ -413,7 +513,29 @@ def _container_port(comp, defaults):
         return int(svc["target_port"])
     if svc.get("port") is not None:
         return int(svc["port"])
-    return int(defaults["port"])
+    role = _data_defaults(comp)
+    return int(role["port"] if role else defaults["port"])
+
+
+def _port_name(comp):
+    """The container port's name: ``http`` for an app; a database or cache speaks its own
+    protocol (a mesh reading ``http`` would sniff it as HTTP)."""
+    role = _data_defaults(comp)
+    return role["port_name"] if role else "http"
+
+
+def _data_probe(comp, port):
+    """The exec probe of a database (``pg_isready`` over TCP, so that the entrypoint's
+    socket-only init server does not count as ready) or a cache (``redis-cli ping``, which
+    reads its password from ``REDISCLI_AUTH``, never from ``-a``)."""
+    if _role(comp) == "database":
+        command = (
+            'pg_isready -h 127.0.0.1 -p %d -U "${POSTGRES_USER:-postgres}" '
+            '-d "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"' % port
+        )
+    else:
+        command = "redis-cli -h 127.0.0.1 -p %d ping | grep -q PONG" % port
+    return {"exec": {"command": ["sh", "-c", command]}}
 
 
 def _probe(comp, which, port, defaults):
@@ -432,24 +554,74 @@ def _probe(comp, which, port, defaults):
     if isinstance(given, dict) and any(k in given for k in ("httpGet", "tcpSocket", "exec", "grpc")):
         probe.update(copy.deepcopy(given))  # a raw Kubernetes probe
         return probe
+    if given is None and _data_defaults(comp):
+        if which == "liveness":
+            delay = max(settings["liveness_delay_seconds"], DATA_LIVENESS_DELAY_SECONDS)
+            probe["initialDelaySeconds"] = delay
+        probe.update(_data_probe(comp, port))
+        return probe
     path = given.get("path") if isinstance(given, dict) else given if isinstance(given, str) else None
     if path is None:
         paths = comp.get("health_paths") or []
         path = paths[0] if paths else None
     if path:
-        probe["httpGet"] = {"path": path if path.startswith("/") else "/" + path, "port": "http"}
+        probe["httpGet"] = {"path": path if path.startswith("/") else "/" + path, "port": _port_name(comp)}
     else:
-        probe["tcpSocket"] = {"port": "http"}
+        probe["tcpSocket"] = {"port": _port_name(comp)}
     return probe
 
 
 def _env(comp):
     env = comp.get("env")
     if not env:
+        env = []
+    elif isinstance(env, dict):
+        env = [{"name": str(k), "value": str(v)} for k, v in sorted(env.items())]
+    else:
+        env = copy.deepcopy(list(env))
+    given = {var.get("name") for var in env if isinstance(var, dict)}
+    return env + [var for var in _data_env(comp) if var["name"] not in given]
+
+
+def _secret_env(name, secret, key):
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def _data_env(comp):
+    """The environment the role gives a database or cache (a variable the component sets
+    itself wins): the credentials from ``credentials_secret``, PGDATA one level below the
+    volume."""
+    role = _role(comp)
+    defaults = _data_defaults(comp)
+    if not defaults:
         return []
-    if isinstance(env, dict):
-        return [{"name": str(k), "value": str(v)} for k, v in sorted(env.items())]
-    return copy.deepcopy(list(env))
+    secret = comp.get("credentials_secret")
+    env = []
+    if role == "database":
+        if secret:
+            env += [_secret_env(key, secret, key) for key in defaults["credential_keys"]]
+        mount = (_storage(comp) or {}).get("mount_path") or defaults["mount_path"]
+        env.append({"name": "PGDATA", "value": mount.rstrip("/") + "/pgdata"})
+    elif secret:
+        # redis-server reads it through args (Kubernetes expands $(REDIS_PASSWORD)), redis-cli
+        # (the probes, an operator's exec) through REDISCLI_AUTH: never on a command line.
+        env += [
+            _secret_env("REDIS_PASSWORD", secret, "REDIS_PASSWORD"),
+            _secret_env("REDISCLI_AUTH", secret, "REDIS_PASSWORD"),
+        ]
+    return env
+
+
+def _data_args(comp):
+    """redis-server's arguments: its data directory, and with a credentials Secret
+    ``--requirepass`` from the environment (the manifest holds no password)."""
+    if _role(comp) != "cache":
+        return None
+    mount = (_storage(comp) or {}).get("mount_path") or DATA_ROLE_DEFAULTS["cache"]["mount_path"]
+    args = ["--dir", mount]
+    if comp.get("credentials_secret"):
+        args += ["--requirepass", "$(REDIS_PASSWORD)"]
+    return args
 
 
 def config_map_name(spec, comp=None):
@@ -473,13 +645,18 @@ def _env_from(spec, comp):
 
 
 def _security(spec, comp, defaults):
+    data_role = _data_defaults(comp)
     pod = {
         "runAsNonRoot": True,
-        "runAsUser": int(comp.get("run_as_user", defaults["run_as_user"])),
+        "runAsUser": int(comp.get("run_as_user", DATA_UID if data_role else defaults["run_as_user"])),
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-    if comp.get("storage"):
-        pod["fsGroup"] = pod["runAsUser"]
+    if data_role:
+        # the official images' postgres/redis user and group: the volume is theirs
+        pod["runAsGroup"] = int(comp.get("fs_group", DATA_UID))
+        pod["fsGroup"] = int(comp.get("fs_group", DATA_UID))
+    elif comp.get("storage") or comp.get("fs_group") is not None:
+        pod["fsGroup"] = int(comp.get("fs_group", pod["runAsUser"]))
     pod.update(copy.deepcopy(comp.get("security_context") or {}))
     container = {
         "allowPrivilegeEscalation": False,
@@ -494,7 +671,10 @@ def _security(spec, comp, defaults):
 
 
 def _affinity(spec, comp, defaults):
-    mode = comp.get("anti_affinity", defaults["anti_affinity"])
+    mode = comp.get("anti_affinity")
+    if mode is None:
+        ha = defaults.get("availability") == "ha" and (_low_replicas(comp) or 1) >= HA_MIN_REPLICAS
+        mode = "required" if ha else defaults["anti_affinity"]
     if mode in (None, False, "none"):
         return None
     term = {
@@ -517,13 +697,15 @@ def _pod_template(spec, comp, defaults):
         "name": comp["name"],
         "image": image_ref(spec, comp),
         "imagePullPolicy": comp.get("image_pull_policy", defaults["image_pull_policy"]),
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "ports": [{"name": _port_name(comp), "containerPort": port, "protocol": "TCP"}],
         "resources": copy.deepcopy(comp.get("resources") or defaults["resources"]),
         "securityContext": container_security,
     }
     for field in ("command", "args"):
         if comp.get(field):
             container[field] = [str(v) for v in comp[field]]
+    if "args" not in container and "command" not in container and _data_args(comp):
+        container["args"] = _data_args(comp)
     env = _env(comp)
     if env:
         container["env"] = env
@@ -535,15 +717,25 @@ def _pod_template(spec, comp, defaults):
         if probe:
             container[key] = probe
     mounts, volumes = [], []
+    data_role = _data_defaults(comp)
     if container_security.get("readOnlyRootFilesystem"):
-        # A read-only root still needs somewhere to write temporary files.
-        for index, path in enumerate(["/tmp"] + list(comp.get("writable_paths") or [])):
+        # A read-only root still needs somewhere to write temporary files (and PostgreSQL its
+        # socket directory).
+        writable = list(comp.get("writable_paths") or [])
+        if data_role:
+            writable += [p for p in data_role["writable_paths"] if p not in writable]
+        for index, path in enumerate(["/tmp"] + writable):
             volume = "tmp" if index == 0 else "writable-%d" % index
             mounts.append({"name": volume, "mountPath": path})
             volumes.append({"name": volume, "emptyDir": {}})
-    storage = comp.get("storage")
+    storage = _storage(comp)
     if storage:
         mounts.append({"name": "data", "mountPath": storage["mount_path"]})
+    elif data_role:
+        # No volume claim: the data lives as long as the pod (a test platform); the image
+        # still needs its data directory writable.
+        mounts.append({"name": "data", "mountPath": data_role["mount_path"]})
+        volumes.append({"name": "data", "emptyDir": {}})
     if mounts:
         container["volumeMounts"] = mounts
     pod = {
@@ -617,7 +809,7 @@ def _workload(spec, comp, defaults):
         body["spec"]["serviceName"] = _headless_name(comp)
         body["spec"]["podManagementPolicy"] = "OrderedReady"
         body["spec"]["updateStrategy"] = {"type": "RollingUpdate"}
-        storage = comp.get("storage")
+        storage = _storage(comp)
         if storage:
             claim = {
                 "metadata": {"name": "data"},
@@ -650,7 +842,8 @@ def _services(spec, comp, defaults):
     port = _service_port(comp, defaults)
     if kind == "external":
         return _external_service(spec, comp, port)
-    ports = [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]
+    port_name = _port_name(comp)
+    ports = [{"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"}]
     service = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -748,15 +941,25 @@ def _hpa(spec, comp):
     }
 
 
-def _pdb(spec, comp, defaults):
+def _pdb_settings(comp, defaults):
+    """The budget of a component (``{min_available}`` or ``{max_unavailable}``), or None: its
+    own ``pdb``, else with the ``ha`` profile minAvailable 2 when it runs at least 3
+    replicas, else the defaults' (maxUnavailable 1) when it runs at least 2."""
     pdb = comp.get("pdb")
     if pdb is False:
         return None
-    low = int((comp.get("autoscaling") or {}).get("min") or comp.get("replicas", 1))
     if pdb is None:
+        low = _low_replicas(comp) or 1
         if low < 2:
             return None  # a budget on a single replica would block every node drain
+        if defaults.get("availability") == "ha" and low >= HA_MIN_REPLICAS:
+            return {"min_available": HA_MIN_AVAILABLE}
         pdb = defaults["pdb"]
+    return pdb if isinstance(pdb, dict) and pdb else None
+
+
+def _pdb(spec, comp, defaults):
+    pdb = _pdb_settings(comp, defaults)
     if not pdb:
         return None
     budget = {"selector": {"matchLabels": selector_labels(spec, comp)}}
@@ -942,8 +1145,8 @@ def render_platform(spec, only=None):
 
 
 def referenced_secrets(spec, only=None):
-    """Names of the Secrets the rendered platform refers to (components' ``secrets``, image
-    pull secrets, the ingress TLS secret), sorted."""
+    """Names of the Secrets the rendered platform refers to (components' ``secrets`` and
+    ``credentials_secret``, image pull secrets), sorted."""
     wanted = set(only or [])
     spec = with_overrides(spec)
     names = set(spec.get("image_pull_secrets") or [])
@@ -951,4 +1154,6 @@ def referenced_secrets(spec, only=None):
         if isinstance(comp, dict) and (not wanted or comp.get("name") in wanted):
             if comp.get("enabled", True) is not False:
                 names.update(comp.get("secrets") or [])
+                if comp.get("credentials_secret") and _data_defaults(comp):
+                    names.add(comp["credentials_secret"])
     return sorted(names)

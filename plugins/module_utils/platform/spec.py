@@ -206,3 +206,42 @@ def health_endpoints(components, base_url=None, via="url", extra_paths=None):
         path = path if path.startswith("/") else "/" + path
         endpoints.append({"name": path, "url": base + path})
     return endpoints
+
+
+def merge_fields(base, change):
+    """``change`` merged into a copy of ``base``: dicts merge key by key, anything else (a
+    list, a number) replaces; a null value removes the key (``autoscaling: null`` turns an
+    autoscaler off in one place)."""
+    merged = dict(base)
+    for key, value in change.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_fields(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def merge_overrides(components, overrides=None):
+    """``platform_components`` with ``overrides`` (component name -> fields) deep-merged into
+    the named components: one region's replicas and autoscaling range, the demo's environment,
+    without repeating the list. A SpecError names an override of an unknown component or one
+    that is not a dict of fields."""
+    if overrides in (None, ""):
+        overrides = {}
+    if not isinstance(overrides, dict):
+        raise SpecError("overrides must map component names to dicts of fields, got %r" % (overrides,))
+    components = list(components or [])
+    names = [_component_name(comp, i) for i, comp in enumerate(components)]
+    for name, fields in overrides.items():
+        if name not in names:
+            raise SpecError(
+                "overrides name unknown component '%s'; the platform has: %s" % (name, ", ".join(names))
+            )
+        if not isinstance(fields, dict):
+            raise SpecError("overrides of component '%s' must be a dict of fields, got %r" % (name, fields))
+    return [
+        merge_fields(comp, overrides[name]) if name in overrides else comp
+        for name, comp in zip(names, components, strict=True)
+    ]

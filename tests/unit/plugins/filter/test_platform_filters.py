@@ -164,3 +164,25 @@ def test_data_tier_follows_the_roles_not_the_names():
 def test_data_tier_refuses_a_description_that_disagrees_with_itself(components, database, cache, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         F["data_tier"](components, database, cache)
+
+
+def test_platform_components_merges_one_hosts_overrides():
+    merged = F["platform_components"](COMPONENTS, {"core": {"replicas": 2, "service": {"port": 9090}}})
+    assert merged[0]["replicas"] == 2
+    assert merged[0]["service"] == {"name": "mplp-core", "port": 9090}
+    assert F["platform_components"](COMPONENTS) == COMPONENTS
+    with pytest.raises(AnsibleFilterError, match="platform_components: overrides name unknown component 'x'"):
+        F["platform_components"](COMPONENTS, {"x": {"replicas": 1}})
+
+
+def test_scale_targets_read_the_hosts_ranges_through_platform_components():
+    from ansible_collections.multiagent.ops.plugins.filter.lifecycle import FilterModule as Lifecycle
+
+    components = [dict(COMPONENTS[0], autoscaling={"min": 3, "max": 20}), {"name": "db", "role": "database"}]
+    merged = F["platform_components"](components, {"core": {"autoscaling": {"min": 2, "max": 10}}})
+    plan = Lifecycle().filters()["scale_targets"](merged, {"core": 4, "db": 1})
+    assert plan["problems"] == []
+    assert [(t["component"], t["kind"], t["min"], t["max"]) for t in plan["targets"]] == [
+        ("core", "Deployment", 2, 10),
+        ("db", "StatefulSet", None, None),  # a database without a kind is a StatefulSet
+    ]
