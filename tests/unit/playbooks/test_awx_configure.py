@@ -279,6 +279,18 @@ def test_component_choices_are_the_inventorys_components(rendered):
     assert component["choices"] == names
 
 
+def test_upgrade_and_rollback_offer_the_application_components_by_role(rendered):
+    """A database or cache (by role, kind or not) is never offered as an application component."""
+    platform, objects = rendered
+    components = inventory(platform)["platform_components"]
+    apps = [c["name"] for c in components if c.get("role", "app") == "app"]
+    assert apps and len(apps) < len(components)
+    for playbook, variable in (("upgrade", "upgrade_components"), ("rollback", "rollback_components")):
+        [template] = [t for t in objects["job_template"] if t["playbook"] == "playbooks/%s.yml" % playbook]
+        [question] = [q for q in template["survey_spec"]["spec"] if q["variable"] == variable]
+        assert question["choices"] == apps, playbook
+
+
 # -- workflows -------------------------------------------------------------------------------
 
 
