@@ -43,6 +43,7 @@ PLATFORM = [
     },
     {
         "name": "postgresql",
+        "role": "database",
         "kind": "StatefulSet",
         "workload": "mplp-postgresql",
         "image": IMAGE or "postgres:15",
@@ -425,6 +426,44 @@ def test_emergency_recovery_restarts_only_what_fails(ansible, kube, namespace, f
     assert sick not in now
     assert plan_pods <= now  # plan was healthy: not restarted
     assert (tmp_path / "emergency-us-east-1.md").read_text().startswith("# Emergency recovery")
+
+
+@pytest.mark.emulator_only
+def test_emergency_recovery_restarts_the_database_first_and_waits_for_it(
+    ansible, kube, namespace, faults, tmp_path
+):
+    """The database's pods are down (crash-looping) and so is a pod of the app: the database
+    is restarted first and waited for, then the app (issue 13; the seeds' step 2)."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    pods = core_api(kube).list_namespaced_pod(namespace).items
+    database = next(p for p in pods if p.metadata.name.startswith("mplp-postgresql-"))
+    app = next(p for p in pods if p.metadata.name.startswith("mplp-core-"))
+    faults.pod_fault("us-east-1", namespace, database.metadata.name, "crashloop", restarts=6)
+    faults.pod_fault("us-east-1", namespace, app.metadata.name, "crashloop", restarts=6)
+
+    result = run(ansible, "playbooks/emergency_recovery.yml", namespace, ops_report_dir=str(tmp_path))
+    assert result.rc == 0, result.failure_messages() or result.stdout[-3000:]
+    report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
+    before = {(f["component"], f["rule"]) for f in report["before"]["findings"]}
+    assert ("postgresql", "pod_crashloop") in before
+    assert [(r["component"], r.get("role")) for r in report["restarted"]] == [
+        ("postgresql", "database"),
+        ("core", None),
+    ]
+    # One at a time: the database's restart was waited for (its new pod ready) before the app's.
+    results = report["restart_results"]
+    assert [r["name"] for r in results] == ["mplp-postgresql", "mplp-core"]
+    assert results[0]["status"]["done"] is True and results[0]["status"]["ready"] == 1
+    # The crash-looping pod of the StatefulSet was deleted and recreated (a rolling restart
+    # would wait for it to be ready first); the app was restarted only once it was ready.
+    new_database = core_api(kube).read_namespaced_pod(database.metadata.name, namespace)
+    ready_since = next(c.last_transition_time for c in new_database.status.conditions if c.type == "Ready")
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    app_restarted = core.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]
+    assert ready_since <= datetime.datetime.fromisoformat(app_restarted)
+    now = {p.metadata.uid for p in core_api(kube).list_namespaced_pod(namespace).items}
+    assert database.metadata.uid not in now and app.metadata.uid not in now
+    assert report["not_restarted"] == [] and report["after"]["status"] == "healthy"
 
 
 @pytest.mark.global_state
