@@ -466,6 +466,50 @@ def test_emergency_recovery_restarts_the_database_first_and_waits_for_it(
     assert report["not_restarted"] == [] and report["after"]["status"] == "healthy"
 
 
+@pytest.mark.emulator_only
+def test_emergency_recovery_leaves_the_app_alone_when_the_database_does_not_come_back(
+    ansible, kube, namespace, faults, tmp_path
+):
+    """Every new pod of the database crash-loops too: the recovery waits for it, stops there,
+    does not restart the app (it cannot work without its database) and says so."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    broken = {"spec": {"template": {"metadata": {"annotations": {FAULT_ANNOTATION: "crashloop"}}}}}
+    # The rolling update replaces the (ready) pod with one that crash-loops.
+    apps(kube).patch_namespaced_stateful_set("mplp-postgresql", namespace, broken)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pods = {p.metadata.name: p for p in core_api(kube).list_namespaced_pod(namespace).items}
+        database = pods.get("mplp-postgresql-0")
+        if database is not None and FAULT_ANNOTATION in (database.metadata.annotations or {}):
+            break
+        time.sleep(0.5)
+    app = next(p for p in pods.values() if p.metadata.name.startswith("mplp-core-"))
+    faults.pod_fault("us-east-1", namespace, app.metadata.name, "crashloop", restarts=6)
+
+    result = run(
+        ansible,
+        "playbooks/emergency_recovery.yml",
+        namespace,
+        ops_report_dir=str(tmp_path),
+        recovery_wait_timeout=5,
+    )
+    assert result.rc != 0
+    report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
+    assert ("postgresql", "pod_crashloop") in {
+        (f["component"], f["rule"]) for f in report["before"]["findings"]
+    }
+    # The database was restarted (its pod recreated) and waited for; the app was not.
+    assert [r["component"] for r in report["restarted"]] == ["postgresql"]
+    [error] = report["restart_errors"]
+    assert "the application was not restarted" in error and "database" in error
+    message = " ".join(result.failure_messages())
+    assert "the application was not restarted" in message
+    now = {p.metadata.uid for p in core_api(kube).list_namespaced_pod(namespace).items}
+    assert app.metadata.uid in now  # the app's crash-looping pod was left alone
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    assert "kubectl.kubernetes.io/restartedAt" not in (core.spec.template.metadata.annotations or {})
+
+
 @pytest.mark.global_state
 @pytest.mark.emulator_only
 def test_upgrade_whose_verification_fails_is_rolled_back(ansible, kube, namespace, faults):
