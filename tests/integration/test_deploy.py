@@ -441,6 +441,13 @@ def test_emergency_recovery_restarts_the_database_first_and_waits_for_it(
     faults.pod_fault("us-east-1", namespace, database.metadata.name, "crashloop", restarts=6)
     faults.pod_fault("us-east-1", namespace, app.metadata.name, "crashloop", restarts=6)
 
+    # --check diagnoses and plans: the database first, then the app; nothing is touched.
+    dry = run(ansible, "playbooks/emergency_recovery.yml", namespace, args=["--check"])
+    assert dry.rc == 0, dry.failure_messages() or dry.stdout[-3000:]
+    assert "restart: postgresql, core (the data tier first, one at a time)" in dry.stdout
+    uids = {p.metadata.uid for p in core_api(kube).list_namespaced_pod(namespace).items}
+    assert {database.metadata.uid, app.metadata.uid} <= uids
+
     result = run(ansible, "playbooks/emergency_recovery.yml", namespace, ops_report_dir=str(tmp_path))
     assert result.rc == 0, result.failure_messages() or result.stdout[-3000:]
     report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
