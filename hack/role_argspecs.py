@@ -80,6 +80,7 @@ TYPES = {
     "backup_config_restore_kinds": "list",
     "backup_config_restore_names": "list",
     "backup_config_restore_exclude": "list",
+    "backup_restore_keep_running": "list",
 }
 
 

@@ -78,9 +78,9 @@ def platform_problems(spec, only=None, secrets=None):
     return platform_render.check_spec(spec, only, secrets)
 
 
-def recovery_plan(report, components, only=None):
+def recovery_plan(report, components, only=None, data_tier=None):
     try:
-        return recovery.recovery_plan(report, components, only)
+        return recovery.recovery_plan(report, components, only, data_tier)
     except recovery.PlanError as exc:
         raise AnsibleFilterError("recovery_plan: %s" % exc)
 

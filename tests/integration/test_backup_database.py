@@ -145,9 +145,15 @@ def backup(ansible, database, dest, **more):
     return run
 
 
+def described(components):
+    """The components as the platform description says what they are: the PostgreSQL one is
+    the database (the restore keeps running what has role database or cache)."""
+    return [dict(comp, role="database") if comp["name"] == "postgresql" else comp for comp in components]
+
+
 def restore_vars(platform, archive, **more):
     extra = platform_vars(
-        platform,
+        dict(platform, components=described(platform["components"])),
         backup_restore_archive=str(archive),
         backup_dest=str(Path(archive).parent),
         ops_force=True,
@@ -209,6 +215,44 @@ def test_round_trip_backup_change_restore(ansible, pg, database, tmp_path, small
         "Deployment/mplp-core": 2,
         "Deployment/mplp-plan": 2,
     }
+
+
+def test_restore_keeps_the_database_running_by_its_role_whatever_its_name(
+    ansible, pg, database, tmp_path, small_platform, kube
+):
+    """LangGraph calls its database component postgres: its role, not its name, keeps it
+    running while the application is scaled down (issue 13)."""
+    backup(ansible, database, tmp_path)
+    [archive] = archives(tmp_path)
+    components = [
+        dict(comp, name="postgres", role="database") if comp["name"] == "postgresql" else comp
+        for comp in small_platform["components"]
+    ]
+    extra = restore_vars(small_platform, archive, backup_restore_database=database)
+    extra["platform_components"] = components
+    extra["platform_database"] = {
+        "name": "postgres",
+        "host": pg["host"],
+        "port": pg["port"],
+        "user": pg["user"],
+        "password": pg["password"],
+        "dbname": database,
+    }
+    run = ansible("playbooks/restore_database.yml", extra_vars=extra)
+    assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+    quiesced = run.results(
+        "Restore | record replicas, suspend CronJobs, scale the application to zero", "us-east-1"
+    )
+    assert sorted(w["object"] for w in quiesced["workloads"]) == [
+        "Deployment/mplp-core",
+        "Deployment/mplp-plan",
+    ]
+    statefulset = client.AppsV1Api(kube["us-east-1"]).read_namespaced_stateful_set(
+        "mplp-postgresql", small_platform["namespace"]
+    )
+    assert statefulset.spec.replicas == 1
+    assert "multiagent.ops/recorded-replicas" not in (statefulset.metadata.annotations or {})
+    assert replicas(kube, small_platform["namespace"], "mplp-core") == (2, None)
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "no-manifest"])

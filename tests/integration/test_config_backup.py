@@ -10,6 +10,7 @@ up, minus the fields the server sets.
 from __future__ import annotations
 
 import base64
+import datetime
 import gzip
 import json
 import shutil
@@ -307,6 +308,69 @@ def test_namespace_deleted_then_restored_gives_back_the_same_configuration(ansib
     second = again.results("Restore the objects", CLUSTER)
     assert second["changed"] is False and second["created"] == [] and second["updated"] == []
     assert len(second["unchanged"]) == len(before)
+
+
+def older_copies(archive, dest, days, prefix=None, target=None):
+    """Copies of a real archive dated ``days`` ago, in ``dest``: the backups earlier runs
+    would have left (same bytes, so they verify). Returns their names, oldest first."""
+    data = Path(archive).read_bytes()
+    manifest = artifact.read_manifest(str(archive) + ".manifest.json")
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    names = []
+    for age in sorted(days, reverse=True):
+        moment = now - datetime.timedelta(days=age)
+        name = artifact.archive_name(prefix or "config-%s" % manifest["target"], moment, kx.ARCHIVE_EXT)
+        artifact.write_bytes(str(dest / name), data)
+        copy = dict(manifest, file=name, started=artifact.iso(moment), finished=artifact.iso(moment))
+        if target:
+            copy["target"] = target
+        artifact.write_manifest(str(dest / name), copy)
+        names.append(name)
+    return names
+
+
+def test_runbook_applies_retention_after_the_backup_keeping_the_newest_and_the_one_written(
+    ansible, source, archives, tmp_path
+):
+    """Config backups go through the same retention as database backups (issue 13): older
+    archives beyond the policy go, the newest and the one just written stay; check mode only
+    says what would go; another namespace's archives in the same directory are not judged."""
+    dest = tmp_path / "runbook" / CLUSTER
+    dest.mkdir(parents=True)
+    namespace = source["namespace"]
+    old = older_copies(archive_of(archives["plain"]), dest, [40, 20, 10, 3, 2])
+    others = older_copies(
+        archive_of(archives["plain"]), dest, [60], prefix="config-elsewhere", target="elsewhere"
+    )
+    runbook_vars = {
+        "backup_config_dir": str(tmp_path / "runbook"),
+        "backup_config_namespace": namespace,
+        "backup_config_custom_resources": source["custom_resources"],
+        "backup_config_keep_last": 2,
+        "backup_config_keep_daily": 0,
+        "backup_config_keep_weekly": 0,
+        "backup_config_keep_monthly": 0,
+    }
+    task = "Config | apply the retention policy to the archives of namespace %s" % namespace
+
+    dry = ansible("playbooks/backup_config.yml", limit=CLUSTER, extra_vars=runbook_vars, args=["--check"])
+    assert dry.rc == 0, dry.failure_messages() or dry.stdout[-3000:]
+    would = dry.results(task, CLUSTER)
+    # No archive is written in check mode: the two newest old ones are what the policy keeps.
+    assert [b["name"] for b in would["would_delete"]] == old[:3] and would["deleted"] == []
+    assert sorted(p.name for p in dest.glob("*.tar.gz")) == sorted(old + others)
+
+    run = ansible("playbooks/backup_config.yml", limit=CLUSTER, extra_vars=runbook_vars)
+    assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+    backup_result = run.results("Export the namespace into an archive", CLUSTER)
+    written = Path(archive_of(backup_result)).name
+    retention = run.results(task, CLUSTER)
+    assert retention["changed"] is True and retention["held"] is False
+    assert [b["name"] for b in retention["deleted"]] == old[:4]
+    left = sorted(p.name for p in dest.glob("*.tar.gz"))
+    assert left == sorted([written, old[-1]] + others)
+    assert all(Path(str(dest / name) + ".manifest.json").exists() for name in left)
+    assert [n["name"] for n in retention["newest_verified"] if n["target"] == namespace] == [written]
 
 
 def test_restore_into_another_namespace_rewrites_it_and_is_idempotent(ansible, source, archives, tmp_path):

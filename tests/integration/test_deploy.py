@@ -428,6 +428,95 @@ def test_emergency_recovery_restarts_only_what_fails(ansible, kube, namespace, f
     assert (tmp_path / "emergency-us-east-1.md").read_text().startswith("# Emergency recovery")
 
 
+@pytest.mark.emulator_only
+def test_emergency_recovery_restarts_the_database_first_and_waits_for_it(
+    ansible, kube, namespace, faults, tmp_path
+):
+    """The database's pods are down (crash-looping) and so is a pod of the app: the database
+    is restarted first and waited for, then the app (issue 13; the seeds' step 2)."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    pods = core_api(kube).list_namespaced_pod(namespace).items
+    database = next(p for p in pods if p.metadata.name.startswith("mplp-postgresql-"))
+    app = next(p for p in pods if p.metadata.name.startswith("mplp-core-"))
+    faults.pod_fault("us-east-1", namespace, database.metadata.name, "crashloop", restarts=6)
+    faults.pod_fault("us-east-1", namespace, app.metadata.name, "crashloop", restarts=6)
+
+    # --check diagnoses and plans: the database first, then the app; nothing is touched.
+    dry = run(ansible, "playbooks/emergency_recovery.yml", namespace, args=["--check"])
+    assert dry.rc == 0, dry.failure_messages() or dry.stdout[-3000:]
+    assert "restart: postgresql, core (the data tier first, one at a time)" in dry.stdout
+    uids = {p.metadata.uid for p in core_api(kube).list_namespaced_pod(namespace).items}
+    assert {database.metadata.uid, app.metadata.uid} <= uids
+
+    result = run(ansible, "playbooks/emergency_recovery.yml", namespace, ops_report_dir=str(tmp_path))
+    assert result.rc == 0, result.failure_messages() or result.stdout[-3000:]
+    report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
+    before = {(f["component"], f["rule"]) for f in report["before"]["findings"]}
+    assert ("postgresql", "pod_crashloop") in before
+    assert [(r["component"], r.get("role")) for r in report["restarted"]] == [
+        ("postgresql", "database"),
+        ("core", None),
+    ]
+    # One at a time: the database's restart was waited for (its new pod ready) before the app's.
+    results = report["restart_results"]
+    assert [r["name"] for r in results] == ["mplp-postgresql", "mplp-core"]
+    assert results[0]["status"]["done"] is True and results[0]["status"]["ready"] == 1
+    # The crash-looping pod of the StatefulSet was deleted and recreated (a rolling restart
+    # would wait for it to be ready first); the app was restarted only once it was ready.
+    new_database = core_api(kube).read_namespaced_pod(database.metadata.name, namespace)
+    ready_since = next(c.last_transition_time for c in new_database.status.conditions if c.type == "Ready")
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    app_restarted = core.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]
+    assert ready_since <= datetime.datetime.fromisoformat(app_restarted)
+    now = {p.metadata.uid for p in core_api(kube).list_namespaced_pod(namespace).items}
+    assert database.metadata.uid not in now and app.metadata.uid not in now
+    assert report["not_restarted"] == [] and report["after"]["status"] == "healthy"
+
+
+@pytest.mark.emulator_only
+def test_emergency_recovery_leaves_the_app_alone_when_the_database_does_not_come_back(
+    ansible, kube, namespace, faults, tmp_path
+):
+    """Every new pod of the database crash-loops too: the recovery waits for it, stops there,
+    does not restart the app (it cannot work without its database) and says so."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    broken = {"spec": {"template": {"metadata": {"annotations": {FAULT_ANNOTATION: "crashloop"}}}}}
+    # The rolling update replaces the (ready) pod with one that crash-loops.
+    apps(kube).patch_namespaced_stateful_set("mplp-postgresql", namespace, broken)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pods = {p.metadata.name: p for p in core_api(kube).list_namespaced_pod(namespace).items}
+        database = pods.get("mplp-postgresql-0")
+        if database is not None and FAULT_ANNOTATION in (database.metadata.annotations or {}):
+            break
+        time.sleep(0.5)
+    app = next(p for p in pods.values() if p.metadata.name.startswith("mplp-core-"))
+    faults.pod_fault("us-east-1", namespace, app.metadata.name, "crashloop", restarts=6)
+
+    result = run(
+        ansible,
+        "playbooks/emergency_recovery.yml",
+        namespace,
+        ops_report_dir=str(tmp_path),
+        recovery_wait_timeout=5,
+    )
+    assert result.rc != 0
+    report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
+    assert ("postgresql", "pod_crashloop") in {
+        (f["component"], f["rule"]) for f in report["before"]["findings"]
+    }
+    # The database was restarted (its pod recreated) and waited for; the app was not.
+    assert [r["component"] for r in report["restarted"]] == ["postgresql"]
+    [error] = report["restart_errors"]
+    assert "the application was not restarted" in error and "database" in error
+    message = " ".join(result.failure_messages())
+    assert "the application was not restarted" in message
+    now = {p.metadata.uid for p in core_api(kube).list_namespaced_pod(namespace).items}
+    assert app.metadata.uid in now  # the app's crash-looping pod was left alone
+    core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
+    assert "kubectl.kubernetes.io/restartedAt" not in (core.spec.template.metadata.annotations or {})
+
+
 @pytest.mark.global_state
 @pytest.mark.emulator_only
 def test_upgrade_whose_verification_fails_is_rolled_back(ansible, kube, namespace, faults):
