@@ -145,15 +145,9 @@ def backup(ansible, database, dest, **more):
     return run
 
 
-def described(components):
-    """The components as the platform description says what they are: the PostgreSQL one is
-    the database (the restore keeps running what has role database or cache)."""
-    return [dict(comp, role="database") if comp["name"] == "postgresql" else comp for comp in components]
-
-
 def restore_vars(platform, archive, **more):
     extra = platform_vars(
-        dict(platform, components=described(platform["components"])),
+        platform,
         backup_restore_archive=str(archive),
         backup_dest=str(Path(archive).parent),
         ops_force=True,
