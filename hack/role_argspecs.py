@@ -25,7 +25,8 @@ DESCRIPTIONS = {
     "backup_database_port": "Port of the server (direct mode).",
     "backup_database_user": "Role to connect as.",
     "backup_database_password": "Password of backup_database_user; never logged.",
-    "backup_pod_selector": "Label selector of the primary PostgreSQL pod (in-cluster mode).",
+    "backup_pod_selector": "Label selector of the primary PostgreSQL pod (in-cluster mode); default the"
+    " component with role database.",
     "backup_container": "Container of that pod with the PostgreSQL tools (default its first).",
     "backup_namespace": "Platform namespace: the Lease lock, the pod (in-cluster), what a restore stops.",
     "backup_all_databases": "Back up every database that accepts connections.",
