@@ -52,6 +52,7 @@ SMALL_PLATFORM = [
     },
     {
         "name": "postgresql",
+        "role": "database",
         "kind": "StatefulSet",
         "workload": "mplp-postgresql",
         "image": "postgres:15",
