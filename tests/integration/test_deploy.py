@@ -43,6 +43,7 @@ PLATFORM = [
     },
     {
         "name": "postgresql",
+        "role": "database",
         "kind": "StatefulSet",
         "workload": "mplp-postgresql",
         "image": IMAGE or "postgres:15",
