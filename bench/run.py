@@ -5,11 +5,17 @@ On the demo inventory (two emulated clusters, forks as configured, gather_facts:
 - health_check.yml as an operator runs it (no ops_report_dir),
 - the floor: one ansible.builtin.ping task,
 - the naive way: per component a k8s_info of its Deployment, a k8s_info of its pods by
-  label and a uri of its endpoint, as looped tasks, plus postgresql_ping and redis_info,
+  label and a uri of its endpoint, as looped tasks, plus the data tier checked in its pods
+  with kubernetes.core.k8s_exec (pg_isready and SELECT 1, redis-cli PING), as the health
+  check does it,
+- the health check with the data tier checked directly (connections naming no component, so
+  PostgreSQL and Redis are reached at their host and port): what exec costs over direct,
 
 interleaved, median of RUNS runs each, on the demo MPLP platform reshaped to 10 components x
-2 replicas. Then the same health check at scale: 100 Deployments x 10 pods (1,000 pods) and
-100 endpoints per cluster, against its time on the demo platform.
+2 replicas with its in-cluster PostgreSQL and Redis (StatefulSets whose pods' environment
+points at the stack's servers, as in the demo). Then the same health check at scale: 100
+Deployments x 10 pods (1,000 pods) and 100 endpoints per cluster, against its time on the
+demo platform.
 
 Prints `RESULT name=value` lines. Not a test: nothing here asserts a time. The two
 platforms are deleted at the end.
@@ -53,6 +59,39 @@ def components(names, replicas):
     return comps
 
 
+# The demo's data tier: StatefulSets checked inside their pods (the demo inventory's
+# demo_pod_env gives the pods the stack's PostgreSQL and Redis).
+DATA_TIER = [
+    {"name": "postgresql", "role": "database", "kind": "StatefulSet", "workload": "mplp-postgresql",
+     "image": "postgres:15", "replicas": 1, "service": {"name": "mplp-postgresql", "port": 5432}},
+    {"name": "redis", "role": "cache", "kind": "StatefulSet", "workload": "mplp-redis-master",
+     "image": "redis:7", "replicas": 1, "service": {"name": "mplp-redis-master", "port": 6379}},
+]  # fmt: skip
+
+
+def direct_data_tier(facts):
+    """The same platform with its data tier reached directly: the StatefulSets stay components
+    (their workloads are looked at), the connections name none of them."""
+    pg, redis = facts["postgresql"], facts["redis"]
+    return {
+        "platform_components": components(MODULES, 2) + [dict(c, role="app") for c in DATA_TIER],
+        "platform_database": {
+            "name": "postgresql-direct",
+            "host": pg["host"],
+            "port": pg["port"],
+            "user": pg["user"],
+            "dbname": pg["dbname"],
+            "password": Path(pg["password_file"]).read_text().strip(),
+        },
+        "platform_cache": {
+            "name": "redis-direct",
+            "host": redis["host"],
+            "port": redis["port"],
+            "password": Path(redis["password_file"]).read_text().strip(),
+        },
+    }
+
+
 def write_vars(tmp, name, data):
     path = Path(tmp) / ("%s.json" % name)
     path.write_text(json.dumps(data))
@@ -91,7 +130,12 @@ def main():
         stack.up()
     with tempfile.TemporaryDirectory() as tmp:
         demo = write_vars(
-            tmp, "demo", {"platform_namespace": "bench-demo", "platform_components": components(MODULES, 2)}
+            tmp,
+            "demo",
+            {"platform_namespace": "bench-demo", "platform_components": components(MODULES, 2) + DATA_TIER},
+        )
+        direct = write_vars(
+            tmp, "direct", dict(direct_data_tier(stack.facts()), platform_namespace="bench-demo")
         )
         scale_names = ["svc%03d" % i for i in range(100)]
         scale = write_vars(
@@ -113,6 +157,7 @@ def main():
                     "health_check": ("playbooks/health_check.yml", demo),
                     "floor": ("bench/ping.yml", None),
                     "naive": ("bench/naive_health.yml", demo),
+                    "health_check_direct": ("playbooks/health_check.yml", direct),
                     "health_check_scale": ("playbooks/health_check.yml", scale),
                 },
                 RUNS,
@@ -126,6 +171,10 @@ def main():
         print("RESULT %s_seconds=%.2f" % (name, value))
     print("RESULT health_vs_floor=%.2fx (target <= 3x)" % (medians["health_check"] / medians["floor"]))
     print("RESULT naive_vs_health=%.1fx (target >= 8x)" % (medians["naive"] / medians["health_check"]))
+    print(
+        "RESULT exec_vs_direct=%.2fx (the data tier checked in its pods / directly)"
+        % (medians["health_check"] / medians["health_check_direct"])
+    )
     print(
         "RESULT scale_vs_demo=%.2fx (target <= 2x)"
         % (medians["health_check_scale"] / medians["health_check"])

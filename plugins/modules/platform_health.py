@@ -13,9 +13,22 @@ description:
     recent Events (label selectors optional), maps pods to components through their
     ownerReferences (never by name), probes all given HTTP endpoints concurrently with a
     per-probe timeout (plain URLs, or through the API server's service proxy for services
-    without an ingress), optionally checks PostgreSQL (C(SELECT 1)) and Redis (C(PING)), and
-    returns a report with a status per component, findings with a severity and a stable
-    rule id, an overall status and a 0-100 score.
+    without an ingress), optionally checks PostgreSQL (C(pg_isready) and C(SELECT 1)) and Redis
+    (C(PING)), and returns a report with a status per component, findings with a severity and
+    a stable rule id, an overall status and a 0-100 score.
+  - "B(Data tier.) A database or cache given with a O(database.workload) (O(cache.workload))
+    runs in the cluster and is checked where it is: inside a running and ready pod of that
+    workload, through the C(pods/exec) API, with the pod's own credentials (C(pg_isready) and
+    C(psql -c 'SELECT 1') using the container's C(PGUSER)/C(PGPASSWORD)/C(PGDATABASE), else
+    C(POSTGRES_USER)/C(POSTGRES_PASSWORD)/C(POSTGRES_DB); C(redis-cli PING) with the password in
+    C(REDISCLI_AUTH), never C(-a)). So a check run from outside the cluster, where the
+    C(*.svc) names do not resolve, sees it as it is. One without a workload (a managed
+    database) is connected to directly at O(database.host)."
+  - "The exec checks use the one pods LIST of the look and run while the rest of it goes on.
+    A forbidden C(pods/exec) (HTTP 403) makes the check C(unknown), naming the permission it
+    needs (C(create pods/exec in namespace X)), never C(down). Without a running and ready pod
+    the check does not run (RV(report.components) C(check.status=not_checked)) and has no
+    finding of its own: the workload's C(no_ready_replica) or C(workload_missing) says it."
   - All Kubernetes LISTs and all probes run at the same time, so the call takes about as
     long as the slowest probe.
   - Read-only. Never reports C(changed). Safe in check mode.
@@ -27,8 +40,8 @@ description:
   - "C(no_ready_replica): critical, down; no replica of the component is ready (also when it is
     scaled to zero)."
   - "C(endpoints_all_failing): critical, down; every health endpoint of the component fails."
-  - "C(dependency_unreachable): critical, down; the database (C(SELECT 1)) or the cache (C(PING))
-    does not answer."
+  - "C(dependency_unreachable): critical, down; the database (C(pg_isready), C(SELECT 1)) or the
+    cache (C(PING)) does not answer, checked directly or inside a ready pod."
   - "C(pod_crashloop): critical, degraded; a container is in C(CrashLoopBackOff) (the component
     is down when no replica is ready)."
   - "C(pod_image_pull): critical, degraded; a container cannot pull its image
@@ -152,17 +165,34 @@ options:
     type: int
     default: 3
   database:
-    description: PostgreSQL to check with C(SELECT 1). Needs psycopg (3) or psycopg2.
+    description:
+      - PostgreSQL to check. With O(database.workload), inside its pod (C(pg_isready) and
+        C(SELECT 1) through the exec API); otherwise directly at O(database.host) with
+        C(SELECT 1), which needs psycopg (3) or psycopg2.
+      - Give O(database.host) or O(database.workload).
     type: dict
     suboptions:
       name:
         description: Component name in the report.
         type: str
         default: postgresql
-      host:
-        description: Host name or address.
+      workload:
+        description:
+          - The workload that runs the database in O(namespace). The check runs in its first
+            running and ready pod (by name), with that pod's credentials; the connection
+            options below are then not used.
         type: str
-        required: true
+      kind:
+        description: Kind of O(database.workload).
+        type: str
+        default: StatefulSet
+        choices: [Deployment, StatefulSet, DaemonSet]
+      container:
+        description: Container of the pod to exec into; needed when the pod has several.
+        type: str
+      host:
+        description: Host name or address (a database outside the cluster).
+        type: str
       port:
         description: Port.
         type: int
@@ -183,21 +213,38 @@ options:
         type: str
         default: prefer
       timeout:
-        description: Connect timeout in seconds.
+        description: Connect timeout in seconds (also the one of C(pg_isready) and C(psql) in the pod).
         type: float
         default: 5
   cache:
-    description: Redis to check with C(PING). Needs the redis Python package.
+    description:
+      - Redis to check with C(PING). With O(cache.workload), inside its pod (C(redis-cli)
+        through the exec API, the password from the container's C(REDISCLI_AUTH) or
+        C(REDIS_PASSWORD); C(REDISCLI_HOST) and C(REDISCLI_PORT) in its environment point
+        C(redis-cli) at a server that is not on localhost:6379); otherwise directly at
+        O(cache.host), which needs the redis Python package.
+      - Give O(cache.host) or O(cache.workload).
     type: dict
     suboptions:
       name:
         description: Component name in the report.
         type: str
         default: redis
-      host:
-        description: Host name or address.
+      workload:
+        description:
+          - The workload that runs the cache in O(namespace); see O(database.workload).
         type: str
-        required: true
+      kind:
+        description: Kind of O(cache.workload).
+        type: str
+        default: StatefulSet
+        choices: [Deployment, StatefulSet, DaemonSet]
+      container:
+        description: Container of the pod to exec into; needed when the pod has several.
+        type: str
+      host:
+        description: Host name or address (a cache outside the cluster).
+        type: str
       port:
         description: Port.
         type: int
@@ -217,7 +264,7 @@ options:
         type: bool
         default: false
       timeout:
-        description: Socket timeout in seconds.
+        description: Socket timeout in seconds (in the pod, how long C(redis-cli) may stay silent).
         type: float
         default: 5
   rules:
@@ -240,10 +287,14 @@ options:
         lists Services; C(metrics) reads pod usage from C(metrics.k8s.io); C(logs) greps
         recent log lines of troubled pods (and one pod per component) for O(log_pattern). A
         source that cannot be read is named in RV(report.sources) and never fails the module.
+      - C(data) reads the data tier's statistics where it is checked (in the pod or directly),
+        once its check passed; PostgreSQL's connections by state (C(pg_stat_activity)) and,
+        when the C(pg_stat_statements) extension is installed, the slowest statements (else a
+        note saying it is not); Redis' C(INFO memory). See RV(report.data_tier).
     type: list
     elements: str
     default: []
-    choices: [pods, services, metrics, logs]
+    choices: [pods, services, metrics, logs, data]
   max_events:
     description: At most this many recent events are returned, newest first.
     type: int
@@ -284,8 +335,9 @@ notes:
 requirements:
   - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
-  - psycopg >= 3.1 or psycopg2 (only with O(database))
-  - redis >= 4.5 (only with O(cache))
+  - psycopg >= 3.1 or psycopg2 (only with O(database.host))
+  - redis >= 4.5 (only with O(cache.host))
+  - websocket-client (only with O(database.workload) or O(cache.workload))
 """
 
 EXAMPLES = r"""
@@ -307,12 +359,9 @@ EXAMPLES = r"""
         port: http
         path: /ready
         component: core
-    database:
-      host: db.internal
-      user: mplp
-      password: "{{ vault_db_password }}"
-      dbname: mplp_production
-    cache:
+    database:  # in the cluster: checked inside its pod
+      workload: mplp-postgresql
+    cache:  # a managed Redis: checked directly
       host: redis.internal
       password: "{{ vault_redis_password }}"
     thresholds:
@@ -370,6 +419,9 @@ report:
       description:
         - Per component, its C(status), C(findings), C(replicas), C(pod_counts), C(pods) (see
           O(collect)), C(endpoints), C(check) (database/cache) and up to 10 C(warning_events).
+        - A C(check) has C(type), C(ok) (null when it could not run), C(status) (C(up),
+          C(down), C(unknown), C(not_checked)), C(error), C(latency_seconds), C(via) (C(exec) or
+          C(direct)), and C(pod), C(server_version), C(missing_permission) when known.
       type: dict
     events:
       description: Events of the last C(thresholds.events_window) seconds, newest first, at most O(max_events).
@@ -386,6 +438,28 @@ report:
       description: Services, when O(collect) has C(services).
       type: list
       elements: dict
+    data_tier:
+      description:
+        - When O(collect) has C(data), per role (C(database), C(cache)) what was read, C(via)
+          (C(exec) or C(direct)), C(pod) and C(checked); for the database C(connections)
+          (C(by_state), C(total), C(max_connections), C(usage_percent),
+          C(longest_transaction_seconds), C(pg_stat_statements)), C(slow_queries) (null
+          without the extension) and C(slow_queries_note); for the cache C(memory)
+          (C(used_memory), C(maxmemory), C(maxmemory_policy), C(mem_fragmentation_ratio),
+          C(usage_percent)); C(error) when they could not be read.
+      type: dict
+      sample:
+        database:
+          name: postgresql
+          via: exec
+          pod: mplp-postgresql-0
+          connections: {by_state: {active: 1, idle: 4}, total: 5, max_connections: 100}
+          slow_queries: null
+          slow_queries_note: pg_stat_statements is not installed in this database
+        cache:
+          name: redis
+          via: exec
+          memory: {used_memory: 1014792, maxmemory: 0, mem_fragmentation_ratio: 1.2}
     usage:
       description: Pod CPU (millicores) and memory (bytes), when O(collect) has C(metrics); C(available=false) when the metrics API does not answer.
       type: dict
@@ -466,9 +540,15 @@ def argspec():
         probe_attempts=dict(type="int", default=3),
         database=dict(
             type="dict",
+            required_one_of=[("host", "workload")],
             options=dict(
                 name=dict(type="str", default="postgresql"),
-                host=dict(type="str", required=True),
+                workload=dict(type="str"),
+                kind=dict(
+                    type="str", default="StatefulSet", choices=["Deployment", "StatefulSet", "DaemonSet"]
+                ),
+                container=dict(type="str"),
+                host=dict(type="str"),
                 port=dict(type="int", default=5432),
                 user=dict(type="str", default="postgres"),
                 password=dict(type="str", no_log=True),
@@ -479,9 +559,15 @@ def argspec():
         ),
         cache=dict(
             type="dict",
+            required_one_of=[("host", "workload")],
             options=dict(
                 name=dict(type="str", default="redis"),
-                host=dict(type="str", required=True),
+                workload=dict(type="str"),
+                kind=dict(
+                    type="str", default="StatefulSet", choices=["Deployment", "StatefulSet", "DaemonSet"]
+                ),
+                container=dict(type="str"),
+                host=dict(type="str"),
                 port=dict(type="int", default=6379),
                 username=dict(type="str"),
                 password=dict(type="str", no_log=True),
@@ -493,7 +579,7 @@ def argspec():
         rules=dict(type="dict", default={}),
         thresholds=dict(type="dict", default={}),
         collect=dict(
-            type="list", elements="str", default=[], choices=["pods", "services", "metrics", "logs"]
+            type="list", elements="str", default=[], choices=["pods", "services", "metrics", "logs", "data"]
         ),
         max_events=dict(type="int", default=50),
         log_tail_lines=dict(type="int", default=200),

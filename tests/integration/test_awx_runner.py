@@ -438,8 +438,9 @@ def test_health_check_as_an_awx_job_on_both_clusters(deployed, awx_job, namespac
     for host in hosts:
         report = job.result(HEALTH_TASK, host)["report"]
         assert report["status"] == "healthy", report["findings"]
-        # the database and the cache were reached with the credentials' passwords
+        # the database was checked inside its pod, the cache reached with the credential's password
         assert report["components"]["postgresql"]["check"]["ok"] is True, report["components"]["postgresql"]
+        assert report["components"]["postgresql"]["check"]["via"] == "exec"
         assert report["components"]["redis"]["check"]["ok"] is True, report["components"]["redis"]
         assert job.result(VERDICT_TASK, host)
         health = published[host]["health"]
@@ -452,7 +453,9 @@ def test_health_check_as_an_awx_job_on_both_clusters(deployed, awx_job, namespac
 def test_what_the_credentials_inject_is_what_the_runbook_uses(deployed, awx_job, namespace, credentials):
     """The credentials, not the inventory, are what the runbook connects with: a wrong password
     in the PostgreSQL credential makes the database finding critical on us-east-1, a wrong token
-    for eu-west-1 in the kubeconfig credential makes its API unusable; the job fails."""
+    for eu-west-1 in the kubeconfig credential makes its API unusable; the job fails. (The
+    database is described as an external one here: an in-cluster database is checked inside
+    its pod, with the pod's own credentials, and the PostgreSQL credential plays no part.)"""
     assert deployed.rc == 0, "the deploy failed: nothing to check"
     wrong_pg = dict(credentials["PostgreSQL"], password="not-the-password-%s" % uuid.uuid4().hex[:6])
     kubeconfig = yaml.safe_load(credentials["Kubernetes clusters (kubeconfig)"]["kubeconfig"])
@@ -463,7 +466,15 @@ def test_what_the_credentials_inject_is_what_the_runbook_uses(deployed, awx_job,
         "playbooks/health_check.yml",
         4244,
         "mplp | health check",
-        platform(namespace),
+        dict(
+            platform(namespace),
+            platform_components=[
+                {"name": c["name"], "role": "database", "kind": "external"}
+                if c.get("role") == "database"
+                else c
+                for c in SMALL_PLATFORM
+            ],
+        ),
         inputs={
             "PostgreSQL": wrong_pg,
             "Kubernetes clusters (kubeconfig)": {"kubeconfig": yaml.safe_dump(kubeconfig)},

@@ -51,6 +51,24 @@ def test_diagnosis_reads_pods_services_usage_events_and_logs(ansible, small_plat
         assert heading in text
     assert "ERROR db pool exhausted" in text
     assert "mplp-core" in text
+    # the data tier: the in-cluster database read inside its pod, the external cache directly
+    tier = report["data_tier"]
+    database, cache = tier["database"], tier["cache"]
+    assert (database["via"], database["pod"], database["checked"]) == ("exec", "mplp-postgresql-0", True)
+    connections = database["connections"]
+    assert connections["total"] >= 1 and sum(connections["by_state"].values()) >= connections["total"]
+    assert connections["max_connections"] > 0
+    if connections["pg_stat_statements"]:
+        assert isinstance(database["slow_queries"], list)
+    else:
+        assert database["slow_queries"] is None
+        assert "pg_stat_statements is not installed" in database["slow_queries_note"]
+        assert "slow queries: pg_stat_statements is not installed" in text
+    assert cache["via"] == "direct" and cache["memory"]["used_memory"] > 0
+    assert cache["memory"]["maxmemory_policy"]
+    assert "7. Data tier" in text
+    assert "PostgreSQL postgresql (exec in pod mplp-postgresql-0): up" in text
+    assert "Redis redis (direct): up" in text and "fragmentation ratio" in text
     assert (tmp_path / "diagnosis-us-east-1.txt").read_text().startswith("=== Diagnosis of us-east-1")
 
 

@@ -5,9 +5,10 @@ it, with a fault in the stand-in, Redis or the API, and share one (shared_platfo
 
 import json
 import time
+import uuid
 
 import pytest
-from conftest import platform_vars, write_kubeconfig
+from conftest import SMALL_PLATFORM, delete_namespace, platform_vars, write_kubeconfig
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +25,20 @@ def wait_for(predicate, timeout=20.0, interval=0.2):
     raise AssertionError("condition not met within %ss" % timeout)
 
 
-def test_demo_platform_is_healthy_on_both_clusters(ansible, tmp_path):
-    """The full MPLP demo platform (as `make demo` loads it), both clusters at once."""
+def test_demo_platform_is_healthy_on_both_clusters(ansible, stack_facts, tmp_path):
+    """The full MPLP demo platform (as `make demo` loads it), both clusters at once, checked
+    from outside the cluster: the connections name the in-cluster Services (*.svc), which do
+    not resolve on this machine, and the data tier is healthy all the same, checked inside
+    its pods (the demo pods' environment points their tools at the stack's servers)."""
     load = ansible("tests/stack/load_demo.yml")
     assert load.rc == 0, load.stdout[-3000:]
-    run = ansible(HEALTH, extra_vars={"ops_report_dir": str(tmp_path)})
+    db = dict(stack_facts["postgresql"], name="postgresql", host="mplp-postgresql.mplp-production.svc")
+    db.pop("password_file")
+    cache = {"name": "redis", "host": "mplp-redis-master.mplp-production.svc", "port": 6379}
+    run = ansible(
+        HEALTH,
+        extra_vars={"ops_report_dir": str(tmp_path), "platform_database": db, "platform_cache": cache},
+    )
     assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
     for cluster in ("us-east-1", "eu-west-1"):
         report = run.report(cluster)
@@ -38,8 +48,11 @@ def test_demo_platform_is_healthy_on_both_clusters(ansible, tmp_path):
         # ten modules, the two StatefulSets and the platform-level endpoints
         assert {"core", "network", "extension", "postgresql", "redis", "platform"} <= set(comps)
         assert comps["role"]["replicas"] == {**comps["role"]["replicas"], "desired": 3, "ready": 3}
-        assert comps["postgresql"]["check"]["ok"] is True  # the real PostgreSQL answered
-        assert comps["redis"]["check"]["ok"] is True
+        # the real PostgreSQL and Redis answered, asked from inside their pods
+        for name, pod in (("postgresql", "mplp-postgresql-0"), ("redis", "mplp-redis-master-0")):
+            check = comps[name]["check"]
+            assert (check["ok"], check["status"], check["via"], check["pod"]) == (True, "up", "exec", pod)
+        assert comps["postgresql"]["check"]["server_version"].startswith("15")
         assert comps["core"]["pod_counts"] == {"total": 3, "ready": 3}
         assert comps["core"]["pods"] == []  # healthy pods are counted, listed only when asked
     # us-east-1 probes URLs, eu-west-1 goes through the API server's service proxy
@@ -142,19 +155,102 @@ def test_redis_stopped_is_critical(ansible, shared_platform, faults):
     assert report["components"]["postgresql"]["check"]["ok"] is True
 
 
-def test_wrong_database_password_is_named_and_not_leaked(ansible, shared_platform, stack_facts):
+def external(components, name):
+    """The components, ``name`` made an external (managed) one: no workload, reached directly."""
+    return [
+        {"name": c["name"], "role": c.get("role", "app"), "kind": "external"} if c["name"] == name else c
+        for c in components
+    ]
+
+
+def test_external_database_is_checked_directly_and_its_password_not_leaked(
+    ansible, shared_platform, stack_facts
+):
     db = dict(stack_facts["postgresql"], name="postgresql", password="not-the-password")
     db.pop("password_file")
+    components = external(shared_platform["components"], "postgresql")
     run = ansible(
         HEALTH,
         limit="us-east-1",
-        extra_vars=platform_vars(shared_platform, platform_database=db),
+        extra_vars=platform_vars(shared_platform, platform_components=components, platform_database=db),
         json_output=False,
     )
     assert run.rc != 0
     assert "postgresql | dependency_unreachable" in run.stdout
-    assert "password authentication failed" in run.stdout
+    assert "password authentication failed" in run.stdout  # the connection of the inventory was used
     assert "not-the-password" not in run.stdout + run.stderr
+
+
+def test_external_database_answering_is_up_via_direct(ansible, shared_platform):
+    components = external(shared_platform["components"], "postgresql")
+    run = ansible(
+        HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform, platform_components=components)
+    )
+    assert run.rc == 0, run.failure_messages()
+    check = run.report("us-east-1")["components"]["postgresql"]["check"]
+    assert (check["ok"], check["via"]) == (True, "direct") and "pod" not in check
+
+
+def test_in_cluster_database_is_checked_in_its_pod_not_at_the_host(ansible, shared_platform):
+    """The inventory's host and password are not used for an in-cluster database: a name
+    that does not resolve and a wrong password change nothing."""
+    db = {"name": "postgresql", "host": "mplp-postgresql.nowhere.svc", "password": "not-the-password"}
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform, platform_database=db))
+    assert run.rc == 0, run.failure_messages()
+    report = run.report("us-east-1")
+    check = report["components"]["postgresql"]["check"]
+    assert (check["ok"], check["via"], check["pod"]) == (True, "exec", "mplp-postgresql-0")
+    assert report["components"]["postgresql"]["status"] == "healthy"
+
+
+@pytest.fixture
+def broken_database_platform(ansible, kube, faults):
+    """The small platform whose database pod's tools point at a port nothing listens on: the
+    pod runs and is ready, but pg_isready gets no response from inside it."""
+    namespace = "it-pgdown-%s" % uuid.uuid4().hex[:6]
+    run = ansible(
+        "tests/stack/load_demo.yml",
+        limit="us-east-1",
+        extra_vars={
+            "platform_namespace": namespace,
+            "platform_components": SMALL_PLATFORM,
+            "demo_pod_env": {
+                "postgresql": [{"name": "PGHOST", "value": "127.0.0.1"}, {"name": "PGPORT", "value": "1"}]
+            },
+        },
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    yield {"namespace": namespace, "components": SMALL_PLATFORM}
+    faults.reset_all()
+    delete_namespace(kube, namespace)
+
+
+def test_database_pod_whose_server_does_not_answer_is_down(ansible, broken_database_platform):
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(broken_database_platform))
+    assert run.rc != 0
+    failure = " ".join(run.failure_messages())
+    assert "postgresql | dependency_unreachable" in failure and "pg_isready: no response" in failure
+    report = run.report("us-east-1")
+    pg = report["components"]["postgresql"]
+    assert pg["status"] == "down" and pg["replicas"]["ready"] == 1  # the pod is fine, the server is not
+    assert (pg["check"]["status"], pg["check"]["via"]) == ("down", "exec")
+
+
+@pytest.mark.emulator_only
+def test_forbidden_pods_exec_is_unknown_naming_the_permission(ansible, shared_platform, faults):
+    faults.deny("us-east-1", "create", "", "pods/exec")
+    ns = shared_platform["namespace"]
+    run = ansible(HEALTH, limit="us-east-1", extra_vars=platform_vars(shared_platform))
+    assert run.rc == 0, run.failure_messages()  # unknown is not critical
+    report = run.report("us-east-1")
+    pg = report["components"]["postgresql"]
+    assert pg["status"] == "unknown"
+    assert (pg["check"]["ok"], pg["check"]["status"]) == (None, "unknown")
+    assert pg["check"]["missing_permission"] == "create pods/exec in namespace %s" % ns
+    [finding] = pg["findings"]
+    assert finding["rule"] == "check_unavailable" and finding["severity"] == "unknown"
+    assert "create pods/exec in namespace %s" % ns in finding["message"] and "403" in finding["message"]
+    assert not [f for f in report["findings"] if f["rule"] == "dependency_unreachable"]
 
 
 def test_api_unreachable_fails_with_the_cause(ansible, shared_platform, tmp_path):
@@ -169,7 +265,8 @@ def test_api_unreachable_fails_with_the_cause(ansible, shared_platform, tmp_path
     assert run.rc != 0
     failure = " ".join(run.failure_messages())
     assert "cannot reach the Kubernetes API" in failure and "connection refused" in failure
-    assert "checks not run: events, pods, workloads" in failure
+    # the in-cluster database is checked through the API (pods/exec): not run either
+    assert "checks not run: database, events, pods, workloads" in failure
     assert "Traceback" not in run.stdout
     # endpoints were still probed, and the report says which checks could not run
     report = json.loads((tmp_path / "health.json").read_text())["us-east-1"]

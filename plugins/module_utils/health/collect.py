@@ -6,6 +6,10 @@
 Events, optionally Services and pod metrics), all HTTP endpoint probes, and the database
 and cache checks concurrently in a thread pool, so a check of ten components costs about
 as long as its slowest probe. A second, smaller round reads pod logs when asked.
+
+A database or cache given with a ``workload`` runs in the cluster: its check waits for the
+one pods LIST of the look (no request of its own), picks a running and ready pod of that
+workload and runs there, through the exec API, while the rest of the look goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.multiagent.ops.plugins.module_utils.health import probes
 from ansible_collections.multiagent.ops.plugins.module_utils.health import rules as health
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import exec as k8s_exec
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError, status_message
@@ -41,6 +46,36 @@ _KIND_LIST = {kind: resources.get(kind).plural for kind in ("Deployment", "State
 
 class CollectError(Exception):
     """The look could not be taken at all (bad input, unknown namespace)."""
+
+
+def pick_pod(pods, replicasets, kind, workload):
+    """``(pod name or None, number of pods of the workload)``: the first (by name) running
+    and ready pod that the workload owns (through its ReplicaSets for a Deployment)."""
+    owners = wl.pod_workloads(pods or [], replicasets or [])
+    mine = [
+        p
+        for p in pods or []
+        if owners.get(wl.meta(p).get("uid") or wl.meta(p).get("name")) == (kind, workload)
+    ]
+    ready = sorted(
+        wl.meta(p).get("name")
+        for p in mine
+        if (p.get("status") or {}).get("phase") == "Running" and wl.pod_is_ready(p)
+    )
+    return (ready[0] if ready else None), len(mine)
+
+
+def no_pod_result(kind, workload, count):
+    """A data-tier check that did not run: no ready pod to run it in. No finding of its own:
+    the workload's (no_ready_replica, workload_missing) already say what is wrong, and a
+    database whose pods are down is not one that refuses connections."""
+    return {
+        "ok": None,
+        "skipped": True,
+        "via": "exec",
+        "pod": None,
+        "error": "not checked: no running and ready pod of %s %s (%d pod(s))" % (kind, workload, count),
+    }
 
 
 def normalize_components(components):
@@ -179,6 +214,44 @@ class Collector:
         detail = " (%s)" % message if message else ""
         return False, status, "HTTP %d via service proxy%s" % (status, detail), elapsed
 
+    # -- the data tier -------------------------------------------------------------------
+    def _dependency(self, role, params, jobs, stats):
+        """``(check, statistics)`` of the database or the cache: in a pod of its workload
+        through the exec API, or directly. Statistics (``stats``) only when the check passed."""
+        if not params.get("workload"):
+            direct = probes.postgres_check if role == "database" else probes.redis_check
+            check = direct(params)
+            numbers = {}
+            if stats and check.get("ok"):
+                numbers = (probes.postgres_stats if role == "database" else probes.redis_stats)(params)
+            return check, numbers
+        kind = params.get("kind") or "StatefulSet"
+        try:
+            pods = jobs["pods"].result()
+            replicasets = jobs["replicasets"].result() if kind == "Deployment" else []
+        except ApiError as exc:
+            return {
+                "ok": None,
+                "unavailable": True,
+                "via": "exec",
+                "error": "no pod to check in: %s" % exc,
+            }, {}
+        pod, count = pick_pod(pods, replicasets, kind, params["workload"])
+        if pod is None:
+            return no_pod_result(kind, params["workload"], count), {}
+        timeout = float(params.get("timeout") or 5)
+
+        def run(argv, seconds):
+            return k8s_exec.run(self.reader.api, self.ns, pod, argv, params.get("container"), timeout=seconds)
+
+        if role == "database":
+            check = probes.postgres_exec_check(run, self.ns, pod, timeout)
+            numbers = probes.postgres_exec_stats(run, timeout) if stats and check.get("ok") else {}
+        else:
+            check = probes.redis_exec_check(run, self.ns, pod, timeout)
+            numbers = probes.redis_exec_stats(run, timeout) if stats and check.get("ok") else {}
+        return check, numbers
+
     # -- the look --------------------------------------------------------------------
     def collect(
         self,
@@ -214,8 +287,9 @@ class Collector:
                 )
                 jobs[src] = pool.submit(self._list, src, selector)
             ep_jobs = [pool.submit(self._probe_endpoint, ep, attempts) for ep in endpoints]
-            db_job = pool.submit(probes.postgres_check, database) if database else None
-            cache_job = pool.submit(probes.redis_check, cache) if cache else None
+            stats = "data" in extra
+            db_job = pool.submit(self._dependency, "database", database, jobs, stats) if database else None
+            cache_job = pool.submit(self._dependency, "cache", cache, jobs, stats) if cache else None
 
             data = {}
             for src, fut in jobs.items():
@@ -226,12 +300,24 @@ class Collector:
                     data[src] = None
             endpoint_results = [f.result() for f in ep_jobs]
             dependencies = []
-            if db_job:
-                dependencies.append(
-                    dict(db_job.result(), name=database.get("name") or "postgresql", type="database")
-                )
-            if cache_job:
-                dependencies.append(dict(cache_job.result(), name=cache.get("name") or "redis", type="cache"))
+            data_tier = {}
+            for role, job, params, default in (
+                ("database", db_job, database, "postgresql"),
+                ("cache", cache_job, cache, "redis"),
+            ):
+                if job is None:
+                    continue
+                check, numbers = job.result()
+                name = params.get("name") or default
+                dependencies.append(dict(check, name=name, type=role))
+                if stats:
+                    data_tier[role] = dict(
+                        numbers,
+                        name=name,
+                        via=check.get("via"),
+                        pod=check.get("pod"),
+                        checked=bool(check.get("ok")),
+                    )
 
         ns_error = self.errors.get("namespace")
         if ns_error is not None and ns_error.kind == "not_found":
@@ -239,13 +325,10 @@ class Collector:
 
         observation = self._observe(components, discover, data, now)
         observation["endpoints"] = endpoint_results
-        observation["dependencies"] = [d for d in dependencies if not d.get("unavailable")]
-        for dep in dependencies:
-            if dep.get("unavailable"):
-                observation["unavailable"].append(
-                    {"check": dep["type"], "component": dep["name"], "error": dep["error"]}
-                )
+        observation["dependencies"] = dependencies
         extras = {"sources": self._source_report()}
+        if stats:
+            extras["data_tier"] = data_tier
         if "services" in extra and data.get("services") is not None:
             extras["services"] = [_service_summary(s) for s in data["services"]]
         if "metrics" in extra:

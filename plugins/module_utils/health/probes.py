@@ -4,10 +4,20 @@
 
 Each probe returns a plain result dict and never raises for the failure it is measuring:
 a refused connection is a result (``ok: False`` with the reason), not an exception.
+
+The database and the cache are checked where they are: directly (psycopg, redis-py) when
+they are outside the cluster, inside a ready pod through the exec API when the platform runs
+them (``run(argv, timeout)`` runs a command in that pod, k8s/exec.py's run()). The commands,
+the SQL and the parsers of their answers are pg/stats.py's and redis/cli.py / info.py's.
+A dependency result: ``ok`` (True, False), ``error``, ``latency``, ``server_version``, ``via``
+(``direct`` or ``exec``), ``pod``; ``unavailable`` with ``missing_permission`` when the check
+could not run (the exec refused, a client library missing: unknown, never down);
+``skipped`` when there was no ready pod to check in (the workload's findings say so).
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -15,6 +25,14 @@ from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.exec import ExecError
+from ansible_collections.multiagent.ops.plugins.module_utils.pg import stats as pg_stats
+from ansible_collections.multiagent.ops.plugins.module_utils.redis import cli as redis_cli
+from ansible_collections.multiagent.ops.plugins.module_utils.redis import info as redis_info
+
+# Seconds an exec may stay silent beyond the command's own timeout before it counts as hung.
+EXEC_MARGIN = 5
 
 
 class InputError(ValueError):
@@ -160,9 +178,8 @@ def combine_attempts(name, component, url, attempts):
     }
 
 
-def postgres_check(params):
-    """``SELECT 1`` on PostgreSQL; password never leaves this function."""
-    started = time.monotonic()
+def _pg_connect(params):
+    """``(connection, None)`` or ``(None, result)``: the failed check's result."""
     try:
         import psycopg  # noqa: F401  (psycopg 3)
 
@@ -175,7 +192,7 @@ def postgres_check(params):
             connect = psycopg2.connect
             errors = (psycopg2.Error,)
         except ImportError:
-            return {
+            return None, {
                 "ok": False,
                 "error": "neither psycopg (3) nor psycopg2 is installed on the controller",
                 "unavailable": True,
@@ -191,36 +208,98 @@ def postgres_check(params):
     if params.get("password"):
         kwargs["password"] = params["password"]
     try:
-        conn = connect(**kwargs)
-        try:
-            cur = conn.cursor()
-            cur.execute("SELECT 1")
-            cur.fetchone()
-            cur.execute("SHOW server_version")
-            version = cur.fetchone()[0]
-        finally:
-            conn.close()
+        return _PgConnection(connect(**kwargs), errors), None
     except errors as exc:
-        return {"ok": False, "error": _first_line(exc), "latency": None}
+        return None, {"ok": False, "error": _first_line(exc), "latency": None}
+
+
+class _PgConnection:
+    def __init__(self, conn, errors):
+        self.conn = conn
+        self.errors = errors
+
+    def value(self, sql):
+        cur = self.conn.cursor()
+        cur.execute(sql)
+        row = cur.fetchone()
+        return None if row is None else row[0]
+
+    def rollback(self):
+        self.conn.rollback()
+
+    def close(self):
+        self.conn.close()
+
+
+def postgres_check(params):
+    """``SELECT 1`` on PostgreSQL; password never leaves this function."""
+    started = time.monotonic()
+    conn, failed = _pg_connect(params)
+    if failed:
+        return dict(failed, via="direct")
+    try:
+        conn.value("SELECT 1")
+        version = conn.value("SHOW server_version")
+    except conn.errors as exc:
+        return {"ok": False, "error": _first_line(exc), "latency": None, "via": "direct"}
+    finally:
+        conn.close()
     return {
         "ok": True,
         "error": None,
         "latency": round(time.monotonic() - started, 4),
         "server_version": version,
+        "via": "direct",
     }
 
 
-def redis_check(params):
-    """``PING`` on Redis; password never leaves this function."""
-    started = time.monotonic()
+def postgres_stats(params):
+    """Connections by state and the slowest statements, over a direct connection."""
+    conn, failed = _pg_connect(params)
+    if failed:
+        return {"error": failed["error"]}
+
+    def query(sql):
+        value = conn.value(sql)
+        return json.loads(value) if isinstance(value, str) else value
+
+    try:
+        return _postgres_stats(query, conn.errors, conn.rollback)
+    finally:
+        conn.close()
+
+
+def _postgres_stats(query, errors, after_error=None):
+    try:
+        connections = pg_stats.activity(query(pg_stats.ACTIVITY_SQL))
+    except errors as exc:
+        return {"error": "pg_stat_activity could not be read: %s" % _first_line(exc)}
+    result = {"connections": connections, "slow_queries": None}
+    if not connections["pg_stat_statements"]:
+        result["slow_queries_note"] = pg_stats.no_statements_note(False)
+        return result
+    try:
+        result["slow_queries"] = pg_stats.slow_queries(query(pg_stats.STATEMENTS_SQL))
+    except errors as exc:
+        if after_error:
+            after_error()
+        result["slow_queries_note"] = pg_stats.no_statements_note(True, _first_line(exc))
+    return result
+
+
+def _redis_client(params):
     try:
         import redis
     except ImportError:
-        return {
-            "ok": False,
-            "error": "the redis Python package is not installed on the controller",
-            "unavailable": True,
-        }
+        return (
+            None,
+            None,
+            {
+                "ok": False,
+                "error": "the redis Python package is not installed on the controller",
+                "unavailable": True,
+            },
+        )
     timeout = float(params.get("timeout") or 5)
     client = redis.Redis(
         host=params.get("host"),
@@ -232,11 +311,20 @@ def redis_check(params):
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
     )
+    return client, redis.exceptions.RedisError, None
+
+
+def redis_check(params):
+    """``PING`` on Redis; password never leaves this function."""
+    started = time.monotonic()
+    client, errors, failed = _redis_client(params)
+    if failed:
+        return dict(failed, via="direct")
     try:
         client.ping()
         version = (client.info("server") or {}).get("redis_version")
-    except redis.exceptions.RedisError as exc:
-        return {"ok": False, "error": _first_line(exc), "latency": None}
+    except errors as exc:
+        return {"ok": False, "error": _first_line(exc), "latency": None, "via": "direct"}
     finally:
         client.close()
     return {
@@ -244,7 +332,100 @@ def redis_check(params):
         "error": None,
         "latency": round(time.monotonic() - started, 4),
         "server_version": version,
+        "via": "direct",
     }
+
+
+def redis_stats(params):
+    """``INFO memory``, over a direct connection."""
+    client, errors, failed = _redis_client(params)
+    if failed:
+        return {"error": failed["error"]}
+    try:
+        return {"memory": redis_info.memory_facts(client.info("memory") or {})}
+    except errors as exc:
+        return {"error": "INFO memory: %s" % _first_line(exc)}
+    finally:
+        client.close()
+
+
+# -- inside the pod (exec) ----------------------------------------------------------------
+
+
+def exec_failure(exc, namespace, pod, what):
+    """The result of a check whose exec failed: a refused exec (403: the permission it
+    needs, named) or a cut stream is unknown; a command that started and then said nothing
+    for the timeout is a server that does not answer (down)."""
+    if exc.started and exc.timed_out:
+        return {"ok": False, "error": "%s did not answer in pod %s: %s" % (what, pod, exc), "latency": None}
+    result = {"ok": None, "unavailable": True, "error": "cannot check %s in pod %s: %s" % (what, pod, exc)}
+    if exc.status == 403:
+        permission = "create pods/exec in namespace %s" % namespace
+        result["missing_permission"] = permission
+        result["error"] = "cannot check %s inside pod %s: permission denied, the credentials need %s (%s)" % (
+            what,
+            pod,
+            permission,
+            exc,
+        )
+    return result
+
+
+def _in_pod(result, pod, started):
+    result = dict(result, via="exec", pod=pod)
+    result.setdefault("latency", round(time.monotonic() - started, 4) if result.get("ok") else None)
+    return result
+
+
+def postgres_exec_check(run, namespace, pod, timeout):
+    """pg_isready and ``SELECT 1`` in the database pod, with the pod's own credentials."""
+    started = time.monotonic()
+    try:
+        code, out, err = run(pg_stats.probe_argv(timeout), float(timeout) + EXEC_MARGIN)
+    except ExecError as exc:
+        return _in_pod(exec_failure(exc, namespace, pod, "PostgreSQL"), pod, started)
+    return _in_pod(pg_stats.parse_probe(code, out, err), pod, started)
+
+
+def redis_exec_check(run, namespace, pod, timeout):
+    """``redis-cli PING`` in the cache pod, the password in REDISCLI_AUTH."""
+    started = time.monotonic()
+    try:
+        code, out, err = run(redis_cli.cli_argv("PING"), float(timeout) + EXEC_MARGIN)
+    except ExecError as exc:
+        return _in_pod(exec_failure(exc, namespace, pod, "Redis"), pod, started)
+    return _in_pod(redis_cli.parse_ping(code, out, err), pod, started)
+
+
+class _QueryFailed(Exception):
+    pass
+
+
+def postgres_exec_stats(run, timeout):
+    """Connections by state and the slowest statements, through psql in the pod."""
+
+    def query(sql):
+        try:
+            code, out, err = run(pg_stats.query_argv(sql, timeout), float(timeout) + EXEC_MARGIN)
+        except ExecError as exc:
+            raise _QueryFailed(str(exc)) from exc
+        if code != 0:
+            raise _QueryFailed(err.decode("utf-8", "replace").strip() or "psql exit code %s" % code)
+        return pg_stats.parse_json_line(out)
+
+    return _postgres_stats(query, (_QueryFailed, ValueError))
+
+
+def redis_exec_stats(run, timeout):
+    """``INFO memory`` through redis-cli in the pod."""
+    try:
+        code, out, err = run(redis_cli.cli_argv("INFO", "memory"), float(timeout) + EXEC_MARGIN)
+    except ExecError as exc:
+        return {"error": "INFO memory: %s" % exc}
+    problem = redis_cli.reply_error(code, out, err)
+    if problem:
+        return {"error": "INFO memory: %s" % problem}
+    return {"memory": redis_info.memory_facts(redis_info.parse_info(out))}
 
 
 def _first_line(exc):

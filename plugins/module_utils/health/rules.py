@@ -35,7 +35,8 @@ RULES = {
     "dependency_unreachable": (
         "critical",
         "down",
-        "the database (SELECT 1) or the cache (PING) does not answer",
+        "the database (pg_isready, SELECT 1) or the cache (PING) does not answer, checked directly or"
+        " inside a ready pod",
     ),
     "pod_crashloop": (
         "critical",
@@ -349,6 +350,30 @@ def _endpoint_findings(rep, component, results, th):
             )
 
 
+def _check_entry(dep):
+    """The ``check`` of a database or cache component: ``ok`` is None when it could not run
+    (``status`` says why: ``unknown``, or ``not_checked`` without a ready pod)."""
+    if dep.get("skipped"):
+        ok, status = None, "not_checked"
+    elif dep.get("unavailable"):
+        ok, status = None, "unknown"
+    else:
+        ok = bool(dep.get("ok"))
+        status = "up" if ok else "down"
+    entry = {
+        "type": dep.get("type"),
+        "ok": ok,
+        "status": status,
+        "error": dep.get("error"),
+        "latency_seconds": dep.get("latency"),
+        "via": dep.get("via") or "direct",
+    }
+    for key in ("pod", "server_version", "missing_permission"):
+        if dep.get(key):
+            entry[key] = dep[key]
+    return entry
+
+
 def _pod_troubled(summary):
     return (
         not summary["ready"]
@@ -433,12 +458,20 @@ def evaluate(observation, rules=None, thresholds=None, now=None, list_pods=False
     for dep in observation.get("dependencies") or []:
         name = dep["name"]
         entry = components.setdefault(name, {"name": name, "kind": None, "workload": None})
-        entry["check"] = {
-            "type": dep.get("type"),
-            "ok": bool(dep.get("ok")),
-            "error": dep.get("error"),
-            "latency_seconds": dep.get("latency"),
-        }
+        entry["check"] = _check_entry(dep)
+        if dep.get("skipped"):
+            continue  # no ready pod to check in: the workload's findings say so
+        if dep.get("unavailable"):
+            rep.add(
+                "check_unavailable",
+                name,
+                "check '%s' could not run: %s" % (dep.get("type", "dependency"), dep.get("error")),
+                check=dep.get("type", "dependency"),
+                **(
+                    {"missing_permission": dep["missing_permission"]} if dep.get("missing_permission") else {}
+                ),
+            )
+            continue
         if not dep.get("ok"):
             rep.add(
                 "dependency_unreachable",

@@ -98,3 +98,28 @@ def parse_version(text):
     """``(major, minor)`` of a Redis version, None when it is not one."""
     match = re.match(r"^(\d+)\.(\d+)", str(text or ""))
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def memory_facts(info):
+    """What ``INFO memory`` says (parsed, or redis-py's dict): used and peak memory, the
+    limit and its policy, fragmentation; ``usage_percent`` of ``maxmemory`` when one is set."""
+    used = info.get("used_memory")
+    limit = info.get("maxmemory")
+    ratio = info.get("mem_fragmentation_ratio")
+    facts = {
+        "used_memory": int(used) if used is not None else None,
+        "used_memory_human": info.get("used_memory_human"),
+        "used_memory_peak": int(info["used_memory_peak"])
+        if info.get("used_memory_peak") is not None
+        else None,
+        "maxmemory": int(limit) if limit is not None else None,
+        "maxmemory_human": info.get("maxmemory_human"),
+        "maxmemory_policy": info.get("maxmemory_policy"),
+        "mem_fragmentation_ratio": float(ratio) if ratio is not None else None,
+    }
+    facts["usage_percent"] = (
+        round(100.0 * facts["used_memory"] / facts["maxmemory"], 1)
+        if facts["maxmemory"] and facts["used_memory"] is not None
+        else None
+    )
+    return facts

@@ -338,3 +338,73 @@ def test_open_failures_name_the_pod_and_the_api_message(monkeypatch):
         kexec.ExecError, match=r"^cannot exec in pod db/pg-0 container c: .*Connection refused"
     ):
         kexec.PodExec(object(), "db", "pg-0", ["true"], container="c").open()
+
+
+def test_the_status_of_a_refused_exec_is_read_from_the_handshake_error():
+    from ansible_collections.multiagent.ops.plugins.module_utils.k8s import exec as k8s_exec
+
+    assert k8s_exec._refused_status(403, "") == 403
+    assert k8s_exec._refused_status(0, "Handshake status 403 Forbidden -+-+- {} -+-+- b'{}'") == 403
+    assert k8s_exec._refused_status(0, "connection refused") is None
+
+
+class Conn:
+    host = "https://api.example:6443"
+    headers = {"authorization": "Bearer t0ken"}
+    groups = ["ops"]
+    verify = True
+    ca_file = ca_data = cert_file = key_file = cert_data = key_data = None
+    tls_server_name = None
+    proxy = None
+
+    def bypasses_proxy(self):
+        return False
+
+
+class Session:
+    conn = Conn()
+
+
+def test_over_the_collections_session_the_websocket_is_opened_here(monkeypatch):
+    import websocket
+
+    seen = {}
+
+    class FakeSocket:
+        subprotocol = kexec.V5
+
+        def __init__(self, sslopt=None, skip_utf8_validation=False):
+            seen["sslopt"] = sslopt
+
+        def connect(self, url, timeout=None, **options):
+            seen.update(url=url, options=options)
+
+    monkeypatch.setattr(websocket, "WebSocket", FakeSocket)
+    pod_exec = kexec.PodExec(
+        Session(), "mplp", "pg-0", ["pg_isready", "-q"], container="db", timeout=3
+    ).open()
+    assert seen["url"] == (
+        "wss://api.example:6443/api/v1/namespaces/mplp/pods/pg-0/exec?command=pg_isready&command=-q"
+        "&stdin=false&stdout=true&stderr=true&tty=false&container=db"
+    )
+    assert seen["options"]["header"] == ["authorization: Bearer t0ken", "Impersonate-Group: ops"]
+    assert seen["options"]["subprotocols"] == [kexec.V5, "v4.channel.k8s.io"]
+    assert "context" in seen["sslopt"] and pod_exec.protocol == kexec.V5
+
+
+def test_a_refused_websocket_names_the_status(monkeypatch):
+    import websocket
+
+    class Refused:
+        def __init__(self, **kw):
+            pass
+
+        def connect(self, url, timeout=None, **options):
+            body = json.dumps({"message": 'pods "pg-0" is forbidden: cannot create resource "pods/exec"'})
+            raise websocket.WebSocketBadStatusException("Handshake status 403 Forbidden", 403, resp_body=body)
+
+    monkeypatch.setattr(websocket, "WebSocket", Refused)
+    with pytest.raises(kexec.ExecError) as err:
+        kexec.PodExec(Session(), "mplp", "pg-0", ["true"]).open()
+    assert err.value.status == 403 and not err.value.started
+    assert 'cannot create resource "pods/exec" (HTTP 403)' in str(err.value)

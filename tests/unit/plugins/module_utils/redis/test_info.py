@@ -48,3 +48,26 @@ def test_function_libraries_are_read():
 )  # fmt: skip
 def test_versions_are_read(text, version):
     assert infos.parse_version(text) == version
+
+
+def test_memory_facts_of_info_memory():
+    text = (
+        b"# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nused_memory_peak:2097152\r\n"
+        b"maxmemory:4194304\r\nmaxmemory_human:4.00M\r\nmaxmemory_policy:allkeys-lru\r\n"
+        b"mem_fragmentation_ratio:1.25\r\n"
+    )
+    assert infos.memory_facts(infos.parse_info(text)) == {
+        "used_memory": 1048576,
+        "used_memory_human": "1.00M",
+        "used_memory_peak": 2097152,
+        "maxmemory": 4194304,
+        "maxmemory_human": "4.00M",
+        "maxmemory_policy": "allkeys-lru",
+        "mem_fragmentation_ratio": 1.25,
+        "usage_percent": 25.0,
+    }
+
+
+def test_memory_facts_without_a_limit_have_no_share():
+    facts = infos.memory_facts({"used_memory": 10, "maxmemory": 0, "mem_fragmentation_ratio": "7.41"})
+    assert facts["usage_percent"] is None and facts["mem_fragmentation_ratio"] == 7.41
