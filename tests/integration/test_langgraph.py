@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 import pytest
 import yaml
 from conftest import ROOT, delete_namespace
@@ -62,10 +63,16 @@ def langgraph(ansible, kube, stack_facts, tmp_path_factory):
     password = "lg-%s/+&" % uuid.uuid4().hex[:12]  # URL-unsafe on purpose: the app's DATABASE_URL
     namespace = "langgraph-%s" % uuid.uuid4().hex[:6]
     with admin(stack_facts) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db["dbname"],))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db["dbname"],)
+        )
         conn.execute('DROP DATABASE IF EXISTS "%s"' % db["dbname"])
         conn.execute('DROP ROLE IF EXISTS "%s"' % db["user"])
-        conn.execute('CREATE ROLE "%s" LOGIN PASSWORD %%s' % db["user"], (password,))
+        conn.execute(
+            psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                psycopg.sql.Identifier(db["user"]), psycopg.sql.Literal(password)
+            )
+        )
         conn.execute('CREATE DATABASE "%s" OWNER "%s"' % (db["dbname"], db["user"]))
     pg = stack_facts["postgresql"]
     with psycopg.connect(
@@ -117,7 +124,9 @@ def langgraph(ansible, kube, stack_facts, tmp_path_factory):
     yield {"namespace": namespace, "run": run, "database": db, "password": password, "spec": spec}
     delete_namespace(kube, namespace, CLUSTER)
     with admin(stack_facts) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db["dbname"],))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db["dbname"],)
+        )
         conn.execute('DROP DATABASE IF EXISTS "%s"' % db["dbname"])
         conn.execute('DROP ROLE IF EXISTS "%s"' % db["user"])
 
@@ -154,14 +163,27 @@ def test_1_deploy_renders_a_data_tier_that_can_start(deployed, kube):
         assert sts.status.ready_replicas == 1, name
         [claim] = sts.spec.volume_claim_templates
         assert claim.spec.resources.requests["storage"] in ("20Gi", "5Gi")
-        assert sts.spec.template.spec.security_context.fs_group == uid
+        pod = sts.spec.template.spec
+        assert (pod.security_context.run_as_user, pod.security_context.fs_group) == (uid, uid)
+        [container] = pod.containers
+        assert container.security_context.read_only_root_filesystem
+        probe = " ".join(container.readiness_probe._exec.command)
+        assert ("pg_isready" if name == "postgres" else "redis-cli") in probe and " -a " not in probe
+    env = {
+        e.name: e
+        for e in apps(kube).read_namespaced_stateful_set("postgres", ns).spec.template.spec.containers[0].env
+    }
+    assert env["PGDATA"].value.startswith("/var/lib/postgresql/data/")
+    assert env["POSTGRES_PASSWORD"].value_from.secret_key_ref.name == "langgraph-postgres-credentials"
+    env = {
+        e.name: e
+        for e in apps(kube).read_namespaced_stateful_set("redis", ns).spec.template.spec.containers[0].env
+    }
+    assert env["REDISCLI_AUTH"].value_from.secret_key_ref.name == "langgraph-redis-credentials"
     app = apps(kube).read_namespaced_deployment(APP, ns)
     [container] = app.spec.template.spec.containers
     assert container.resources.requests == {"cpu": "500m", "memory": "1Gi"}
-    assert container.resources.limits == {"cpu": "2", "memory": "4Gi"} or container.resources.limits == {
-        "cpu": "2000m",
-        "memory": "4Gi",
-    }
+    assert container.resources.limits == {"cpu": "2000m", "memory": "4Gi"}
     assert app.status.ready_replicas == 3
     # the app's configuration and secrets, as the manual's config section has them
     secret = core(kube).read_namespaced_secret("langgraph-secrets", ns)
@@ -175,12 +197,14 @@ def test_2_health_from_outside_checks_the_data_tier_through_exec(deployed, tmp_p
         socket.getaddrinfo(host, 5432)  # as from a laptop or an AWX node: the name does not resolve
     result = deployed["run"]("playbooks/health_check.yml", ops_report_dir=str(tmp_path))
     assert result.rc == 0, result.failure_messages() or result.stdout[-4000:]
-    report = json.loads(next(tmp_path.glob("*%s*.json" % HOST)).read_text())
+    report = result.report(HOST)
     assert report["status"] == "healthy", report["findings"]
-    checks = {c["name"]: c.get("check") for c in report["components"]}
-    assert checks["postgres"]["via"] == "exec" and checks["postgres"]["status"] == "up"
-    assert checks["redis"]["via"] == "exec" and checks["redis"]["status"] == "up"
-    assert checks["postgres"]["pod"] == "postgres-0"
+    comps = report["components"]
+    assert comps[APP]["replicas"]["ready"] == 3
+    # the real PostgreSQL and Redis answered, asked inside their pods with the pods' credentials
+    for name, pod in (("postgres", "postgres-0"), ("redis", "redis-0")):
+        check = comps[name]["check"]
+        assert (check["ok"], check["status"], check["via"], check["pod"]) == (True, "up", "exec", pod)
 
 
 def test_3_backup_goes_through_the_database_pod(deployed, tmp_path_factory, stack_facts):
@@ -216,25 +240,35 @@ def test_4_restore_keeps_the_database_running_and_brings_the_app_back(deployed, 
     database = apps(kube).read_namespaced_stateful_set("postgres", ns)
     assert database.metadata.generation == database_before  # never scaled
     assert database.spec.replicas == 1
-    stopped = [
-        ref["name"]
-        for task in result.data["plays"][-1]["tasks"]
-        for res in [(task["hosts"].get(HOST) or {})]
-        for ref in res.get("workloads") or []
-        if "quiesce" in task["task"]["name"].lower()
-    ]
-    assert "postgres" not in stopped and "redis" not in stopped
+    stopped = result.results(
+        "Restore | record replicas, suspend CronJobs, scale the application to zero", HOST
+    )
+    scaled = {w["object"]: (w["replicas_before"], w["replicas_after"]) for w in stopped["workloads"]}
+    assert scaled == {"Deployment/%s" % APP: (3, 0)}  # the app only: the data tier kept running
     app = apps(kube).read_namespaced_deployment(APP, ns)
     assert app.spec.replicas == 3 and app.status.ready_replicas == 3
 
 
-def test_5_emergency_recovery_restarts_the_crash_looping_database_first(deployed, kube, faults, tmp_path):
+def test_5_emergency_recovery_restarts_the_crash_looping_database(deployed, kube, faults, tmp_path):
+    """The database pod crash-loops: recovery recreates it (a StatefulSet's stuck pod), waits for
+    it, and leaves the healthy app alone; the platform is healthy afterwards."""
     ns = deployed["namespace"]
+    sick = core(kube).read_namespaced_pod("postgres-0", ns).metadata.uid
+    app_pods = {
+        p.metadata.name for p in core(kube).list_namespaced_pod(ns).items if p.metadata.name.startswith(APP)
+    }
     faults.pod_fault(CLUSTER, ns, "postgres-0", "crashloop", restarts=6)
     result = deployed["run"]("playbooks/emergency_recovery.yml", ops_report_dir=str(tmp_path))
     assert result.rc == 0, result.failure_messages() or result.stdout[-4000:]
     report = json.loads(next(tmp_path.glob("emergency-*.json")).read_text())
-    assert [r["component"] for r in report["restarted"]][:1] == ["postgres"]
+    assert "pod_crashloop" in {
+        f["rule"] for f in report["before"]["findings"] if f.get("component") == "postgres"
+    }
+    assert [r["component"] for r in report["restarted"]] == ["postgres"]
     assert report["after"]["status"] == "healthy"
     pod = core(kube).read_namespaced_pod("postgres-0", ns)
-    assert all(c.ready for c in pod.status.container_statuses or [])
+    assert pod.metadata.uid != sick and all(c.ready for c in pod.status.container_statuses or [])
+    now = {
+        p.metadata.name for p in core(kube).list_namespaced_pod(ns).items if p.metadata.name.startswith(APP)
+    }
+    assert now == app_pods  # the app was healthy: not restarted
