@@ -166,7 +166,15 @@ def test_deploy_renders_everything_and_a_second_run_changes_nothing(ansible, kub
         == "None"
     )
     secret = core_api(kube).read_namespaced_secret("mplp-postgresql-credentials", namespace)
-    assert set(secret.data) == {"password"}
+    assert set(secret.data) == {"POSTGRES_PASSWORD", "password"}  # the password only: the user is no secret
+    env = {
+        e.name: e.value
+        for e in apps(kube)
+        .read_namespaced_stateful_set("mplp-postgresql", namespace)
+        .spec.template.spec.containers[0]
+        .env
+    }
+    assert (env["POSTGRES_USER"], env["POSTGRES_DB"]) == ("mplp", "mplp_production")
     ingress = client.NetworkingV1Api(kube["us-east-1"]).read_namespaced_ingress("mplp", namespace)
     paths = [p.path for p in ingress.spec.rules[0].http.paths]
     assert paths == ["/api/v1/core", "/health", "/ready"]

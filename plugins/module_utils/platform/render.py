@@ -571,7 +571,7 @@ def _probe(comp, which, port, defaults):
     return probe
 
 
-def _env(comp):
+def _env(comp, spec=None):
     env = comp.get("env")
     if not env:
         env = []
@@ -580,17 +580,25 @@ def _env(comp):
     else:
         env = copy.deepcopy(list(env))
     given = {var.get("name") for var in env if isinstance(var, dict)}
-    return env + [var for var in _data_env(comp) if var["name"] not in given]
+    return env + [var for var in _data_env(comp, spec) if var["name"] not in given]
 
 
 def _secret_env(name, secret, key):
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def _data_env(comp):
+# The database's user and database name are not secrets: when ``platform_database`` gives
+# them they are plain values (a Secret's values are masked in every output, and a user named
+# like the platform would hide the platform's name everywhere); the password always comes
+# from the Secret.
+PLAIN_DATABASE_KEYS = {"POSTGRES_USER": "user", "POSTGRES_DB": "dbname"}
+
+
+def _data_env(comp, spec=None):
     """The environment the role gives a database or cache (a variable the component sets
-    itself wins): the credentials from ``credentials_secret``, PGDATA one level below the
-    volume."""
+    itself wins): the credentials from ``credentials_secret`` (the user and database name as
+    values when ``platform_database`` names this component and gives them), PGDATA one level
+    below the volume."""
     role = _role(comp)
     defaults = _data_defaults(comp)
     if not defaults:
@@ -598,8 +606,14 @@ def _data_env(comp):
     secret = comp.get("credentials_secret")
     env = []
     if role == "database":
-        if secret:
-            env += [_secret_env(key, secret, key) for key in defaults["credential_keys"]]
+        database = (spec or {}).get("database") or {}
+        plain = database if database.get("name") == comp["name"] else {}
+        for key in defaults["credential_keys"]:
+            field = PLAIN_DATABASE_KEYS.get(key)
+            if field and plain.get(field):
+                env.append({"name": key, "value": str(plain[field])})
+            elif secret:
+                env.append(_secret_env(key, secret, key))
         mount = (_storage(comp) or {}).get("mount_path") or defaults["mount_path"]
         env.append({"name": "PGDATA", "value": mount.rstrip("/") + "/pgdata"})
     elif secret:
@@ -706,7 +720,7 @@ def _pod_template(spec, comp, defaults):
             container[field] = [str(v) for v in comp[field]]
     if "args" not in container and "command" not in container and _data_args(comp):
         container["args"] = _data_args(comp)
-    env = _env(comp)
+    env = _env(comp, spec)
     if env:
         container["env"] = env
     env_from = _env_from(spec, comp)

@@ -64,7 +64,7 @@ def inventory_spec(platform, host=None, vault=None):
             data["platform_components"], data.get("platform_component_overrides")
         ),
         "config": data.get("deploy_config") or {"LOG_LEVEL": "info"},
-        "database": {"name": data["platform_database"]["name"]},
+        "database": {k: data["platform_database"][k] for k in ("name", "user", "dbname")},
         "cache": {"name": data["platform_cache"]["name"]},
         "ingress": {
             "enabled": True,
@@ -180,7 +180,8 @@ def _secret_ref(secret, key):
 
 
 def test_database_role_renders_what_the_postgres_image_needs():
-    manifests = pr.render_platform(inventory_spec("mplp"), only=["postgresql"])
+    spec = inventory_spec("mplp")
+    manifests = pr.render_platform(spec, only=["postgresql"])
     sts = by_kind(manifests, "StatefulSet")["mplp-postgresql"]
     services = by_kind(manifests, "Service")
     assert sts["spec"]["serviceName"] == "mplp-postgresql-headless"
@@ -201,7 +202,16 @@ def test_database_role_renders_what_the_postgres_image_needs():
     assert pod["securityContext"]["fsGroup"] == 999
     env = _env(container)
     assert env["PGDATA"] == "/var/lib/postgresql/data/pgdata"
-    # the credentials come from the Secret the inventory names, never as values
+    # the password comes from the Secret the inventory names, never as a value; the user and
+    # the database name are platform_database's, as plain values (a Secret's values are
+    # masked in every output: a user called "mplp" would hide the platform's name everywhere)
+    assert env["POSTGRES_PASSWORD"] == _secret_ref("mplp-postgresql-credentials", "POSTGRES_PASSWORD")
+    assert (env["POSTGRES_USER"], env["POSTGRES_DB"]) == ("mplp", "mplp_production")
+    # without them in platform_database, they too come from the Secret
+    spec["database"] = {"name": "postgresql"}
+    env = _env(
+        _container(by_kind(pr.render_platform(spec, only=["postgresql"]), "StatefulSet")["mplp-postgresql"])
+    )
     for key in ("POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"):
         assert env[key] == _secret_ref("mplp-postgresql-credentials", key)
     assert "envFrom" not in container  # neither the app's shared config nor the whole Secret
