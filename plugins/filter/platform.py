@@ -1,6 +1,8 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
+import functools
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import recovery
@@ -9,94 +11,48 @@ from ansible_collections.multiagent.ops.plugins.module_utils.platform import sel
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
 
 
-def health_components(components):
-    try:
-        return platform_spec.health_components(components)
-    except platform_spec.SpecError as exc:
-        raise AnsibleFilterError("health_components: %s" % exc)
+def _filter(name, function, errors=(platform_spec.SpecError,)):
+    """``function`` as the filter ``name``: a problem with the description it reports
+    (``errors``) becomes an AnsibleFilterError that starts with the filter's name."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except errors as exc:
+            raise AnsibleFilterError("%s: %s" % (name, exc)) from exc
+
+    return run
 
 
-def health_endpoints(components, base_url=None, via="url", extra_paths=None):
-    try:
-        return platform_spec.health_endpoints(components, base_url, via, extra_paths)
-    except platform_spec.SpecError as exc:
-        raise AnsibleFilterError("health_endpoints: %s" % exc)
+def _select_components(components, names=None, kinds=None, one_kind=False):
+    return selection.select_components(
+        components, names, tuple(kinds) if kinds else (selection.DEFAULT_KIND,), one_kind
+    )
 
 
-def workload_refs(components, exclude=None):
-    try:
-        return platform_spec.workload_refs(components, exclude)
-    except platform_spec.SpecError as exc:
-        raise AnsibleFilterError("workload_refs: %s" % exc)
+def _recovery_plan(report, components, only=None, data_tier=None):
+    return recovery.recovery_plan(report, components, only, data_tier)
 
 
-def data_tier(components, database=None, cache=None):
-    try:
-        return platform_spec.data_tier(components, database, cache)
-    except platform_spec.SpecError as exc:
-        raise AnsibleFilterError("data_tier: %s" % exc)
-
-
-def components_with_role(components, roles):
-    try:
-        return platform_spec.names_with_role(components, roles)
-    except platform_spec.SpecError as exc:
-        raise AnsibleFilterError("components_with_role: %s" % exc)
-
-
-def platform_components(components, overrides=None):
-    try:
-        return platform_spec.merge_overrides(components, overrides)
-    except platform_spec.SpecError as exc:
-        raise AnsibleFilterError("platform_components: %s" % exc)
-
-
-def select_components(components, names=None, kinds=None, one_kind=False):
-    try:
-        return selection.select_components(
-            components, names, tuple(kinds) if kinds else (selection.DEFAULT_KIND,), one_kind
-        )
-    except platform_spec.SpecError as exc:
-        raise AnsibleFilterError("select_components: %s" % exc)
-
-
-def maintenance_targets(components, keep=None):
-    try:
-        return selection.maintenance_targets(components, keep)
-    except platform_spec.SpecError as exc:
-        raise AnsibleFilterError("maintenance_targets: %s" % exc)
-
-
-def platform_manifests(spec, only=None):
-    try:
-        return platform_render.render_platform(spec, only)
-    except platform_render.RenderError as exc:
-        raise AnsibleFilterError("platform_manifests: %s" % exc)
-
-
-def platform_problems(spec, only=None, secrets=None):
-    return platform_render.check_spec(spec, only, secrets)
-
-
-def recovery_plan(report, components, only=None, data_tier=None):
-    try:
-        return recovery.recovery_plan(report, components, only, data_tier)
-    except recovery.PlanError as exc:
-        raise AnsibleFilterError("recovery_plan: %s" % exc)
+FILTERS = {
+    "health_components": _filter("health_components", platform_spec.health_components),
+    "health_endpoints": _filter("health_endpoints", platform_spec.health_endpoints),
+    "workload_refs": _filter("workload_refs", platform_spec.workload_refs),
+    "data_tier": _filter("data_tier", platform_spec.data_tier),
+    "components_with_role": _filter("components_with_role", platform_spec.names_with_role),
+    "platform_components": _filter("platform_components", platform_spec.merge_overrides),
+    "select_components": _filter("select_components", _select_components),
+    "maintenance_targets": _filter("maintenance_targets", selection.maintenance_targets),
+    "platform_manifests": _filter(
+        "platform_manifests", platform_render.render_platform, (platform_render.RenderError,)
+    ),
+    # every problem at once, as data: it never raises
+    "platform_problems": platform_render.check_spec,
+    "recovery_plan": _filter("recovery_plan", _recovery_plan, (recovery.PlanError,)),
+}
 
 
 class FilterModule:
     def filters(self):
-        return {
-            "health_components": health_components,
-            "data_tier": data_tier,
-            "components_with_role": components_with_role,
-            "health_endpoints": health_endpoints,
-            "maintenance_targets": maintenance_targets,
-            "platform_components": platform_components,
-            "platform_manifests": platform_manifests,
-            "platform_problems": platform_problems,
-            "recovery_plan": recovery_plan,
-            "select_components": select_components,
-            "workload_refs": workload_refs,
-        }
+        return dict(FILTERS)
