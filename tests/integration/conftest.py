@@ -176,6 +176,22 @@ def cluster_overrides():
     return overrides
 
 
+def pg_admin(stack_facts):
+    """A connection (autocommit) to the stack's PostgreSQL as its superuser, for the tests'
+    own setup: roles and databases the runbooks then use."""
+    import psycopg
+
+    facts = stack_facts["postgresql"]
+    return psycopg.connect(
+        host=facts["host"],
+        port=facts["port"],
+        user="postgres",
+        password=Path(facts["superuser_password_file"]).read_text().strip(),
+        dbname="postgres",
+        autocommit=True,
+    )
+
+
 @pytest.fixture(scope="session")
 def kube(stack_facts):
     """A kubernetes client per demo cluster (or the real cluster for every name)."""

@@ -38,7 +38,7 @@ import ansible_runner
 import psycopg
 import pytest
 import yaml
-from conftest import INVENTORY, ROOT, SMALL_PLATFORM, delete_namespace, load_platform, local_stack
+from conftest import INVENTORY, ROOT, SMALL_PLATFORM, delete_namespace, load_platform, local_stack, pg_admin
 from kubernetes import client
 
 from tests import awx_injectors
@@ -166,15 +166,7 @@ def script_inventory(stack_facts):
 
 @pytest.fixture(scope="module")
 def pg_superuser(stack_facts):
-    facts = stack_facts["postgresql"]
-    with psycopg.connect(
-        host=facts["host"],
-        port=facts["port"],
-        user="postgres",
-        password=Path(facts["superuser_password_file"]).read_text().strip(),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with pg_admin(stack_facts) as conn:
         yield conn
 
 

@@ -27,7 +27,7 @@ import psycopg
 import psycopg.sql
 import pytest
 import yaml
-from conftest import ROOT, delete_namespace
+from conftest import ROOT, delete_namespace, pg_admin
 from kubernetes import client
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel, pytest.mark.emulator_only]
@@ -36,18 +36,6 @@ CLUSTER = "eu-west-1"
 HOST = "production"
 APP = "langgraph-multi-agent"
 ROWS = 25
-
-
-def admin(stack):
-    pg = stack["postgresql"]
-    return psycopg.connect(
-        host=pg["host"],
-        port=pg["port"],
-        user="postgres",
-        password=Path(pg["superuser_password_file"]).read_text().strip(),
-        dbname="postgres",
-        autocommit=True,
-    )
 
 
 def platform_file():
@@ -62,7 +50,7 @@ def langgraph(ansible, kube, stack_facts, tmp_path_factory):
     db = spec["platform_database"]
     password = "lg-%s/+&" % uuid.uuid4().hex[:12]  # URL-unsafe on purpose: the app's DATABASE_URL
     namespace = "langgraph-%s" % uuid.uuid4().hex[:6]
-    with admin(stack_facts) as conn:
+    with pg_admin(stack_facts) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db["dbname"],)
         )
@@ -123,7 +111,7 @@ def langgraph(ansible, kube, stack_facts, tmp_path_factory):
 
     yield {"namespace": namespace, "run": run, "database": db, "password": password, "spec": spec}
     delete_namespace(kube, namespace, CLUSTER)
-    with admin(stack_facts) as conn:
+    with pg_admin(stack_facts) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (db["dbname"],)
         )
