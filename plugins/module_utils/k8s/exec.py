@@ -159,7 +159,7 @@ class PodExec:
         options = {"header": header, "subprotocols": [V5, "v4.channel.k8s.io"]}
         if conn.proxy and not conn.bypasses_proxy():
             proxy = conn.proxy.split("://", 1)[-1].rstrip("/")
-            host, _, port = proxy.rpartition(":") if ":" in proxy else (proxy, "", "")
+            host, _sep, port = proxy.rpartition(":") if ":" in proxy else (proxy, "", "")
             options.update(http_proxy_host=host, http_proxy_port=int(port) if port else None)
         sslopt = {}
         if url.startswith("wss:"):
