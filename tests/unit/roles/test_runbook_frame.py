@@ -84,7 +84,11 @@ def test_the_lease_is_taken_once_and_given_back_once():
     assert states == [("_ops/tasks/gate.yml", "acquired"), ("_ops/tasks/release.yml", "released")]
     # The gate tries once, then (held by another run) waits in steps: both tasks are one lease.
     takes = [t for p, t in leases if t[action(t)].get("state") == "acquired"]
-    assert [t[action(t)]["wait_timeout"] for t in takes][0] == 0 and len(takes) == 2
+    first, step = takes
+    assert first[action(first)] == step[action(step)]  # the same arguments (one YAML anchor)
+    assert "__ops_lease_wait | default(0)" in first[action(first)]["wait_timeout"]
+    assert "__ops_lease_wait" not in (first.get("vars") or {})  # one try: 0 s
+    assert "__ops_step" in step["vars"]["__ops_lease_wait"]  # then bounded steps
 
 
 def test_the_window_is_checked_once():

@@ -11,7 +11,15 @@ import kubernetes_validate.utils
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 templates every string it is given
+
+    def trust_as_template(value):
+        return value
+
 
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import render as pr
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
