@@ -525,6 +525,37 @@ def test_emergency_recovery_leaves_the_app_alone_when_the_database_does_not_come
     assert "kubectl.kubernetes.io/restartedAt" not in (core.spec.template.metadata.annotations or {})
 
 
+@pytest.mark.emulator_only
+def test_emergency_recovery_reports_a_restart_that_does_not_cure(ansible, kube, namespace, tmp_path):
+    """Every new pod of the app crash-loops: the restart is tried and waited for, its failure
+    is in the report's restart_errors (not hidden), and the run fails still unhealthy."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    broken = {"spec": {"template": {"metadata": {"annotations": {FAULT_ANNOTATION: "crashloop"}}}}}
+    apps(kube).patch_namespaced_deployment("mplp-plan", namespace, broken)
+    deadline = time.monotonic() + 60
+    while not any(
+        p.metadata.name.startswith("mplp-plan-") and FAULT_ANNOTATION in (p.metadata.annotations or {})
+        for p in core_api(kube).list_namespaced_pod(namespace).items
+    ):
+        assert time.monotonic() < deadline, "no crash-looping pod of mplp-plan"
+        time.sleep(0.5)
+
+    result = run(
+        ansible,
+        "playbooks/emergency_recovery.yml",
+        namespace,
+        ops_report_dir=str(tmp_path),
+        recovery_wait_timeout=5,
+    )
+    assert result.rc != 0
+    report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
+    assert [r["component"] for r in report["restarted"]] == ["plan"]
+    [error] = report["restart_errors"]
+    assert "mplp-plan" in error
+    assert report["after"]["status"] != "healthy"
+    assert "still " in " ".join(result.failure_messages())
+
+
 @pytest.mark.global_state
 @pytest.mark.emulator_only
 def test_upgrade_whose_verification_fails_is_rolled_back(ansible, kube, namespace, faults):
