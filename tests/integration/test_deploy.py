@@ -481,26 +481,22 @@ def test_emergency_recovery_restarts_the_database_first_and_waits_for_it(
     assert report["not_restarted"] == [] and report["after"]["status"] == "healthy"
 
 
-@pytest.mark.emulator_only
-def test_emergency_recovery_leaves_the_app_alone_when_the_database_does_not_come_back(
-    ansible, kube, namespace, faults, tmp_path
-):
-    """Every new pod of the database crash-loops too: the recovery waits for it, stops there,
-    does not restart the app (it cannot work without its database) and says so."""
-    assert run(ansible, DEPLOY, namespace).rc == 0
+def break_every_new_pod(kube, namespace, patch, workload):
+    """Make every new pod of ``workload`` crash-loop (a fault annotation on its template,
+    through ``patch``, the AppsV1Api method of its kind) and wait for the first one."""
     broken = {"spec": {"template": {"metadata": {"annotations": {FAULT_ANNOTATION: "crashloop"}}}}}
-    # The rolling update replaces the (ready) pod with one that crash-loops.
-    apps(kube).patch_namespaced_stateful_set("mplp-postgresql", namespace, broken)
+    patch(workload, namespace, broken)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        pods = {p.metadata.name: p for p in core_api(kube).list_namespaced_pod(namespace).items}
-        database = pods.get("mplp-postgresql-0")
-        if database is not None and FAULT_ANNOTATION in (database.metadata.annotations or {}):
-            break
+    while not any(
+        p.metadata.name.startswith(workload + "-") and FAULT_ANNOTATION in (p.metadata.annotations or {})
+        for p in core_api(kube).list_namespaced_pod(namespace).items
+    ):
+        assert time.monotonic() < deadline, "no crash-looping pod of %s" % workload
         time.sleep(0.5)
-    app = next(p for p in pods.values() if p.metadata.name.startswith("mplp-core-"))
-    faults.pod_fault("us-east-1", namespace, app.metadata.name, "crashloop", restarts=6)
 
+
+def recover_briefly(ansible, namespace, tmp_path):
+    """emergency_recovery.yml waiting 5 s for each restart: its run and its JSON report."""
     result = run(
         ansible,
         "playbooks/emergency_recovery.yml",
@@ -508,8 +504,24 @@ def test_emergency_recovery_leaves_the_app_alone_when_the_database_does_not_come
         ops_report_dir=str(tmp_path),
         recovery_wait_timeout=5,
     )
+    return result, json.loads((tmp_path / "emergency-us-east-1.json").read_text())
+
+
+@pytest.mark.emulator_only
+def test_emergency_recovery_leaves_the_app_alone_when_the_database_does_not_come_back(
+    ansible, kube, namespace, faults, tmp_path
+):
+    """Every new pod of the database crash-loops too: the recovery waits for it, stops there,
+    does not restart the app (it cannot work without its database) and says so."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    # The rolling update replaces the (ready) pod with one that crash-loops.
+    break_every_new_pod(kube, namespace, apps(kube).patch_namespaced_stateful_set, "mplp-postgresql")
+    pods = core_api(kube).list_namespaced_pod(namespace).items
+    app = next(p for p in pods if p.metadata.name.startswith("mplp-core-"))
+    faults.pod_fault("us-east-1", namespace, app.metadata.name, "crashloop", restarts=6)
+
+    result, report = recover_briefly(ansible, namespace, tmp_path)
     assert result.rc != 0
-    report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
     assert ("postgresql", "pod_crashloop") in {
         (f["component"], f["rule"]) for f in report["before"]["findings"]
     }
@@ -530,25 +542,10 @@ def test_emergency_recovery_reports_a_restart_that_does_not_cure(ansible, kube, 
     """Every new pod of the app crash-loops: the restart is tried and waited for, its failure
     is in the report's restart_errors (not hidden), and the run fails still unhealthy."""
     assert run(ansible, DEPLOY, namespace).rc == 0
-    broken = {"spec": {"template": {"metadata": {"annotations": {FAULT_ANNOTATION: "crashloop"}}}}}
-    apps(kube).patch_namespaced_deployment("mplp-plan", namespace, broken)
-    deadline = time.monotonic() + 60
-    while not any(
-        p.metadata.name.startswith("mplp-plan-") and FAULT_ANNOTATION in (p.metadata.annotations or {})
-        for p in core_api(kube).list_namespaced_pod(namespace).items
-    ):
-        assert time.monotonic() < deadline, "no crash-looping pod of mplp-plan"
-        time.sleep(0.5)
+    break_every_new_pod(kube, namespace, apps(kube).patch_namespaced_deployment, "mplp-plan")
 
-    result = run(
-        ansible,
-        "playbooks/emergency_recovery.yml",
-        namespace,
-        ops_report_dir=str(tmp_path),
-        recovery_wait_timeout=5,
-    )
+    result, report = recover_briefly(ansible, namespace, tmp_path)
     assert result.rc != 0
-    report = json.loads((tmp_path / "emergency-us-east-1.json").read_text())
     assert [r["component"] for r in report["restarted"]] == ["plan"]
     [error] = report["restart_errors"]
     assert "mplp-plan" in error
