@@ -83,12 +83,14 @@ def role_problems(components, database=None, cache=None):
     empty when the description agrees with itself."""
     problems = []
     try:
-        by_role = {role: names_with_role(components, role) for role in DATA_ROLES}
+        pairs = [
+            (_component_name(comp, i), component_role(comp, i)) for i, comp in enumerate(components or [])
+        ]
     except SpecError as exc:
         return [str(exc)]
-    roles = {_component_name(comp, i): component_role(comp, i) for i, comp in enumerate(components or [])}
+    roles = dict(pairs)
     for role, conn, var in (("database", database, "platform_database"), ("cache", cache, "platform_cache")):
-        named = by_role[role]
+        named = [name for name, given in pairs if given == role]
         if len(named) > 1:
             problems.append("components %s all have role %s: a platform has one" % (", ".join(named), role))
             continue
