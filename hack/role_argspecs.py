@@ -198,7 +198,50 @@ def deploy_specs(defaults, described):
     }
 
 
-SPECS = {"backup": backup_specs, "deploy": deploy_specs}
+# The monitoring role's entry points: each step alone, with the role-wide options and its own.
+MONITORING_STEPS = {
+    "rules": (
+        "Render and apply the platform's alert rules (PrometheusRule or rule files)",
+        ("monitoring_rules_", "monitoring_alert"),
+    ),
+    "scrape": (
+        "Render and apply the ServiceMonitors of the components that expose metrics",
+        ("monitoring_scrape_",),
+    ),
+    "alertmanager": (
+        "Render and apply the Alertmanager routing (AlertmanagerConfig or a file)",
+        ("monitoring_alertmanager_",),
+    ),
+    "dashboards": (
+        "Render and apply the Grafana dashboards as sidecar ConfigMaps",
+        ("monitoring_dashboards_",),
+    ),
+}
+
+
+def monitoring_specs(defaults, described):
+    owned = {
+        step: [k for k in defaults if k.startswith(prefixes)]
+        for step, (_, prefixes) in MONITORING_STEPS.items()
+    }
+    common = [k for k in defaults if not any(k in names for names in owned.values())]
+    specs = {
+        "main": {
+            "short_description": "Alert rules, scrape targets, Alertmanager routing and dashboards from the"
+            " platform description",
+            "options": options(defaults, described, list(defaults)),
+        }
+    }
+    for step, (title, _) in MONITORING_STEPS.items():
+        if owned[step]:
+            specs[step] = {
+                "short_description": title,
+                "options": options(defaults, described, common + owned[step]),
+            }
+    return specs
+
+
+SPECS = {"backup": backup_specs, "deploy": deploy_specs, "monitoring": monitoring_specs}
 
 
 def generate(role):

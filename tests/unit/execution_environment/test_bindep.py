@@ -32,8 +32,9 @@ def test_the_test_stacks_packages_only_with_the_test_profile(monkeypatch, platfo
     default = helpers.selected(BINDEP, profiles)
     with_test = helpers.selected(BINDEP, profiles, "test")
     assert default <= with_test
-    # The local stack (a PostgreSQL 15 server, git) runs on the Debian machines only.
-    expected = {"postgresql-15", "git"} if helpers.FAMILY[platform] == "dpkg" else set()
+    # The local stack (a PostgreSQL 15 server, git, the monitoring tools) runs on the Debian machines only.
+    monitoring = {"prometheus", "prometheus-alertmanager", "prometheus-pushgateway", "chromium", "nodejs"}
+    expected = {"postgresql-15", "git"} | monitoring if helpers.FAMILY[platform] == "dpkg" else set()
     assert with_test - default == expected
 
 
