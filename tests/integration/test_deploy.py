@@ -616,6 +616,7 @@ def test_an_upgrade_that_loses_the_api_says_the_cluster_may_be_half_upgraded(
             namespace,
             upgrade_images={"core": bad_tag},
             upgrade_wait_timeout=6,
+            k8s_api_timeout=8,
         )
 
     worker = threading.Thread(target=upgrade)
@@ -625,9 +626,9 @@ def test_an_upgrade_that_loses_the_api_says_the_cluster_may_be_half_upgraded(
         assert time.monotonic() < deadline, "the upgrade never reached its apply"
         time.sleep(0.2)
     time.sleep(2.5)  # written; now waiting for the rollout
-    # Longer than a call's api_timeout (30 s, retries included) after the wait gives up: the
-    # rollback's reads are retried that long before they fail.
-    faults.api_outage("us-east-1", seconds=50)
+    # Longer than a call's api_timeout (the inventory's k8s_api_timeout, 8 s, retries included)
+    # after the wait gives up: the rollback's reads are retried that long before they fail.
+    faults.api_outage("us-east-1", seconds=20)
     worker.join(timeout=300)
     result = outcome["run"]
     assert result.rc != 0

@@ -94,7 +94,10 @@ def test_diagnosis_with_api_unreachable_still_reports(ansible, shared_platform, 
     run = ansible(
         DIAGNOSE,
         limit="us-east-1",
-        extra_vars=platform_vars(shared_platform, k8s_kubeconfig=kubeconfig, k8s_context="x"),
+        # The inventory's k8s_api_timeout bounds how long the refused reads are retried.
+        extra_vars=platform_vars(
+            shared_platform, k8s_kubeconfig=kubeconfig, k8s_context="x", k8s_api_timeout=3
+        ),
     )
     assert run.rc == 0, run.failure_messages()
     text = diagnosis_text(run)

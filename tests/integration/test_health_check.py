@@ -259,10 +259,19 @@ def test_api_unreachable_fails_with_the_cause(ansible, shared_platform, tmp_path
         HEALTH,
         limit="us-east-1",
         extra_vars=platform_vars(
-            shared_platform, k8s_kubeconfig=kubeconfig, k8s_context="x", ops_report_dir=str(tmp_path)
+            shared_platform,
+            k8s_kubeconfig=kubeconfig,
+            k8s_context="x",
+            k8s_api_timeout=3,
+            ops_report_dir=str(tmp_path),
         ),
     )
     assert run.rc != 0
+    # The inventory's k8s_api_timeout bounds how long the refused reads are retried.
+    look = run.results(
+        "Look at the platform (workloads, pods, events, endpoints, database, cache)", "us-east-1"
+    )
+    assert look["invocation"]["module_args"]["api_timeout"] == 3
     failure = " ".join(run.failure_messages())
     assert "cannot reach the Kubernetes API" in failure and "connection refused" in failure
     # the in-cluster database is checked through the API (pods/exec): not run either

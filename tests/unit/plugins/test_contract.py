@@ -214,3 +214,22 @@ def test_every_backup_module_returns_one_backup_shape(name):
     assert contains["manifest"]["type"] == "dict"
     duplicated = [key for key in BACKUP_ENTRY if key in returned]
     assert not duplicated, "%s also returns %s at the top level" % (name, duplicated)
+
+
+def test_the_kubernetes_modules_take_the_runbooks_connection_and_api_timeout():
+    """module_defaults reach every module with the Kubernetes options: group k8s (with
+    kubernetes.core's) for the connection, group k8s_api (this collection's only) for
+    api_timeout, which kubernetes.core's modules would refuse."""
+    groups = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]
+    kubernetes = sorted(
+        path.stem
+        for path in MODULES
+        if "multiagent.ops.k8s" in (docs(path)["DOCUMENTATION"].get("extends_documentation_fragment") or [])
+    )
+    assert kubernetes, "no module extends the multiagent.ops.k8s fragment"
+    assert sorted(m for m in groups["k8s"] if isinstance(m, str)) == kubernetes
+    assert sorted(groups["k8s_api"]) == kubernetes
+    frame = yaml.safe_load((ROOT / "playbooks" / "_runbook.yml").read_text())
+    defaults = next(play for play in frame if "module_defaults" in play)["module_defaults"]
+    assert "api_timeout" in defaults["group/multiagent.ops.k8s_api"]
+    assert "api_timeout" not in defaults["group/multiagent.ops.k8s"]
