@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -118,6 +119,35 @@ def apps(kube):
 
 def core_api(kube):
     return client.CoreV1Api(kube["us-east-1"])
+
+
+def silences(alertmanager, namespace):
+    """The silences of Alertmanager (API v2) whose matchers name ``namespace``."""
+    with urllib.request.urlopen(alertmanager + "/api/v2/silences", timeout=10) as answer:
+        found = json.load(answer)
+    return [
+        s
+        for s in found
+        if {"name": "namespace", "value": namespace}
+        in [{"name": m["name"], "value": m["value"]} for m in s["matchers"]]
+    ]
+
+
+def silence(alertmanager, matchers, comment):
+    """Create a silence of an hour; its id."""
+    now = datetime.datetime.now(datetime.UTC)
+    body = {
+        "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()],
+        "startsAt": now.isoformat(),
+        "endsAt": (now + datetime.timedelta(hours=1)).isoformat(),
+        "createdBy": "a test",
+        "comment": comment,
+    }
+    request = urllib.request.Request(
+        alertmanager + "/api/v2/silences", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)["silenceID"]
 
 
 def namespace_exists(kube, name):
@@ -381,13 +411,21 @@ def test_a_long_rollout_is_waited_for_in_steps_that_show_what_is_waited_for(ansi
 
 @pytest.mark.emulator_only
 def test_upgrade_rolls_forward_and_rolls_back_a_release_that_never_becomes_ready(
-    ansible, kube, namespace, faults
+    ansible, kube, namespace, faults, stack_facts
 ):
     assert run(ansible, DEPLOY, namespace).rc == 0
+    # An Alertmanager that cannot be reached: the run warns that nothing is silenced and goes on.
     good = run(
-        ansible, "playbooks/upgrade.yml", namespace, upgrade_version="1.0.1", upgrade_components=["core"]
+        ansible,
+        "playbooks/upgrade.yml",
+        namespace,
+        upgrade_version="1.0.1",
+        upgrade_components=["core"],
+        ops_alertmanager_url="http://127.0.0.1:1",
     )
     assert good.rc == 0, good.failure_messages()
+    warning = good.results("Silence | could not be made", "us-east-1")["msg"]
+    assert "could not be silenced during upgrade of core (1.0.1)" in warning and "127.0.0.1:1" in warning
     core = apps(kube).read_namespaced_deployment("mplp-core", namespace)
     assert core.spec.template.spec.containers[0].image == "mplp/core:1.0.1"
     assert (
@@ -399,14 +437,30 @@ def test_upgrade_rolls_forward_and_rolls_back_a_release_that_never_becomes_ready
 
     bad_tag = "1.0.2-broken-%s" % uuid.uuid4().hex[:6]
     faults.broken_image("us-east-1", "mplp/core:%s" % bad_tag)
+    # The upgrade silences the platform's alerts while it works, under its lock, and expires the
+    # silence when it fails; it also expires what an earlier run under the same lock left.
+    am = stack_facts["monitoring"]["alertmanager"]
+    matchers = {"platform": "mplp", "namespace": namespace}
+    key = "%s/maops-lock-platform-%s" % (namespace, namespace)
+    left = silence(am, matchers, "[maops:%s] upgrade by a run that died" % key)
+    by_hand = silence(am, matchers, "someone's own silence")
     bad = run(
         ansible,
         "playbooks/upgrade.yml",
         namespace,
         upgrade_images={"core": bad_tag},
         upgrade_wait_timeout=8,
+        ops_alertmanager_url=am,
+        ops_silence_matchers=matchers,
     )
     assert bad.rc != 0
+    made = [s for s in silences(am, namespace) if s["comment"].startswith("[maops:%s] upgrade of core" % key)]
+    assert len(made) == 1 and made[0]["status"]["state"] == "expired", made
+    assert {(m["name"], m["value"]) for m in made[0]["matchers"]} == set(matchers.items())
+    starts, ends = (datetime.datetime.fromisoformat(made[0][k][:19]) for k in ("startsAt", "endsAt"))
+    assert ends - starts <= datetime.timedelta(seconds=1800 + 5)  # the lock's duration at most
+    states = {s["id"]: s["status"]["state"] for s in silences(am, namespace)}
+    assert states[left] == "expired" and states[by_hand] == "active"
     message = " ".join(bad.failure_messages())
     assert "failed and was rolled back" in message and "mplp-core" in message
     assert "ImagePull" in message or "did not finish" in message

@@ -52,7 +52,7 @@ def test_the_play_header_exists_once_in_the_frame():
     assert check["hosts"] == "all:localhost" and "module_defaults" not in check
     [assertion] = check["tasks"]
     assert action(assertion) == "ansible.builtin.assert" and assertion["run_once"] is True
-    assert list(play["module_defaults"]) == ["group/multiagent.ops.k8s"]
+    assert list(play["module_defaults"]) == ["group/multiagent.ops.k8s", "group/multiagent.ops.k8s_api"]
     given = [p for p in yaml_files() for d in module_defaults(load(p)) if "group/multiagent.ops.k8s" in d]
     assert given == [PLAYBOOKS / FRAME]
 
