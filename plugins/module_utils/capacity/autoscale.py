@@ -113,3 +113,72 @@ def decide(replicas, cpu, memory, limits=None):
         after = max(replicas - t["step_down"], low)
         return result(after, "%s: %d -> %d" % (cold, replicas, after))
     return result(replicas, "%s: within the thresholds, left at %d" % (usage, replicas))
+
+
+# -- the check over a platform's components (multiagent.ops.autoscale_check) ------------------
+
+
+def check_component(target, workload, measured, hpa, limits=None, hpa_owned=False):
+    """One component: ``target`` ``{component, kind, name, min, max}`` (the inventory's range),
+    its ``workload`` object, ``measured`` (:func:`usage.workload_usage`'s entry, or None), its
+    ``hpa`` (or None) -> the decision with ``act`` (hand it to multiagent.ops.scale) and a
+    one-line ``message``. A component without a range, or whose replicas an HPA owns (unless
+    ``hpa_owned``), is decided but never acted on."""
+    replicas = int((workload.get("spec") or {}).get("replicas", 1))
+    measured = measured or {}
+    label = "%s (%s %s)" % (
+        target.get("component") or target["name"],
+        target.get("kind") or "Deployment",
+        target["name"],
+    )
+    out = {
+        "component": target.get("component") or target["name"],
+        "kind": target.get("kind") or "Deployment",
+        "name": target["name"],
+        "min": target.get("min"),
+        "max": target.get("max"),
+        "pods": measured.get("pods", 0),
+        "measured": measured.get("measured", 0),
+        "cpu_pct": measured.get("cpu_pct"),
+        "memory_pct": measured.get("memory_pct"),
+        "hpa": ((hpa or {}).get("metadata") or {}).get("name"),
+    }
+    if target.get("min") is None or target.get("max") is None:
+        out.update(
+            decision=KEEP,
+            replicas_before=replicas,
+            replicas_after=replicas,
+            act=False,
+            reason="no autoscaling range in the inventory: left alone",
+        )
+    else:
+        out.update(
+            decide(
+                replicas,
+                out["cpu_pct"],
+                out["memory_pct"],
+                dict(limits or {}, min=target["min"], max=target["max"]),
+            )
+        )
+        out["act"] = out["decision"] != KEEP
+        if out["act"] and hpa is not None and not hpa_owned:
+            out["act"] = False
+            out["reason"] += "; HorizontalPodAutoscaler %s owns the replicas: left to it" % out["hpa"]
+    out["message"] = "%s: %s" % (label, out["reason"])
+    return out
+
+
+def scale_targets(results):
+    """The decisions to act on, as multiagent.ops.scale's ``targets``."""
+    return [
+        {
+            "component": r["component"],
+            "kind": r["kind"],
+            "name": r["name"],
+            "replicas": r["replicas_after"],
+            "min": r["min"],
+            "max": r["max"],
+        }
+        for r in results
+        if r["act"]
+    ]
