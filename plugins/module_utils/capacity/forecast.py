@@ -13,8 +13,9 @@ robust alternative, Theil-Sen (the median of the pairwise slopes), is used inste
   points; a single spike or outage is enough to tilt a least-squares line, not a median.
 - Theil-Sen over n points has n(n-1)/2 pairs (258,840 for 30 days of hourly peaks). Up to
   ``MAX_PAIRS`` (20,000) pairs every pair is used; above that a fixed-seed sample of
-  ``MAX_PAIRS`` pairs, so a report over 120 series stays in seconds and a re-run gives the
-  same slope. The median of 20,000 sampled slopes is within about 1 % (in rank) of the exact one.
+  ``MAX_PAIRS`` pairs (less the few that draw one point twice), so a report over 120 series
+  stays in seconds (about 15 ms a series) and a re-run gives the same slope. The median of
+  20,000 sampled slopes lies within about 1 % (in rank, 3 standard errors) of the exact one.
 
 The seed's flaws this avoids: its regression used raw epoch seconds as x (a slope per second,
 ill-conditioned), predicted from ``datetime.now()`` rather than the data's end, and divided by
@@ -117,11 +118,12 @@ def theil_sen(points, max_pairs=MAX_PAIRS, seed=0):
         ]
     else:
         rng = random.Random(seed)
-        slopes = []
-        while len(slopes) < max_pairs:
-            i, j = rng.randrange(n), rng.randrange(n)
-            if xs[i] != xs[j]:
-                slopes.append((ys[j] - ys[i]) / (xs[j] - xs[i]))
+        index = range(n)
+        slopes = [
+            (ys[j] - ys[i]) / (xs[j] - xs[i])
+            for i, j in zip(rng.choices(index, k=max_pairs), rng.choices(index, k=max_pairs), strict=True)
+            if xs[i] != xs[j]
+        ]
     slope = statistics.median(slopes)
     intercept = statistics.median(y - slope * x for x, y in zip(xs, ys, strict=True))
     my = statistics.fmean(ys)
@@ -256,4 +258,27 @@ def recommendations(cpu=None, memory=None, requests=None, limits=None):
                 "action": "scale out ahead of the traffic growth",
             }
         )
+    return out
+
+
+# The thresholds a capacity report counts the days to: the seed's recommendation levels, which
+# are also the Operations MCP seed's CPU 80 and memory 85.
+THRESHOLDS = {"cpu": (80.0,), "memory": (85.0,)}
+
+
+def component_forecast(
+    cpu=None, memory=None, requests=None, now=None, days_ahead=30, thresholds=None, robust="auto"
+):
+    """One component's capacity outlook from its series (``[[ts, "v"], ...]`` each, None when
+    missing): CPU and memory utilisation in percent of requests (e.g. from
+    :func:`usage.ratio_series`) and its request rate -> ``{"cpu", "memory", "requests"}`` analyses
+    (None where no series) and the seed's ``recommendations``."""
+    levels = dict(THRESHOLDS, **(thresholds or {}))
+    out = {}
+    for name, values in (("cpu", cpu), ("memory", memory), ("requests", requests)):
+        if not values:
+            out[name] = None
+            continue
+        out[name] = analyse(values, now, days_ahead, levels.get(name, ()), robust)
+    out["recommendations"] = recommendations(out["cpu"], out["memory"], out["requests"])
     return out
