@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity import usage
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects
 
 HOURS_PER_MONTH = 730
@@ -56,15 +57,7 @@ def pod_resources(pod):
     cores and bytes, summed over its containers; None for a resource some container leaves unset."""
     out = {}
     for field in ("requests", "limits"):
-        cpu, memory = 0.0, 0
-        for c in (pod.get("spec") or {}).get("containers") or ():
-            given = (c.get("resources") or {}).get(field) or {}
-            cpu = None if cpu is None or "cpu" not in given else cpu + objects.parse_cpu(given["cpu"])
-            memory = (
-                None
-                if memory is None or "memory" not in given
-                else memory + objects.parse_memory(given["memory"])
-            )
+        cpu, memory = usage.pod_resources(pod, field)
         out[field] = {"cpu": cpu, "memory": memory}
     return out
 
@@ -156,3 +149,40 @@ def right_size(
 
 def _show(resource, value):
     return "%gm" % round(value * 1000, 1) if resource == "cpu" else "%dMi" % math.ceil(value / MIB)
+
+
+def oversized_pods(pods, pod_metrics, cpu_under=CPU_UNDER, memory_under=MEMORY_UNDER):
+    """The seed's ``identify_oversized_pods`` against the requests: per measured pod ``{"pod",
+    "cpu_pct", "memory_pct", "oversized"}`` (sorted by name), the oversized ones and the others."""
+    by_name = {objects.meta(p).get("name"): p for p in pods}
+    out = []
+    for item in pod_metrics:
+        name = objects.meta(item).get("name")
+        pod = by_name.get(name)
+        if pod is None:
+            continue
+        used_cpu, used_memory = usage.pod_usage(item)
+        asked_cpu, asked_memory = usage.pod_requests(pod)
+        cpu_pct = round(used_cpu / asked_cpu * 100, 1) if asked_cpu else None
+        memory_pct = round(used_memory / asked_memory * 100, 1) if asked_memory else None
+        out.append(
+            {
+                "pod": name,
+                "cpu_pct": cpu_pct,
+                "memory_pct": memory_pct,
+                "oversized": oversized(cpu_pct, memory_pct, cpu_under, memory_under),
+            }
+        )
+    return sorted(out, key=lambda p: p["pod"])
+
+
+def component_cost(replicas, pod, price):
+    """A component's requests and limits per pod (its pod template or one of its pods) and the
+    monthly cost of its requests at ``replicas`` -> ``{"requests", "limits", "replicas", "monthly"}``."""
+    res = pod_resources(pod)
+    return {
+        "requests": res["requests"],
+        "limits": res["limits"],
+        "replicas": replicas,
+        "monthly": monthly_cost(res["requests"]["cpu"], res["requests"]["memory"], price, replicas),
+    }

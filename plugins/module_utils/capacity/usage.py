@@ -83,22 +83,28 @@ def ratio_series(usage, requests):
 # -- the metrics API --------------------------------------------------------------------------
 
 
-def _requests(pod):
-    """``(cpu cores, memory bytes)`` requested by the pod's containers; None for a resource one
-    of them does not request (utilisation against a partial request would be too high)."""
+def pod_resources(pod, field="requests"):
+    """``(cpu cores, memory bytes)`` of the pod's (or pod template's) containers' ``field``
+    (requests or limits); None for a resource one of them leaves unset (utilisation against a
+    partial request would be too high, a cost of a partial limit too low)."""
     cpu, memory = 0.0, 0
     for c in (pod.get("spec") or {}).get("containers") or ():
-        asked = (c.get("resources") or {}).get("requests") or {}
-        cpu = None if cpu is None or "cpu" not in asked else cpu + objects.parse_cpu(asked["cpu"])
+        given = (c.get("resources") or {}).get(field) or {}
+        cpu = None if cpu is None or "cpu" not in given else cpu + objects.parse_cpu(given["cpu"])
         memory = (
             None
-            if memory is None or "memory" not in asked
-            else memory + objects.parse_memory(asked["memory"])
+            if memory is None or "memory" not in given
+            else memory + objects.parse_memory(given["memory"])
         )
     return cpu, memory
 
 
-def _usage(item):
+def pod_requests(pod):
+    return pod_resources(pod, "requests")
+
+
+def pod_usage(item):
+    """A PodMetrics item -> ``(cpu cores, memory bytes)`` used by its containers."""
     cpu, memory = 0.0, 0
     for c in item.get("containers") or ():
         used = c.get("usage") or {}
@@ -132,8 +138,8 @@ def workload_usage(pods, replicasets, pod_metrics):
         if key is None:
             continue
         entry = out[key]
-        used_cpu, used_memory = _usage(item)
-        asked_cpu, asked_memory = _requests(pod)
+        used_cpu, used_memory = pod_usage(item)
+        asked_cpu, asked_memory = pod_requests(pod)
         entry["measured"] += 1
         entry["cpu_cores"] += used_cpu
         entry["memory_bytes"] += used_memory

@@ -112,3 +112,33 @@ def test_right_size_stays_within_the_hpa_range():
     )
     assert got["requests"]["cpu"] == pytest.approx(0.1)
     assert got["replicas"] == 3
+
+
+def pod(name, cpu="500m", memory="1Gi"):
+    return {
+        "metadata": {"name": name},
+        "spec": {"containers": [{"resources": {"requests": {"cpu": cpu, "memory": memory}}}]},
+    }
+
+
+def metric(name, cpu, memory):
+    return {"metadata": {"name": name}, "containers": [{"usage": {"cpu": cpu, "memory": memory}}]}
+
+
+def test_oversized_pods_against_their_requests():
+    pods = [pod("a"), pod("b"), pod("c")]
+    got = cost.oversized_pods(
+        pods, [metric("b", "100m", "800Mi"), metric("a", "400m", "300Mi"), metric("gone", "1", "1Gi")]
+    )
+    assert got == [
+        {"pod": "a", "cpu_pct": 80.0, "memory_pct": 29.3, "oversized": ["memory"]},
+        {"pod": "b", "cpu_pct": 20.0, "memory_pct": 78.1, "oversized": ["cpu"]},
+    ]
+
+
+def test_component_cost_from_a_pod_template():
+    got = cost.component_cost(
+        3, {"spec": {"containers": [{"resources": {"requests": {"cpu": "1", "memory": "2Gi"}}}]}}, PRICES
+    )
+    assert got["monthly"] == cost.monthly_cost(1.0, 2 * GI, PRICES, replicas=3)
+    assert got["limits"] == {"cpu": None, "memory": None}
