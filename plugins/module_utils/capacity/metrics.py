@@ -66,6 +66,14 @@ def run(request, client):
     rule (multiagent.ops.autoscale_check). Reads only: changed is always false."""
     p = request.params
     ns, targets = p["namespace"], p["targets"]
+    ranged = sorted(set(p["thresholds"] or {}) & {"min", "max"})
+    if ranged:
+        raise OpsError(
+            nothing_changed(
+                "thresholds: %s come from each target's range (the inventory's autoscaling), "
+                "not from thresholds" % " and ".join(ranged)
+            )
+        )
     try:
         limits = autoscale.thresholds(p["thresholds"])
     except autoscale.DecisionError as exc:

@@ -184,3 +184,9 @@ def test_a_component_without_a_range_is_only_reported():
     result = check(cluster(LOADS), targets=targets).result
     assert result["components"][0]["act"] is False
     assert "no autoscaling range" in result["components"][0]["reason"]
+
+
+def test_the_range_is_the_targets_not_a_threshold():
+    module = check(cluster(LOADS), thresholds={"max": 50})
+    assert module.result["failed"] is True
+    assert "max come from each target's range" in module.result["msg"]
