@@ -11,7 +11,16 @@ from .yamltree import PLAYBOOKS, ROLES, action, load, task_files, tasks
 
 FRAME = "_runbook.yml"
 NOT_RUNBOOKS = (FRAME, "awx_configure.yml")  # the AWX configuration is not a runbook
-CHANGING = ("deploy", "upgrade", "rollback", "restart", "scale", "maintenance", "emergency_recovery")
+CHANGING = (
+    "deploy",
+    "upgrade",
+    "rollback",
+    "restart",
+    "scale",
+    "maintenance",
+    "emergency_recovery",
+    "autoscale_check",
+)
 HEADER = ("hosts", "serial", "max_fail_percentage", "gather_facts", "module_defaults")
 GATE = ("ansible.builtin.include_role", "ansible.builtin.import_role")
 
