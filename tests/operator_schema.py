@@ -115,11 +115,37 @@ def operator_problems(obj):
         check = validator(obj.get("apiVersion"), obj.get("kind"))
     except KeyError as exc:
         return [str(exc.args[0])]
-    problems = [
-        "%s: %s" % (".".join(str(p) for p in err.absolute_path) or "(object)", err.message)
-        for err in sorted(check.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    problems = _problems(check, obj)
+    if obj.get("kind") == "AlertmanagerConfig":
+        problems += _child_route_problems(obj)
     return problems + _metadata_problems(obj.get("metadata"))
+
+
+def _problems(check, instance, prefix=()):
+    return [
+        "%s: %s" % (".".join(str(p) for p in prefix + tuple(err.absolute_path)) or "(object)", err.message)
+        for err in sorted(check.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+
+
+def _child_route_problems(obj):
+    """The CRD leaves child routes free-form (``x-kubernetes-preserve-unknown-fields``); the
+    operator decodes each as a Route and refuses the object when one does not decode, so they
+    are checked against the top-level route's schema, at every depth."""
+    schema = validator(obj["apiVersion"], obj["kind"]).schema
+    route_check = type(validator(obj["apiVersion"], obj["kind"]))(
+        schema["properties"]["spec"]["properties"]["route"]
+    )
+    problems = []
+    pending = [(("spec", "route"), ((obj.get("spec") or {}).get("route") or {}))]
+    while pending:
+        path, route = pending.pop()
+        children = route.get("routes") if isinstance(route, dict) else None
+        for i, child in enumerate(children or []):
+            where = path + ("routes", i)
+            problems += _problems(route_check, child, where)
+            pending.append((where, child))
+    return problems
 
 
 def validate_operator_object(obj):

@@ -84,6 +84,15 @@ def broken(obj, change):
             "apiURL",
         ),
         (
+            broken(
+                ALERTMANAGER_CONFIG,
+                lambda o: o["spec"]["route"].update(
+                    routes=[{"receiver": "oncall", "routes": [{"receiver": "oncall", "continu": True}]}]
+                ),
+            ),
+            "spec.route.routes.0.routes.0: Additional properties are not allowed ('continu'",
+        ),
+        (
             broken(PROMETHEUS_RULE, lambda o: o["spec"]["groups"][0]["rules"][0].pop("expr")),
             "'expr' is a required",
         ),
