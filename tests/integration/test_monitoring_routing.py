@@ -186,6 +186,14 @@ def test_alertmanager_operator_form_never_shows_a_secret_and_routes_like_the_fil
     tag = secrets.token_hex(8)
     extra, values = routing_vars(tag)
 
+    checked = ok(
+        step(
+            ansible, "alertmanager", namespace, args=["--check", "--diff", "-vvv"], json_output=False, **extra
+        )
+    )
+    assert_no_secret(checked, values)
+    assert recap_changed(checked) == 2 and custom(kube, namespace, "alertmanagerconfigs", "v1alpha1") == []
+
     run = ok(step(ansible, "alertmanager", namespace, args=["-vvv", "--diff"], json_output=False, **extra))
     text = assert_no_secret(run, values)
     assert (
