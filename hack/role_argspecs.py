@@ -50,6 +50,7 @@ SECRET = (
     "deploy_secrets",
     "backup_config_vault_password",
     "backup_config_restore_vault_password",
+    "monitoring_alertmanager_receivers",
 )
 CHOICES = {
     "backup_database_mode": ["direct", "in_cluster"],
@@ -63,6 +64,8 @@ ELEMENTS = {
     "deploy_secrets": "dict",
     "deploy_ingress_paths": "dict",
     "backup_config_custom_resources": "dict",
+    "monitoring_alertmanager_receivers": "dict",
+    "monitoring_alertmanager_routes": "dict",
 }
 # Defaults that are templates (the runbook's variable, else a value) have the type of what
 # they render to.
@@ -220,10 +223,18 @@ MONITORING_STEPS = {
 
 
 def monitoring_specs(defaults, described):
-    owned = {
-        step: [k for k in defaults if k.startswith(prefixes)]
-        for step, (_, prefixes) in MONITORING_STEPS.items()
-    }
+    # A variable belongs to the step with its longest prefix: monitoring_alertmanager_* are the
+    # Alertmanager step's, although they start with the rules step's monitoring_alert.
+    def step_of(name):
+        matches = [
+            (len(prefix), step)
+            for step, (_, prefixes) in MONITORING_STEPS.items()
+            for prefix in prefixes
+            if name.startswith(prefix)
+        ]
+        return max(matches)[1] if matches else None
+
+    owned = {step: [k for k in defaults if step_of(k) == step] for step in MONITORING_STEPS}
     common = [k for k in defaults if not any(k in names for names in owned.values())]
     specs = {
         "main": {

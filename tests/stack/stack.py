@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -182,6 +183,58 @@ def write_kubeconfig(tokens):
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     path.chmod(0o600)
     return path
+
+
+# --- The Prometheus Operator's CRDs on the emulators -----------------------------------
+# (kind, plural, served version): the custom resources the monitoring role applies. Declared
+# like a kube-prometheus-stack install would, so the emulator serves them; their objects are
+# validated against the operator's own schemas in the tests (tests/operator_schema.py), the
+# CRDs here accept any spec.
+MONITORING_CRDS = [
+    ("PrometheusRule", "prometheusrules", "v1"),
+    ("ServiceMonitor", "servicemonitors", "v1"),
+    ("AlertmanagerConfig", "alertmanagerconfigs", "v1alpha1"),
+]
+
+
+def monitoring_crd(kind, plural, version):
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "%s.monitoring.coreos.com" % plural},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind,
+                "listKind": kind + "List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "categories": ["prometheus-operator"],
+            },
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+
+
+def monitoring_crds_up(api, token):
+    """Declare the operator's CRDs on one emulator (idempotent: an existing CRD is kept)."""
+    url = api + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    for kind, plural, version in MONITORING_CRDS:
+        try:
+            http_json(url, method="POST", body=monitoring_crd(kind, plural, version), token=token)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
 
 
 # --- PostgreSQL ------------------------------------------------------------------------
@@ -354,6 +407,8 @@ def up():
     standin_up()
     tokens = {c["name"]: kube_up(c) for c in CLUSTERS}
     kubeconfig = write_kubeconfig(tokens)
+    for c in CLUSTERS:
+        monitoring_crds_up("http://127.0.0.1:%d" % c["kube_port"], tokens[c["name"]])
     superpass, apppass = pg_up()
     redis_up()
     s3_endpoint = s3_up()
