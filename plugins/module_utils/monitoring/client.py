@@ -45,14 +45,15 @@ def _reason(exc, url, timeout):
 
     text = str(exc)
     lowered = text.lower()
-    if isinstance(exc, (urllib3.exceptions.TimeoutError,)) or "timed out" in lowered:
+    # Before the timeout test: urllib3's NewConnectionError is a ConnectTimeoutError.
+    if "refused" in lowered:
+        return "unreachable", "cannot connect to %s: connection refused" % url
+    if "name or service not known" in lowered or "getaddrinfo" in lowered or "name resolution" in lowered:
+        return "unreachable", "cannot connect to %s: host name does not resolve" % url
+    if isinstance(exc, urllib3.exceptions.TimeoutError) or "timed out" in lowered:
         return "timeout", "no answer from %s within %gs (timeout)" % (url, timeout)
     if isinstance(exc, urllib3.exceptions.SSLError) or "ssl" in lowered or "certificate" in lowered:
         return "tls", "TLS error talking to %s: %s" % (url, _last(text))
-    if "refused" in lowered:
-        return "unreachable", "cannot connect to %s: connection refused" % url
-    if "name or service not known" in lowered or "getaddrinfo" in lowered:
-        return "unreachable", "cannot connect to %s: host name does not resolve" % url
     return "unreachable", "cannot reach %s: %s" % (url, _last(text))
 
 
