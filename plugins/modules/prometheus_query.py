@@ -57,7 +57,7 @@ options:
     type: dict
     suboptions:
       bearer_token:
-        description: A bearer token sent as C(Authorization: Bearer).
+        description: "A bearer token, sent as C(Authorization: Bearer <token>)."
         type: str
       username:
         description: User name for basic authentication.
