@@ -6,7 +6,10 @@
 - real PostgreSQL 15 (Debian's binaries, no systemd) with the platform's database,
 - real Redis 7 with a password,
 - the HTTP stand-in for the platform's services (one port per cluster),
-- moto's S3 server, an S3-compatible endpoint with one bucket for backup locations.
+- moto's S3 server, an S3-compatible endpoint with one bucket for backup locations,
+- monitoring (``monitoring_up``, also ``stack.py monitoring-up`` on a running stack):
+  Alertmanager, then Prometheus with 30 days of backfilled series (backfill.py, built once
+  and cached by the generator's hash) scraping a stand-in of its own every second.
 
 State lives in ``.stack/`` (git-ignored): data directories, logs, pid files, generated
 passwords and tokens, ``kubeconfig`` (one context per cluster) and ``facts.json`` (ports
@@ -46,6 +49,10 @@ S3_PORT = BASE + 22
 S3_BUCKET, S3_REGION = "maops-backups", "us-east-1"
 PG_BIN = Path(os.environ.get("MAOPS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 DB_NAME, DB_USER = "mplp_production", "mplp"
+PROM_PORT = BASE + 30
+ALERTMANAGER_PORT = BASE + 31
+ALERT_WEBHOOK_PORT = BASE + 32  # where a test listens for Alertmanager's notifications
+MONITORED_STANDIN_PORT = BASE + 12  # the stand-in Prometheus scrapes (a test may break it)
 
 
 def _pg_dir():
@@ -402,6 +409,221 @@ def standin_up():
     log("stand-in on ports %s" % ", ".join(map(str, ports)))
 
 
+# --- monitoring: Alertmanager, Prometheus (with backfilled history), a scraped stand-in ---
+def _monitoring_dir():
+    # Resolved: .stack may be a symlink from a checkout that goes away while the servers
+    # keep writing their data and reading their rule files.
+    return STATE.resolve() / "monitoring"
+
+
+def backfill_blocks():
+    """The TSDB blocks of backfill.py's series, built once per generator digest under
+    ``.stack/cache/backfill-<sha256>`` (about 12 s: 7 s of text, 5 s of promtool).
+
+    ``--max-block-duration=720h`` instead of 24h: promtool parses the whole input once per
+    block, and 24h (aligned down to 18h blocks) means 41 passes over the 2.6 M samples (52 s
+    here) where 720h (486h blocks) needs 2 (5 s). Prometheus keeps blocks up to 10 % of
+    its 400 d retention, so it takes them as they are."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import backfill
+
+    digest = backfill.digest()
+    out = STATE.resolve() / "cache" / ("backfill-%s" % digest)
+    if (out / "complete").exists():
+        return out, digest
+    log("building the backfilled Prometheus blocks (once per generator digest) ...")
+    (STATE / "cache").mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="backfill-", dir=STATE / "cache"))
+    try:
+        text = tmp / "series.om"
+        backfill.write_file(text)
+        blocks = tmp / "blocks"
+        subprocess.run(
+            [shutil.which("promtool") or "/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics",
+             "--max-block-duration=720h", "-q", str(text), str(blocks)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        text.unlink()
+        (blocks / "complete").write_text(digest + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        blocks.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out, digest
+
+
+def _alertmanager_config():
+    return {
+        "route": {
+            "receiver": "test-webhook",
+            "group_by": ["alertname"],
+            "group_wait": "0s",
+            "group_interval": "1s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [
+            {
+                "name": "test-webhook",
+                "webhook_configs": [
+                    {"url": "http://127.0.0.1:%d/alerts" % ALERT_WEBHOOK_PORT, "send_resolved": True}
+                ],
+            }
+        ],
+    }
+
+
+def _prometheus_config(rules_dir):
+    return {
+        "global": {"scrape_interval": "15s", "evaluation_interval": "1s"},
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:%d" % ALERTMANAGER_PORT]}]}]
+        },
+        "rule_files": [str(rules_dir / "*.yml")],
+        "scrape_configs": [
+            {
+                "job_name": "standin",
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "static_configs": [{"targets": ["127.0.0.1:%d" % MONITORED_STANDIN_PORT]}],
+            },
+            {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:%d" % PROM_PORT]}]},
+        ],
+    }
+
+
+def _wait_ready(url, what, proc, logfile, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    tail = "".join(Path(logfile).read_text(errors="replace").splitlines(True)[-20:])
+    raise SystemExit("%s is not ready at %s\n%s" % (what, url, tail))
+
+
+def _alertmanager_up(mdir):
+    if port_open(ALERTMANAGER_PORT):
+        return
+    conf = mdir / "alertmanager.yml"
+    conf.write_text(json.dumps(_alertmanager_config(), indent=2))  # JSON is YAML
+    argv = [
+        shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager",
+        "--config.file=%s" % conf,
+        "--storage.path=%s" % (mdir / "alertmanager"),
+        "--web.listen-address=127.0.0.1:%d" % ALERTMANAGER_PORT,
+        "--cluster.listen-address=",
+    ]
+    proc, logfile = spawn("alertmanager", argv)
+    _wait_ready("http://127.0.0.1:%d/-/ready" % ALERTMANAGER_PORT, "Alertmanager", proc, logfile)
+    log("Alertmanager on http://127.0.0.1:%d" % ALERTMANAGER_PORT)
+
+
+def _prometheus_up(mdir, rules_dir):
+    if port_open(PROM_PORT):
+        return
+    blocks, digest = backfill_blocks()
+    data = mdir / "prometheus"
+    marker = data / "backfill.sha256"
+    if not marker.exists() or marker.read_text().strip() != digest:
+        # Another generator's history (or none): start from the current one. What the server
+        # scraped live before is test data, not worth keeping.
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(parents=True)
+        for block in blocks.iterdir():
+            if block.is_dir():
+                shutil.copytree(block, data / block.name)
+        marker.write_text(digest + "\n")
+    conf = mdir / "prometheus.yml"
+    conf.write_text(json.dumps(_prometheus_config(rules_dir), indent=2))
+    argv = [
+        shutil.which("prometheus") or "/usr/bin/prometheus",
+        "--config.file=%s" % conf,
+        "--storage.tsdb.path=%s" % data,
+        "--storage.tsdb.retention.time=400d",
+        "--web.listen-address=127.0.0.1:%d" % PROM_PORT,
+        "--web.enable-lifecycle",  # POST /-/reload: a test's rule file takes effect
+        "--rules.alert.resend-delay=1s",
+    ]
+    proc, logfile = spawn("prometheus", argv)
+    _wait_ready("http://127.0.0.1:%d/-/ready" % PROM_PORT, "Prometheus", proc, logfile)
+    log("Prometheus on http://127.0.0.1:%d" % PROM_PORT)
+
+
+def _monitored_standin_up():
+    if port_open(MONITORED_STANDIN_PORT):
+        return
+    argv = [PYTHON, str(ROOT / "tests" / "stack" / "standin.py"), "--port", str(MONITORED_STANDIN_PORT)]
+    proc, logfile = spawn("standin-monitored", argv)
+    wait_port(MONITORED_STANDIN_PORT, "monitored stand-in", proc=proc, logfile=logfile)
+    log("monitored stand-in on port %d" % MONITORED_STANDIN_PORT)
+
+
+def monitoring_facts():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import backfill
+
+    return {
+        "prometheus": "http://127.0.0.1:%d" % PROM_PORT,
+        "alertmanager": "http://127.0.0.1:%d" % ALERTMANAGER_PORT,
+        "standin": "http://127.0.0.1:%d" % MONITORED_STANDIN_PORT,
+        "standin_job": "standin",
+        "alert_webhook_port": ALERT_WEBHOOK_PORT,
+        "alert_webhook_path": "/alerts",
+        "rules_dir": str(_monitoring_dir() / "rules"),
+        "backfill": dict(
+            backfill.params(), start=backfill.END - backfill.DAYS * 86400, namespace=backfill.NAMESPACE
+        ),
+    }
+
+
+def monitoring_up():
+    """Start what of the monitoring is not answering (idempotent; a lock keeps two test runs
+    from starting it twice): Alertmanager first (an alert fired before Prometheus found its
+    Alertmanager waits for the resend delay), Prometheus, the stand-in it scrapes. Adds
+    ``monitoring`` to facts.json when the stack's facts exist. Rule files dropped in
+    ``rules_dir`` load on ``POST /-/reload``."""
+    import fcntl
+
+    mdir = _monitoring_dir()
+    rules_dir = mdir / "rules"
+    rules_dir.mkdir(parents=True, exist_ok=True)
+    (STATE / "run").mkdir(parents=True, exist_ok=True)
+    with open(STATE / "run" / "monitoring.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _alertmanager_up(mdir)
+        _prometheus_up(mdir, rules_dir)
+        _monitored_standin_up()
+        facts_path = STATE / "facts.json"
+        result = monitoring_facts()
+        if facts_path.exists():
+            data = json.loads(facts_path.read_text())
+            if data.get("monitoring") != result:
+                data["monitoring"] = result
+                tmp = facts_path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(data, indent=2))
+                tmp.replace(facts_path)
+    return result
+
+
+def monitoring_down():
+    for name in ("prometheus", "alertmanager", "standin-monitored"):
+        kill_pidfile(name)
+
+
+MONITORING_PORTS = {
+    "prometheus": PROM_PORT,
+    "alertmanager": ALERTMANAGER_PORT,
+    "stand-in (scraped)": MONITORED_STANDIN_PORT,
+}
+
+
 def up():
     STATE.mkdir(parents=True, exist_ok=True)
     standin_up()
@@ -448,6 +670,7 @@ def up():
             "secret_key_file": str(STATE / "secrets" / "s3_secret_key"),
         },
     }
+    facts["monitoring"] = monitoring_up()
     (STATE / "facts.json").write_text(json.dumps(facts, indent=2))
     log("facts in %s" % (STATE / "facts.json"))
     return facts
@@ -458,6 +681,7 @@ def down(purge=False):
         kill_pidfile("kube-%s" % c["name"])
     kill_pidfile("standin")
     kill_pidfile("s3")
+    monitoring_down()
     pg_down()
     redis_down()
     if purge:
@@ -471,6 +695,7 @@ def status():
     checks = {"stand-in %d" % c["standin_port"]: c["standin_port"] for c in CLUSTERS}
     checks.update({"kubemu %s" % c["name"]: c["kube_port"] for c in CLUSTERS})
     checks.update({"postgresql": PG_PORT, "redis": REDIS_PORT, "s3 (moto)": S3_PORT})
+    checks.update(MONITORING_PORTS)
     ok = True
     for what, port in checks.items():
         state = "up" if port_open(port) else "DOWN"
@@ -482,7 +707,7 @@ def status():
 def status_quiet():
     """True when every part of the stack answers."""
     ports = [c["standin_port"] for c in CLUSTERS] + [c["kube_port"] for c in CLUSTERS]
-    ports += [PG_PORT, REDIS_PORT, S3_PORT]
+    ports += [PG_PORT, REDIS_PORT, S3_PORT] + list(MONITORING_PORTS.values())
     return all(port_open(p) for p in ports) and (STATE / "facts.json").exists()
 
 
@@ -490,12 +715,14 @@ def main(argv):
     cmd = argv[1] if len(argv) > 1 else "status"
     if cmd == "up":
         up()
+    elif cmd == "monitoring-up":
+        monitoring_up()
     elif cmd == "down":
         down(purge="--purge" in argv)
     elif cmd == "status":
         sys.exit(0 if status() else 1)
     else:
-        raise SystemExit("usage: stack.py up|down [--purge]|status")
+        raise SystemExit("usage: stack.py up|monitoring-up|down [--purge]|status")
 
 
 def facts():
