@@ -63,6 +63,7 @@ ELEMENTS = {
     "deploy_secrets": "dict",
     "deploy_ingress_paths": "dict",
     "backup_config_custom_resources": "dict",
+    "monitoring_dashboards_extra": "dict",
 }
 # Defaults that are templates (the runbook's variable, else a value) have the type of what
 # they render to.
