@@ -399,12 +399,11 @@ def dashboard_uid(platform, board):
     stays deterministic and two long names never meet."""
     whole = "%s-%s" % (platform, board)
     slug = _UID_CHARS.sub("-", whole.lower()).strip("-")
-    if len(slug) <= UID_MAX and slug == whole:
+    if slug == whole and len(slug) <= UID_MAX:
         return slug
-    if len(slug) <= UID_MAX - 9 and slug:
-        # a name changed by the slug gets the hash too: "A b" and "a-b" stay two boards
-        return "%s-%s" % (slug, hashlib.sha256(whole.encode()).hexdigest()[:8])
-    return "%s-%s" % (slug[: UID_MAX - 9].rstrip("-"), hashlib.sha256(whole.encode()).hexdigest()[:8])
+    # a changed name gets the hash too: "A b" and "a-b" stay two boards
+    digest = hashlib.sha256(whole.encode()).hexdigest()[:8]
+    return "-".join(part for part in (slug[: UID_MAX - len(digest) - 1].rstrip("-"), digest) if part)
 
 
 def _jobs(components):
@@ -548,7 +547,7 @@ def _boards(names, extra):
     for name in names:
         if name not in BOARDS:
             raise DashboardError("board '%s' is not one of %s" % (name, ", ".join(BOARDS)))
-        chosen[name] = {"panels": BOARDS[name]["panels"], "title": BOARDS[name]["title"], "format": True}
+        chosen[name] = {"panels": BOARDS[name]["panels"], "title": BOARDS[name]["title"], "builtin": True}
         chosen[name]["description"] = BOARDS[name]["description"]
     for raw in extra or []:
         if not isinstance(raw, dict) or not raw.get("name"):
@@ -562,7 +561,7 @@ def _boards(names, extra):
             "title": raw.get("title") or raw["name"],
             "description": raw.get("description", ""),
             # the inventory's PromQL is used as written (Grafana's $namespace, $job apply)
-            "format": False,
+            "builtin": False,
             "panels": [_normal_panel(p, where) for p in raw["panels"]],
         }
     return chosen
@@ -606,7 +605,7 @@ def render_dashboards(
         panels = [p for p in board["panels"] if not p.get("when") or p["when"] in roles]
         rendered = []
         for i, (panel, grid) in enumerate(zip(panels, _layout(panels), strict=True), start=1):
-            if board["format"]:
+            if board["builtin"]:
                 panel = dict(panel, queries=[dict(q, expr=q["expr"] % values) for q in panel["queries"]])
             rendered.append(_panel_json(i, panel, grid, "%s, panel '%s'" % (where, panel["title"])))
         tags = ["multiagent.ops", "platform-%s" % platform]
@@ -641,14 +640,15 @@ def render_dashboards(
     return result
 
 
-def dashboard_configmaps(dashboards, namespace, labels=None, folder="", label=SIDECAR_LABEL, name_prefix=""):
+def dashboard_configmaps(dashboards, namespace, labels=None, folder="", label=SIDECAR_LABEL):
     """ConfigMaps that Grafana's dashboard sidecar loads: one per dashboard, labelled
     ``<label>: "1"`` (plus ``labels``), annotated with the folder when one is given, the JSON
     under ``<uid>.json`` with sorted keys so the same board is the same text on every run."""
     maps = []
     for board in dashboards:
         metadata = {
-            "name": name_prefix + board["uid"].replace("_", "-") + "-dashboard",
+            # a uid may hold "_", a ConfigMap name may not
+            "name": board["uid"].replace("_", "-") + "-dashboard",
             "namespace": namespace,
             "labels": dict(labels or {}, **{label: "1"}),
         }
