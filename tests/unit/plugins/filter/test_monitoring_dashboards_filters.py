@@ -1,8 +1,11 @@
 """The filters grafana_dashboards and grafana_dashboard_configmaps."""
 
+import inspect
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
@@ -18,6 +21,7 @@ except ImportError:  # ansible-core < 2.19 templates every string
 
 
 F = FilterModule().filters()
+FILTER_DIR = Path(__file__).resolve().parents[4] / "plugins" / "filter"
 COMPONENTS = [
     {"name": "langgraph-multi-agent", "service": {"name": "langgraph-multi-agent", "port": 8000}},
     {"name": "postgres", "role": "database", "service": {"name": "postgres", "port": 5432}},
@@ -72,3 +76,11 @@ def test_grafanas_legends_are_never_templated_by_ansible():
 def test_errors_start_with_the_filters_name(call, message):
     with pytest.raises(AnsibleFilterError, match=message):
         call()
+
+
+@pytest.mark.parametrize("name", sorted(F))
+def test_each_filter_has_a_sidecar_that_documents_its_options(name):
+    docs = yaml.safe_load((FILTER_DIR / ("%s.yml" % name)).read_text())
+    assert docs["DOCUMENTATION"]["name"] == name
+    params = list(inspect.signature(F[name]).parameters)
+    assert sorted(docs["DOCUMENTATION"]["options"]) == sorted(["_input"] + params[1:])
