@@ -315,3 +315,22 @@ def test_the_role_applies_the_boards_as_sidecar_configmaps_once(ansible, kube, d
     assert apply()["changed"] is False
     assert apply("--check", "--diff")["changed"] is False
     assert sorted(configmaps()) == sorted(maps)
+
+
+def test_a_wrong_board_fails_before_anything_is_written(ansible, kube, dashboards_namespace):
+    (_inv, name, _ns, components) = platforms()[1]
+    extra = {
+        "platform_name": name,
+        "platform_namespace": "langgraph-multi-agent",
+        "platform_components": components,
+        "monitoring_dashboards_namespace": dashboards_namespace,
+        "monitoring_dashboards_extra": [{"name": "queues", "panels": [{"title": "Backlog"}]}],
+    }
+    run = ansible(ROLE, limit="us-east-1", extra_vars=extra)
+    assert run.rc != 0
+    assert any(
+        "grafana_dashboards: board 'queues', panel 'Backlog': needs expr or exprs (PromQL)" in m
+        for m in run.failure_messages()
+    ), run.failure_messages() or run.stdout[-3000:]
+    maps = client.CoreV1Api(kube["us-east-1"]).list_namespaced_config_map(dashboards_namespace).items
+    assert [cm.metadata.name for cm in maps if "grafana_dashboard" in (cm.metadata.labels or {})] == []
