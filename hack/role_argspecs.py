@@ -66,6 +66,7 @@ ELEMENTS = {
     "backup_config_custom_resources": "dict",
     "monitoring_alertmanager_receivers": "dict",
     "monitoring_alertmanager_routes": "dict",
+    "monitoring_dashboards_extra": "dict",
 }
 # Defaults that are templates (the runbook's variable, else a value) have the type of what
 # they render to.

@@ -142,4 +142,19 @@ if args:
 PY
 mv -f "$shim_dir/get_pip_24_2.py.new" "$shim_dir/get_pip_24_2.py"
 
+# --- npm: the dashboards' type check ------------------------------------------------
+# tests/integration/test_dashboards.py type-checks the rendered Grafana dashboards with tsc
+# --strict against @grafana/schema: both pinned in hack/dashboards/package-lock.json, installed
+# by `npm ci` into its gitignored node_modules, again only when the lockfile changed.
+if command -v npm >/dev/null; then
+  want_npm=$(stamp_of hack/dashboards/package-lock.json)
+  if [[ "$(cat hack/dashboards/node_modules/.stamp 2>/dev/null)" != "$want_npm" ]]; then
+    log "installing hack/dashboards (npm ci: typescript, @grafana/schema)"
+    (cd hack/dashboards && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want_npm" > hack/dashboards/node_modules/.stamp
+  fi
+else
+  log "npm not found (bindep.txt: nodejs, npm): tests/integration/test_dashboards.py will fail"
+fi
+
 log "ready: .venv ($(.venv/bin/ansible --version | head -1)), .venv-min, .collections"
