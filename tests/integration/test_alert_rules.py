@@ -174,3 +174,109 @@ def test_promtool_check_rules_accepts_every_group_of_each_inventory(inventory, t
     path = tmp_path / "object.yml"
     path.write_text(yaml.safe_dump(rules.prometheus_rule(groups, "alerts", v["platform_namespace"])["spec"]))
     assert promtool("check", "rules", str(path)).returncode == 0
+
+
+# --- The role's rules step ------------------------------------------------------------------
+
+ROLE = "tests/integration/playbooks/monitoring_role.yml"
+WRITE = "write the rule file (promtool checks it before it replaces the old one)"
+
+
+def run_rules(ansible, tmp_path, args=(), **more):
+    extra = {"ops_hosts": "us-east-1", "monitoring_tasks": "rules", "monitoring_rules_dir": str(tmp_path)}
+    extra.update(more)
+    return ansible(ROLE, extra_vars=extra, args=args)
+
+
+def written(run):
+    assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+    return run.results("Rules | " + WRITE, "us-east-1")
+
+
+def test_the_file_form_writes_a_checked_rule_file_idempotently(ansible, tmp_path):
+    path = tmp_path / "mplp-alerts.yml"
+    overrides = {"CrashLooping": {"enabled": False}}
+    # check mode says what would be written and writes nothing
+    run = run_rules(ansible, tmp_path, args=["--check", "--diff"], monitoring_operator="false")
+    assert written(run)["changed"] is True and not path.exists()
+
+    run = run_rules(ansible, tmp_path, monitoring_operator="false", monitoring_alerts=overrides)
+    assert written(run)["changed"] is True
+    assert promtool("check", "rules", str(path)).returncode == 0
+    rules_ = [r for g in yaml.safe_load(path.read_text())["groups"] for r in g["rules"]]
+    assert "HighErrorRate" in {r["alert"] for r in rules_} and "CrashLooping" not in {
+        r["alert"] for r in rules_
+    }
+    assert {r["labels"]["platform"] for r in rules_} == {"mplp"}
+
+    # the same again changes nothing
+    run = run_rules(ansible, tmp_path, monitoring_operator="false", monitoring_alerts=overrides)
+    assert written(run)["changed"] is False
+    assert all(
+        not task["hosts"]["us-east-1"].get("changed") for p in run.data["plays"] for task in p["tasks"]
+    )
+
+
+def _served(kube):
+    from kubernetes import client
+
+    groups = client.ApisApi(kube["us-east-1"]).get_api_versions().groups
+    return any(g.name == "monitoring.coreos.com" for g in groups)
+
+
+def test_the_operator_form_applies_a_prometheusrule_idempotently(ansible, kube, tmp_path):
+    """Where the cluster serves monitoring.coreos.com/v1 (the test stack declares the
+    operator's CRDs on the emulator), `true` and `auto` apply the PrometheusRule and write no
+    file; where it does not, `true` fails naming the kind and `auto` writes the file."""
+    from conftest import create_namespace, delete_namespace
+    from kubernetes import client
+
+    namespace = create_namespace(kube, "it-rules")
+    try:
+        more = {"monitoring_namespace": namespace, "monitoring_labels": {"release": "kps"}}
+        if not _served(kube):
+            run = run_rules(ansible, tmp_path, monitoring_operator="true", **more)
+            assert run.rc != 0 and any("PrometheusRule" in m for m in run.failure_messages())
+            assert written(run_rules(ansible, tmp_path, **more))["changed"] is True
+            return
+        task = "Rules | apply the PrometheusRule where the operator serves it"
+        api = client.CustomObjectsApi(kube["us-east-1"])
+        run = run_rules(ansible, tmp_path, args=["--check"], monitoring_operator="true", **more)
+        assert run.rc == 0 and run.results(task, "us-east-1")["changed"] is True
+        found = api.list_namespaced_custom_object("monitoring.coreos.com", "v1", namespace, "prometheusrules")
+        assert found["items"] == []
+
+        run = run_rules(ansible, tmp_path, monitoring_operator="true", **more)
+        assert run.rc == 0 and run.results(task, "us-east-1")["results"][0]["action"] == "created"
+        obj = api.get_namespaced_custom_object(
+            "monitoring.coreos.com", "v1", namespace, "prometheusrules", "mplp-alerts"
+        )
+        assert obj["metadata"]["labels"] == {
+            "app.kubernetes.io/managed-by": "multiagent.ops",
+            "release": "kps",
+        }
+        assert [g["name"] for g in obj["spec"]["groups"]] == [
+            "mplp-%s" % g for g in ("application", "resources", "workloads", "postgresql", "redis", "backup")
+        ]
+
+        # again: nothing changes (auto marks the object apply-if-served once), and no file is written
+        for form, action in (("true", "unchanged"), ("auto", "updated"), ("auto", "unchanged")):
+            run = run_rules(ansible, tmp_path, monitoring_operator=form, **more)
+            assert run.rc == 0 and run.results(task, "us-east-1")["results"][0]["action"] == action, form
+        assert not list(tmp_path.iterdir())
+    finally:
+        delete_namespace(kube, namespace)
+
+
+def test_the_role_refuses_a_wrong_override_naming_the_alert_and_field(ansible, tmp_path):
+    run = run_rules(
+        ansible,
+        tmp_path,
+        monitoring_operator="false",
+        monitoring_alerts={"HighErrorRate": {"severity": "page"}},
+    )
+    assert run.rc != 0
+    assert any(
+        "alert HighErrorRate: field 'severity': 'page' is not one of" in msg for msg in run.failure_messages()
+    ), run.failure_messages()
+    assert not list(tmp_path.iterdir())

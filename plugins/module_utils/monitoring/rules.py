@@ -27,7 +27,6 @@ Where the metrics come from:
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 
@@ -857,9 +856,19 @@ def _fill(text, words):
     return out.replace("\0", "{{").replace("\1", "}}")
 
 
+def _copy(value):
+    """A deep copy as plain dicts and lists (Ansible 2.19 hands filters lazy containers, which
+    copy.deepcopy cannot rebuild)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copy(item) for item in value]
+    return value
+
+
 def rule_file(groups):
     """A Prometheus rule file (``rule_files:``) holding ``groups``."""
-    return {"groups": copy.deepcopy(groups)}
+    return {"groups": _copy(groups)}
 
 
 def prometheus_rule(groups, name, namespace, labels=None):
@@ -874,5 +883,5 @@ def prometheus_rule(groups, name, namespace, labels=None):
         "apiVersion": API_VERSION,
         "kind": "PrometheusRule",
         "metadata": {"name": name, "namespace": namespace, "labels": meta_labels},
-        "spec": {"groups": copy.deepcopy(groups)},
+        "spec": {"groups": _copy(groups)},
     }
