@@ -162,6 +162,9 @@ def test_promtool_check_rules_accepts_every_group_of_each_inventory(inventory, t
         backup_cronjob="%s-db-backup" % v["platform_namespace"],
     )
     groups = rules.rule_groups(ctx, v.get("monitoring_alerts"), "https://runbooks.example")
+    # the seeds' thresholds: the operations seed's 5,000 ms for MPLP, the manual's 2 s for LangGraph
+    response = [r for g in groups for r in g["rules"] if r["alert"] == "HighResponseTime"][0]
+    assert response["expr"].endswith("> %s" % ("2" if inventory == "langgraph" else "5"))
     assert {g["name"] for g in groups} == {
         "%s-%s" % (v["platform_name"], g)
         for g in ("application", "resources", "workloads", "postgresql", "redis", "backup")
