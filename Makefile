@@ -14,15 +14,16 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help setup stack-up stack-down stack-status demo-load demo test unit unit-min \
-        emulator integration molecule smoke-min lint sanity bench bench-backup bench-deploy format changelog clean
+        emulator integration molecule smoke-min lint sanity bench bench-backup bench-deploy bench-query format changelog clean
 
 help:
-	@echo "make demo        set up, start the local stack, deploy the demo platform, run the health check and the diagnosis"
+	@echo "make demo        set up, start the local stack, deploy the demo platform and its monitoring, run the health check and the diagnosis"
 	@echo "make test        set up, start the local stack, run unit, emulator and integration tests, lint and sanity"
 	@echo "make stack-up | stack-down | stack-status    the local stack (tests/stack)"
 	@echo "make unit | unit-min | emulator | integration | molecule | smoke-min | lint | sanity | bench | bench-backup | format"
 	@echo "make changelog   lint changelogs/fragments and write CHANGELOG.md from changelogs/ (antsibull-changelog)"
 	@echo "make bench-deploy   the deploy role vs one k8s task per object, and its re-run vs one ping (BENCH_RUNS, BENCH_PROFILE=1)"
+	@echo "make bench-query    prometheus_query: 100 queries in one task vs one query vs 100 looped uri tasks"
 
 setup:
 	@bash hack/setup.sh
@@ -42,6 +43,7 @@ demo-load: stack-up
 demo: stack-up
 	@mkdir -p $(REPORT_DIR)
 	ansible-playbook -i inventories/demo playbooks/deploy.yml
+	ansible-playbook -i inventories/demo playbooks/monitoring.yml
 	ansible-playbook -i inventories/demo playbooks/health_check.yml -e ops_report_dir=$(REPORT_DIR)
 	ansible-playbook -i inventories/demo playbooks/diagnose.yml -e ops_report_dir=$(REPORT_DIR)
 	@echo; cat $(REPORT_DIR)/health.md
@@ -69,7 +71,7 @@ integration: stack-up
 
 # Role scenarios against the local stack (local connection, no Docker).
 molecule: demo-load
-	set -e; for role in _ops backup deploy; do \
+	set -e; for role in _ops backup deploy monitoring; do \
 	  (cd roles/$$role && MAOPS_STACK_DIR=$(CURDIR)/.stack $(VENV)/bin/molecule test); \
 	done
 
@@ -91,6 +93,10 @@ bench: stack-up
 # The database backup against about 1 GB of generated data (created once, kept).
 bench-backup: stack-up
 	$(PY) bench/backup_bench.py
+
+# prometheus_query: 100 queries in one task against one query and against 100 looped uri tasks.
+bench-query: stack-up
+	$(PY) bench/query_bench.py
 
 # The deploy role (playbooks/deploy.yml) on one emulated cluster against the naive deploy.
 bench-deploy: stack-up

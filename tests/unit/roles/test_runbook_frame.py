@@ -20,6 +20,7 @@ CHANGING = (
     "maintenance",
     "emergency_recovery",
     "autoscale_check",
+    "monitoring",
 )
 HEADER = ("hosts", "serial", "max_fail_percentage", "gather_facts", "module_defaults")
 GATE = ("ansible.builtin.include_role", "ansible.builtin.import_role")
