@@ -168,7 +168,11 @@ def backup_specs(defaults, described):
         "redis": {
             "short_description": "Back up the platform cache (Redis): RDB snapshot, checked, compressed,"
             " with its manifest, then retention, under the Lease lock redis-<name>",
-            "options": options(defaults, described, [k for k in redis if k not in redis_restore] + run_async),
+            "options": options(
+                defaults,
+                described,
+                [k for k in redis if k not in redis_restore] + run_async + ["backup_pushgateway_url"],
+            ),
         },
         "restore_redis": {
             "short_description": "Restore the platform cache safely (verify, gate, lock, safety backup,"

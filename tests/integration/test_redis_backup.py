@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -184,15 +185,36 @@ def backup_files(result):
     return [name, name + ".manifest.json"]
 
 
-def test_round_trip_through_the_runbooks(ansible, make_redis, lock_ns, tmp_path):
+def test_round_trip_through_the_runbooks(ansible, make_redis, lock_ns, tmp_path, stack_facts):
     server = make_redis(diskless_delay=5)  # the server's default: the backup waits for it
     fill(server)
     before = snapshot(server)
     dest = tmp_path / "backups"
     common = {"platform_cache": server.cache(), "platform_namespace": lock_ns, "redis_backup_dest": str(dest)}
 
-    run = ansible("playbooks/backup_redis.yml", extra_vars=common)
+    # The backup tells the Pushgateway its time under backup="cache" (the BackupTooOld alert).
+    gateway, platform = stack_facts["monitoring"]["pushgateway"], "it-push-%s" % lock_ns
+    run = ansible(
+        "playbooks/backup_redis.yml",
+        extra_vars=dict(
+            common, backup_pushgateway_url=gateway, platform_name=platform, backup_redis_name="mplp-redis"
+        ),
+    )
     assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+    text = urllib.request.urlopen(gateway + "/metrics", timeout=10).read().decode()
+    metric = "multiagent_ops_backup_last_success_timestamp_seconds{"
+    pushed = [
+        line for line in text.splitlines() if line.startswith(metric) and 'platform="%s"' % platform in line
+    ]
+    assert len(pushed) == 1, pushed
+    assert 'backup="cache"' in pushed[0] and 'job="multiagent_ops_backup"' in pushed[0]
+    urllib.request.urlopen(
+        urllib.request.Request(
+            "%s/metrics/job/multiagent_ops_backup/platform/%s/backup/cache" % (gateway, platform),
+            method="DELETE",
+        ),
+        timeout=10,
+    ).close()
     # the snapshot ran async (it has the lock): its result is collected by async_status
     backup = run.results("Async | the result of the snapshot of mplp-redis", HOST)
     assert run.data["stats"]["eu-west-1"]["changed"] == 0  # the primary cluster only

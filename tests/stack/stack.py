@@ -8,7 +8,7 @@
 - the HTTP stand-in for the platform's services (one port per cluster),
 - moto's S3 server, an S3-compatible endpoint with one bucket for backup locations,
 - monitoring (``monitoring_up``, also ``stack.py monitoring-up`` on a running stack):
-  Alertmanager, then Prometheus with 30 days of backfilled series (backfill.py, built once
+  Alertmanager, the Pushgateway, then Prometheus with 30 days of backfilled series (backfill.py, built once
   and cached by the generator's hash) scraping a stand-in of its own every second.
 
 State lives in ``.stack/`` (git-ignored): data directories, logs, pid files, generated
@@ -52,6 +52,7 @@ DB_NAME, DB_USER = "mplp_production", "mplp"
 PROM_PORT = BASE + 30
 ALERTMANAGER_PORT = BASE + 31
 ALERT_WEBHOOK_PORT = BASE + 32  # where a test listens for Alertmanager's notifications
+PUSHGATEWAY_PORT = BASE + 33  # where backups push their time (backup_pushgateway_url)
 MONITORED_STANDIN_PORT = BASE + 12  # the stand-in Prometheus scrapes (a test may break it)
 
 
@@ -488,6 +489,12 @@ def _prometheus_config(rules_dir):
                 "static_configs": [{"targets": ["127.0.0.1:%d" % MONITORED_STANDIN_PORT]}],
             },
             {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:%d" % PROM_PORT]}]},
+            {
+                # the pushed series keep their own job/platform/backup labels
+                "job_name": "pushgateway",
+                "honor_labels": True,
+                "static_configs": [{"targets": ["127.0.0.1:%d" % PUSHGATEWAY_PORT]}],
+            },
         ],
     }
 
@@ -523,6 +530,18 @@ def _alertmanager_up(mdir):
     proc, logfile = spawn("alertmanager", argv)
     _wait_ready("http://127.0.0.1:%d/-/ready" % ALERTMANAGER_PORT, "Alertmanager", proc, logfile)
     log("Alertmanager on http://127.0.0.1:%d" % ALERTMANAGER_PORT)
+
+
+def _pushgateway_up():
+    if port_open(PUSHGATEWAY_PORT):
+        return
+    argv = [
+        shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway",
+        "--web.listen-address=127.0.0.1:%d" % PUSHGATEWAY_PORT,
+    ]
+    proc, logfile = spawn("pushgateway", argv)
+    _wait_ready("http://127.0.0.1:%d/-/ready" % PUSHGATEWAY_PORT, "Pushgateway", proc, logfile)
+    log("Pushgateway on http://127.0.0.1:%d" % PUSHGATEWAY_PORT)
 
 
 def _prometheus_up(mdir, rules_dir):
@@ -572,6 +591,7 @@ def monitoring_facts():
     return {
         "prometheus": "http://127.0.0.1:%d" % PROM_PORT,
         "alertmanager": "http://127.0.0.1:%d" % ALERTMANAGER_PORT,
+        "pushgateway": "http://127.0.0.1:%d" % PUSHGATEWAY_PORT,
         "standin": "http://127.0.0.1:%d" % MONITORED_STANDIN_PORT,
         "standin_job": "standin",
         "alert_webhook_port": ALERT_WEBHOOK_PORT,
@@ -598,6 +618,7 @@ def monitoring_up():
     with open(STATE / "run" / "monitoring.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _alertmanager_up(mdir)
+        _pushgateway_up()
         _prometheus_up(mdir, rules_dir)
         _monitored_standin_up()
         facts_path = STATE / "facts.json"
@@ -613,13 +634,14 @@ def monitoring_up():
 
 
 def monitoring_down():
-    for name in ("prometheus", "alertmanager", "standin-monitored"):
+    for name in ("prometheus", "alertmanager", "pushgateway", "standin-monitored"):
         kill_pidfile(name)
 
 
 MONITORING_PORTS = {
     "prometheus": PROM_PORT,
     "alertmanager": ALERTMANAGER_PORT,
+    "pushgateway": PUSHGATEWAY_PORT,
     "stand-in (scraped)": MONITORED_STANDIN_PORT,
 }
 
