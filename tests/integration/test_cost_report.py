@@ -195,11 +195,12 @@ def test_prometheus_p95_over_the_backfilled_month_against_the_generators_profile
         cost_days=backfill.DAYS,
         cost_end=backfill.END,
         cost_step=backfill.STEP,
+        cost_components=["core", "plan"],
     )
     source = result["source"]
     assert source["name"] == "prometheus" and source["end"] == backfill.END
     got = {c["component"]: c for c in result["components"]}
-    assert got["postgresql"]["usage"] is None and got["postgresql"]["advice"] is None  # no series of it
+    assert set(got) == {"core", "plan"}  # cost_components chose them
     for name, target, replicas, hpa in (("core", CORE_TARGET, 3, (2, 6)), ("plan", None, 2, None)):
         entry = got[name]
         want = profile_stats(name, source["start"], source["end"])
