@@ -20,6 +20,21 @@ from ansible_collections.multiagent.ops.plugins.module_utils.health import perf
 from ansible_collections.multiagent.ops.plugins.module_utils.health.probes import _describe_error, status_ok
 
 
+def describe_error(exc, aiohttp):
+    """A short reason for a failed request, from aiohttp's exceptions (whose text names the
+    TLS policy, ``ssl:default``, even for a refused plain connection)."""
+    if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch)):
+        return "TLS error: %s" % exc
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        errno = getattr(exc.os_error, "errno", None)
+        if errno == 111 or isinstance(exc.os_error, ConnectionRefusedError):
+            return "connection refused"
+        return "cannot connect: %s" % (exc.os_error or exc)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed without a response"
+    return _describe_error(exc)
+
+
 async def _one(session, url, headers, expect, timeout, aiohttp):
     started = time.monotonic()
     try:
@@ -31,7 +46,7 @@ async def _one(session, url, headers, expect, timeout, aiohttp):
     except TimeoutError:
         return False, None, "timed out", time.monotonic() - started
     except Exception as exc:  # noqa: BLE001 - every failure of the request is the result
-        return False, None, _describe_error(exc), time.monotonic() - started
+        return False, None, describe_error(exc, aiohttp), time.monotonic() - started
     elapsed = time.monotonic() - started
     if status_ok(status, expect):
         return True, status, None, elapsed

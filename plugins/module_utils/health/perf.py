@@ -110,7 +110,7 @@ def validate_load(load):
     max_error_rate = load.get("max_error_rate")
     if max_error_rate is not None and not 0 <= float(max_error_rate) <= 1:
         raise LoadError("load.max_error_rate must be within 0-1, got %r" % max_error_rate)
-    if int(load.get("max_in_flight") or 1) < 1:
+    if load.get("max_in_flight") is not None and int(load["max_in_flight"]) < 1:
         raise LoadError("load.max_in_flight must be at least 1, got %r" % load.get("max_in_flight"))
     return rate, duration
 

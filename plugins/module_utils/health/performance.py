@@ -31,20 +31,20 @@ MAX_WORKERS = 64
 def validate(params):
     """The endpoints, normalized; bad options raise OpsError before anything is contacted."""
     if params["requests"] < 1:
-        raise OpsError("requests must be at least 1, got %d" % params["requests"])
+        raise OpsError("requests must be at least 1, got %d" % params["requests"], changed=False)
     if params["concurrency"] < 1:
-        raise OpsError("concurrency must be at least 1, got %d" % params["concurrency"])
+        raise OpsError("concurrency must be at least 1, got %d" % params["concurrency"], changed=False)
     if params["timeout"] <= 0:
-        raise OpsError("timeout must be > 0, got %s" % params["timeout"])
+        raise OpsError("timeout must be > 0, got %s" % params["timeout"], changed=False)
     if params["top"] < 1:
-        raise OpsError("top must be at least 1, got %d" % params["top"])
+        raise OpsError("top must be at least 1, got %d" % params["top"], changed=False)
     try:
         endpoints = collect.normalize_endpoints(params["endpoints"], params["timeout"])
         if params.get("load"):
             perf.validate_load(params["load"])
             probes.validate_url("load", params["load"].get("url"))
     except (collect.CollectError, probes.InputError, perf.LoadError) as exc:
-        raise OpsError("Invalid input: %s" % exc) from None
+        raise OpsError("Invalid input: %s" % exc, changed=False) from None
     return endpoints
 
 
