@@ -3,6 +3,7 @@ errors named after the filter."""
 
 import pytest
 from ansible.errors import AnsibleFilterError
+
 from ansible_collections.multiagent.ops.plugins.filter import performance
 
 REPORT = {
