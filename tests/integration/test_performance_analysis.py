@@ -4,6 +4,8 @@ PostgreSQL and Redis read inside their pods, the reports, and the load check pas
 on a slow or erroring stand-in, and invalid when its rate cannot be reached."""
 
 import json
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,50 @@ def test_a_slow_or_erroring_service_fails_the_load_check(ansible, faults, stack_
     )
     assert messages[1].startswith("us-east-1: load check on us-east-1 failed: p95_ms ")
     assert messages[1].endswith("above the threshold 200")
+
+
+@pytest.fixture
+def deploy_namespace(kube):
+    from kubernetes import client
+
+    name = "it-perf-%s" % uuid.uuid4().hex[:8]
+    yield name
+    for delete in (
+        lambda: client.CoreV1Api(kube["us-east-1"]).delete_namespace(name),
+        # the platform lock of a first deploy lives in default
+        lambda: client.CoordinationV1Api(kube["us-east-1"]).delete_namespaced_lease(
+            "maops-lock-platform-%s" % name, "default"
+        ),
+    ):
+        try:
+            delete()
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+def test_deploy_runs_the_load_check_after_the_deploy_when_asked(ansible, deploy_namespace):
+    component = {
+        "name": "core",
+        "workload": "mplp-core",
+        "image": os.environ.get("MAOPS_TEST_IMAGE") or "mplp/core",
+        "replicas": 1,
+        "service": {"name": "mplp-core", "port": 8080},
+        "health_paths": ["/api/v1/core/health"],
+    }
+    load = {"rate": 10, "duration": 1, "p95_ms": 1000, "max_error_rate": 0.01, "path": LOAD_PATH}
+    run = ansible(
+        "playbooks/deploy.yml",
+        limit="us-east-1",
+        extra_vars={
+            "platform_namespace": deploy_namespace,
+            "platform_components": [component],
+            "deploy_load_check": load,
+        },
+    )
+    assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
+    checked = run.results("Load check | 10 requests/s for 1 s", "us-east-1")["report"]["load"]
+    assert checked["verdict"] == "passed" and checked["started"] == 10
+    assert (
+        "passed: " in run.results("Load check | the thresholds hold at the target rate", "us-east-1")["msg"]
+    )
