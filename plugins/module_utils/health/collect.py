@@ -195,6 +195,13 @@ class Collector:
         )
         return probes.combine_attempts(ep["name"], ep["component"], url, results)
 
+    def probe_once(self, ep):
+        """One request to a normalized endpoint, at its URL or through the service proxy:
+        ``(ok, status, error, seconds)`` (the performance analysis sends many)."""
+        if ep["url"]:
+            return self.http.get(ep["url"], ep["timeout"], ep["headers"], ep["validate_certs"], ep["expect"])
+        return self._probe_service(ep)
+
     def _probe_service(self, ep):
         if self.reader is None:
             return False, None, "no Kubernetes API client: %s" % self.reader_error, 0.0

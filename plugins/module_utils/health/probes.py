@@ -431,3 +431,113 @@ def redis_exec_stats(run, timeout):
 def _first_line(exc):
     text = to_native(exc).strip()
     return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+# -- the performance analysis: the data tier's figures ------------------------------------
+
+
+def _postgres_performance(query, errors, after_error=None):
+    """Connections, the database's figures (cache hit ratio, bloat estimate) and the top
+    statements, through ``query(sql) -> document`` (a connection's or psql's in the pod)."""
+    try:
+        result = {"connections": pg_stats.activity(query(pg_stats.ACTIVITY_SQL))}
+        result.update(pg_stats.performance(query(pg_stats.PERFORMANCE_SQL)))
+    except errors as exc:
+        return {"error": "PostgreSQL statistics could not be read: %s" % _first_line(exc)}
+    result["top_statements"] = None
+    if not result["connections"]["pg_stat_statements"]:
+        result["top_statements_note"] = pg_stats.no_statements_note(False)
+        return result
+    try:
+        result["top_statements"] = pg_stats.top_statements(query(pg_stats.TOP_STATEMENTS_SQL))
+    except errors as exc:
+        if after_error:
+            after_error()
+        result["top_statements_note"] = pg_stats.no_statements_note(True, _first_line(exc))
+    return result
+
+
+def postgres_performance(params):
+    """The performance figures of PostgreSQL, over a direct connection."""
+    conn, failed = _pg_connect(params)
+    if failed:
+        return {"error": failed["error"], "via": "direct"}
+
+    def query(sql):
+        value = conn.value(sql)
+        return json.loads(value) if isinstance(value, str) else value
+
+    try:
+        return dict(_postgres_performance(query, conn.errors, conn.rollback), via="direct")
+    finally:
+        conn.close()
+
+
+def postgres_exec_performance(run, namespace, pod, timeout):
+    """The performance figures of PostgreSQL, through psql in its pod."""
+
+    def query(sql):
+        try:
+            code, out, err = run(pg_stats.query_argv(sql, timeout), float(timeout) + EXEC_MARGIN)
+        except ExecError as exc:
+            raise _QueryFailed(exec_failure(exc, namespace, pod, "PostgreSQL")["error"]) from exc
+        if code != 0:
+            raise _QueryFailed(err.decode("utf-8", "replace").strip() or "psql exit code %s" % code)
+        return pg_stats.parse_json_line(out)
+
+    return dict(_postgres_performance(query, (_QueryFailed, ValueError)), via="exec", pod=pod)
+
+
+def _redis_performance(info, slowlog, slowlog_len):
+    return {
+        "server_version": str(info.get("redis_version") or "") or None,
+        "memory": redis_info.memory_facts(info),
+        "stats": redis_info.stats_facts(info),
+        "slowlog": redis_info.parse_slowlog(slowlog),
+        "slowlog_len": slowlog_len,
+    }
+
+
+def redis_performance(params, top):
+    """``INFO`` (memory, stats, clients) and ``SLOWLOG GET``, over a direct connection."""
+    client, errors, failed = _redis_client(params)
+    if failed:
+        return {"error": failed["error"], "via": "direct"}
+    try:
+        info = client.info() or {}
+        result = _redis_performance(info, client.slowlog_get(top), int(client.slowlog_len()))
+    except errors as exc:
+        return {"error": "Redis statistics could not be read: %s" % _first_line(exc), "via": "direct"}
+    finally:
+        client.close()
+    return dict(result, via="direct")
+
+
+def redis_exec_performance(run, namespace, pod, timeout, top):
+    """``INFO`` and ``SLOWLOG GET`` through redis-cli in the cache's pod."""
+    where = {"via": "exec", "pod": pod}
+    seconds = float(timeout) + EXEC_MARGIN
+    try:
+        code, out, err = run(redis_cli.cli_argv("INFO"), seconds)
+    except ExecError as exc:
+        return dict(where, error=exec_failure(exc, namespace, pod, "Redis")["error"])
+    problem = redis_cli.reply_error(code, out, err)
+    if problem:
+        return dict(where, error="Redis statistics could not be read: INFO: %s" % problem)
+    info = redis_info.parse_info(out)
+    slowlog, note = [], None
+    try:
+        reply, note = redis_cli.parse_json_reply(
+            *run(redis_cli.cli_argv("--json", "SLOWLOG", "GET", top), seconds)
+        )
+    except ExecError as exc:
+        reply, note = None, str(exc)
+    if isinstance(reply, list):
+        slowlog = reply
+    elif note is None:
+        note = "unexpected reply %r" % (reply,)
+    result = dict(_redis_performance(info, slowlog, None), **where)
+    if note:
+        result["slowlog"] = None
+        result["slowlog_note"] = "SLOWLOG could not be read: %s" % note
+    return result

@@ -181,3 +181,106 @@ def no_statements_note(installed, error=None):
             "with shared_preload_libraries = 'pg_stat_statements'): no slow queries to show"
         )
     return "pg_stat_statements could not be read: %s" % error
+
+
+# -- the performance analysis (multiagent.ops.performance_analysis) -------------------------
+
+TOP_LIMIT = 10
+# The database's own figures: the buffer cache hit ratio's counters, its size, transactions,
+# deadlocks and temporary files, and the tables with the most dead rows (the bloat estimate).
+PERFORMANCE_SQL = (
+    """
+SELECT json_build_object(
+  'database', current_database(),
+  'size_bytes', pg_database_size(current_database()),
+  'blks_hit', d.blks_hit, 'blks_read', d.blks_read,
+  'xact_commit', d.xact_commit, 'xact_rollback', d.xact_rollback,
+  'deadlocks', d.deadlocks, 'temp_files', d.temp_files, 'temp_bytes', d.temp_bytes,
+  'tables', (SELECT coalesce(json_agg(t), '[]'::json) FROM (
+      SELECT schemaname AS schema, relname AS table, n_live_tup AS live, n_dead_tup AS dead,
+             pg_table_size(relid) AS size_bytes,
+             greatest(last_vacuum, last_autovacuum) AS last_vacuum
+      FROM pg_stat_user_tables ORDER BY n_dead_tup DESC, pg_table_size(relid) DESC LIMIT %d) t))
+FROM pg_stat_database d WHERE d.datname = current_database()
+"""
+    % TOP_LIMIT
+).strip()
+
+# The statements that cost the most time in total (PostgreSQL 13 and later), with their own
+# buffer cache hit ratio's counters.
+TOP_STATEMENTS_SQL = (
+    """
+SELECT coalesce(json_agg(s), '[]'::json) FROM (
+  SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query, calls,
+         round(total_exec_time::numeric, 2) AS total_ms, round(mean_exec_time::numeric, 2) AS mean_ms,
+         round(max_exec_time::numeric, 2) AS max_ms, rows,
+         shared_blks_hit AS blks_hit, shared_blks_read AS blks_read
+  FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %d) s
+"""
+    % TOP_LIMIT
+).strip()
+
+
+def hit_ratio(hit, read):
+    """Share of block reads the buffer cache answered; None before any read."""
+    hit, read = int(hit or 0), int(read or 0)
+    return round(hit / float(hit + read), 4) if hit + read else None
+
+
+def performance(doc):
+    """PERFORMANCE_SQL's document: ``{database, size_bytes, cache_hit_ratio, xact_commit,
+    xact_rollback, deadlocks, temp_files, temp_bytes, tables}``. Each table has an estimate of
+    its bloat: its size times its share of dead rows (what a VACUUM FULL would give back, as
+    far as the statistics collector knows; ANALYZE keeps them current)."""
+    doc = doc or {}
+    tables = []
+    for row in doc.get("tables") or []:
+        live, dead, size = (
+            int(row.get("live") or 0),
+            int(row.get("dead") or 0),
+            int(row.get("size_bytes") or 0),
+        )
+        ratio = round(dead / float(live + dead), 4) if live + dead else 0.0
+        tables.append(
+            {
+                "table": "%s.%s" % (row.get("schema") or "public", row.get("table")),
+                "live_rows": live,
+                "dead_rows": dead,
+                "dead_ratio": ratio,
+                "size_bytes": size,
+                "estimated_bloat_bytes": int(round(size * ratio)),
+                "last_vacuum": row.get("last_vacuum"),
+            }
+        )
+    tables.sort(key=lambda t: (t["estimated_bloat_bytes"], t["dead_rows"]), reverse=True)
+    return {
+        "database": doc.get("database"),
+        "size_bytes": int(doc.get("size_bytes") or 0),
+        "cache_hit_ratio": hit_ratio(doc.get("blks_hit"), doc.get("blks_read")),
+        "xact_commit": int(doc.get("xact_commit") or 0),
+        "xact_rollback": int(doc.get("xact_rollback") or 0),
+        "deadlocks": int(doc.get("deadlocks") or 0),
+        "temp_files": int(doc.get("temp_files") or 0),
+        "temp_bytes": int(doc.get("temp_bytes") or 0),
+        "tables": tables,
+        "estimated_bloat_bytes": sum(t["estimated_bloat_bytes"] for t in tables),
+    }
+
+
+def top_statements(rows):
+    """TOP_STATEMENTS_SQL's rows: ``[{query, calls, total_ms, mean_ms, max_ms, rows,
+    cache_hit_ratio}]``, the most time in total first."""
+    result = []
+    for row in rows or []:
+        result.append(
+            {
+                "query": str(row.get("query") or ""),
+                "calls": int(row.get("calls") or 0),
+                "total_ms": float(row.get("total_ms") or 0),
+                "mean_ms": float(row.get("mean_ms") or 0),
+                "max_ms": float(row.get("max_ms") or 0),
+                "rows": int(row.get("rows") or 0),
+                "cache_hit_ratio": hit_ratio(row.get("blks_hit"), row.get("blks_read")),
+            }
+        )
+    return sorted(result, key=lambda r: r["total_ms"], reverse=True)

@@ -15,6 +15,8 @@ because Kubernetes sets it to ``tcp://...`` in every pod of a namespace with a S
 
 from __future__ import annotations
 
+import json
+
 # A fixed script: redis-cli's arguments are the positional parameters, never interpolated.
 CLI_SCRIPT = (
     'if [ -z "${REDISCLI_AUTH:-}" ] && [ -n "${REDIS_PASSWORD:-}" ]; then '
@@ -55,3 +57,17 @@ def reply_error(exit_code, stdout, stderr):
     if exit_code == 0 and out and not out.startswith(("ERR", "NOAUTH", "WRONGPASS", "NOPERM", "LOADING")):
         return None
     return _first_line(out) or _first_line(_text(stderr)) or "exit code %s" % exit_code
+
+
+def parse_json_reply(exit_code, stdout, stderr):
+    """``(reply, error)`` of a ``redis-cli --json`` command (redis-cli 7 and later): the reply
+    as JSON, or None and why there is none."""
+    problem = reply_error(exit_code, stdout, stderr)
+    if problem:
+        if "json" in problem.lower() and "unrecognized" in problem.lower():
+            problem += " (redis-cli 7 or later is needed for --json)"
+        return None, problem
+    try:
+        return json.loads(_text(stdout)), None
+    except ValueError as exc:
+        return None, "not JSON: %s" % exc

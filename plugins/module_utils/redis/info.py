@@ -123,3 +123,73 @@ def memory_facts(info):
         else None
     )
     return facts
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def stats_facts(info):
+    """What ``INFO`` (its stats and clients sections, parsed or redis-py's dict) says about the
+    load: commands and operations per second, the keyspace hit rate (None before any lookup),
+    evictions, expirations, clients and rejected connections."""
+    hits, misses = _int(info.get("keyspace_hits")), _int(info.get("keyspace_misses"))
+    lookups = (hits or 0) + (misses or 0)
+    return {
+        "total_commands_processed": _int(info.get("total_commands_processed")),
+        "instantaneous_ops_per_sec": _int(info.get("instantaneous_ops_per_sec")),
+        "total_connections_received": _int(info.get("total_connections_received")),
+        "rejected_connections": _int(info.get("rejected_connections")),
+        "connected_clients": _int(info.get("connected_clients")),
+        "blocked_clients": _int(info.get("blocked_clients")),
+        "keyspace_hits": hits,
+        "keyspace_misses": misses,
+        "hit_rate": round(hits / float(lookups), 4) if lookups else None,
+        "evicted_keys": _int(info.get("evicted_keys")),
+        "expired_keys": _int(info.get("expired_keys")),
+        "uptime_in_seconds": _int(info.get("uptime_in_seconds")),
+    }
+
+
+def parse_slowlog(entries):
+    """``SLOWLOG GET``'s entries - redis-cli's ``--json`` arrays ``[id, time, microseconds,
+    [command...], client, name]`` or redis-py's dicts - as ``[{id, start_time, duration_ms,
+    command, client}]``, the slowest first. Commands are cut at 200 characters (an argument
+    may be a value)."""
+    result = []
+    for entry in entries or []:
+        if isinstance(entry, dict):
+            command = entry.get("command")
+            command = _text(command) if isinstance(command, bytes) else command
+            item = (
+                entry.get("id"),
+                entry.get("start_time"),
+                entry.get("duration"),
+                command,
+                entry.get("client_address"),
+            )
+        elif isinstance(entry, list) and len(entry) >= 4:
+            args = entry[3] if isinstance(entry[3], list) else [entry[3]]
+            item = (
+                entry[0],
+                entry[1],
+                entry[2],
+                " ".join(str(_text(a)) for a in args),
+                entry[4] if len(entry) > 4 else None,
+            )
+        else:
+            continue
+        ident, start, micros, command, client = item
+        result.append(
+            {
+                "id": _int(ident),
+                "start_time": _int(start),
+                "duration_ms": round((_int(micros) or 0) / 1000.0, 3),
+                "command": str(command or "")[:200],
+                "client": _text(client) if client else None,
+            }
+        )
+    return sorted(result, key=lambda e: e["duration_ms"], reverse=True)

@@ -137,7 +137,15 @@ def test_every_changing_runbook_takes_the_platform_lock(runbook):
 def test_deploy_takes_the_lock_before_the_role_and_where_a_first_deploy_can():
     procedure = load(PLAYBOOKS / "procedures" / "deploy.yml")
     names = [action(t) for t, _parents in tasks(procedure)]
-    assert names == ["ansible.builtin.include_role", "ansible.builtin.import_role"]
+    # the gate, the role, then the optional load check (off unless deploy_load_check is given)
+    assert names == [
+        "ansible.builtin.include_role",
+        "ansible.builtin.import_role",
+        "ansible.builtin.include_tasks",
+    ]
+    load_check = procedure[-1]
+    assert load_check["ansible.builtin.include_tasks"] == "_load_check.yml"
+    assert "deploy_load_check | default(none) is not none" in load_check["when"]
     [gate] = list(_gates(PLAYBOOKS / "procedures" / "deploy.yml"))
     assert gate["ops_gate_target"] == "platform-{{ deploy_namespace | default(platform_namespace) }}"
     assert gate["ops_gate_namespace"] == "{{ deploy_namespace | default(platform_namespace) }}"

@@ -93,3 +93,96 @@ def test_statements_note_says_missing_or_unreadable():
     assert stats.no_statements_note(True, "must be loaded via shared_preload_libraries").endswith(
         "must be loaded via shared_preload_libraries"
     )
+
+
+# -- the performance analysis --------------------------------------------------------------
+
+
+def test_cache_hit_ratio_of_the_block_counters():
+    assert stats.hit_ratio(990, 10) == 0.99
+    assert stats.hit_ratio("3", "1") == 0.75
+    assert stats.hit_ratio(0, 0) is None and stats.hit_ratio(None, None) is None
+
+
+def test_performance_estimates_bloat_from_dead_rows():
+    doc = {
+        "database": "mplp",
+        "size_bytes": 8192000,
+        "blks_hit": 9900,
+        "blks_read": 100,
+        "xact_commit": 5,
+        "xact_rollback": 1,
+        "deadlocks": 2,
+        "temp_files": 1,
+        "temp_bytes": 4096,
+        "tables": [
+            {"schema": "public", "table": "small", "live": 10, "dead": 10, "size_bytes": 8192},
+            {
+                "schema": "app",
+                "table": "tasks",
+                "live": 750,
+                "dead": 250,
+                "size_bytes": 1000000,
+                "last_vacuum": "2026-12-01T00:00:00+00:00",
+            },
+            {"schema": "public", "table": "empty", "live": 0, "dead": 0, "size_bytes": 0},
+        ],
+    }
+    result = stats.performance(doc)
+    assert result["cache_hit_ratio"] == 0.99 and result["deadlocks"] == 2 and result["temp_bytes"] == 4096
+    assert [t["table"] for t in result["tables"]] == ["app.tasks", "public.small", "public.empty"]
+    assert result["tables"][0] == {
+        "table": "app.tasks",
+        "live_rows": 750,
+        "dead_rows": 250,
+        "dead_ratio": 0.25,
+        "size_bytes": 1000000,
+        "estimated_bloat_bytes": 250000,
+        "last_vacuum": "2026-12-01T00:00:00+00:00",
+    }
+    assert result["tables"][2]["dead_ratio"] == 0.0
+    assert result["estimated_bloat_bytes"] == 250000 + 4096
+    assert stats.performance(None)["tables"] == [] and stats.performance({})["cache_hit_ratio"] is None
+
+
+def test_top_statements_most_total_time_first():
+    rows = [
+        {
+            "query": "SELECT 1",
+            "calls": 1000,
+            "total_ms": 50,
+            "mean_ms": 0.05,
+            "max_ms": 1,
+            "rows": 1000,
+            "blks_hit": 10,
+            "blks_read": 0,
+        },
+        {
+            "query": "UPDATE t",
+            "calls": "2",
+            "total_ms": "241",
+            "mean_ms": "120.5",
+            "max_ms": 200,
+            "rows": 2,
+            "blks_hit": 1,
+            "blks_read": 3,
+        },
+    ]
+    result = stats.top_statements(rows)
+    assert [s["query"] for s in result] == ["UPDATE t", "SELECT 1"]
+    assert result[0] == {
+        "query": "UPDATE t",
+        "calls": 2,
+        "total_ms": 241.0,
+        "mean_ms": 120.5,
+        "max_ms": 200.0,
+        "rows": 2,
+        "cache_hit_ratio": 0.25,
+    }
+
+
+def test_the_performance_queries_are_one_json_document_each():
+    for sql in (stats.PERFORMANCE_SQL, stats.TOP_STATEMENTS_SQL):
+        assert sql.startswith("SELECT ") and "%" not in sql and ";" not in sql
+    assert "LIMIT %d" % stats.TOP_LIMIT in stats.TOP_STATEMENTS_SQL
+    assert "ORDER BY total_exec_time DESC" in stats.TOP_STATEMENTS_SQL

@@ -41,3 +41,17 @@ def test_reply_error_of_a_data_reply():
     assert cli.reply_error(0, b"# Memory\r\nused_memory:10\r\n", b"") is None
     assert cli.reply_error(0, b"NOAUTH Authentication required.\n", b"") == "NOAUTH Authentication required."
     assert cli.reply_error(1, b"", b"Could not connect\n") == "Could not connect"
+
+
+def test_json_replies_and_why_there_is_none():
+    assert cli.parse_json_reply(0, b'[[0,1,2,["GET","k"],"c",""]]\n', b"") == (
+        [[0, 1, 2, ["GET", "k"], "c", ""]],
+        None,
+    )
+    reply, error = cli.parse_json_reply(1, b"", b"Unrecognized option or bad number of args for: '--json'\n")
+    assert reply is None and error.endswith("(redis-cli 7 or later is needed for --json)")
+    assert cli.parse_json_reply(0, b"NOAUTH Authentication required.\n", b"") == (
+        None,
+        "NOAUTH Authentication required.",
+    )
+    assert cli.parse_json_reply(0, b"[1,\n", b"")[1].startswith("not JSON")
