@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stack"))
 import backfill  # noqa: E402
 import stack as local_stack  # noqa: E402
 
+from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import rules  # noqa: E402
+
 pytestmark = [pytest.mark.integration]
 PLAYBOOK = "tests/integration/playbooks/prometheus_query.yml"
 CLUSTER = "us-east-1"
@@ -382,27 +384,21 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.global_state
 def test_alert_fires_end_to_end_within_30_seconds(monitoring, tmp_path):
+    """The collection's own HighErrorRate rule, rendered for a platform whose only component
+    is the scraped stand-in (namespace label from the stack's scrape configuration), with the
+    test's copy at ``for: 0s`` and a label of this run: stand-in errors -> Prometheus ->
+    Alertmanager -> the test's webhook."""
     run_id = uuid.uuid4().hex[:8]
-    alert = "E2EHighErrorRate%s" % run_id
-    answers = 'http_requests_total{job="%s"}' % monitoring["standin_job"]
-    errors = 'http_requests_total{job="%s",status=~"5.."}' % monitoring["standin_job"]
-    rule = {
-        "groups": [
-            {
-                "name": "e2e-%s" % run_id,
-                "interval": "1s",
-                "rules": [
-                    {
-                        "alert": alert,
-                        "expr": "sum(rate(%s[5s])) / sum(rate(%s[5s])) > 0.5" % (errors, answers),
-                        "for": "0s",
-                        "labels": {"severity": "critical", "test_run": run_id},
-                        "annotations": {"summary": "more than half of the stand-in's answers are errors"},
-                    }
-                ],
-            }
-        ]
-    }
+    alert = "HighErrorRate"
+    ctx = rules.platform_context(
+        "e2e",
+        monitoring["standin_namespace"],
+        [{"name": "standin", "service": {"name": monitoring["standin_job"], "port": 8080}}],
+    )
+    groups = rules.rule_groups(ctx, {alert: {"for": "0s"}}, labels={"test_run": run_id})
+    shipped = [dict(r) for g in groups for r in g["rules"] if r["alert"] == alert]
+    assert len(shipped) == 1 and shipped[0]["labels"]["severity"] == "critical"
+    rule = {"groups": [{"name": "e2e-%s" % run_id, "interval": "1s", "rules": shipped}]}
     rule_file = Path(monitoring["rules_dir"]) / ("e2e-%s.yml" % run_id)
     draft = tmp_path / "rule.yml"
     draft.write_text(yaml.safe_dump(rule))

@@ -52,6 +52,7 @@ DB_NAME, DB_USER = "mplp_production", "mplp"
 PROM_PORT = BASE + 30
 ALERTMANAGER_PORT = BASE + 31
 ALERT_WEBHOOK_PORT = BASE + 32  # where a test listens for Alertmanager's notifications
+E2E_NAMESPACE = "e2e"  # the scraped stand-in's namespace label
 PUSHGATEWAY_PORT = BASE + 33  # where backups push their time (backup_pushgateway_url)
 MONITORED_STANDIN_PORT = BASE + 12  # the stand-in Prometheus scrapes (a test may break it)
 
@@ -486,7 +487,14 @@ def _prometheus_config(rules_dir):
                 "job_name": "standin",
                 "scrape_interval": "1s",
                 "scrape_timeout": "1s",
-                "static_configs": [{"targets": ["127.0.0.1:%d" % MONITORED_STANDIN_PORT]}],
+                # the namespace a platform's rendered rules select (the shipped alert rules
+                # fire on the stand-in for a platform in namespace e2e)
+                "static_configs": [
+                    {
+                        "targets": ["127.0.0.1:%d" % MONITORED_STANDIN_PORT],
+                        "labels": {"namespace": E2E_NAMESPACE},
+                    }
+                ],
             },
             {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:%d" % PROM_PORT]}]},
             {
@@ -545,7 +553,15 @@ def _pushgateway_up():
 
 
 def _prometheus_up(mdir, rules_dir):
+    conf = mdir / "prometheus.yml"
+    text = json.dumps(_prometheus_config(rules_dir), indent=2)
     if port_open(PROM_PORT):
+        # a running server keeps its data; a changed configuration is reloaded
+        if not conf.exists() or conf.read_text() != text:
+            conf.write_text(text)
+            request = urllib.request.Request("http://127.0.0.1:%d/-/reload" % PROM_PORT, method="POST")
+            urllib.request.urlopen(request, timeout=10).close()
+            log("Prometheus configuration reloaded")
         return
     blocks, digest = backfill_blocks()
     data = mdir / "prometheus"
@@ -559,8 +575,7 @@ def _prometheus_up(mdir, rules_dir):
             if block.is_dir():
                 shutil.copytree(block, data / block.name)
         marker.write_text(digest + "\n")
-    conf = mdir / "prometheus.yml"
-    conf.write_text(json.dumps(_prometheus_config(rules_dir), indent=2))
+    conf.write_text(text)
     argv = [
         shutil.which("prometheus") or "/usr/bin/prometheus",
         "--config.file=%s" % conf,
@@ -594,6 +609,7 @@ def monitoring_facts():
         "pushgateway": "http://127.0.0.1:%d" % PUSHGATEWAY_PORT,
         "standin": "http://127.0.0.1:%d" % MONITORED_STANDIN_PORT,
         "standin_job": "standin",
+        "standin_namespace": E2E_NAMESPACE,
         "alert_webhook_port": ALERT_WEBHOOK_PORT,
         "alert_webhook_path": "/alerts",
         "rules_dir": str(_monitoring_dir() / "rules"),
