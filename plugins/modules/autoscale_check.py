@@ -16,9 +16,9 @@ description:
     their requests, in percent, as the HorizontalPodAutoscaler computes it; pods are grouped by
     their owner (ownerReferences), so a rollout's old and new pods count together. Only running
     pods with metrics count; a resource a pod does not request has no utilisation."
-  - "The decision (the seed's rule): 2 replicas more when CPU is above O(thresholds.cpu_high) (70)
-    or memory above O(thresholds.memory_high) (80); 1 fewer when CPU is below
-    O(thresholds.cpu_low) (30) and memory below O(thresholds.memory_low) (40); always within the
+  - "The decision (the seed's rule): 2 replicas more when CPU is above C(cpu_high) (70)
+    or memory above C(memory_high) (80); 1 fewer when CPU is below
+    C(cpu_low) (30) and memory below C(memory_low) (40); always within the
     target's range (O(targets[].min)-O(targets[].max), the inventory's autoscaling range). A
     scale-up stops at the maximum instead of being refused; a count outside the range is brought
     into it. Without a measurement nothing is scaled."
@@ -75,6 +75,7 @@ attributes:
     description: The module only reads; it runs the same in check mode.
   diff_mode:
     support: none
+    description: The decisions are the result; there is no change to show a diff of.
 notes:
   - Without the metrics API (metrics-server not installed, or not allowed) the module warns and
     decides nothing but bringing counts back into their range.

@@ -20,9 +20,9 @@ description:
     rollout renamed count together. The component's usage per pod is the mean and the 95th
     percentile over the window (with the metrics API, across its pods now)."
   - "Cost is of the requests (what the scheduler reserves and a node pool is billed for):
-    cores x O(prices.vcpu_hour) + GiB x O(prices.gb_hour), x 730 hours a month, x replicas."
-  - "Oversized, by the seed's thresholds: mean usage under O(thresholds.cpu_under) (30) % of
-    the CPU request or under O(thresholds.memory_under) (40) % of the memory request; per pod
+    cores x C(vcpu_hour) + GiB x C(gb_hour), x 730 hours a month, x replicas."
+  - "Oversized, by the seed's thresholds: mean usage under C(cpu_under) (30) % of
+    the CPU request or under C(memory_under) (40) % of the memory request; per pod
     (RV(oversized_pods)) and per component."
   - "Right-sizing: a request of at least the p95 usage per pod divided by the HPA's target
     utilisation for that resource (80 % without one), costed at the replicas the HPA would
@@ -73,15 +73,6 @@ options:
     type: str
     choices: [metrics_api, prometheus]
     default: metrics_api
-  prometheus:
-    description:
-      - How to reach Prometheus with O(source=prometheus) - C(url) directly (with
-        C(bearer_token), or C(username) and C(password), or C(client_cert) and C(client_key);
-        C(ca_cert), C(validate_certs)), or C(via=service_proxy) with C(namespace), C(service),
-        C(port) and C(scheme) through the Kubernetes API server (the module's connection), as
-        M(multiagent.ops.prometheus_query) does; C(timeout) seconds per query (30).
-    type: dict
-    default: {}
   labels:
     description:
       - "Label matchers added to every Prometheus query, for a Prometheus that holds several
@@ -107,12 +98,14 @@ options:
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - multiagent.ops.k8s
+  - multiagent.ops.prometheus
 attributes:
   check_mode:
     support: full
     description: The module only reads; it runs the same in check mode.
   diff_mode:
     support: none
+    description: The report is the result; there is no change to show a diff of.
 notes:
   - Without the metrics API (metrics-server not installed, or not allowed) it warns, costs the
     requests and gives no advice.
@@ -212,23 +205,7 @@ errors:
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity import cost_client
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling
-
-PROMETHEUS_OPTIONS = dict(
-    url=dict(type="str"),
-    via=dict(type="str", choices=["direct", "service_proxy"], default="direct"),
-    namespace=dict(type="str"),
-    service=dict(type="str"),
-    port=dict(type="str"),
-    scheme=dict(type="str", choices=["http", "https"], default="http"),
-    bearer_token=dict(type="str", no_log=True),
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    client_cert=dict(type="path"),
-    client_key=dict(type="path", no_log=False),
-    ca_cert=dict(type="path"),
-    validate_certs=dict(type="bool", default=True),
-    timeout=dict(type="float", default=30),
-)
+from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import module as monitoring_module
 
 
 def argspec():
@@ -247,7 +224,7 @@ def argspec():
         prices=dict(type="dict", required=True),
         thresholds=dict(type="dict", default={}),
         source=dict(type="str", choices=["metrics_api", "prometheus"], default="metrics_api"),
-        prometheus=dict(type="dict", default={}, options=PROMETHEUS_OPTIONS),
+        prometheus=dict(type="dict", default={}, options=monitoring_module.PROMETHEUS_OPTIONS),
         labels=dict(type="dict", default={}),
         days=dict(type="float", default=7),
         end=dict(type="raw", default="now"),

@@ -28,7 +28,7 @@ description:
     O(load.rate) GETs per second to O(load.url) for O(load.duration) seconds. An open model,
     like k6's constant-arrival-rate executor: a request starts on schedule whether or not
     earlier ones have answered, at most O(load.max_in_flight) at once (a start that finds them
-    all busy is dropped). The verdict RV(report.load.verdict) is C(invalid) when the run started
+    all busy is dropped). The verdict C(report.load.verdict) is C(invalid) when the run started
     less than 95 % of the target rate (the client could not keep up, or too many requests were
     in flight), else C(failed) when the p95 is above O(load.p95_ms) or the error rate above
     O(load.max_error_rate), else C(passed). The module reports the verdict; the caller decides

@@ -116,7 +116,7 @@ def run(request, client, prometheus=None, now=time.time):
         asked = pool.submit(prometheus.run, queries) if queries is not None else None
         try:
             workloads = metrics.read_workloads(client, ns, targets)
-            hpas, _ = scaling.list_hpas(client, ns)
+            hpas, _version = scaling.list_hpas(client, ns)
             if queries is None:
                 pod_metrics, why = metrics.read_pod_metrics(client, ns)
                 pods = replicasets = []

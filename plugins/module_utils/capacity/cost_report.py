@@ -128,7 +128,7 @@ def instant_pods(pods, replicasets, pod_metrics, names, cpu_under, memory_under)
 
 def _ones(series):
     return [
-        {"metric": item.get("metric") or {}, "values": [[ts, 1.0] for ts, _ in item.get("values") or ()]}
+        {"metric": item.get("metric") or {}, "values": [[ts, 1.0] for ts, _value in item.get("values") or ()]}
         for item in series or ()
     ]
 
@@ -157,9 +157,9 @@ def window_usage(cpu_series, memory_series, owners, workloads):
         numbers.setdefault(owner, points)
     out = {}
     for owner in set(cpu) | set(memory):
-        entry = _stats([v for _, v in cpu.get(owner) or ()], [v for _, v in memory.get(owner) or ()])
+        entry = _stats([v for _ts, v in cpu.get(owner) or ()], [v for _ts, v in memory.get(owner) or ()])
         entry["samples"] = entry.pop("pods")
-        counts = [v for _, v in numbers.get(owner) or ()]
+        counts = [v for _ts, v in numbers.get(owner) or ()]
         entry["pods"] = round(_mean(counts), 2) if counts else 0
         out[owner] = entry
     return out
@@ -188,7 +188,7 @@ def window_pods(cpu_series, memory_series, requests, owners, workloads, cpu_unde
     for resource, series in (("cpu", cpu_series), ("memory", memory_series)):
         for item in series or ():
             pod = (item.get("metric") or {}).get("pod")
-            values = [float(v) for _, v in item.get("values") or ()]
+            values = [float(v) for _ts, v in item.get("values") or ()]
             if pod and values:
                 means.setdefault(pod, {})[resource] = _mean(values)
     out = []

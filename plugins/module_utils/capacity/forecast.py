@@ -68,7 +68,7 @@ def hourly_peaks(points):
 
 
 def _check(points, least=2):
-    xs = {ts for ts, _ in points}
+    xs = {ts for ts, _value in points}
     if len(xs) < least:
         raise ForecastError("a trend needs samples at %d different times at least, got %d" % (least, len(xs)))
 
@@ -79,8 +79,8 @@ def least_squares(points):
     seconds loses digits; r² is 1.0 for a flat series fitted exactly, 0.0 for a flat fit of noise."""
     _check(points)
     origin = points[0][0]
-    xs = [(ts - origin) / DAY for ts, _ in points]
-    ys = [v for _, v in points]
+    xs = [(ts - origin) / DAY for ts, _value in points]
+    ys = [v for _ts, v in points]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
@@ -107,8 +107,8 @@ def theil_sen(points, max_pairs=MAX_PAIRS, seed=0):
     Same keys as :func:`least_squares`, plus ``pairs`` and ``sampled``."""
     _check(points)
     origin = points[0][0]
-    xs = [(ts - origin) / DAY for ts, _ in points]
-    ys = [v for _, v in points]
+    xs = [(ts - origin) / DAY for ts, _value in points]
+    ys = [v for _ts, v in points]
     n = len(xs)
     total = n * (n - 1) // 2
     sampled = total > max_pairs
@@ -147,7 +147,7 @@ def outliers(points, fit):
     residuals = [v - value_at(fit, ts) for ts, v in points]
     middle = statistics.median(residuals)
     mad = statistics.median(abs(r - middle) for r in residuals)
-    scale = max(abs(v) for _, v in points) or 1.0
+    scale = max(abs(v) for _ts, v in points) or 1.0
     limit = OUTLIER_SIGMAS * 1.4826 * mad if mad > 0 else 1e-9 * scale
     return [p for p, r in zip(points, residuals, strict=True) if abs(r - middle) > limit]
 
@@ -253,8 +253,9 @@ def recommendations(cpu=None, memory=None, requests=None, limits=None):
             {
                 "type": "scale_up",
                 "metric": "requests",
-                "reason": "the request rate is predicted to grow by %.1f%% in %d days (> %g%%)"
-                % (growth, requests["days_ahead"], t["requests_growth"]),
+                "reason": "the request rate is predicted to grow by {:.1f}% in {:d} days (> {:g}%)".format(
+                    float(growth), int(requests["days_ahead"]), t["requests_growth"]
+                ),
                 "action": "scale out ahead of the traffic growth",
             }
         )

@@ -84,7 +84,7 @@ def run(request, client):
         if missing:
             raise OpsError(nothing_changed("%s: not found in namespace %s" % (", ".join(missing), ns)))
         measured, why = read_usage(client, ns)
-        hpas, _ = scaling.list_hpas(client, ns)
+        hpas, _version = scaling.list_hpas(client, ns)
     except ApiError as exc:
         raise OpsError(nothing_changed(str(exc))) from None
     if why:

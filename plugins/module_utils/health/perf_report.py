@@ -314,7 +314,7 @@ def markdown(reports, title="Performance analysis", generated=None):
             lines += ["- %s" % _md_cell(item) for item in block[1]] + [""]
         elif kind == "table":
             lines.append("| " + " | ".join(_md_cell(h) for h in block[1]) + " |")
-            lines.append("|" + "|".join("---" for _ in block[1]) + "|")
+            lines.append("|" + "|".join("---" for _i in block[1]) + "|")
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block[2]]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -131,7 +131,7 @@ class Analysis:
         shares = perf.split_requests(self.p["requests"], self.p["concurrency"])
 
         def worker(count):
-            return [collector.probe_once(ep) for _ in range(count)]
+            return [collector.probe_once(ep) for _i in range(count)]
 
         futures = [pool.submit(worker, count) for count in shares]
         samples = [sample for fut in futures for sample in fut.result()]

@@ -1,17 +1,16 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Alertmanager's API v2, the silences part: list, create or extend, expire. Bearer or basic
-authentication, a CA bundle or a client certificate (mTLS), one timeout per request. Errors
-name the server, the request and the cause."""
+"""Alertmanager's API v2, the silences part: list, create or extend, expire. The HTTP is the
+PromQL client's (monitoring/client.py Direct: bearer or basic authentication, a CA bundle or
+a client certificate, one timeout per request). Errors name the server, the request and the
+cause."""
 
 from __future__ import annotations
 
-import base64
 import json
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
+
+from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import client as http
 
 # Alertmanager's API, relative to its base URL (which may carry a path prefix, as behind the
 # Kubernetes API server's service proxy or --web.route-prefix).
@@ -38,40 +37,28 @@ class AlertmanagerClient:
     ):
         self.url = url.rstrip("/")
         self.timeout = float(timeout)
-        self.headers = {"Accept": "application/json"}
-        if bearer_token:
-            self.headers["Authorization"] = "Bearer %s" % bearer_token
-        elif username:
-            pair = ("%s:%s" % (username, password or "")).encode()
-            self.headers["Authorization"] = "Basic %s" % base64.b64encode(pair).decode()
-        self.context = None
-        if self.url.startswith("https:"):
-            self.context = ssl.create_default_context(cafile=ca_path or None)
-            if not validate_certs:
-                self.context.check_hostname = False
-                self.context.verify_mode = ssl.CERT_NONE
-            if client_cert:
-                self.context.load_cert_chain(client_cert, client_key or None)
+        self.http = http.Direct(
+            self.url,
+            bearer_token=bearer_token,
+            username=username if username else None,
+            password=password,
+            client_cert=client_cert,
+            client_key=client_key,
+            ca_cert=ca_path,
+            validate_certs=validate_certs,
+            maxsize=1,
+        )
 
     def _call(self, method, path, body=None, what="read"):
-        data = json.dumps(body).encode() if body is not None else None
-        headers = dict(self.headers)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        request = urllib.request.Request(
-            "%s/%s" % (self.url, path), data=data, method=method, headers=headers
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as answer:
-                raw = answer.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace").strip()[:300]
+            status, raw = self.http.request(method, path, self.timeout, body=body)
+        except http.TransportError as exc:
+            raise AlertmanagerError("cannot reach Alertmanager at %s to %s: %s" % (self.url, what, exc.cause))
+        if status >= 300:
+            detail = raw.decode("utf-8", "replace").strip()[:300]
             raise AlertmanagerError(
-                "%s %s%s answered HTTP %d: %s" % (method, self.url, path, exc.code, detail or exc.reason)
+                "%s %s/%s answered HTTP %d: %s" % (method, self.url, path, status, detail)
             )
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise AlertmanagerError("cannot reach Alertmanager at %s to %s: %s" % (self.url, what, reason))
         return json.loads(raw) if raw.strip() else None
 
     def silences(self):

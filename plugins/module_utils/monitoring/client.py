@@ -20,6 +20,7 @@ the caller decides whether to run it again.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import resources
@@ -106,15 +107,25 @@ class Direct:
         return self.url
 
     def get(self, path, params, timeout):
+        return self.request("GET", path, timeout, params=params)
+
+    def request(self, method, path, timeout, params=None, body=None):
+        """``(status, body)`` of one request (``body``: JSON-encoded when given), or a
+        TransportError when there is no answer. Also the HTTP of Alertmanager's client."""
         url = "%s/%s" % (self.url, path.lstrip("/"))
+        headers = self.headers
+        kwargs = {"fields": params} if params else {}
+        if body is not None:
+            headers = dict(headers, **{"Content-Type": JSON})
+            kwargs = {"body": json.dumps(body).encode()}
         try:
             resp = self.pool.request(
-                "GET",
+                method,
                 url,
-                fields=params,
-                headers=self.headers,
+                headers=headers,
                 timeout=self._urllib3.Timeout(total=timeout),
                 retries=self.retries,
+                **kwargs,
             )
         except self._urllib3.exceptions.HTTPError as exc:
             kind, text = _reason(exc, self.url, timeout)

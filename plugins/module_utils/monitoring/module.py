@@ -11,6 +11,24 @@ from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module a
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import client as prom_client
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import query as runner
 
+# The ``prometheus`` option of the report modules (doc fragment multiagent.ops.prometheus).
+PROMETHEUS_OPTIONS = dict(
+    url=dict(type="str"),
+    via=dict(type="str", choices=["direct", "service_proxy"], default="direct"),
+    namespace=dict(type="str"),
+    service=dict(type="str"),
+    port=dict(type="str"),
+    scheme=dict(type="str", choices=["http", "https"], default="http"),
+    bearer_token=dict(type="str", no_log=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+    ca_cert=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
+    timeout=dict(type="float", default=30),
+)
+
 
 def transport(module):
     """The way to Prometheus the options choose."""
