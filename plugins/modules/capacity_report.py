@@ -33,10 +33,10 @@ options:
     required: true
   components:
     description:
-      - The components to report on, as the inventory's C(platform_components) describes them (or
+      - "The components to report on, as the inventory's C(platform_components) describes them (or
         names): C(name), C(workload) (the Deployment or StatefulSet whose pods are counted; default
         the name) and C(service.name) (the Service whose request rate is measured; default the
-        workload).
+        workload)."
     type: list
     elements: raw
     required: true

@@ -10,6 +10,7 @@ A read, except for the files: in check mode everything is computed and nothing i
 
 from __future__ import annotations
 
+import threading
 import time
 
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity import charts, planning, render, store
@@ -85,12 +86,18 @@ def run(request, prometheus, now=time.time):
     """``{changed, report, recommendations, files}``; OpsError (changed false) when a query
     fails, no component has data, or a file cannot be written."""
     params = request.params
+    started = time.monotonic()
     specs, settings = plan(params, now())
+    formats = list(params.get("formats") or FORMATS)
+    drawing = bool(params.get("report_dir")) and "html" in formats
+    if drawing:  # matplotlib's import overlaps the queries
+        threading.Thread(target=charts.preload, daemon=True).start()
     try:
         queries = promql.normalize_all(specs, now())
     except promql.QueryError as exc:
         _fail("Cannot make the capacity report: %s" % exc)
     results, errors = prometheus.run(queries)
+    durations = {"query": time.monotonic() - started}
     if errors:
         _fail(
             "Cannot make the capacity report from %s: %s"
@@ -109,6 +116,7 @@ def run(request, prometheus, now=time.time):
         default_region=params.get("region") or "default",
         regions=settings["regions"],
     )
+    durations["analyse"] = time.monotonic() - started - durations["query"]
     if not planning.has_data(report):
         _fail(
             "No usage, request or traffic series of namespace %s%s in %s between %s and %s: "
@@ -129,12 +137,14 @@ def run(request, prometheus, now=time.time):
             )
     written = []
     if params.get("report_dir"):
-        formats = list(params.get("formats") or FORMATS)
-        if "html" in formats:
+        if drawing:
             why = charts.available()
             if why:
                 _fail("Cannot draw the capacity report's charts: %s" % why, report=report)
+        mark = time.monotonic()
         content = files_of(report, peaks, formats, params.get("report_name") or "capacity")
+        durations["render"] = time.monotonic() - mark
+        mark = time.monotonic()
         try:
             store.put(params["report_dir"], content, request.check_mode, out=written)
         except OSError as exc:
@@ -146,8 +156,10 @@ def run(request, prometheus, now=time.time):
                 report=report,
                 files=written,
             ) from None
+        durations["write"] = time.monotonic() - mark
     return {
         "changed": any(f["changed"] for f in written),
+        "durations": {k: round(v, 3) for k, v in durations.items()},
         "report": report,
         "recommendations": report["recommendations"],
         "files": written,
