@@ -6,10 +6,23 @@
 
 from __future__ import annotations
 
-from ansible_collections.multiagent.ops.plugins.module_utils.capacity import report
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity import planning, report
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import client as prom_client
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import module as query_module
+from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import promql
+
+
+class Prometheus(prom_client.Prometheus):
+    """client.Prometheus whose answers keep the samples as Prometheus wrote them (planning.answer)."""
+
+    def query(self, query):
+        params = promql.api_params(query, self.timeout)
+        try:
+            status, body = self.transport.get(promql.api_path(query), params, self.timeout)
+        except prom_client.TransportError as exc:
+            raise promql.QueryError(query["name"], exc.cause, kind=exc.kind) from None
+        return planning.answer(query, status, body)
 
 
 def main(module):
@@ -18,7 +31,5 @@ def main(module):
         module.fail_json(msg="concurrency must be at least 1, not %d" % params["concurrency"], changed=False)
     if params["timeout"] <= 0:
         module.fail_json(msg="timeout must be positive, not %g" % params["timeout"], changed=False)
-    prometheus = prom_client.Prometheus(
-        query_module.transport(module), params["timeout"], params["concurrency"]
-    )
+    prometheus = Prometheus(query_module.transport(module), params["timeout"], params["concurrency"])
     finish(module, report.run, prometheus)

@@ -158,3 +158,34 @@ def test_series_without_region_label_belong_to_the_default_region():
         data, planning.components(COMPONENTS), END, days=10, region_label=None, default_region="eu"
     )
     assert report["regions"] == ["eu"] and report["components"][0]["pods"] == 2
+
+
+QUERY = {"name": "cpu_usage", "query": "sum by (pod) (x)", "type": "range"}
+
+
+def test_answers_keep_the_samples_as_prometheus_wrote_them_and_the_sums_read_them():
+    body = (
+        '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"p-1"},'
+        '"values":[[100,"0.5"],[400,"NaN"]]}]},"warnings":["w"]}'
+    )
+    out = planning.answer(QUERY, 200, body.encode())
+    assert out == {
+        "query": QUERY["query"],
+        "type": "range",
+        "result_type": "matrix",
+        "series": [{"metric": {"pod": "p-1"}, "values": [[100, "0.5"], [400, "NaN"]]}],
+        "warnings": ["w"],
+    }
+    summed = planning.usage.sum_by_owner(out["series"], {"p-1": "p"})
+    assert summed["p"][0] == (100.0, 0.5)
+
+
+def test_errors_and_other_results_are_promqls_answer():
+    with pytest.raises(planning.promql.QueryError, match="HTTP 422, execution: boom"):
+        planning.answer(QUERY, 422, b'{"status":"error","errorType":"execution","error":"boom"}')
+    with pytest.raises(planning.promql.QueryError, match="not a Prometheus API answer"):
+        planning.answer(QUERY, 200, b"<html>")
+    scalar = planning.answer(
+        QUERY, 200, b'{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}'
+    )
+    assert scalar["value"] == 2.0
