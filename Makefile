@@ -14,7 +14,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export PATH := $(VENV)/bin:$(PATH)
 
 .PHONY: help setup stack-up stack-down stack-status demo-load demo test unit unit-min \
-        emulator integration molecule smoke-min lint sanity bench bench-backup bench-deploy bench-query format changelog clean
+        emulator integration molecule smoke-min lint sanity bench bench-backup bench-deploy bench-query bench-capacity format changelog clean
 
 help:
 	@echo "make demo        set up, start the local stack, deploy the demo platform and its monitoring, run the health check and the diagnosis"
@@ -104,6 +104,10 @@ bench-query: stack-up
 # The deploy role (playbooks/deploy.yml) on one emulated cluster against the naive deploy.
 bench-deploy: stack-up
 	$(PY) bench/deploy_bench.py
+
+# The capacity report (3 regions x 10 components, 30 days) against one ping and the naive way.
+bench-capacity: stack-up
+	$(PY) bench/capacity_bench.py
 
 format:
 	$(VENV)/bin/ruff format plugins tests bench hack
