@@ -190,7 +190,8 @@ def test_prometheus_p95_over_the_backfilled_month_against_the_generators_profile
     _, result = cost(
         ansible,
         platform,
-        cost_prometheus={"url": stack_facts["monitoring"]["prometheus"]},
+        # the Prometheus the Prometheus-backed runbooks share (cost_prometheus defaults to it)
+        ops_prometheus_url=stack_facts["monitoring"]["prometheus"],
         cost_prometheus_labels={"namespace": backfill.NAMESPACE, "region": HOST},
         cost_days=backfill.DAYS,
         cost_end=backfill.END,
