@@ -107,73 +107,10 @@ options:
     elements: str
     choices: [markdown, html, json]
     default: [markdown, html, json]
-  via:
-    description: How Prometheus is reached.
-    type: str
-    choices: [direct, service_proxy]
-    default: direct
-  url:
-    description:
-      - Prometheus's base URL, with its path prefix if it has one
-        (C(https://prometheus.example.com/prometheus)). Required with O(via=direct).
-    type: str
-  namespace:
-    description: Namespace of Prometheus's Service (not the platform's, that is O(platform_namespace)). Required with O(via=service_proxy).
-    type: str
-  service:
-    description: Name of Prometheus's Service. Required with O(via=service_proxy).
-    type: str
-  port:
-    description:
-      - Port of the Service, by number or name (C(9090), C(http-web)); the Service's only
-        port when unset. Used with O(via=service_proxy).
-    type: str
-  scheme:
-    description: Scheme the API server's proxy uses towards the Service's port.
-    type: str
-    choices: [http, https]
-    default: http
-  prometheus_auth:
-    description:
-      - Authentication to Prometheus with O(via=direct). Named apart from the Kubernetes
-        options (O(username), O(client_cert)...), which are the API server's.
-    type: dict
-    suboptions:
-      bearer_token:
-        description: "A bearer token, sent as C(Authorization: Bearer <token>)."
-        type: str
-      username:
-        description: User name for basic authentication.
-        type: str
-      password:
-        description: Password for basic authentication.
-        type: str
-      client_cert:
-        description: Client certificate (PEM file) for mutual TLS; with O(prometheus_auth.client_key).
-        type: path
-      client_key:
-        description: Private key (PEM file) of O(prometheus_auth.client_cert).
-        type: path
-      ca_cert:
-        description: CA bundle (PEM file) that signed Prometheus's certificate.
-        type: path
-      validate_certs:
-        description: Whether Prometheus's TLS certificate is verified.
-        type: bool
-        default: true
-  timeout:
-    description:
-      - Seconds each query may take, also sent to Prometheus as its evaluation timeout.
-      - With O(via=service_proxy) it never goes past O(api_timeout).
-    type: float
-    default: 30
-  concurrency:
-    description: How many queries are in flight at once (and connections kept open).
-    type: int
-    default: 10
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - multiagent.ops.k8s
+  - multiagent.ops.prometheus_connection
 attributes:
   check_mode:
     support: full
@@ -257,6 +194,7 @@ errors:
 
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity import module as capacity_module
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
+from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import module as monitoring_module
 
 
 def argspec():
@@ -281,28 +219,7 @@ def argspec():
             choices=["markdown", "html", "json"],
             default=["markdown", "html", "json"],
         ),
-        via=dict(type="str", choices=["direct", "service_proxy"], default="direct"),
-        url=dict(type="str"),
-        namespace=dict(type="str"),
-        service=dict(type="str"),
-        port=dict(type="str"),
-        scheme=dict(type="str", choices=["http", "https"], default="http"),
-        prometheus_auth=dict(
-            type="dict",
-            options=dict(
-                bearer_token=dict(type="str", no_log=True),
-                username=dict(type="str"),
-                password=dict(type="str", no_log=True),
-                client_cert=dict(type="path"),
-                client_key=dict(type="path", no_log=False),
-                ca_cert=dict(type="path"),
-                validate_certs=dict(type="bool", default=True),
-            ),
-            mutually_exclusive=[["bearer_token", "username"]],
-            required_together=[["client_cert", "client_key"]],
-        ),
-        timeout=dict(type="float", default=30),
-        concurrency=dict(type="int", default=10),
+        **monitoring_module.CONNECTION_OPTIONS,
     )
 
 

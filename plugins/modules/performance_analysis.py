@@ -377,68 +377,13 @@ from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module a
 def argspec():
     return k8s_module.argspec(
         namespace=dict(type="str", required=True),
-        endpoints=dict(
-            type="list",
-            elements="dict",
-            default=[],
-            options=dict(
-                name=dict(type="str"),
-                url=dict(type="str"),
-                service=dict(type="str"),
-                port=dict(type="str"),
-                path=dict(type="str", default="/health"),
-                scheme=dict(type="str", default="http", choices=["http", "https"]),
-                component=dict(type="str"),
-                expect_status=dict(type="list", elements="int"),
-                timeout=dict(type="float"),
-                headers=dict(type="dict"),
-                validate_certs=dict(type="bool", default=True),
-            ),
-            mutually_exclusive=[("url", "service")],
-            required_one_of=[("url", "service")],
-        ),
+        endpoints=health_module.ENDPOINTS,
         requests=dict(type="int", default=50),
         concurrency=dict(type="int", default=10),
         timeout=dict(type="float", default=5),
         top=dict(type="int", default=10),
-        database=dict(
-            type="dict",
-            required_one_of=[("host", "workload")],
-            options=dict(
-                name=dict(type="str", default="postgresql"),
-                workload=dict(type="str"),
-                kind=dict(
-                    type="str", default="StatefulSet", choices=["Deployment", "StatefulSet", "DaemonSet"]
-                ),
-                container=dict(type="str"),
-                host=dict(type="str"),
-                port=dict(type="int", default=5432),
-                user=dict(type="str", default="postgres"),
-                password=dict(type="str", no_log=True),
-                dbname=dict(type="str", default="postgres"),
-                sslmode=dict(type="str", default="prefer"),
-                timeout=dict(type="float", default=5),
-            ),
-        ),
-        cache=dict(
-            type="dict",
-            required_one_of=[("host", "workload")],
-            options=dict(
-                name=dict(type="str", default="redis"),
-                workload=dict(type="str"),
-                kind=dict(
-                    type="str", default="StatefulSet", choices=["Deployment", "StatefulSet", "DaemonSet"]
-                ),
-                container=dict(type="str"),
-                host=dict(type="str"),
-                port=dict(type="int", default=6379),
-                username=dict(type="str"),
-                password=dict(type="str", no_log=True),
-                db=dict(type="int", default=0),
-                tls=dict(type="bool", default=False),
-                timeout=dict(type="float", default=5),
-            ),
-        ),
+        database=health_module.DATABASE,
+        cache=health_module.CACHE,
         load=dict(
             type="dict",
             options=dict(

@@ -14,6 +14,65 @@ from ansible_collections.multiagent.ops.plugins.module_utils.health import check
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 
+# The options platform_health and performance_analysis share: the endpoints, the database and
+# the cache to reach (directly, or through the API server: the service proxy, pods/exec).
+ENDPOINTS = dict(
+    type="list",
+    elements="dict",
+    default=[],
+    options=dict(
+        name=dict(type="str"),
+        url=dict(type="str"),
+        service=dict(type="str"),
+        port=dict(type="str"),
+        path=dict(type="str", default="/health"),
+        scheme=dict(type="str", default="http", choices=["http", "https"]),
+        component=dict(type="str"),
+        expect_status=dict(type="list", elements="int"),
+        timeout=dict(type="float"),
+        headers=dict(type="dict"),
+        validate_certs=dict(type="bool", default=True),
+    ),
+    mutually_exclusive=[("url", "service")],
+    required_one_of=[("url", "service")],
+)
+
+DATABASE = dict(
+    type="dict",
+    required_one_of=[("host", "workload")],
+    options=dict(
+        name=dict(type="str", default="postgresql"),
+        workload=dict(type="str"),
+        kind=dict(type="str", default="StatefulSet", choices=["Deployment", "StatefulSet", "DaemonSet"]),
+        container=dict(type="str"),
+        host=dict(type="str"),
+        port=dict(type="int", default=5432),
+        user=dict(type="str", default="postgres"),
+        password=dict(type="str", no_log=True),
+        dbname=dict(type="str", default="postgres"),
+        sslmode=dict(type="str", default="prefer"),
+        timeout=dict(type="float", default=5),
+    ),
+)
+
+CACHE = dict(
+    type="dict",
+    required_one_of=[("host", "workload")],
+    options=dict(
+        name=dict(type="str", default="redis"),
+        workload=dict(type="str"),
+        kind=dict(type="str", default="StatefulSet", choices=["Deployment", "StatefulSet", "DaemonSet"]),
+        container=dict(type="str"),
+        host=dict(type="str"),
+        port=dict(type="int", default=6379),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        db=dict(type="int", default=0),
+        tls=dict(type="bool", default=False),
+        timeout=dict(type="float", default=5),
+    ),
+)
+
 
 def connect(module):
     """``(client, None)``, or ``(None, exception)`` when the client could not be made

@@ -11,6 +11,33 @@ from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module a
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import client as prom_client
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import query as runner
 
+# How prometheus_query and capacity_report reach Prometheus (doc fragment
+# multiagent.ops.prometheus_connection), beside the Kubernetes options.
+CONNECTION_OPTIONS = dict(
+    via=dict(type="str", choices=["direct", "service_proxy"], default="direct"),
+    url=dict(type="str"),
+    namespace=dict(type="str"),
+    service=dict(type="str"),
+    port=dict(type="str"),
+    scheme=dict(type="str", choices=["http", "https"], default="http"),
+    prometheus_auth=dict(
+        type="dict",
+        options=dict(
+            bearer_token=dict(type="str", no_log=True),
+            username=dict(type="str"),
+            password=dict(type="str", no_log=True),
+            client_cert=dict(type="path"),
+            client_key=dict(type="path", no_log=False),
+            ca_cert=dict(type="path"),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        mutually_exclusive=[["bearer_token", "username"]],
+        required_together=[["client_cert", "client_key"]],
+    ),
+    timeout=dict(type="float", default=30),
+    concurrency=dict(type="int", default=10),
+)
+
 # The ``prometheus`` option of the report modules (doc fragment multiagent.ops.prometheus).
 PROMETHEUS_OPTIONS = dict(
     url=dict(type="str"),

@@ -180,26 +180,31 @@ def test_service_proxy_timeout():
 
 
 class Counting:
-    """A transport that counts queries in flight at once."""
+    """A transport that counts queries in flight at once. Each query waits (up to 5 s) until
+    ``target`` are in flight, so the peak does not depend on how fast threads start on a busy
+    machine: the pool must let ``target`` run together, and a pool that let more run would
+    show a higher peak."""
 
-    def __init__(self, pause=0.02):
-        self.pause = pause
-        self.lock = threading.Lock()
+    def __init__(self, target):
+        self.target = target
+        self.cond = threading.Condition()
         self.now = self.peak = 0
 
     def get(self, path, params, timeout):
-        with self.lock:
+        with self.cond:
             self.now += 1
             self.peak = max(self.peak, self.now)
-        time.sleep(self.pause)
-        with self.lock:
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.peak >= self.target, timeout=5)
+        time.sleep(0.01)
+        with self.cond:
             self.now -= 1
         return 200, json.dumps(vector(dict(params)["query"].count("x"))).encode()
 
 
 @pytest.mark.parametrize("concurrency, peak", [(1, 1), (3, 3), (50, 20)])
 def test_concurrency_is_bounded(concurrency, peak):
-    transport = Counting()
+    transport = Counting(peak)
     results, errors = pc.Prometheus(transport, concurrency=concurrency).run(queries(20))
     assert len(results) == 20 and not errors
     assert transport.peak == peak
