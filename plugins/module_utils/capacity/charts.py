@@ -83,8 +83,8 @@ def component_chart(entry, peaks, end, days_ahead, levels):
             drawn = True
             colour = COLOURS[metric]
             ax.plot(
-                [(ts - end) / DAY for ts, _ in points],
-                [v for _, v in points],
+                [(ts - end) / DAY for ts, _value in points],
+                [v for _ts, v in points],
                 color=colour,
                 linewidth=0.7,
                 alpha=0.75,

@@ -246,7 +246,7 @@ def build(
             for metric in METRICS:
                 values = series[metric]
                 hourly = forecast.hourly_peaks(forecast.samples(values)) if values else []
-                if len({ts for ts, _ in hourly}) < 2:
+                if len({ts for ts, _value in hourly}) < 2:
                     entry[metric] = None
                     entry["missing"].append(metric)
                     continue
