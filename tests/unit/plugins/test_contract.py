@@ -233,3 +233,11 @@ def test_the_kubernetes_modules_take_the_runbooks_connection_and_api_timeout():
     defaults = next(play for play in frame if "module_defaults" in play)["module_defaults"]
     assert "api_timeout" in defaults["group/multiagent.ops.k8s_api"]
     assert "api_timeout" not in defaults["group/multiagent.ops.k8s"]
+
+
+def test_the_smoke_run_on_the_lowest_ansible_core_calls_every_module():
+    """tests/smoke/every_module.yml (make smoke-min) packages and runs each module once on the
+    lowest ansible-core: a module left out of it is never run there."""
+    smoke = (ROOT / "tests" / "smoke" / "every_module.yml").read_text()
+    missing = [path.stem for path in MODULES if "multiagent.ops.%s:" % path.stem not in smoke]
+    assert not missing, "not in tests/smoke/every_module.yml: %s" % ", ".join(missing)
