@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -397,3 +398,25 @@ def module_running(name):
     if list(Path(tempfile.gettempdir()).glob("ansible_*%s_payload_*" % name)):
         return True
     return any("AnsiballZ_%s" % name in cmdline for _ppid, _name, cmdline in processes().values())
+
+
+BACKUP_METRIC = "multiagent_ops_backup_last_success_timestamp_seconds"
+
+
+def pushed_backup_times(gateway, platform):
+    """``[(backup kind, time)]`` that backups of ``platform`` pushed to the Pushgateway, each
+    checked to carry the job the BackupTooOld alert reads."""
+    with urllib.request.urlopen(gateway + "/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    found = []
+    for line in text.splitlines():
+        if line.startswith(BACKUP_METRIC + "{") and 'platform="%s"' % platform in line:
+            assert 'job="multiagent_ops_backup"' in line, line
+            found.append((line.split('backup="', 1)[1].split('"', 1)[0], float(line.rsplit(" ", 1)[1])))
+    return found
+
+
+def forget_pushed_backup(gateway, platform, kind):
+    """Delete the group a backup pushed (the Pushgateway keeps it otherwise)."""
+    url = "%s/metrics/job/multiagent_ops_backup/platform/%s/backup/%s" % (gateway, platform, kind)
+    urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import requests
-from conftest import SMALL_PLATFORM, load_platform, platform_vars
+from conftest import SMALL_PLATFORM, forget_pushed_backup, load_platform, platform_vars, pushed_backup_times
 from kubernetes import client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,20 +145,6 @@ def backup(ansible, database, dest, **more):
     return run
 
 
-def pushed_times(gateway, platform):
-    """{backup kind: pushed time} of ``platform`` on the Pushgateway."""
-    text = requests.get(gateway + "/metrics", timeout=10).text
-    found = {}
-    for line in text.splitlines():
-        if line.startswith("multiagent_ops_backup_last_success_timestamp_seconds{") and (
-            'platform="%s"' % platform in line
-        ):
-            kind = line.split('backup="', 1)[1].split('"', 1)[0]
-            assert 'job="multiagent_ops_backup"' in line, line
-            found[kind] = float(line.rsplit(" ", 1)[1])
-    return found
-
-
 def restore_vars(platform, archive, **more):
     extra = platform_vars(
         platform,
@@ -192,11 +177,9 @@ def test_round_trip_backup_change_restore(ansible, pg, database, tmp_path, small
         backup_pushgateway_url=gateway,
         platform_name=platform,
     )
-    pushed = pushed_times(gateway, platform)
-    requests.delete(
-        "%s/metrics/job/multiagent_ops_backup/platform/%s/backup/database" % (gateway, platform), timeout=10
-    )
-    assert list(pushed) == ["database"] and started - 1 <= pushed["database"] <= time.time()
+    pushed = pushed_backup_times(gateway, platform)
+    forget_pushed_backup(gateway, platform, "database")
+    assert [kind for kind, _at in pushed] == ["database"] and started - 1 <= pushed[0][1] <= time.time()
     [archive] = archives(tmp_path)
     manifest = json.loads(Path(str(archive) + ".manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["database"] == database

@@ -9,12 +9,11 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 import uuid
 
 import pytest
 import redis
-from conftest import create_namespace, delete_namespace
+from conftest import create_namespace, delete_namespace, forget_pushed_backup, pushed_backup_times
 
 pytestmark = [pytest.mark.integration, pytest.mark.parallel, pytest.mark.usefixtures("demo_namespace")]
 MODULES = "tests/integration/playbooks/redis_modules.yml"
@@ -201,20 +200,8 @@ def test_round_trip_through_the_runbooks(ansible, make_redis, lock_ns, tmp_path,
         ),
     )
     assert run.rc == 0, run.failure_messages() or run.stdout[-3000:]
-    text = urllib.request.urlopen(gateway + "/metrics", timeout=10).read().decode()
-    metric = "multiagent_ops_backup_last_success_timestamp_seconds{"
-    pushed = [
-        line for line in text.splitlines() if line.startswith(metric) and 'platform="%s"' % platform in line
-    ]
-    assert len(pushed) == 1, pushed
-    assert 'backup="cache"' in pushed[0] and 'job="multiagent_ops_backup"' in pushed[0]
-    urllib.request.urlopen(
-        urllib.request.Request(
-            "%s/metrics/job/multiagent_ops_backup/platform/%s/backup/cache" % (gateway, platform),
-            method="DELETE",
-        ),
-        timeout=10,
-    ).close()
+    assert [kind for kind, _at in pushed_backup_times(gateway, platform)] == ["cache"]
+    forget_pushed_backup(gateway, platform, "cache")
     # the snapshot ran async (it has the lock): its result is collected by async_status
     backup = run.results("Async | the result of the snapshot of mplp-redis", HOST)
     assert run.data["stats"]["eu-west-1"]["changed"] == 0  # the primary cluster only

@@ -523,6 +523,13 @@ def _wait_ready(url, what, proc, logfile, timeout=30.0):
     raise SystemExit("%s is not ready at %s\n%s" % (what, url, tail))
 
 
+def _serve(name, title, port, argv):
+    """Start one of Prometheus's daemons (they share ``/-/ready``) and wait until it is ready."""
+    proc, logfile = spawn(name, argv)
+    _wait_ready("http://127.0.0.1:%d/-/ready" % port, title, proc, logfile)
+    log("%s on http://127.0.0.1:%d" % (title, port))
+
+
 def _alertmanager_up(mdir):
     if port_open(ALERTMANAGER_PORT):
         return
@@ -535,9 +542,7 @@ def _alertmanager_up(mdir):
         "--web.listen-address=127.0.0.1:%d" % ALERTMANAGER_PORT,
         "--cluster.listen-address=",
     ]
-    proc, logfile = spawn("alertmanager", argv)
-    _wait_ready("http://127.0.0.1:%d/-/ready" % ALERTMANAGER_PORT, "Alertmanager", proc, logfile)
-    log("Alertmanager on http://127.0.0.1:%d" % ALERTMANAGER_PORT)
+    _serve("alertmanager", "Alertmanager", ALERTMANAGER_PORT, argv)
 
 
 def _pushgateway_up():
@@ -547,9 +552,7 @@ def _pushgateway_up():
         shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway",
         "--web.listen-address=127.0.0.1:%d" % PUSHGATEWAY_PORT,
     ]
-    proc, logfile = spawn("pushgateway", argv)
-    _wait_ready("http://127.0.0.1:%d/-/ready" % PUSHGATEWAY_PORT, "Pushgateway", proc, logfile)
-    log("Pushgateway on http://127.0.0.1:%d" % PUSHGATEWAY_PORT)
+    _serve("pushgateway", "Pushgateway", PUSHGATEWAY_PORT, argv)
 
 
 def _prometheus_up(mdir, rules_dir):
@@ -585,9 +588,7 @@ def _prometheus_up(mdir, rules_dir):
         "--web.enable-lifecycle",  # POST /-/reload: a test's rule file takes effect
         "--rules.alert.resend-delay=1s",
     ]
-    proc, logfile = spawn("prometheus", argv)
-    _wait_ready("http://127.0.0.1:%d/-/ready" % PROM_PORT, "Prometheus", proc, logfile)
-    log("Prometheus on http://127.0.0.1:%d" % PROM_PORT)
+    _serve("prometheus", "Prometheus", PROM_PORT, argv)
 
 
 def _monitored_standin_up():
