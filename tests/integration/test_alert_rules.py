@@ -6,8 +6,11 @@ collection's give the right one (seed_flaws.yml). The stack is not touched."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -270,6 +273,69 @@ def test_the_operator_form_applies_a_prometheusrule_idempotently(ansible, kube, 
         assert not list(tmp_path.iterdir())
     finally:
         delete_namespace(kube, namespace)
+
+
+@pytest.fixture(scope="module")
+def bare_cluster(tmp_path_factory):
+    """A private Kubernetes API emulator that serves none of the operator's kinds (the stack's
+    two declare its CRDs): ``{k8s_kubeconfig, k8s_context}`` for the inventory host."""
+    sys.path.insert(0, str(ROOT / "tests" / "stack"))
+    import stack
+
+    path = tmp_path_factory.mktemp("bare-cluster")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "bare-%d" % port
+    (path / "token").write_text(token)
+    log = open(path / "kubemu.log", "wb")  # noqa: SIM115 - open while the emulator runs
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubemu", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--token-file", str(path / "token"), "--state-dir", str(path), "--cluster-name", "bare"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "stack")),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        stack.wait_port(port, "the bare emulator", proc=proc, logfile=path / "kubemu.log")
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "bare", "cluster": {"server": "http://127.0.0.1:%d" % port}}],
+            "users": [{"name": "bare", "user": {"token": token}}],
+            "contexts": [{"name": "bare", "context": {"cluster": "bare", "user": "bare"}}],
+            "current-context": "bare",
+        }
+        (path / "kubeconfig").write_text(yaml.safe_dump(config))
+        yield {"k8s_kubeconfig": str(path / "kubeconfig"), "k8s_context": "bare"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_auto_writes_the_rule_file_where_the_cluster_does_not_serve_the_operator(
+    ansible, tmp_path, bare_cluster
+):
+    """monitoring_operator auto asks the cluster: without the operator's CRDs the rules take the
+    file form (checked by promtool) and the ServiceMonitors are skipped, saying why; true
+    refuses there, naming the kind."""
+    path = tmp_path / "mplp-alerts.yml"
+    run = run_rules(ansible, tmp_path, **bare_cluster)
+    assert written(run)["changed"] is True
+    assert promtool("check", "rules", str(path)).returncode == 0
+    applied = run.results("Rules | apply the PrometheusRule where the operator serves it", "us-east-1")
+    assert applied["changed"] is False and [r["action"] for r in applied["results"]] == ["skipped"]
+
+    path.unlink()
+    run = run_rules(ansible, tmp_path, monitoring_operator="true", **bare_cluster)
+    assert run.rc != 0 and any("PrometheusRule" in m for m in run.failure_messages())
+    assert not path.exists()
+
+    # the probe of _operator.yml (the scrape and routing steps): ServiceMonitors are not served
+    run = run_rules(ansible, tmp_path, monitoring_tasks="scrape", **bare_cluster)
+    assert run.rc == 0, run.failure_messages()
+    assert "the cluster does not serve ServiceMonitors" in run.results("Scrape | skipped", "us-east-1")["msg"]
 
 
 def test_the_role_refuses_a_wrong_override_naming_the_alert_and_field(ansible, tmp_path):

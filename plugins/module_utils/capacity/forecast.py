@@ -24,6 +24,7 @@ the last sample (a zero request rate raised ZeroDivisionError).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import statistics
@@ -101,6 +102,17 @@ def least_squares(points):
     }
 
 
+@functools.lru_cache(maxsize=8)
+def _pairs(n, max_pairs, seed):
+    """The sampled index pairs of :func:`theil_sen` for ``n`` points: the same for every series
+    of the same length (a report's series mostly are), so drawn once (drawing 40,000 indexes
+    costs more than the slopes)."""
+    rng = random.Random(seed)
+    index = range(n)
+    firsts, seconds = rng.choices(index, k=max_pairs), rng.choices(index, k=max_pairs)
+    return tuple((i, j) for i, j in zip(firsts, seconds, strict=True) if i != j)
+
+
 def theil_sen(points, max_pairs=MAX_PAIRS, seed=0):
     """Theil-Sen: the median of the slopes between pairs of points (every pair up to
     ``max_pairs``, else a sample with a fixed ``seed``), intercept the median of y - slope x.
@@ -117,13 +129,7 @@ def theil_sen(points, max_pairs=MAX_PAIRS, seed=0):
             (ys[j] - ys[i]) / (xs[j] - xs[i]) for i in range(n) for j in range(i + 1, n) if xs[j] != xs[i]
         ]
     else:
-        rng = random.Random(seed)
-        index = range(n)
-        slopes = [
-            (ys[j] - ys[i]) / (xs[j] - xs[i])
-            for i, j in zip(rng.choices(index, k=max_pairs), rng.choices(index, k=max_pairs), strict=True)
-            if xs[i] != xs[j]
-        ]
+        slopes = [(ys[j] - ys[i]) / (xs[j] - xs[i]) for i, j in _pairs(n, max_pairs, seed) if xs[i] != xs[j]]
     slope = statistics.median(slopes)
     intercept = statistics.median(y - slope * x for x, y in zip(xs, ys, strict=True))
     my = statistics.fmean(ys)
