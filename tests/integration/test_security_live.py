@@ -1,0 +1,170 @@
+"""The live security analysis through the real client against the emulator: cluster.read
+of a namespace with Roles, RoleBindings, NetworkPolicies, a Deployment's pods and a bare
+pod, then the RBAC analysis and the NetworkPolicy coverage and flows on what was read.
+
+The emulator serves RBAC and NetworkPolicy objects but neither authorizes nor enforces
+traffic: this proves the reading and the analysis of real API answers (lists without
+kind, controller-made ReplicaSets and pods with ownerReferences), not the enforcement."""
+
+import time
+
+import pytest
+from conftest import create_namespace, delete_namespace
+from kubernetes import client
+
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import Client
+from ansible_collections.multiagent.ops.plugins.module_utils.security import cluster, netpol, rbac
+
+pytestmark = [pytest.mark.integration, pytest.mark.parallel]
+CLUSTER = "us-east-1"
+
+
+def create(api, namespace):
+    apps = client.AppsV1Api(api)
+    core = client.CoreV1Api(api)
+    rbac_api = client.RbacAuthorizationV1Api(api)
+    net = client.NetworkingV1Api(api)
+    apps.create_namespaced_deployment(
+        namespace,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "app", "image": "mplp/core:1.0"}]},
+                },
+            },
+        },
+    )
+    core.create_namespaced_pod(
+        namespace,
+        {
+            "metadata": {"name": "db", "labels": {"app": "postgres"}},
+            "spec": {
+                "containers": [
+                    {"name": "pg", "image": "postgres:15", "ports": [{"name": "pg", "containerPort": 5432}]}
+                ]
+            },
+        },
+    )
+    rbac_api.create_namespaced_role(
+        namespace,
+        {
+            "metadata": {"name": "reader"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["get", "list"]}],
+        },
+    )
+    sa = [{"kind": "ServiceAccount", "name": "app", "namespace": namespace}]
+    for name, kind, role, subjects in (
+        ("app-reader", "Role", "reader", sa),
+        (
+            "ops-edit",
+            "ClusterRole",
+            "edit",
+            [{"kind": "Group", "name": "ops", "apiGroup": "rbac.authorization.k8s.io"}],
+        ),
+        ("ghost", "Role", "gone", sa),
+    ):
+        rbac_api.create_namespaced_role_binding(
+            namespace,
+            {
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+                "subjects": subjects,
+            },
+        )
+    net.create_namespaced_network_policy(
+        namespace,
+        {
+            "metadata": {"name": "postgres"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "postgres"}},
+                "ingress": [
+                    {"from": [{"podSelector": {"matchLabels": {"app": "web"}}}], "ports": [{"port": "pg"}]}
+                ],
+            },
+        },
+    )
+
+
+def wait_for_pods(api, namespace, count, timeout=10):
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = core.list_namespaced_pod(namespace).items
+        if len(pods) >= count or time.monotonic() > deadline:
+            return pods
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def namespace(kube):
+    name = create_namespace(kube, "it-sec", CLUSTER)
+    yield name
+    delete_namespace(kube, name, CLUSTER)
+
+
+def test_read_then_rbac_and_network_policy_coverage(kube, namespace):
+    api = kube[CLUSTER]
+    create(api, namespace)
+    assert len(wait_for_pods(api, namespace, 3)) == 3
+
+    objects, not_checked = cluster.read(Client(api), [namespace])
+    assert not_checked == []
+    assert {p["metadata"]["name"] for p in objects["Pod"]} >= {"db"}
+    assert all(obj["kind"] == "RoleBinding" for obj in objects["RoleBinding"])
+
+    # RBAC: only what was granted in this namespace (other tests' ClusterRoleBindings aside)
+    mine = [
+        f
+        for f in rbac.analyze(objects, namespaces=[namespace])
+        if f["object"]["namespace"] == namespace or namespace in f["message"]
+    ]
+    found = sorted((f["rule"], f["object"]["kind"], f["object"]["name"]) for f in mine)
+    assert found == [
+        ("MAO-103", "Group", "ops"),  # edit: the built-in role, whether or not the emulator has it
+        ("MAO-103", "ServiceAccount", "app"),
+        ("MAO-105", "Group", "ops"),
+        ("MAO-107", "Group", "ops"),
+        ("MAO-110", "RoleBinding", "ghost"),
+    ]
+    reader = next(f for f in mine if f["object"]["name"] == "app")
+    assert (
+        "RoleBinding %s/app-reader -> Role reader: get,list on configmaps,secrets" % namespace
+        in reader["message"]
+    )
+
+    # NetworkPolicy coverage: the Deployment's two pods are one finding on the Deployment
+    coverage = sorted(
+        (f["rule"], f["object"]["kind"], f["object"]["name"]) for f in netpol.analyze(objects, [namespace])
+    )
+    assert coverage == [
+        ("MAO-150", "Deployment", "web"),
+        ("MAO-151", "Namespace", namespace),
+        ("MAO-152", "Namespace", namespace),
+    ]
+
+    # flows over what was read: web may reach the database on its named port, nothing else may
+    flows = netpol.flows(objects["NetworkPolicy"], objects["Pod"], objects["Namespace"])
+    db = flows.pod(namespace, "db")
+    web = next(p for p in objects["Pod"] if p["metadata"]["labels"].get("app") == "web")
+    assert flows.allowed(web, db, 5432)
+    assert flows.allowed(web, db, "pg")
+    assert not flows.allowed(web, db, 5433)
+    assert not flows.allowed({"metadata": {"namespace": "elsewhere", "labels": {"app": "web"}}}, db, 5432)
+
+
+@pytest.mark.global_state  # undoing a deny rule clears every deny rule of the emulator
+@pytest.mark.emulator_only
+def test_a_refused_list_is_not_checked_through_the_real_client(kube, namespace, faults):
+    # denied in this namespace only (a deny on clusterroles would change what every test sees;
+    # the unit tests cover that answer)
+    faults.deny(CLUSTER, "list", "networking.k8s.io", "networkpolicies", namespace=namespace)
+    objects, not_checked = cluster.read(Client(kube[CLUSTER]), [namespace])
+    assert [(f["rule"], f["status"], f["object"]["kind"], f["object"]["namespace"]) for f in not_checked] == [
+        ("MAO-199", "not_checked", "NetworkPolicy", namespace)
+    ]
+    assert "permission denied (403)" in not_checked[0]["message"]
+    assert "Pod" in objects and "ClusterRole" in objects  # the rest was read
