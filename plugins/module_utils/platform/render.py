@@ -1537,11 +1537,13 @@ def _https_policy(spec, name, who, selector, value):
 
 def _ingress_targets(spec, settings, components):
     by_name = {c["name"]: c for c in components}
+    routed = _routes_table(spec) if (spec.get("ingress") or {}).get("enabled") else []
     if settings.get("ingress_components") is not None:
         names = settings["ingress_components"]
-    elif (spec.get("ingress") or {}).get("enabled"):
-        names = [comp["name"] for _path, comp in _routes_table(spec)]
+    elif routed:
+        names = [comp["name"] for _path, comp in routed]
     else:
+        # no Ingress or Routes of ours: one made elsewhere may send traffic to any app Service
         names = [c["name"] for c in components if _role(c) == "app" and c.get("service")]
     seen = []
     for name in names:

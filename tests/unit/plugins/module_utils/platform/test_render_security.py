@@ -141,9 +141,13 @@ def test_ingress_controller_reaches_the_routed_components_on_their_pod_ports():
 
 
 def test_ingress_namespace_and_components_from_the_description():
-    # LangGraph's inventory has no Ingress: its app components with a Service receive traffic
+    # LangGraph's inventory has no Ingress (nor paths for one): its app components with a
+    # Service receive traffic
     spec = secured("langgraph", ingress_namespace="ingress-system")
-    spec["ingress"]["enabled"] = False
+    assert not by_kind(pr.render_platform(spec), "Ingress")
+    assert policies(pr.render_platform(spec)) == policies(
+        pr.render_platform(dict(spec, ingress=dict(spec["ingress"], enabled=False)))
+    )
     nps = policies(pr.render_platform(spec))
     rule = nps["langgraph-allow-ingress-langgraph-multi-agent"]["spec"]["ingress"]
     assert rule == [{"from": [ns_peer("ingress-system")], "ports": tcp(8000)}]
@@ -520,3 +524,44 @@ def test_render_refuses_a_description_with_security_problems():
     # without the backup CronJob and api_access nothing talks to the API: no addresses needed
     spec["security"]["backup"] = False
     assert "mplp-allow-backup-to-api" not in policies(pr.render_platform(spec))
+
+
+# ------------------------------------------------------------------ the inventories' examples
+
+
+def commented(path, key, indent=""):
+    """The commented-out YAML block of ``path`` that starts with ``<indent># <key>:``."""
+    lines = path.read_text().splitlines()
+    start = lines.index("%s# %s:" % (indent, key))
+    block = []
+    for line in lines[start:]:
+        if not (line.startswith(indent + "#   ") or re.match(re.escape(indent) + r"# [a-z_]+:", line)):
+            break
+        block.append(line[len(indent) + 2 :])
+    return yaml.safe_load("\n".join(block))
+
+
+@pytest.mark.parametrize("platform", ["mplp", "langgraph"])
+def test_the_inventories_commented_examples_render(platform):
+    path = ROOT / "inventories" / platform / "group_vars" / "all" / "platform.yml"
+    spec = inventory_spec(platform)
+    assert spec["security"] == {}  # shipped off: deploy renders what it always did
+    spec["security"] = commented(path, "platform_security")["platform_security"]
+    if platform == "langgraph":
+        component(spec, "langgraph-multi-agent").update(commented(path, "api_access", indent="    "))
+    assert pr.check_spec(spec) == []
+    manifests = pr.render_platform(spec)
+    assert validate(manifests) == []
+    nps = policies(manifests)
+    assert "%s-default-deny" % spec["name"] in nps and "%s-allow-backup-to-api" % spec["name"] in nps
+    if platform == "langgraph":
+        # the runbook's flows: 8000 from the ingress controller, 443 out, its own account
+        assert nps["langgraph-allow-ingress-langgraph-multi-agent"]["spec"]["ingress"][0]["ports"] == tcp(
+            8000
+        )
+        assert nps["langgraph-allow-langgraph-multi-agent-to-https"]["spec"]["egress"] == [
+            {"ports": tcp(443)}
+        ]
+        assert "secrets" not in str(by_kind(manifests, "Role")["langgraph-multi-agent"]["rules"])
+        backup = nps["langgraph-allow-backup-to-api"]["spec"]["podSelector"]["matchLabels"]
+        assert backup["app.kubernetes.io/instance"] == "%s-db-backup" % spec["namespace"]
