@@ -86,6 +86,7 @@ TYPES = {
     "backup_config_restore_names": "list",
     "backup_config_restore_exclude": "list",
     "backup_restore_keep_running": "list",
+    "deploy_security": "dict",
 }
 
 

@@ -47,6 +47,10 @@ FILTERS = {
     "platform_manifests": _filter(
         "platform_manifests", platform_render.render_platform, (platform_render.RenderError,)
     ),
+    # the subset the security role applies: the same objects as deploy's
+    "platform_security_manifests": _filter(
+        "platform_security_manifests", platform_render.security_manifests, (platform_render.RenderError,)
+    ),
     # every problem at once, as data: it never raises
     "platform_problems": platform_render.check_spec,
     "recovery_plan": _filter("recovery_plan", _recovery_plan, (recovery.PlanError,)),

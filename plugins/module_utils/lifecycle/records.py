@@ -86,6 +86,11 @@ APPLY_UNLESS_SERVED = PREFIX + "apply-unless-served"
 #: template: the sha256 of the page's content, so that a new page rolls its pods. Read back
 #: by no one (the template spells the value out; it is listed here to keep the names unique).
 PAGE_CHECKSUM = PREFIX + "page-checksum"
+#: Written by platform/render (the platform_manifests filter, ``security.network_policies``) on
+#: each NetworkPolicy it renders: the flow it allows, in words ("DNS over UDP and TCP 53 from
+#: every pod of the namespace to kube-system k8s-app=kube-dns"). Read back by people and by
+#: the security audit's coverage report.
+FLOW = PREFIX + "flow"
 
 #: Every annotation above, by value.
 ALL = (
@@ -105,6 +110,7 @@ ALL = (
     APPLY_IF_SERVED,
     APPLY_UNLESS_SERVED,
     PAGE_CHECKSUM,
+    FLOW,
 )
 
 

@@ -26,6 +26,7 @@ import re
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.records import (
     APPLY_IF_SERVED,
     APPLY_UNLESS_SERVED,
+    FLOW,
 )
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
 
@@ -406,6 +407,7 @@ def check_spec(spec, only=None, secrets=None):
     level = spec.get("pod_security", "restricted")
     if level not in PSS_LEVELS:
         problems.append("pod_security %r is not one of %s" % (level, ", ".join(PSS_LEVELS)))
+    problems.extend(_security_problems(spec, components))
     ingress = spec.get("ingress") or {}
     if ingress.get("enabled"):
         if not ingress.get("host"):
@@ -418,6 +420,8 @@ def check_spec(spec, only=None, secrets=None):
         for entry in ingress.get("paths") or []:
             if not isinstance(entry, dict) or not entry.get("path") or entry.get("component") not in known:
                 problems.append("ingress.paths entry %r needs a path and a known component" % (entry,))
+    if not problems:
+        problems.extend(_policy_problems(spec))
     return problems
 
 
@@ -753,8 +757,11 @@ def _pod_template(spec, comp, defaults):
     if mounts:
         container["volumeMounts"] = mounts
     pod = {
-        "serviceAccountName": spec.get("service_account_name") or spec["name"],
-        "automountServiceAccountToken": bool(comp.get("automount_service_account_token", False)),
+        "serviceAccountName": component_service_account(spec, comp),
+        # api_access: the component's own account, whose token it needs
+        "automountServiceAccountToken": bool(
+            comp.get("automount_service_account_token", bool(comp.get("api_access")))
+        ),
         "securityContext": pod_security,
         "terminationGracePeriodSeconds": int(
             comp.get("termination_grace_period_seconds", defaults["termination_grace_period_seconds"])
@@ -1105,6 +1112,750 @@ def _config_map(spec, name, data, comp=None):
     }
 
 
+# -------------------------------------------------------------------------- security
+#
+# The ``security`` section of the description and the components' ``api_access``,
+# ``egress_https`` and ``connects_to``. Nothing is rendered unless asked (network_policies
+# false, no component with api_access), so a description without them renders as before.
+# Every security object is rendered whole whatever ``only`` says, carries no version label and
+# no value that changes between runs: the deploy role (everything) and the security role (the
+# subset, security_objects) apply the very same objects and never undo each other.
+
+SECURITY_DEFAULTS = {
+    "network_policies": False,
+    "ingress_namespace": "ingress-nginx",
+    "monitoring_namespace": "monitoring",
+    "dns": {"namespace": "kube-system", "selector": {"k8s-app": "kube-dns"}, "port": 53},
+    "api_server": {"cidrs": [], "ports": [443, 6443]},
+    "egress_https": False,
+    "maintenance_page": True,
+}
+# ingress_components: default the components the Ingress/Route sends traffic to; backup:
+# default true when the platform has a database.
+SECURITY_FIELDS = tuple(SECURITY_DEFAULTS) + ("ingress_components", "backup")
+# The label every namespace carries (Kubernetes 1.22+): how a policy names a namespace.
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+# The maintenance page of playbooks/maintenance.yml (templates/maintenance_page.yml.j2): its
+# pods' labels (app.kubernetes.io/name <platform>-maintenance) and port.
+MAINTENANCE_COMPONENT = "maintenance-page"
+MAINTENANCE_PORT = 8080
+# The nightly backup CronJob of roles/backup (templates/schedule.yml.j2): its pods carry
+# app.kubernetes.io/name multiagent-ops-backup and app.kubernetes.io/instance its name, which
+# is backup_schedule_name (default <namespace>-db-backup).
+BACKUP_APP = "multiagent-ops-backup"
+# What a component's api_access may not hold: wildcards, and the verbs that grant more than
+# the Role itself (the audit's MAO-040 and MAO-041).
+REFUSED_VERBS = ("bind", "escalate", "impersonate")
+RULE_FIELDS = ("apiGroups", "resources", "verbs", "resourceNames")
+RBAC_API = "rbac.authorization.k8s.io/v1"
+NETWORK_POLICY_API = "networking.k8s.io/v1"
+# What security_objects keeps of a render: what the security role applies.
+SECURITY_KINDS = (
+    ("v1", "ServiceAccount"),
+    (RBAC_API, "Role"),
+    (RBAC_API, "RoleBinding"),
+    (NETWORK_POLICY_API, "NetworkPolicy"),
+)
+
+
+def security_settings(spec):
+    """The ``security`` section with its defaults filled in (``dns`` and ``api_server`` merged
+    key by key; a null value keeps the default)."""
+    given = spec.get("security") or {}
+    settings = copy.deepcopy(SECURITY_DEFAULTS)
+    for key, value in given.items() if isinstance(given, dict) else ():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            settings[key] = dict(settings[key], **copy.deepcopy(value))
+        else:
+            settings[key] = copy.deepcopy(value)
+    return settings
+
+
+def _cidr_problems(value, what):
+    if not isinstance(value, list) or not value:
+        return ["%s must be a non-empty list of CIDRs, got %r" % (what, value)]
+    problems = []
+    for cidr in value:
+        try:
+            ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            problems.append("%s entry %r is not a CIDR (like 10.0.0.1/32)" % (what, cidr))
+    return problems
+
+
+def _https_problems(value, what):
+    if value is None or isinstance(value, bool):
+        return []
+    if isinstance(value, list):
+        return _cidr_problems(value, what)
+    return ["%s must be true, false or a list of CIDRs, got %r" % (what, value)]
+
+
+def _rule_problems(rules, where):
+    if not isinstance(rules, list) or not rules:
+        return ["%s: api_access must be a list of RBAC rules {apiGroups, resources, verbs}" % where]
+    problems = []
+    for index, rule in enumerate(rules):
+        at = "%s: api_access[%d]" % (where, index)
+        if not isinstance(rule, dict):
+            problems.append("%s must be a dict with apiGroups, resources and verbs, got %r" % (at, rule))
+            continue
+        unknown = sorted(set(rule) - set(RULE_FIELDS))
+        if unknown:
+            problems.append(
+                "%s has unknown field(s) %s (known: %s)" % (at, ", ".join(unknown), ", ".join(RULE_FIELDS))
+            )
+        for field in RULE_FIELDS:
+            value = rule.get(field)
+            if value is None and field in ("apiGroups", "resourceNames"):
+                continue  # apiGroups: the core group ("") when not given
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.append("%s.%s must be a list of strings, got %r" % (at, field, value))
+                continue
+            if not value and field != "apiGroups":
+                problems.append("%s.%s must not be empty" % (at, field))
+            if "*" in value:
+                problems.append(
+                    "%s.%s holds '*': list what the component needs (a wildcard grants every future "
+                    "resource and verb too)" % (at, field)
+                )
+            if field == "verbs":
+                refused = [verb for verb in value if verb in REFUSED_VERBS]
+                if refused:
+                    problems.append(
+                        "%s.verbs holds %s: it would let the component grant itself more than its Role"
+                        % (at, ", ".join(refused))
+                    )
+    return problems
+
+
+def _has_pods(comp):
+    return _component_kind(comp) in WORKLOAD_KINDS
+
+
+def _enabled(components):
+    return [c for c in components if isinstance(c, dict) and c.get("enabled", True) is not False]
+
+
+def _external_cidrs(comp):
+    """The addresses an external component is reached at: ``external.cidrs``, else its host
+    when that is an IP address; None for a DNS name."""
+    ext = comp.get("external") or {}
+    if ext.get("cidrs"):
+        return [str(c) for c in ext["cidrs"]]
+    try:
+        address = ipaddress.ip_address(str(ext.get("host")))
+    except ValueError:
+        return None
+    return ["%s/%d" % (address, address.max_prefixlen)]
+
+
+def _backup_settings(spec, settings):
+    """The backup CronJob's ``{name, egress_https}``, or None when it gets no policies."""
+    given = settings.get("backup")
+    if given is None:
+        given = any(_role(c) == "database" for c in _enabled(spec["components"]))
+    if given is False:
+        return None
+    given = {} if given is True else given
+    return {
+        "name": given.get("name") or "%s-db-backup" % spec["namespace"],
+        "egress_https": given.get("egress_https", False),
+    }
+
+
+def _security_problems(spec, components):
+    """The problems of the ``security`` section and of the components' security fields."""
+    problems = []
+    given = spec.get("security")
+    if given is not None and not isinstance(given, dict):
+        return ["security must be a dict of settings, got %r" % (given,)]
+    given = given or {}
+    unknown = sorted(set(given) - set(SECURITY_FIELDS))
+    if unknown:
+        problems.append(
+            "security has unknown field(s) %s (known: %s)" % (", ".join(unknown), ", ".join(SECURITY_FIELDS))
+        )
+    settings = security_settings(spec)
+    for field in ("network_policies", "maintenance_page"):
+        if not isinstance(settings[field], bool):
+            problems.append("security.%s must be true or false, got %r" % (field, settings[field]))
+    for field in ("ingress_namespace", "monitoring_namespace"):
+        value = settings[field]
+        if not isinstance(value, str) or not DNS_LABEL.match(value):
+            problems.append("security.%s %r is not a namespace name" % (field, value))
+    dns = settings["dns"]
+    if not isinstance(given.get("dns", {}), dict):
+        problems.append("security.dns must be a dict (namespace, selector, port), got %r" % (given["dns"],))
+    else:
+        if not isinstance(dns.get("namespace"), str) or not DNS_LABEL.match(dns["namespace"]):
+            problems.append("security.dns.namespace %r is not a namespace name" % (dns.get("namespace"),))
+        selector = dns.get("selector")
+        if (
+            not isinstance(selector, dict)
+            or not selector
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in selector.items())
+        ):
+            problems.append("security.dns.selector must map label names to values, got %r" % (selector,))
+        _port(dns.get("port"), "security.dns.port", problems)
+    api = settings["api_server"]
+    if not isinstance(given.get("api_server", {}), dict):
+        problems.append("security.api_server must be a dict (cidrs, ports), got %r" % (given["api_server"],))
+        api = None
+    else:
+        if api.get("cidrs"):
+            problems.extend(_cidr_problems(api["cidrs"], "security.api_server.cidrs"))
+        elif not isinstance(api.get("cidrs"), list):
+            problems.append("security.api_server.cidrs must be a list of CIDRs, got %r" % (api.get("cidrs"),))
+        ports = api.get("ports")
+        if not isinstance(ports, list) or not ports:
+            problems.append("security.api_server.ports must be a non-empty list of ports, got %r" % (ports,))
+        else:
+            for port in ports:
+                _port(port, "security.api_server.ports entry", problems)
+    problems.extend(_https_problems(settings["egress_https"], "security.egress_https"))
+    backup = given.get("backup")
+    if backup is not None and not isinstance(backup, bool):
+        if not isinstance(backup, dict):
+            problems.append(
+                "security.backup must be true, false or a dict (name, egress_https), got %r" % (backup,)
+            )
+        else:
+            extra = sorted(set(backup) - {"name", "egress_https"})
+            if extra:
+                problems.append(
+                    "security.backup has unknown field(s) %s (known: name, egress_https)" % ", ".join(extra)
+                )
+            if backup.get("name") is not None and (
+                not isinstance(backup["name"], str) or not DNS_LABEL.match(backup["name"])
+            ):
+                problems.append(
+                    "security.backup.name %r is not the backup CronJob's name" % (backup["name"],)
+                )
+            problems.extend(_https_problems(backup.get("egress_https"), "security.backup.egress_https"))
+    by_name = {c["name"]: c for c in components if isinstance(c, dict) and isinstance(c.get("name"), str)}
+    shared = spec.get("service_account_name") or spec.get("name")
+    for comp in by_name.values():
+        where = "component '%s'" % comp["name"]
+        if comp.get("api_access") is not None:
+            if not _has_pods(comp):
+                problems.append(
+                    "%s: api_access needs pods (kind Deployment or StatefulSet), not kind %s"
+                    % (where, _component_kind(comp))
+                )
+            problems.extend(_rule_problems(comp["api_access"], where))
+            if comp.get("automount_service_account_token") is False:
+                problems.append(
+                    "%s: api_access mounts the ServiceAccount token; automount_service_account_token "
+                    "false contradicts it" % where
+                )
+            if (comp.get("workload") or comp["name"]) == shared:
+                problems.append(
+                    "%s: its own ServiceAccount would be named '%s', like the platform's shared one: "
+                    "give it another workload name" % (where, shared)
+                )
+        problems.extend(_https_problems(comp.get("egress_https"), "%s: egress_https" % where))
+        targets = comp.get("connects_to")
+        if targets is not None:
+            if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+                problems.append("%s: connects_to must be a list of component names" % where)
+            else:
+                for target in targets:
+                    if target not in by_name:
+                        problems.append(
+                            "%s: connects_to names unknown component '%s'; the platform has: %s"
+                            % (where, target, ", ".join(by_name))
+                        )
+                    elif _component_kind(by_name[target]) == "none":
+                        problems.append(
+                            "%s: connects_to names '%s', which has no pods or address" % (where, target)
+                        )
+        ext = comp.get("external")
+        if isinstance(ext, dict) and ext.get("cidrs") is not None:
+            problems.extend(_cidr_problems(ext["cidrs"], "%s: external.cidrs" % where))
+    wanted = settings.get("ingress_components")
+    if wanted is not None:
+        if not isinstance(wanted, list) or not all(isinstance(n, str) for n in wanted):
+            problems.append(
+                "security.ingress_components must be a list of component names, got %r" % (wanted,)
+            )
+        else:
+            for name in wanted:
+                if name not in by_name:
+                    problems.append(
+                        "security.ingress_components names unknown component '%s'; the platform has: %s"
+                        % (name, ", ".join(by_name))
+                    )
+                elif not _has_pods(by_name[name]):
+                    problems.append(
+                        "security.ingress_components names '%s', which has no pods to receive traffic" % name
+                    )
+    return problems
+
+
+def _policy_problems(spec):
+    """What only matters when the NetworkPolicies are rendered (asked by a description without
+    other problems): the addresses they need, and names that two flows would share."""
+    settings = security_settings(spec)
+    if settings["network_policies"] is not True:
+        return []
+    api = settings["api_server"]
+    problems = []
+    components = _enabled(spec["components"])
+    needs_api = [c["name"] for c in components if c.get("api_access") and _has_pods(c)]
+    if _backup_settings(spec, settings):
+        needs_api.append("the backup CronJob (security.backup)")
+    if needs_api and not api.get("cidrs"):
+        problems.append(
+            "security.api_server.cidrs is needed: %s talk to the Kubernetes API; give the API server's "
+            "addresses (kubectl get endpoints kubernetes -n default), or 0.0.0.0/0 to allow its ports "
+            "anywhere" % ", ".join(needs_api)
+        )
+    by_name = {c["name"]: c for c in components}
+    reached = [t for t in _data_targets(spec) if t["kind"] == "external"]
+    reached += [
+        {"name": target, "kind": "external"}
+        for comp in components
+        for target in comp.get("connects_to") or []
+        if target in by_name and _component_kind(by_name[target]) == "external"
+    ]
+    for target in reached:
+        comp = by_name.get(target["name"])
+        if comp is not None and _external_cidrs(comp) is None:
+            problems.append(
+                "component '%s': its external host %s is a DNS name: with security.network_policies "
+                "give external.cidrs (the addresses it resolves to), or nothing may reach it"
+                % (comp["name"], (comp.get("external") or {}).get("host"))
+            )
+    if problems:
+        return problems
+    names = [p["metadata"]["name"] for p in _network_policies(spec, settings, _defaults(spec))]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        problems.append(
+            "NetworkPolicy name(s) %s would be rendered twice (a component named like a flow, e.g. "
+            "'backup'): rename the component" % ", ".join(twice)
+        )
+    return problems
+
+
+def _data_targets(spec):
+    """The database and cache components (enabled ones), as ``{name, kind, comp}``."""
+    try:
+        tier = platform_spec.data_tier(spec["components"], spec.get("database"), spec.get("cache"))
+    except platform_spec.SpecError:
+        return []  # named by check_spec
+    by_name = {c["name"]: c for c in _enabled(spec["components"])}
+    targets = []
+    for role in ("database", "cache"):
+        entry = tier.get(role)
+        if entry and entry["name"] in by_name:
+            comp = by_name[entry["name"]]
+            targets.append({"name": comp["name"], "kind": _component_kind(comp), "comp": comp})
+    return targets
+
+
+def _part(name):
+    """A component name as part of an object name."""
+    return re.sub(r"[^a-z0-9-]+", "-", str(name).lower()).strip("-") or "x"
+
+
+def _security_meta(spec, name, comp=None):
+    meta = _meta(spec, name)
+    if comp is not None:
+        meta["labels"]["app.kubernetes.io/component"] = comp["name"]
+    return meta
+
+
+def _ns_peer(namespace, pods=None):
+    peer = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: namespace}}}
+    if pods:
+        peer["podSelector"] = {"matchLabels": dict(pods)}
+    return peer
+
+
+def _ports(numbers, protocols=("TCP",)):
+    return [{"protocol": proto, "port": port} for port in numbers for proto in protocols]
+
+
+def _ip_peers(cidrs):
+    return [{"ipBlock": {"cidr": str(cidr)}} for cidr in cidrs]
+
+
+def _policy(spec, name, flow, selector, ingress=None, egress=None):
+    """A NetworkPolicy; with neither ``ingress`` nor ``egress`` rules it denies both."""
+    meta = _meta(spec, name)
+    meta["annotations"] = {FLOW: flow}
+    body = {"podSelector": selector, "policyTypes": []}
+    if ingress is not None:
+        body["policyTypes"].append("Ingress")
+        body["ingress"] = ingress
+    if egress is not None:
+        body["policyTypes"].append("Egress")
+        body["egress"] = egress
+    if ingress is None and egress is None:
+        body["policyTypes"] = ["Ingress", "Egress"]
+    return {"apiVersion": NETWORK_POLICY_API, "kind": "NetworkPolicy", "metadata": meta, "spec": body}
+
+
+def _pods_of(spec, comp):
+    return {"matchLabels": selector_labels(spec, comp)}
+
+
+def _pods_of_many(spec, comps):
+    return {
+        "matchLabels": {"app.kubernetes.io/name": spec["name"]},
+        "matchExpressions": [
+            {"key": "app.kubernetes.io/component", "operator": "In", "values": [c["name"] for c in comps]}
+        ],
+    }
+
+
+def _https_cidrs(value):
+    """``egress_https`` -> None (no 443 egress), [] (any address) or the CIDRs."""
+    if value is True:
+        return []
+    if isinstance(value, list) and value:
+        return [str(c) for c in value]
+    return None
+
+
+def _https_policy(spec, name, who, selector, value):
+    cidrs = _https_cidrs(value)
+    if cidrs is None:
+        return None
+    rule = {"ports": _ports([443])}
+    if cidrs:
+        rule["to"] = _ip_peers(cidrs)
+    where = ", ".join(cidrs) if cidrs else "any address"
+    return _policy(
+        spec, name, "egress from %s to HTTPS (TCP 443) at %s" % (who, where), selector, egress=[rule]
+    )
+
+
+def _ingress_targets(spec, settings, components):
+    by_name = {c["name"]: c for c in components}
+    routed = _routes_table(spec) if (spec.get("ingress") or {}).get("enabled") else []
+    if settings.get("ingress_components") is not None:
+        names = settings["ingress_components"]
+    elif routed:
+        names = [comp["name"] for _path, comp in routed]
+    else:
+        # no Ingress or Routes of ours: one made elsewhere may send traffic to any app Service
+        names = [c["name"] for c in components if _role(c) == "app" and c.get("service")]
+    seen = []
+    for name in names:
+        if name in by_name and _has_pods(by_name[name]) and name not in seen:
+            seen.append(name)
+    return [by_name[name] for name in seen]
+
+
+def _metrics_port(comp, defaults):
+    """The pod port Prometheus scrapes, or None: a number as given, the renderer's own port
+    name as its number, another name as it is (a NetworkPolicy port may be a name)."""
+    metrics = comp.get("metrics")
+    if metrics in (None, False):
+        return None
+    port = metrics.get("port") if isinstance(metrics, dict) else None
+    if port is None:
+        return None if _data_defaults(comp) else _container_port(comp, defaults)
+    if isinstance(port, int) and not isinstance(port, bool):
+        return port
+    if isinstance(port, str) and port.isdigit():
+        return int(port)
+    if port == _port_name(comp):
+        return _container_port(comp, defaults)
+    return str(port)
+
+
+def _to_target(spec, target, defaults):
+    """``(peers, port)`` of a component reached by other pods: its pods and container port, or
+    an external one's addresses and port."""
+    comp = target
+    if _component_kind(comp) == "external":
+        port = int((comp.get("external") or {}).get("port") or _service_port(comp, defaults))
+        return _ip_peers(_external_cidrs(comp) or []), port
+    return [{"podSelector": _pods_of(spec, comp)}], _container_port(comp, defaults)
+
+
+def _flow_pair(spec, defaults, name_from, name_to, who, source_selector, target):
+    """The two policies of a flow inside the namespace: egress on the source pods, ingress on
+    the target's pods (only egress to an external target's addresses)."""
+    peers, port = _to_target(spec, target, defaults)
+    external = _component_kind(target) == "external"
+    role = "component" if _role(target) == "app" else _role(target)
+    what = "%s%s %s" % ("external " if external else "", role, target["name"])
+    policies = [
+        _policy(
+            spec,
+            name_to,
+            "egress from %s to %s on TCP %d" % (who, what, port),
+            source_selector,
+            egress=[{"to": peers, "ports": _ports([port])}],
+        )
+    ]
+    if not external:
+        policies.append(
+            _policy(
+                spec,
+                name_from,
+                "ingress to %s on TCP %d from %s" % (what, port, who),
+                _pods_of(spec, target),
+                ingress=[{"from": [{"podSelector": source_selector}], "ports": _ports([port])}],
+            )
+        )
+    return policies
+
+
+def _network_policies(spec, settings, defaults):
+    """Allow policies for every flow the description implies, then the default deny."""
+    p = spec["name"]
+    components = [c for c in _enabled(spec["components"]) if _component_kind(c) != "none"]
+    with_pods = [c for c in components if _has_pods(c)]
+    apps = [c for c in with_pods if _role(c) == "app"]
+    by_name = {c["name"]: c for c in components}
+    dns = settings["dns"]
+    api = settings["api_server"]
+    policies = [
+        _policy(
+            spec,
+            "%s-allow-dns" % p,
+            "DNS over UDP and TCP %d from every pod of the namespace to namespace %s pods %s"
+            % (int(dns["port"]), dns["namespace"], _selector_text(dns["selector"])),
+            {},
+            egress=[
+                {
+                    "to": [_ns_peer(dns["namespace"], dns["selector"])],
+                    "ports": _ports([int(dns["port"])], ("UDP", "TCP")),
+                }
+            ],
+        )
+    ]
+    ingress_ns = settings["ingress_namespace"]
+    for comp in _ingress_targets(spec, settings, with_pods):
+        port = _container_port(comp, defaults)
+        policies.append(
+            _policy(
+                spec,
+                "%s-allow-ingress-%s" % (p, _part(comp["name"])),
+                "ingress from namespace %s (the ingress controller) to component %s on TCP %d"
+                % (ingress_ns, comp["name"], port),
+                _pods_of(spec, comp),
+                ingress=[{"from": [_ns_peer(ingress_ns)], "ports": _ports([port])}],
+            )
+        )
+    if settings["maintenance_page"]:
+        policies.append(
+            _policy(
+                spec,
+                "%s-allow-ingress-maintenance" % p,
+                "ingress from namespace %s (the ingress controller) to the maintenance page of "
+                "playbooks/maintenance.yml on TCP %d" % (ingress_ns, MAINTENANCE_PORT),
+                {"matchLabels": maintenance_labels(spec)},
+                ingress=[{"from": [_ns_peer(ingress_ns)], "ports": _ports([MAINTENANCE_PORT])}],
+            )
+        )
+    if apps:
+        who = "the app components (%s)" % ", ".join(c["name"] for c in apps)
+        for target in _data_targets(spec):
+            if target["kind"] == "none":
+                continue
+            comp = target["comp"]
+            policies += _flow_pair(
+                spec,
+                defaults,
+                "%s-allow-%s-from-apps" % (p, _part(comp["name"])),
+                "%s-allow-apps-to-%s" % (p, _part(comp["name"])),
+                who,
+                _pods_of_many(spec, apps),
+                comp,
+            )
+    for comp in with_pods:
+        for target in comp.get("connects_to") or []:
+            if target not in by_name:
+                continue  # a disabled component
+            policies += _flow_pair(
+                spec,
+                defaults,
+                "%s-allow-%s-from-%s" % (p, _part(target), _part(comp["name"])),
+                "%s-allow-%s-to-%s" % (p, _part(comp["name"]), _part(target)),
+                "component %s" % comp["name"],
+                _pods_of(spec, comp),
+                by_name[target],
+            )
+    monitoring = settings["monitoring_namespace"]
+    for comp in with_pods:
+        port = _metrics_port(comp, defaults)
+        if port is None:
+            continue
+        policies.append(
+            _policy(
+                spec,
+                "%s-allow-scrape-%s" % (p, _part(comp["name"])),
+                "ingress from namespace %s (Prometheus) to component %s's metrics on TCP %s"
+                % (monitoring, comp["name"], port),
+                _pods_of(spec, comp),
+                ingress=[{"from": [_ns_peer(monitoring)], "ports": _ports([port])}],
+            )
+        )
+    api_rule = {"to": _ip_peers(api.get("cidrs") or []), "ports": _ports([int(n) for n in api["ports"]])}
+    api_where = "the Kubernetes API (%s) on TCP %s" % (
+        ", ".join(str(c) for c in api.get("cidrs") or []),
+        ", ".join(str(n) for n in api["ports"]),
+    )
+    for comp in with_pods:
+        if comp.get("api_access"):
+            policies.append(
+                _policy(
+                    spec,
+                    "%s-allow-%s-to-api" % (p, _part(comp["name"])),
+                    "egress from component %s (api_access) to %s" % (comp["name"], api_where),
+                    _pods_of(spec, comp),
+                    egress=[copy.deepcopy(api_rule)],
+                )
+            )
+    for comp in with_pods:
+        given = comp.get("egress_https")
+        value = given if given is not None else (settings["egress_https"] if _role(comp) == "app" else False)
+        policy = _https_policy(
+            spec,
+            "%s-allow-%s-to-https" % (p, _part(comp["name"])),
+            "component %s" % comp["name"],
+            _pods_of(spec, comp),
+            value,
+        )
+        if policy:
+            policies.append(policy)
+    backup = _backup_settings(spec, settings)
+    if backup:
+        selector = {"matchLabels": backup_labels(backup["name"])}
+        who = "the backup CronJob %s's pods" % backup["name"]
+        policies.append(
+            _policy(
+                spec,
+                "%s-allow-backup-to-api" % p,
+                "egress from %s to %s" % (who, api_where),
+                selector,
+                egress=[copy.deepcopy(api_rule)],
+            )
+        )
+        for target in _data_targets(spec):
+            if _role(target["comp"]) == "database" and target["kind"] != "none":
+                comp = target["comp"]
+                policies += _flow_pair(
+                    spec,
+                    defaults,
+                    "%s-allow-%s-from-backup" % (p, _part(comp["name"])),
+                    "%s-allow-backup-to-%s" % (p, _part(comp["name"])),
+                    who,
+                    selector,
+                    comp,
+                )
+        policy = _https_policy(spec, "%s-allow-backup-to-https" % p, who, selector, backup["egress_https"])
+        if policy:
+            policies.append(policy)
+    # Last: after the allow policies, so a first apply never cuts a flow it allows.
+    policies.append(
+        _policy(
+            spec,
+            "%s-default-deny" % p,
+            "deny all ingress and egress of every pod of the namespace that no other policy allows",
+            {},
+        )
+    )
+    return policies
+
+
+def _selector_text(selector):
+    return ",".join("%s=%s" % (k, v) for k, v in sorted(selector.items()))
+
+
+def maintenance_labels(spec):
+    """The labels the maintenance page's pods carry (playbooks/maintenance.yml)."""
+    return {
+        "app.kubernetes.io/name": "%s-maintenance" % spec["name"],
+        "app.kubernetes.io/component": MAINTENANCE_COMPONENT,
+    }
+
+
+def backup_labels(name):
+    """The labels the backup CronJob's pods carry (roles/backup templates/schedule.yml.j2)."""
+    return {"app.kubernetes.io/name": BACKUP_APP, "app.kubernetes.io/instance": name}
+
+
+def component_service_account(spec, comp):
+    """The ServiceAccount a component's pods run as: its own (named like its workload) when it
+    has ``api_access``, else the platform's shared one."""
+    if comp.get("api_access"):
+        return comp.get("workload") or comp["name"]
+    return spec.get("service_account_name") or spec["name"]
+
+
+def _rule(rule):
+    body = {"apiGroups": list(rule.get("apiGroups") or [""])}
+    for field in ("resources", "verbs", "resourceNames"):
+        if rule.get(field):
+            body[field] = list(rule[field])
+    return body
+
+
+def _rbac(spec, comp):
+    """A component's own ServiceAccount, the Role holding only its ``api_access`` rules, and
+    the RoleBinding between them. The account's token is mounted by the pod template alone
+    (automountServiceAccountToken true there): nothing else that names the account gets one."""
+    name = component_service_account(spec, comp)
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _security_meta(spec, name, comp),
+            "automountServiceAccountToken": False,
+        },
+        {
+            "apiVersion": RBAC_API,
+            "kind": "Role",
+            "metadata": _security_meta(spec, name, comp),
+            "rules": [_rule(rule) for rule in comp["api_access"]],
+        },
+        {
+            "apiVersion": RBAC_API,
+            "kind": "RoleBinding",
+            "metadata": _security_meta(spec, name, comp),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": spec["namespace"]}],
+        },
+    ]
+
+
+def _security_manifests(spec, defaults):
+    """``(rbac, policies)``: the components' own accounts, Roles and bindings (whenever one has
+    api_access), and the NetworkPolicies (with ``security.network_policies``)."""
+    rbac = []
+    for comp in _enabled(spec["components"]):
+        if comp.get("api_access") and _has_pods(comp):
+            rbac += _rbac(spec, comp)
+    settings = security_settings(spec)
+    policies = _network_policies(spec, settings, defaults) if settings["network_policies"] else []
+    return rbac, policies
+
+
+def security_objects(rendered, with_namespace=False):
+    """The security subset of render_platform's output, as rendered (copies): ServiceAccounts,
+    Roles, RoleBindings and NetworkPolicies (and with ``with_namespace`` the Namespace, whose
+    Pod Security labels they enforce). What the security role applies: the same objects with
+    the same content as the deploy role's, so neither undoes the other."""
+    kinds = set(SECURITY_KINDS) | ({("v1", "Namespace")} if with_namespace else set())
+    return [copy.deepcopy(obj) for obj in rendered if (obj.get("apiVersion"), obj.get("kind")) in kinds]
+
+
+def security_manifests(spec, with_namespace=False):
+    """The security subset of the platform's manifests (render_platform, then security_objects);
+    raises RenderError as render_platform does."""
+    return security_objects(render_platform(spec), with_namespace)
+
+
 def render_platform(spec, only=None):
     """The manifests of a platform, in apply order (namespace and configuration first,
     workloads, then what refers to them). ``only`` limits the per-component objects to the
@@ -1135,6 +1886,8 @@ def render_platform(spec, only=None):
                 str(k): str(v) for k, v in spec["service_account_annotations"].items()
             }
         head.append(account)
+    rbac, policies = _security_manifests(spec, defaults)
+    head.extend(rbac)
     if spec.get("config"):
         head.append(_config_map(spec, config_map_name(spec), spec["config"]))
     config, services, workloads, tail = [], [], [], []
@@ -1155,7 +1908,7 @@ def render_platform(spec, only=None):
             tail.append(budget)
     if (spec.get("ingress") or {}).get("enabled"):
         tail.extend(_ingress(spec, defaults))
-    return head + config + services + workloads + tail
+    return head + config + services + workloads + tail + policies
 
 
 def referenced_secrets(spec, only=None):

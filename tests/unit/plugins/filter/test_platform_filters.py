@@ -186,3 +186,25 @@ def test_scale_targets_read_the_hosts_ranges_through_platform_components():
         ("core", "Deployment", 2, 10),
         ("db", "StatefulSet", None, None),  # a database without a kind is a StatefulSet
     ]
+
+
+def test_platform_security_manifests_keeps_the_security_objects_of_the_render():
+    spec = {
+        "name": "demo",
+        "namespace": "demo",
+        "components": [dict(COMPONENTS[0], api_access=[{"resources": ["pods"], "verbs": ["get"]}])],
+        "security": {"network_policies": True, "api_server": {"cidrs": ["10.96.0.1/32"]}},
+    }
+    rendered = F["platform_manifests"](spec)
+    subset = F["platform_security_manifests"](spec)
+    assert subset == [
+        m for m in rendered if m["kind"] in ("ServiceAccount", "Role", "RoleBinding", "NetworkPolicy")
+    ]
+    assert [m["kind"] for m in F["platform_security_manifests"](spec, with_namespace=True)][:1] == [
+        "Namespace"
+    ]
+    spec["security"]["api_server"] = {"cidrs": []}
+    with pytest.raises(
+        AnsibleFilterError, match="platform_security_manifests: security.api_server.cidrs is needed"
+    ):
+        F["platform_security_manifests"](spec)

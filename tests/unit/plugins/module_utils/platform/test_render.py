@@ -74,6 +74,7 @@ def inventory_spec(platform, host=None, vault=None):
         "config": data.get("deploy_config") or {"LOG_LEVEL": "info"},
         "database": {k: data["platform_database"][k] for k in ("name", "user", "dbname")},
         "cache": {"name": data["platform_cache"]["name"]},
+        "security": data.get("platform_security") or {},
         "ingress": {
             "enabled": True,
             "host": "api.example.com",
