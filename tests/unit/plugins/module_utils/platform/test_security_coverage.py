@@ -1,10 +1,7 @@
 """Coverage of the rendered NetworkPolicies: is pod A allowed to reach pod B on port P?
 
-NOT COLLECTED until merge (the .pending suffix): it needs the NetworkPolicy evaluator that
-helper sec-live writes in plugins/module_utils/security/netpol.py, whose exact signature was
-not known when this was written. To wire it: rename this file to test_security_coverage.py
-and make ``allowed()`` below call ``netpol.flows(...)`` (the one place that knows the
-evaluator); everything else is data.
+The evaluator is the audit's own (security/netpol.py, Flows): ``allowed()`` below is the one
+place that calls it; everything else is data.
 
 The emulator does not enforce network traffic, so this evaluation of the objects is what
 proves the flows. Each flow is data: the source pod (its namespace's labels and its own
@@ -127,11 +124,24 @@ FLOWS = [
 ]
 
 
+def _endpoint(end):
+    """The flows' data as netpol.Flows takes it: an address as a string, a pod as an object."""
+    if "ip" in end:
+        return end["ip"]
+    return {"metadata": {"namespace": end["namespace"], "labels": end["labels"]}}
+
+
 def allowed(policies, source, target, port, protocol):
-    """Whether ``policies`` (the rendered NetworkPolicies) let ``source`` reach ``target``.
-    WIRE AT MERGE: the one call into the evaluator; adapt the arguments and the result to
-    netpol.flows' signature (pods as namespace + labels or an ip; port; protocol)."""
-    return netpol.flows(policies, source=source, target=target, port=port, protocol=protocol)
+    """Whether ``policies`` (the rendered NetworkPolicies) let ``source`` reach ``target``:
+    the source's egress and the target's ingress (netpol.Flows)."""
+    namespaces = [
+        {"metadata": {"name": end["namespace"], "labels": end["namespace_labels"]}}
+        for end in (source, target)
+        if "namespace" in end
+    ]
+    return netpol.flows(policies, namespaces=namespaces).allowed(
+        _endpoint(source), _endpoint(target), port, protocol
+    )
 
 
 @pytest.mark.parametrize("what,source,target,port,protocol,expected", FLOWS, ids=[f[0] for f in FLOWS])
