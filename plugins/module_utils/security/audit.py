@@ -1,0 +1,176 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The runner of k8s_security_audit: objects (manifests read from ``src``, the ``objects``
+option, and whatever a live reader hands over) checked in one pass, waived, summed up,
+and written as reports.
+
+The live reader calls the same runner with what it read and found::
+
+    audit.run(request, objects, extra_findings=rbac_and_policy_findings,
+              not_checked=findings_it_could_not_check, present=owner_keys, rules=(rbac.RULES, ...))
+
+``objects`` are Kubernetes objects (or ``(object, source)`` pairs); an object whose
+controller is among them (or in ``present``, keys of checks.keys()) is audited through its
+owner, not again. ``extra_findings`` are waived by the waiver list like the checks' own;
+``not_checked`` findings are reported as they are.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity import store
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
+from ansible_collections.multiagent.ops.plugins.module_utils.security import (
+    catalogue,
+    checks,
+    manifests,
+    report,
+)
+from ansible_collections.multiagent.ops.plugins.module_utils.security import waivers as waiving
+
+#: How many failing findings the failure message names.
+NAMED = 5
+
+
+def gather(params, objects=(), warn=None):
+    """``[(object, source)]``: the manifests of ``src``, the ``objects`` option (source
+    ``{file: None, document: index}``: manifests without a file) and ``objects``."""
+    pairs = []
+    if params.get("src"):
+        pairs.extend(manifests.read(params["src"], warn))
+    for index, obj in enumerate(params.get("objects") or ()):
+        pairs.append((obj, {"file": None, "document": index}))
+    for obj in objects:
+        pairs.append(obj if isinstance(obj, tuple) else (obj, None))
+    return pairs
+
+
+def audit(
+    pairs, rules, registries=None, waiver_list=(), today=None, present=None, extra_findings=(), not_checked=()
+):
+    """``(findings, checked)`` of ``pairs`` (see report.Audit): one pass over the objects."""
+    today = today or datetime.datetime.now(datetime.UTC).date()
+    known = frozenset(rules)
+    objects = [obj for obj, _ in pairs if isinstance(obj, dict)]
+    context = checks.Context.of(objects, registries)
+    owners = checks.keys(objects) | set(present or ())
+    listed, findings = waiving.of_entries(waiver_list, "waivers", today, known)
+    findings = list(findings)
+    by_rule = waiving.index(listed)
+    checked = []
+    for obj, source in pairs:
+        if not isinstance(obj, dict) or not obj.get("kind"):
+            continue
+        meta = obj.get("metadata")
+        if meta and meta.get("ownerReferences") and checks.owned(obj, owners):
+            continue
+        applicable = checks.applicable(obj, context)
+        if not applicable:
+            continue
+        obj_ref = checks.ref(obj)
+        checked.append((obj_ref, source, applicable))
+        found = checks.check(obj, context, source)
+        own, problems = waiving.of_object(obj, obj_ref, source, today, known)
+        if own:
+            waiving.apply(found, waiving.index(own), by_rule)
+        elif by_rule:
+            waiving.apply(found, by_rule)
+        findings.extend(found)
+        findings.extend(problems)
+    extra = [dict(f) for f in extra_findings]
+    if by_rule:
+        waiving.apply(extra, by_rule)
+    findings.extend(extra)
+    findings.extend(dict(f, status="not_checked") for f in not_checked)
+    return findings, checked
+
+
+def waiver_list(params):
+    entries = list(params.get("waivers") or ())
+    if params.get("waiver_file"):
+        entries.extend(manifests.read_waivers(params["waiver_file"]))
+    return entries
+
+
+def _failure(result_audit, fail_on, files):
+    failing = [
+        f
+        for f in result_audit.findings
+        if f["status"] == "fail" and catalogue.RANK[f["severity"]] <= catalogue.RANK[fail_on]
+    ]
+    named = "; ".join(
+        "%s %s %s" % (f["rule"], report.label(f["object"]), f["message"]) for f in failing[:NAMED]
+    )
+    more = " and %d more" % (len(failing) - NAMED) if len(failing) > NAMED else ""
+    message = "The security audit fails: %d finding%s at severity %s or above (%s%s)" % (
+        len(failing),
+        "" if len(failing) == 1 else "s",
+        fail_on,
+        named,
+        more,
+    )
+    if not any(f["changed"] for f in files):
+        message = nothing_changed(message)
+    return message
+
+
+def run(request, objects=(), extra_findings=(), not_checked=(), present=None, rules=(), today=None):
+    """Audit, write the reports (``report_dir``; atomically, only those whose content
+    changed, none in check mode) and return {changed, findings, summary, failed, files};
+    an OpsError when the audit fails at ``fail_on`` (with the same result), or when the
+    manifests or the waiver file cannot be read."""
+    params = request.params
+    try:
+        merged = catalogue.catalogue(catalogue.RULES, *rules)
+        pairs = gather(params, objects, request.warn)
+        entries = waiver_list(params)
+    except (manifests.ManifestError, ValueError) as exc:
+        raise OpsError(nothing_changed(str(exc)), changed=False) from None
+    if not pairs and not objects and not extra_findings and not not_checked:
+        request.warn("No Kubernetes object to audit (src and objects hold none)")
+    findings, checked = audit(
+        pairs,
+        merged,
+        params.get("registries"),
+        entries,
+        today,
+        present,
+        extra_findings,
+        not_checked,
+    )
+    fail_on = params.get("fail_on") or "critical"
+    result_audit = report.Audit(findings, checked, merged, fail_on)
+    summary = result_audit.summary()
+    failed = result_audit.failed()
+    files = []
+    if params.get("report_dir"):
+        name = params.get("report_name") or "security-audit"
+        rendered = {}
+        for fmt in params.get("formats") or ():
+            extension, render = report.FORMATS[fmt]
+            rendered[name + extension] = render(result_audit, summary)
+        try:
+            store.put(params["report_dir"], rendered, request.check_mode, out=files)
+        except OSError as exc:
+            written = any(f["changed"] for f in files) and not request.check_mode
+            message = "Cannot write the security audit report into %s: %s" % (params["report_dir"], exc)
+            raise OpsError(
+                message if written else nothing_changed(message),
+                changed=written,
+                findings=findings,
+                summary=summary,
+                failed=failed,
+                files=files,
+            ) from None
+    result = {
+        "changed": any(f["changed"] for f in files),
+        "findings": findings,
+        "summary": summary,
+        "failed": failed,
+        "files": files,
+    }
+    if failed:
+        result.pop("failed")
+        raise OpsError(_failure(result_audit, fail_on, files), **result)
+    return result
