@@ -47,7 +47,14 @@ def gather(params, objects=(), warn=None):
 
 
 def audit(
-    pairs, rules, registries=None, waiver_list=(), today=None, present=None, extra_findings=(), not_checked=()
+    pairs,
+    rules,
+    registries=None,
+    waiver_lists=(),
+    today=None,
+    present=None,
+    extra_findings=(),
+    not_checked=(),
 ):
     """``(findings, checked)`` of ``pairs`` (see report.Audit): one pass over the objects."""
     today = today or datetime.datetime.now(datetime.UTC).date()
@@ -55,8 +62,11 @@ def audit(
     objects = [obj for obj, _ in pairs if isinstance(obj, dict)]
     context = checks.Context.of(objects, registries)
     owners = checks.keys(objects) | set(present or ())
-    listed, findings = waiving.of_entries(waiver_list, "waivers", today, known)
-    findings = list(findings)
+    listed, findings = [], []
+    for where, entries in waiver_lists:
+        valid, problems = waiving.of_entries(entries, where, today, known)
+        listed.extend(valid)
+        findings.extend(problems)
     by_rule = waiving.index(listed)
     checked = []
     for obj, source in pairs:
@@ -87,10 +97,11 @@ def audit(
 
 
 def waiver_list(params):
-    entries = list(params.get("waivers") or ())
+    """``[(where, entries)]``: the ``waivers`` option and the ``waiver_file``."""
+    lists = [("waivers", params.get("waivers") or ())]
     if params.get("waiver_file"):
-        entries.extend(manifests.read_waivers(params["waiver_file"]))
-    return entries
+        lists.append((params["waiver_file"], manifests.read_waivers(params["waiver_file"])))
+    return lists
 
 
 def _failure(result_audit, fail_on, files):
