@@ -57,11 +57,32 @@ class Audit:
         self.checked = checked
         self.rules = rules
         self.fail_on = fail_on
-        # (object key, rule) -> findings
+        # (object key, rule) -> findings; the findings of one object share its ref and
+        # source dicts, so their key is made once per object
         self.pairs = {}
+        self._labels = {}
+        keys = {}
+        pairs = self.pairs
         for found in findings:
-            key = (object_key(found["object"], found.get("source")), found["rule"])
-            self.pairs.setdefault(key, []).append(found)
+            obj, source = found["object"], found.get("source")
+            ident = (id(obj), id(source))
+            obj_key = keys.get(ident)
+            if obj_key is None:
+                obj_key = keys[ident] = object_key(obj, source)
+            key = (obj_key, found["rule"])
+            group = pairs.get(key)
+            if group is None:
+                pairs[key] = [found]
+            else:
+                group.append(found)
+
+    def label(self, obj_ref):
+        """label(), once per object."""
+        ident = id(obj_ref)
+        text = self._labels.get(ident)
+        if text is None:
+            text = self._labels[ident] = label(obj_ref)
+        return text
 
     def pair_status(self, found_list):
         statuses = {f["status"] for f in found_list}
@@ -133,7 +154,7 @@ def to_json(audit, summary=None):
         "failed": audit.failed(),
         "findings": audit.findings,
     }
-    return (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8")
+    return (json.dumps(data, default=str) + "\n").encode("utf-8")
 
 
 # -- Markdown -------------------------------------------------------------------------------
@@ -186,7 +207,7 @@ def to_markdown(audit, summary=None):
                     found["status"],
                     found["severity"],
                     found["rule"],
-                    label(found["object"]),
+                    audit.label(found["object"]),
                     found.get("container") or "",
                     where,
                     found["message"],
@@ -238,20 +259,14 @@ def _sarif_rule(entry):
     return rule
 
 
-def _fingerprint(found):
-    obj = found["object"]
-    text = "|".join(
-        str(part)
-        for part in (
-            found["rule"],
-            obj.get("kind"),
-            obj.get("namespace"),
-            obj.get("name"),
-            found.get("container"),
-            found.get("path"),
-        )
-    )
+def _fingerprint(found, name):
+    """What identifies a finding across runs (its rule, object, container and field)."""
+    text = "%s|%s|%s|%s" % (found["rule"], name, found.get("container"), found.get("path"))
     return hashlib.sha1(text.encode("utf-8")).hexdigest()  # noqa: S324 - an identity, not a secret
+
+
+_RESULTS = "\u0000results\u0000"
+dumps = json.JSONEncoder(default=str).encode
 
 
 def to_sarif(audit, summary=None):
@@ -262,7 +277,7 @@ def to_sarif(audit, summary=None):
     uris = {}
     for found in audit.findings:
         obj = found["object"]
-        name = label(obj)
+        name = audit.label(obj)
         location = {
             "logicalLocations": [
                 {"fullyQualifiedName": name, "name": obj.get("name") or "?", "kind": "resource"}
@@ -284,7 +299,7 @@ def to_sarif(audit, summary=None):
             "kind": "fail" if status != "not_checked" else "open",
             "message": {"text": "%s: %s" % (name, found["message"])},
             "locations": [location],
-            "partialFingerprints": {"maoFinding/v1": _fingerprint(found)},
+            "partialFingerprints": {"maoFinding/v1": _fingerprint(found, name)},
             "properties": {
                 "severity": found["severity"],
                 "status": status,
@@ -303,7 +318,7 @@ def to_sarif(audit, summary=None):
                     "justification": "%s (until %s)" % (waiver.get("reason"), waiver.get("expires") or "-"),
                 }
             ]
-        results.append(result)
+        results.append(dumps(result))
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -317,12 +332,14 @@ def to_sarif(audit, summary=None):
                     }
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": results,
+                "results": _RESULTS,
                 "properties": {"summary": summary or audit.summary()},
             }
         ],
     }
-    return (json.dumps(log, sort_keys=True, default=str) + "\n").encode("utf-8")
+    # each result is encoded as it is made, not kept as dicts: 50,000 results are 100 MB of dicts
+    head, tail = json.dumps(log, default=str).split(json.dumps(_RESULTS), 1)
+    return "".join((head, "[", ",".join(results), "]", tail, "\n")).encode("utf-8")
 
 
 # -- JUnit XML ------------------------------------------------------------------------------
@@ -339,7 +356,7 @@ def to_junit(audit, summary=None):
         nonlocal tests, failures, skipped
         tests += 1
         head = "  <testcase classname=%s name=%s" % (
-            quoteattr(label(obj_ref)),
+            quoteattr(audit.label(obj_ref)),
             quoteattr("%s %s" % (rule_id, titles.get(rule_id, ""))),
         )
         if not found:
