@@ -18,6 +18,7 @@ owner, not again. ``extra_findings`` are waived by the waiver list like the chec
 from __future__ import annotations
 
 import datetime
+import gc
 
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity import store
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
@@ -131,6 +132,18 @@ def run(request, objects=(), extra_findings=(), not_checked=(), present=None, ru
     changed, none in check mode) and return {changed, findings, summary, failed, files};
     an OpsError when the audit fails at ``fail_on`` (with the same result), or when the
     manifests or the waiver file cannot be read."""
+    # Python's cyclic collector would walk the growing heap of objects and findings (which
+    # hold no cycles) again and again: 10,000 objects took 2.3 times as long as 5,000.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(request, objects, extra_findings, not_checked, present, rules, today)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run(request, objects, extra_findings, not_checked, present, rules, today):
     params = request.params
     try:
         merged = catalogue.catalogue(catalogue.RULES, *rules)

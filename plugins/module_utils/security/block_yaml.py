@@ -17,6 +17,7 @@ true, ``2027-03-31`` a date).
 from __future__ import annotations
 
 import json
+import re
 
 try:
     import yaml
@@ -35,6 +36,9 @@ _INDICATORS = frozenset("&*!|>%@`,]}?")
 _DECODER = json.JSONDecoder(strict=False)
 _MEMO = {}
 _MEMO_MAX = 200000
+_LINE = re.compile(r"^( *)([^ \n#][^\n]*)", re.M)
+# The first characters of a value that the quick path of mapping() leaves to scalar().
+_NOT_PLAIN = frozenset("\"'[{#|>&*!%@`,]}?-:")
 
 
 class Unsupported(Exception):
@@ -190,18 +194,14 @@ class _Reader:
     def __init__(self, chunk):
         if "\t" in chunk or "\r" in chunk:
             raise Unsupported("tabs or carriage returns")
-        self.raw = chunk.split("\n")
-        tokens = []
-        for index, line in enumerate(self.raw):
-            content = line.lstrip(" ")
-            if not content or content[0] == "#":
-                continue
-            if index == 0 and content.startswith("---"):
-                rest = content[3:].strip()
-                if rest and not rest.startswith("#"):
-                    raise Unsupported("content on the document's marker line")
-                continue
-            tokens.append([len(line) - len(content), content.rstrip(), index])
+        self.chunk = chunk
+        # [indent, content, offset of its line] of each line that holds more than a comment
+        tokens = [[len(m.group(1)), m.group(2).rstrip(" "), m.start()] for m in _LINE.finditer(chunk)]
+        if tokens and tokens[0][2] == 0 and tokens[0][1].startswith("---"):
+            rest = tokens[0][1][3:].strip()
+            if rest and not rest.startswith("#"):
+                raise Unsupported("content on the document's marker line")
+            del tokens[0]
         self.tokens = tokens
         self.count = len(tokens)
 
@@ -209,6 +209,8 @@ class _Reader:
         if not self.tokens:
             return None
         first = self.tokens[0]
+        if first[1][0] in "[{" and self.count == 1:
+            return scalar(first[1])  # a flow collection on one line (JSON, for one)
         if not self._starts_collection(first[1]):
             raise Unsupported("a document that is not a mapping or a sequence")
         value, pos = self.node(0, first[0])
@@ -288,7 +290,24 @@ class _Reader:
                     key, rest = content[:split].rstrip(), content[split + 2 :].strip()
                 if not key or " #" in key:
                     raise Unsupported("an empty key, or a comment inside a key")
-                key = plain(key)
+                try:
+                    key = _MEMO[key]
+                except KeyError:
+                    key = plain(key)
+            if (
+                rest
+                and rest[0] not in _NOT_PLAIN
+                and " #" not in rest
+                and ": " not in rest
+                and rest[-1] != ":"
+            ):
+                # the common case, a plain scalar: what scalar() would do, without the calls
+                try:
+                    result[key] = _MEMO[rest]
+                except KeyError:
+                    result[key] = plain(rest)
+                pos += 1
+                continue
             result[key], pos = self.value(pos, indent, rest)
         return result, pos
 
@@ -324,11 +343,12 @@ class _Reader:
         indicator = (header[:comment] if comment >= 0 else header).strip()
         if indicator not in ("|", "|-", ">", ">-"):
             raise Unsupported("a block scalar header with an indentation or keep indicator")
-        raw = self.raw
-        start = self.tokens[pos][2] + 1
+        chunk = self.chunk
+        start = chunk.find("\n", self.tokens[pos][2]) + 1
+        raw = chunk[start:].split("\n") if start else []
         lines = []
         block = None
-        end = start
+        end = 0
         while end < len(raw):
             line = raw[end]
             stripped = line.lstrip(" ")
@@ -360,8 +380,9 @@ class _Reader:
             text = "\n".join(lines)
         if text and len(indicator) == 1:
             text += "\n"
+        end_offset = start + sum(len(line) + 1 for line in raw[:end])
         following = pos + 1
-        while following < self.count and self.tokens[following][2] < end:
+        while following < self.count and self.tokens[following][2] < end_offset:
             following += 1
         return text, following
 

@@ -185,6 +185,15 @@ def test_a_rule_defined_twice_is_refused():
         audit.run(request(objects=[]), rules=(catalogue.RULES[:1],), today=TODAY)
 
 
+def test_the_cyclic_collector_is_paused_during_the_audit_only():
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(OpsError):
+        audit.run(request(objects=[privileged()]), today=TODAY)
+    assert gc.isenabled()
+
+
 def test_nothing_to_audit_warns():
     req = request(objects=[])
     result = audit.run(req, today=TODAY)
