@@ -60,7 +60,7 @@ def audit(
     """``(findings, checked)`` of ``pairs`` (see report.Audit): one pass over the objects."""
     today = today or datetime.datetime.now(datetime.UTC).date()
     known = frozenset(rules)
-    objects = [obj for obj, _ in pairs if isinstance(obj, dict)]
+    objects = [pair[0] for pair in pairs if isinstance(pair[0], dict)]
     context = checks.Context.of(objects, registries)
     owners = checks.keys(objects) | set(present or ())
     listed, findings = [], []

@@ -226,7 +226,7 @@ class _Reader:
     def _is_key(content):
         first = content[0]
         if first in "\"'":
-            _, end = _quoted(content, 0)
+            end = _quoted(content, 0)[1]
             return content[end:].lstrip().startswith(":")
         if first in "[{#" or first in _INDICATORS:
             return False

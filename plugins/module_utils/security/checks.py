@@ -478,7 +478,7 @@ def parse_image(image):
     """``(repository with its registry, tag or None, digest or None)`` of an image
     reference; Docker Hub's short names are spelled out (``nginx`` ->
     ``docker.io/library/nginx``)."""
-    name, _, digest = image.partition("@")
+    name, digest = image.partition("@")[::2]
     slash = name.rfind("/")
     colon = name.rfind(":")
     tag = None

@@ -104,7 +104,7 @@ def of_object(obj, obj_ref, source, today, known):
             else:
                 waivers.append(_waiver(rule_id, match.group(2), expires.isoformat(), "annotation"))
         elif key.startswith(CHECKOV_ANNOTATION):
-            check_id, _, reason = str(value or "").partition("=")
+            check_id, reason = str(value or "").partition("=")[::2]
             for rule_id in checkov.CHECKOV.get(check_id.strip(), ()):
                 waivers.append(
                     _waiver(rule_id, reason.strip() or "skipped for checkov (%s)" % key, None, "checkov")

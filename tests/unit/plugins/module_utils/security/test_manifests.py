@@ -43,7 +43,7 @@ def test_documents_keep_their_index_and_first_line(tmp_path):
         ("c", 4, 18),
     ]
     assert read[1][0]["metadata"]["annotations"]["note"] == "a block that holds --- in the middle of a line\n"
-    assert all(source["file"] == str(path) for _, source in read)
+    assert all(pair[1]["file"] == str(path) for pair in read)
     [warning] = warnings
     assert str(path) in warning and "document 3 (line 17)" in warning
 
