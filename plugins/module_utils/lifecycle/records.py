@@ -87,6 +87,14 @@ APPLY_UNLESS_SERVED = PREFIX + "apply-unless-served"
 #: by no one (the template spells the value out; it is listed here to keep the names unique).
 PAGE_CHECKSUM = PREFIX + "page-checksum"
 
+# -- waivers (multiagent.ops.k8s_security_audit) ---------------------------------------------
+
+#: Written by people (or rendered from the platform description) on an object whose finding
+#: of one rule is accepted: the key is this, a dot and the rule id
+#: (``multiagent.ops/waive.MAO-008``), the value ``YYYY-MM-DD reason`` (the last day it holds,
+#: and why). Read back by k8s_security_audit (security/waivers.py).
+WAIVE = PREFIX + "waive"
+
 #: Every annotation above, by value.
 ALL = (
     RECORDED_REPLICAS,
@@ -105,6 +113,7 @@ ALL = (
     APPLY_IF_SERVED,
     APPLY_UNLESS_SERVED,
     PAGE_CHECKSUM,
+    WAIVE,
 )
 
 

@@ -8,24 +8,20 @@ it read and found)."""
 
 from __future__ import annotations
 
-import importlib
-
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 from ansible_collections.multiagent.ops.plugins.module_utils.security import audit
 
-LIVE_READER = "ansible_collections.multiagent.ops.plugins.module_utils.security.cluster"
+try:  # an optional import (Ansible packs the module without it where it is absent)
+    from ansible_collections.multiagent.ops.plugins.module_utils.security import cluster
+except ImportError:  # the live reader comes in its own slice
+    cluster = None
 
 
 def live_reader():
     """The live reader's module, or None where this build has none."""
-    try:
-        return importlib.import_module(LIVE_READER)
-    except ImportError as exc:
-        if exc.name != LIVE_READER:
-            raise
-        return None
+    return cluster
 
 
 def main(module):

@@ -32,10 +32,11 @@ from __future__ import annotations
 import datetime
 import re
 
+from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import records
 from ansible_collections.multiagent.ops.plugins.module_utils.security import checkov
 from ansible_collections.multiagent.ops.plugins.module_utils.security.checks import finding
 
-ANNOTATION = "multiagent.ops/waive."
+ANNOTATION = records.WAIVE + "."
 CHECKOV_ANNOTATION = "checkov.io/skip"
 EXPIRED = "MAO-220"
 MALFORMED = "MAO-221"
