@@ -95,6 +95,13 @@ options:
     elements: str
     choices: [json, markdown, sarif, junit]
     default: [json, markdown, sarif, junit]
+  max_findings:
+    description:
+      - At most this many findings in the task's result (RV(findings)), failing ones and the most
+        severe first; the reports hold every finding. A result of tens of thousands of findings
+        costs Ansible more time and memory than the audit itself.
+    type: int
+    default: 1000
   report_dir:
     description: Directory to write the reports into (created when missing). No files without it.
     type: path
@@ -161,7 +168,8 @@ EXAMPLES = r"""
 RETURN = r"""
 findings:
   description:
-    - "Every finding: C(rule), C(severity), C(message), C(object) (C(apiVersion), C(kind),
+    - "The findings (at most O(max_findings); where there are more, the failing and most severe):
+      C(rule), C(severity), C(message), C(object) (C(apiVersion), C(kind),
       C(namespace), C(name)), C(container), C(path) (the field, from the object's root),
       C(source) (C(file), C(document) from 0, C(line) from 1, for manifests), C(status)
       (C(fail), C(waived) or C(not_checked)) and C(waiver) (C(reason), C(expires), C(from):
@@ -169,6 +177,10 @@ findings:
   returned: always
   type: list
   elements: dict
+findings_omitted:
+  description: How many findings O(max_findings) left out of RV(findings) (the reports hold them).
+  returned: always
+  type: int
 summary:
   description:
     - "C(score) (0 to 100), C(objects) (audited), C(checks) (rules times objects), C(by_severity)
@@ -215,6 +227,7 @@ def argspec():
             choices=["json", "markdown", "sarif", "junit"],
             default=["json", "markdown", "sarif", "junit"],
         ),
+        max_findings=dict(type="int", default=1000),
         report_dir=dict(type="path"),
         report_name=dict(type="str", default="security-audit"),
         trivy=dict(type="str", choices=["auto", "true", "false"], default="auto"),

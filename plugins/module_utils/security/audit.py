@@ -97,6 +97,19 @@ def audit(
     return findings, checked
 
 
+_STATUS_ORDER = {status: rank for rank, status in enumerate(report.STATUSES)}
+
+
+def most_severe(findings, limit):
+    """``(findings, how many were left out)``: at most ``limit`` findings (all when None),
+    failing ones first, the most severe first, in their order otherwise. The reports hold
+    them all; a task result of 40,000 findings costs Ansible more than the audit."""
+    if limit is None or len(findings) <= limit:
+        return findings, 0
+    ordered = sorted(findings, key=lambda f: (_STATUS_ORDER[f["status"]], catalogue.RANK[f["severity"]]))
+    return ordered[: max(limit, 0)], len(findings) - max(limit, 0)
+
+
 def waiver_list(params):
     """``[(where, entries)]``: the ``waivers`` option and the ``waiver_file``."""
     lists = [("waivers", params.get("waivers") or ())]
@@ -187,9 +200,11 @@ def _run(request, objects, extra_findings, not_checked, present, rules, today):
                 failed=failed,
                 files=files,
             ) from None
+    returned, omitted = most_severe(findings, params.get("max_findings"))
     result = {
         "changed": any(f["changed"] for f in files),
-        "findings": findings,
+        "findings": returned,
+        "findings_omitted": omitted,
         "summary": summary,
         "failed": failed,
         "files": files,

@@ -185,6 +185,17 @@ def test_a_rule_defined_twice_is_refused():
         audit.run(request(objects=[]), rules=(catalogue.RULES[:1],), today=TODAY)
 
 
+def test_the_result_holds_at_most_max_findings_the_most_severe_and_the_reports_all(tmp_path):
+    objects = [deployment(), writable("w1"), writable("w2"), privileged("p")]
+    params = dict(objects=objects, fail_on="none", report_dir=str(tmp_path), formats=["json"])
+    result = audit.run(request(max_findings=2, **params), today=TODAY)
+    assert [f["rule"] for f in result["findings"]] == ["MAO-001", "MAO-008"]
+    assert result["findings_omitted"] == 1 and result["summary"]["by_status"]["fail"] == 3
+    assert len(json.loads((tmp_path / "security-audit.json").read_text())["findings"]) == 3
+    assert audit.run(request(max_findings=0, **params), today=TODAY)["findings"] == []
+    assert len(audit.run(request(**params), today=TODAY)["findings"]) == 3
+
+
 def test_the_cyclic_collector_is_paused_during_the_audit_only():
     import gc
 
