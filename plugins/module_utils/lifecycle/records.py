@@ -92,6 +92,14 @@ PAGE_CHECKSUM = PREFIX + "page-checksum"
 #: the security audit's coverage report.
 FLOW = PREFIX + "flow"
 
+# -- waivers (multiagent.ops.k8s_security_audit) ---------------------------------------------
+
+#: Written by people (or rendered from the platform description) on an object whose finding
+#: of one rule is accepted: the key is this, a dot and the rule id
+#: (``multiagent.ops/waive.MAO-008``), the value ``YYYY-MM-DD reason`` (the last day it holds,
+#: and why). Read back by k8s_security_audit (security/waivers.py).
+WAIVE = PREFIX + "waive"
+
 #: Every annotation above, by value.
 ALL = (
     RECORDED_REPLICAS,
@@ -111,6 +119,7 @@ ALL = (
     APPLY_UNLESS_SERVED,
     PAGE_CHECKSUM,
     FLOW,
+    WAIVE,
 )
 
 
