@@ -83,7 +83,8 @@ NOTES = {
     "CKV_K8S_40": "checkov fails a container whose UID is not set (the image decides it) as below "
     "10000, and so must MAO-005 for recall.",
     "CKV_K8S_41": "checkov fails a ServiceAccount object named default without "
-    "automountServiceAccountToken: false; the audit reports that on the ServiceAccount itself.",
+    "automountServiceAccountToken: false, on the ServiceAccount itself: for recall the audit reports "
+    "MAO-026 or MAO-027 there too, not only on the workloads that use it.",
     "CKV_K8S_49": "checkov looks at a Role's first rule only; MAO-040 looks at every rule.",
 }
 
