@@ -27,7 +27,9 @@ Measured, interleaved (one of each per round), median of BENCH_RUNS rounds (defa
 
 Results: ``audit_5000_seconds`` (target <= 3 s), ``audit_5000_peak_rss_mb`` (<= 300 MB),
 ``audit_10000_vs_5000`` (<= 2.2x), ``checkov_vs_audit`` (>= 50x), ``live_1000_vs_100``
-(<= 1.5x), and the load average. ``--no-live`` leaves the emulator out, ``--no-checkov``
+(<= 1.5x), ``recall_5000`` (on checkov's file, the share of checkov's findings of mapped
+checks that are ours on the same object, from security/checks.py in-process; 100 %), and the
+load average. ``--no-live`` leaves the emulator out, ``--no-checkov``
 checkov. ``--recall`` also regenerates the recall fixture's SARIF into the scratch directory
 and says whether the committed one is current.
 
@@ -197,7 +199,38 @@ def checkov_run(scratch, files):
         "n": CHECKOV_N,
         "rss": rss,
         "found": found,
+        "recall": recall(path, sarif),
     }
+
+
+def recall(path, sarif):
+    """On checkov's file: how many of checkov's findings of mapped checks are ours on the same
+    object with one of the check's rules (security/checks.py check_objects, in-process), and
+    the checks of the missed ones. None when the checks are not there."""
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / ".collections"))
+    import yaml
+
+    from tests.checkov_sarif import Loader, findings, object_key
+
+    try:
+        from ansible_collections.multiagent.ops.plugins.module_utils.security import checkov, checks
+    except ImportError:
+        return None
+    objects = [doc for doc in yaml.load_all(path.read_text(), Loader=Loader) if doc]
+    ours = {}
+    for finding in checks.check_objects(objects):
+        if finding["status"] == "fail":
+            obj = finding["object"]
+            ours.setdefault(object_key(obj["kind"], obj.get("namespace"), obj["name"]), set()).add(
+                finding["rule"]
+            )
+    theirs = [f for f in findings(sarif) if f[0] in checkov.CHECKOV]
+    missed = {}
+    for check, _file, kind, namespace, name in theirs:
+        if not set(checkov.CHECKOV[check]) & ours.get(object_key(kind, namespace, name), set()):
+            missed[check] = missed.get(check, 0) + 1
+    return {"theirs": len(theirs), "missed": missed}
 
 
 def live(scratch):
@@ -313,6 +346,26 @@ def main(argv):
         print("RESULT checkov_5000_seconds=%.1f%s" % (peer["seconds"], scaled))
         print("RESULT checkov_peak_rss_mb=%.0f (checkov's findings: %d)" % (peer["rss"], peer["found"]))
         print("RESULT checkov_vs_audit=%.0fx (target >= 50x)" % (peer["seconds"] / own[5000]))
+        got = peer["recall"]
+        if got is None:
+            print("RESULT recall_%d=not measured (security/checks.py is not there)" % peer["n"])
+        else:
+            share = 100.0 * (got["theirs"] - sum(got["missed"].values())) / max(got["theirs"], 1)
+            missed = ", ".join("%s x%d" % kv for kv in sorted(got["missed"].items())) or "none"
+            print(
+                "RESULT recall_%d=%.1f%% of checkov's %d findings of mapped checks (missed: %s; target 100%%)"
+                % (peer["n"], share, got["theirs"], missed)
+            )
+        got = peer["recall"]
+        if got is None:
+            print("RESULT recall_%d=not measured (security/checks.py is not there)" % peer["n"])
+        else:
+            share = 100.0 * (got["theirs"] - sum(got["missed"].values())) / max(got["theirs"], 1)
+            missed = ", ".join("%s x%d" % kv for kv in sorted(got["missed"].items())) or "none"
+            print(
+                "RESULT recall_%d=%.1f%% of checkov's %d findings of mapped checks (missed: %s; target 100%%)"
+                % (peer["n"], share, got["theirs"], missed)
+            )
     if pods:
         print("RESULT live_100_pods_seconds=%.2f" % pods[100])
         print("RESULT live_1000_pods_seconds=%.2f" % pods[1000])
