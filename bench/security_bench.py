@@ -17,7 +17,7 @@ Measured, interleaved (one of each per round), median of BENCH_RUNS rounds (defa
   module (the floor, ``bench/ping.yml`` measured the same way, tells which); the module's own
   peak when its result reports one (``peak_rss_bytes`` / ``max_rss``);
 - checkov once on the same 5,000 file (``checkov -f FILE --framework kubernetes --skip-download
-  --quiet -o sarif``, its cheapest mode; about 4.5 minutes), wall time and peak RSS. With
+  --quiet -o sarif``, its cheapest mode; about 3 minutes here), wall time and peak RSS. With
   ``BENCH_CHECKOV_N=500`` it runs on a 500-Deployment file instead and its time is scaled to
   5,000 linearly (said in the result); run by default it is the full-size number;
 - live: the same module on the emulator (bench/security_audit_live.yml, ``namespaces: [NS]``),
