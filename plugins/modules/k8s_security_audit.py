@@ -21,7 +21,19 @@ description:
   - "Reads manifests (O(src): files or directories of multi-document YAML or JSON, C(List) kinds
     unwrapped; documents that are not Kubernetes objects are skipped with a warning) or objects
     (O(objects), a rendered platform before it is deployed), or a live cluster (O(namespaces) or
-    O(all_namespaces)) where this build has the live reader."
+    O(all_namespaces)): one LIST per kind (pods, workloads, Services, Ingresses,
+    NetworkPolicies, ServiceAccounts, Roles, RoleBindings, Namespaces, ClusterRoles,
+    ClusterRoleBindings), sent concurrently."
+  - "On a live cluster also (MAO-100 to MAO-199) - RBAC, computed from the Roles and Bindings
+    themselves rather than by SubjectAccessReview (so it also works where the auditing identity
+    may not ask the API server, and explains which binding grants what) - which subjects can
+    read Secrets, exec into pods, escalate (bind, escalate, impersonate), hold wildcards or are
+    bound to cluster-admin, with C(aggregationRule)s expanded and the built-in ClusterRoles
+    known when their objects cannot be read; and NetworkPolicy coverage - pods no policy
+    selects (per owning workload), namespaces without a default-deny for ingress or egress,
+    egress left open. A LIST the API server refuses (403) or does not serve is a finding with
+    status C(not_checked) naming what was not read; an analysis never runs on what it could
+    not read, so a refusal never reads as clean."
   - "Workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job,
     CronJob, bare Pod) are checked on their pod template, every container, init container and
     ephemeral container of it; a container inherits the pod's C(runAsUser), C(runAsNonRoot),
@@ -111,8 +123,9 @@ options:
     default: security-audit
   trivy:
     description:
-      - Image scanning with trivy on a live audit (MAO-200 to MAO-219) - C(auto) when trivy is
-        installed, C(true) always (reported as not checked without trivy), C(false) never.
+      - Image scanning with trivy (MAO-200 and MAO-201), of every image the audited objects run -
+        C(auto) where trivy is installed (each image is otherwise a C(not_checked) finding),
+        C(true) requires it (the task fails without trivy on PATH), C(false) never.
     type: str
     choices: [auto, "true", "false"]
     default: auto

@@ -168,3 +168,62 @@ def test_a_refused_list_is_not_checked_through_the_real_client(kube, namespace, 
     ]
     assert "permission denied (403)" in not_checked[0]["message"]
     assert "Pod" in objects and "ClusterRole" in objects  # the rest was read
+
+
+def test_the_module_audits_a_live_namespace_in_one_task(kube, namespace, ansible, tmp_path):
+    """k8s_security_audit on the namespace: the object checks on the Deployment (not again
+    on its pods), RBAC and coverage findings, the reports; a critical finding fails the task
+    after the reports are written, and a waiver with a reason and a date lets it pass."""
+    api = kube[CLUSTER]
+    create(api, namespace)
+    wait_for_pods(api, namespace, 3)
+    task = "Audit the namespaces"
+    extra = {"ops_hosts": CLUSTER, "security_namespaces": [namespace], "security_report_dir": str(tmp_path)}
+
+    run = ansible("tests/integration/playbooks/security_audit.yml", limit=CLUSTER, extra_vars=extra)
+    result = run.results(task, CLUSTER)
+    assert run.rc == 0, run.failure_messages()
+    mine = {
+        (f["rule"], f["object"]["kind"], f["object"]["name"])
+        for f in result["findings"]
+        if f["object"]["namespace"] == namespace or namespace in f["message"]
+    }
+    # the object checks: on the Deployment (no securityContext) and on the bare pod (no digest)
+    assert ("MAO-033", "Deployment", "web") in mine and ("MAO-017", "Pod", "db") in mine
+    assert ("MAO-150", "Deployment", "web") in mine and ("MAO-103", "ServiceAccount", "app") in mine
+    assert not [f for f in result["findings"] if f["object"]["kind"] in ("ReplicaSet",)]
+    assert not [
+        f
+        for f in result["findings"]
+        if f["object"]["kind"] == "Pod" and f["object"]["name"].startswith("web-")
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "security-audit.json",
+        "security-audit.junit.xml",
+        "security-audit.sarif",
+    ]
+
+    # privileged: a critical finding fails the task, naming it; a waiver accepts it
+    client.AppsV1Api(api).patch_namespaced_deployment(
+        "web",
+        namespace,
+        {
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"name": "app", "securityContext": {"privileged": True}}]}
+                }
+            }
+        },
+    )
+    run = ansible("tests/integration/playbooks/security_audit.yml", limit=CLUSTER, extra_vars=extra)
+    assert run.rc != 0 and any("MAO-001" in m and "web" in m for m in run.failure_messages())
+    waiver = {"rule": "MAO-001", "kind": "Deployment", "namespace": namespace, "name": "web"}
+    waiver.update(reason="the CNI agent needs it", expires="2099-12-31")
+    run = ansible(
+        "tests/integration/playbooks/security_audit.yml",
+        limit=CLUSTER,
+        extra_vars=dict(extra, security_waivers=[waiver]),
+    )
+    assert run.rc == 0, run.failure_messages()
+    statuses = {f["status"] for f in run.results(task, CLUSTER)["findings"] if f["rule"] == "MAO-001"}
+    assert statuses == {"waived"}

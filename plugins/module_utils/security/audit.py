@@ -19,19 +19,29 @@ from __future__ import annotations
 
 import datetime
 import gc
+import shutil
 
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity import store
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.module_utils.security import (
     catalogue,
     checks,
+    cluster,
     manifests,
+    netpol,
+    rbac,
     report,
+    trivy,
+    trivy_exec,
 )
 from ansible_collections.multiagent.ops.plugins.module_utils.security import waivers as waiving
 
 #: How many failing findings the failure message names.
 NAMED = 5
+#: The LISTs each live analysis stands on: where one failed, it does not run there.
+RBAC_READS = frozenset(("Role", "RoleBinding", "ClusterRoleBinding"))
+NETWORK_READS = frozenset(("NetworkPolicy", "Pod"))
 
 
 def gather(params, objects=(), warn=None):
@@ -140,7 +150,102 @@ def _failure(result_audit, fail_on, files):
     return message
 
 
-def run(request, objects=(), extra_findings=(), not_checked=(), present=None, rules=(), today=None):
+def image_findings(pairs, present=None, mode="auto", which=None, scan=None):
+    """``(findings, not_checked)`` of the images the audited objects run (each workload once,
+    not again through its pods), scanned with trivy: MAO-200 where it finds critical or high
+    vulnerabilities, MAO-201 "not checked" where it cannot run. ``mode`` false: no scan;
+    true: trivy must be installed (OpsError otherwise); auto: scan where it is."""
+    if mode == "false":
+        return [], []
+    which = which or shutil.which
+    if mode == "true" and which("trivy") is None:
+        raise OpsError(
+            nothing_changed("trivy is true, but trivy is not installed where the module runs (not on PATH)"),
+            changed=False,
+        )
+    objects = [pair[0] for pair in pairs if isinstance(pair[0], dict)]
+    owners = checks.keys(objects) | set(present or ())
+    tops = [
+        obj
+        for obj in objects
+        if not ((obj.get("metadata") or {}).get("ownerReferences") and checks.owned(obj, owners))
+    ]
+    users = trivy.image_users(tops)
+    if not users:
+        return [], []
+    found = (scan or trivy_exec.scan_images)(users, which=which)
+    return [f for f in found if f["status"] != "not_checked"], [
+        f for f in found if f["status"] == "not_checked"
+    ]
+
+
+def _unread(findings, kinds):
+    """``(every namespace, {namespaces})`` for which a LIST of one of ``kinds`` failed."""
+    everywhere, namespaces = False, set()
+    for f in findings:
+        obj = f.get("object") or {}
+        if obj.get("kind") in kinds:
+            if obj.get("namespace"):
+                namespaces.add(obj["namespace"])
+            elif obj.get("kind") != "Namespace" or not obj.get("name"):
+                everywhere = True
+    return everywhere, namespaces
+
+
+def live_findings(objects, unread, namespaces=None):
+    """The live-only analyses of what ``cluster.read`` gave: RBAC from the Roles and Bindings,
+    NetworkPolicy coverage; neither runs where its objects could not be read (``unread``
+    already says "not checked" there, and a missing read must never look clean)."""
+    found = []
+    rbac_everywhere, rbac_missing = _unread(unread, RBAC_READS)
+    if not rbac_everywhere:
+        scope = namespaces
+        if rbac_missing:
+            if scope is None:
+                bindings = objects.get("RoleBinding") or ()
+                scope = sorted({(b.get("metadata") or {}).get("namespace") for b in bindings} - {None})
+            scope = [n for n in scope if n not in rbac_missing]
+        found.extend(
+            rbac.analyze(
+                objects,
+                scope,
+                cluster_roles_read="ClusterRole" not in cluster.unread_kinds(unread),
+            )
+        )
+    net_everywhere, net_missing = _unread(unread, NETWORK_READS)
+    if not net_everywhere:
+        if namespaces is None:
+            found.extend(netpol.analyze(objects, None, tuple(netpol.SYSTEM_NAMESPACES) + tuple(net_missing)))
+        else:
+            found.extend(netpol.analyze(objects, [n for n in namespaces if n not in net_missing]))
+    return found
+
+
+def run_live(request, client, read=cluster.read):
+    """The live audit: one read of the namespaces (or the cluster), the object checks on what
+    was read (each workload once, through its owner), RBAC and NetworkPolicy coverage, the
+    images' scan, and what could not be read as "not checked"."""
+    params = request.params
+    namespaces = None if params.get("all_namespaces") else list(dict.fromkeys(params.get("namespaces") or ()))
+    try:
+        objects, unread = read(client, namespaces)
+    except ApiError as exc:
+        raise OpsError(nothing_changed("Cannot read the cluster for the security audit: %s" % exc)) from None
+    listed = [obj for items in objects.values() for obj in items]
+    found = live_findings(objects, unread, namespaces)
+    return run(
+        request,
+        listed,
+        extra_findings=[f for f in found if f["status"] != "not_checked"],
+        not_checked=list(unread) + [f for f in found if f["status"] == "not_checked"],
+        rules=(rbac.RULES, netpol.RULES, trivy.RULES, cluster.RULES),
+        live=True,
+    )
+
+
+def run(
+    request, objects=(), extra_findings=(), not_checked=(), present=None, rules=(), today=None, live=False
+):
     """Audit, write the reports (``report_dir``; atomically, only those whose content
     changed, none in check mode) and return {changed, findings, summary, failed, files};
     an OpsError when the audit fails at ``fail_on`` (with the same result), or when the
@@ -150,22 +255,27 @@ def run(request, objects=(), extra_findings=(), not_checked=(), present=None, ru
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _run(request, objects, extra_findings, not_checked, present, rules, today)
+        return _run(request, objects, extra_findings, not_checked, present, rules, today, live)
     finally:
         if collecting:
             gc.enable()
 
 
-def _run(request, objects, extra_findings, not_checked, present, rules, today):
+def _run(request, objects, extra_findings, not_checked, present, rules, today, live):
     params = request.params
     try:
-        merged = catalogue.catalogue(catalogue.RULES, *rules)
+        merged = catalogue.catalogue(
+            catalogue.RULES, trivy.RULES, *[r for r in rules if r is not trivy.RULES]
+        )
         pairs = gather(params, objects, request.warn)
         entries = waiver_list(params)
     except (manifests.ManifestError, ValueError) as exc:
         raise OpsError(nothing_changed(str(exc)), changed=False) from None
-    if not pairs and not objects and not extra_findings and not not_checked:
+    if not pairs and not objects and not extra_findings and not not_checked and not live:
         request.warn("No Kubernetes object to audit (src and objects hold none)")
+    scanned, unscanned = image_findings(pairs, present, params.get("trivy") or "auto")
+    extra_findings = list(extra_findings) + scanned
+    not_checked = list(not_checked) + unscanned
     findings, checked = audit(
         pairs,
         merged,

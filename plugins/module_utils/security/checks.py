@@ -108,6 +108,14 @@ SERVICE_RULES = ("MAO-030", "MAO-031", "MAO-034")
 INGRESS_RULES = ("MAO-032", "MAO-034", "MAO-036")
 ROLE_RULES = ("MAO-034", "MAO-040", "MAO-041", "MAO-042", "MAO-043")
 BINDING_RULES = ("MAO-026", "MAO-034")
+SERVICE_ACCOUNT_RULES = ("MAO-027", "MAO-034")
+# Kinds no rule but MAO-034 (the default namespace) looks at: where checkov's
+# CKV_K8S_21 looks too
+NAMESPACE_ONLY = frozenset(("Secret", "ConfigMap"))
+# What Kubernetes itself keeps in the default namespace: not a platform's choice
+DEFAULT_NAMESPACE_OWN = frozenset(
+    (("Service", "kubernetes"), ("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt"))
+)
 _PROBES = ("MAO-024", "MAO-025")
 
 
@@ -180,6 +188,10 @@ def applicable(obj, context=None):
         return BINDING_RULES
     if kind == "ClusterRoleBinding":
         return BINDING_RULES[:1]
+    if kind == "ServiceAccount":
+        return SERVICE_ACCOUNT_RULES
+    if kind in NAMESPACE_ONLY:
+        return ("MAO-034",)
     return ()
 
 
@@ -224,11 +236,13 @@ def check(obj, context=None, source=None, out=None):
         _role(obj, obj_ref, source, out)
     elif kind in ("RoleBinding", "ClusterRoleBinding"):
         _binding(obj, obj_ref, source, out)
-    else:
+    elif kind == "ServiceAccount":
+        _service_account(obj, obj_ref, source, out)
+    elif kind not in NAMESPACE_ONLY:
         return out
     if kind not in CLUSTER_SCOPED:
         namespace = obj_ref["namespace"]
-        if namespace == "default":
+        if namespace == "default" and (kind, obj_ref["name"]) not in DEFAULT_NAMESPACE_OWN:
             out.append(
                 finding("MAO-034", "%s is in the default namespace" % kind, obj_ref, None, None, source)
             )
@@ -247,6 +261,23 @@ def check(obj, context=None, source=None, out=None):
 
 
 _DEFAULT = Context()
+
+
+def _service_account(obj, obj_ref, source, out):
+    """The namespace's ``default`` ServiceAccount is every pod's that names none: unless it says
+    automountServiceAccountToken false, each such pod gets an API token (CIS 5.1.5)."""
+    if obj_ref["name"] == "default" and obj.get("automountServiceAccountToken") is not False:
+        out.append(
+            finding(
+                "MAO-027",
+                "the default ServiceAccount mounts its token into every pod that names no other "
+                "(automountServiceAccountToken is not false)",
+                obj_ref,
+                None,
+                "automountServiceAccountToken",
+                source,
+            )
+        )
 
 
 def _get(obj, path):
@@ -322,6 +353,15 @@ def _workload(obj, kind, obj_ref, context, source, out):
         legacy = annotations.get(_SECCOMP_ANNOTATION)
         if legacy in ("runtime/default", "docker/default") or (legacy or "").startswith("localhost/"):
             pod_seccomp = "RuntimeDefault"
+    if pod_seccomp == "Unconfined" or (annotations or {}).get(_SECCOMP_ANNOTATION) == "unconfined":
+        # Pod Security restricted forbids it at the pod level even where every container
+        # sets its own profile: a container added later inherits it
+        fail(
+            "MAO-009",
+            "the pod's seccomp profile is Unconfined (a container without its own profile runs unconfined)",
+            None,
+            "securityContext.seccompProfile",
+        )
     pod_apparmor = (pod_sc.get("appArmorProfile") or {}).get("type")
     pod_non_root = pod_sc.get("runAsNonRoot")
     pod_user = pod_sc.get("runAsUser")

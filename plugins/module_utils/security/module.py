@@ -1,10 +1,9 @@
 # Copyright (c) 2026, multiagent.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The glue of ``k8s_security_audit``: manifests and the ``objects`` option need no
-cluster, so the runner (audit.py) runs without a client; ``namespaces`` or
-``all_namespaces`` hand the work to the live reader (security/cluster.py: ``run(request,
-client)``, which reads the cluster on the module's connection and calls audit.run with what
-it read and found)."""
+cluster, so the runner (audit.run) runs without a client; ``namespaces`` or
+``all_namespaces`` take the live runner (audit.run_live), which reads the cluster on the
+module's connection (security/cluster.py) and audits what it read."""
 
 from __future__ import annotations
 
@@ -12,16 +11,6 @@ from ansible_collections.multiagent.ops.plugins.module_utils.common.module impor
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 from ansible_collections.multiagent.ops.plugins.module_utils.security import audit
-
-try:  # an optional import (Ansible packs the module without it where it is absent)
-    from ansible_collections.multiagent.ops.plugins.module_utils.security import cluster
-except ImportError:  # the live reader comes in its own slice
-    cluster = None
-
-
-def live_reader():
-    """The live reader's module, or None where this build has none."""
-    return cluster
 
 
 def main(module):
@@ -37,12 +26,4 @@ def main(module):
     if not live:
         finish(module, audit.run)
         return
-    reader = live_reader()
-    if reader is None:
-        module.fail_json(
-            msg=nothing_changed(
-                "Cannot audit the live cluster: this build has no live reader (security/cluster.py)"
-            ),
-            changed=False,
-        )
-    k8s_module.main(module, reader.run)
+    k8s_module.main(module, audit.run_live)

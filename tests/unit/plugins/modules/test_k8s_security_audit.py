@@ -1,6 +1,6 @@
 """k8s_security_audit glue: the thin module builds on the shared argspec; manifests and
-objects are audited without a cluster; a live audit goes to the live reader, or fails
-clearly where the build has none."""
+objects are audited without a cluster; a live audit is the live runner (audit.run_live) on
+the module's client."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import fakes
 import pytest
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
+from ansible_collections.multiagent.ops.plugins.module_utils.security import audit
 from ansible_collections.multiagent.ops.plugins.module_utils.security import module as security_module
 from ansible_collections.multiagent.ops.plugins.modules import k8s_security_audit
 
@@ -72,22 +73,8 @@ def test_nothing_to_audit_is_refused():
     assert result["failed"] is True and "Nothing to audit" in result["msg"] and result["changed"] is False
 
 
-def test_a_live_audit_without_the_live_reader_fails_clearly(monkeypatch):
-    monkeypatch.setattr(security_module, "live_reader", lambda: None)
-    result = run(fakes.FakeModule(k8s_security_audit, namespaces=["mplp"]))
-    assert result["failed"] is True and "no live reader" in result["msg"]
-
-
-def test_a_live_audit_hands_the_work_to_the_live_reader_on_the_modules_client(monkeypatch):
+def test_a_live_audit_is_the_live_runner_on_the_modules_client(monkeypatch):
     seen = {}
-
-    class Reader:
-        @staticmethod
-        def run(request, client):
-            return {"changed": False, "client": client}
-
-    monkeypatch.setattr(security_module, "live_reader", lambda: Reader)
     monkeypatch.setattr(k8s_module, "main", lambda module, runner: seen.update(runner=runner))
-    run_module = fakes.FakeModule(k8s_security_audit, all_namespaces=True)
-    security_module.main(run_module)
-    assert seen["runner"] is Reader.run
+    security_module.main(fakes.FakeModule(k8s_security_audit, all_namespaces=True))
+    assert seen["runner"] is audit.run_live

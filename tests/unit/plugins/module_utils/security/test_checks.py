@@ -162,6 +162,11 @@ def test_the_pods_security_context_is_inherited_and_a_container_overrides_it():
         "seccompProfile": {"type": "Unconfined"},
         "runAsUser": 5,
     }
+    # the containers' own settings win, but Pod Security restricted forbids an Unconfined
+    # profile at the pod level too (a container without its own would inherit it)
+    assert rules_of(obj) == ["MAO-009"]
+    assert checks.check(obj)[0]["container"] is None
+    spec["securityContext"]["seccompProfile"] = {"type": "RuntimeDefault"}
     assert rules_of(obj) == []
     spec["securityContext"] = {}
     assert rules_of(obj) == ["MAO-033"]
@@ -426,8 +431,47 @@ def test_bindings_of_the_default_service_account(kind):
 
 
 def test_other_kinds_are_not_checked():
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}}
-    assert checks.check(config) == [] and checks.applicable(config) == ()
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "c", "namespace": "default"},
+    }
+    assert checks.check(claim) == [] and checks.applicable(claim) == ()
+
+
+def test_secrets_and_config_maps_only_for_the_default_namespace_not_kubernetes_own_objects():
+    for kind in ("Secret", "ConfigMap"):
+        obj = {"apiVersion": "v1", "kind": kind, "metadata": {"name": "c", "namespace": "default"}}
+        assert [f["rule"] for f in checks.check(obj)] == ["MAO-034"] and checks.applicable(obj) == (
+            "MAO-034",
+        )
+        obj["metadata"]["namespace"] = "apps"
+        assert checks.check(obj) == []
+    own = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "kube-root-ca.crt", "namespace": "default"},
+    }
+    assert checks.check(own) == []
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+    }
+    assert "MAO-034" not in [f["rule"] for f in checks.check(service)]
+
+
+def test_the_default_service_account_that_mounts_its_token():
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": "apps"},
+    }
+    assert [f["rule"] for f in checks.check(account)] == ["MAO-027"]
+    account["automountServiceAccountToken"] = False
+    assert checks.check(account) == []
+    other = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app", "namespace": "apps"}}
+    assert checks.check(other) == [] and checks.applicable(other) == ("MAO-027", "MAO-034")
 
 
 def test_a_live_pod_is_audited_through_its_present_owner():

@@ -2,10 +2,7 @@
 of a mapped check (security/checkov.py CHECKOV) is a finding of ours on the same object, with
 one of the rules the check maps to. checkov's findings are its own SARIF, committed as
 tests/fixtures/security/recall/checkov.sarif (CI does not run checkov; bench/checkov_peer.py
-recall-fixture regenerates it).
-
-Named .pending until the object checks (security/checks.py, sec-audit's) are merged: rename
-it to test_checkov_recall.py then."""
+recall-fixture regenerates it)."""
 
 from __future__ import annotations
 
@@ -34,7 +31,11 @@ def ours():
     out = {}
     for name, text in texts().items():
         objects = [doc for doc in yaml.load_all(text, Loader=Loader) if doc]
-        for finding in checks.check_objects(objects):
+        context = checks.Context.of(objects)
+        found = []
+        for index, obj in enumerate(objects):  # as from files: a source for every object
+            checks.check(obj, context, {"file": name, "document": index}, found)
+        for finding in found:
             if finding["status"] != "fail":
                 continue
             obj = finding["object"]
