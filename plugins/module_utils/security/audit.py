@@ -39,6 +39,8 @@ from ansible_collections.multiagent.ops.plugins.module_utils.security import wai
 
 #: How many failing findings the failure message names.
 NAMED = 5
+#: Every rule the audit knows, by the file that checks it (the README's table is made from it).
+ALL_RULES = (catalogue.RULES, trivy.RULES, rbac.RULES, netpol.RULES, cluster.RULES)
 #: The LISTs each live analysis stands on: where one failed, it does not run there.
 RBAC_READS = frozenset(("Role", "RoleBinding", "ClusterRoleBinding"))
 NETWORK_READS = frozenset(("NetworkPolicy", "Pod"))
@@ -238,7 +240,7 @@ def run_live(request, client, read=cluster.read):
         listed,
         extra_findings=[f for f in found if f["status"] != "not_checked"],
         not_checked=list(unread) + [f for f in found if f["status"] == "not_checked"],
-        rules=(rbac.RULES, netpol.RULES, trivy.RULES, cluster.RULES),
+        rules=ALL_RULES[2:],
         live=True,
     )
 
