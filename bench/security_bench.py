@@ -356,16 +356,6 @@ def main(argv):
                 "RESULT recall_%d=%.1f%% of checkov's %d findings of mapped checks (missed: %s; target 100%%)"
                 % (peer["n"], share, got["theirs"], missed)
             )
-        got = peer["recall"]
-        if got is None:
-            print("RESULT recall_%d=not measured (security/checks.py is not there)" % peer["n"])
-        else:
-            share = 100.0 * (got["theirs"] - sum(got["missed"].values())) / max(got["theirs"], 1)
-            missed = ", ".join("%s x%d" % kv for kv in sorted(got["missed"].items())) or "none"
-            print(
-                "RESULT recall_%d=%.1f%% of checkov's %d findings of mapped checks (missed: %s; target 100%%)"
-                % (peer["n"], share, got["theirs"], missed)
-            )
     if pods:
         print("RESULT live_100_pods_seconds=%.2f" % pods[100])
         print("RESULT live_1000_pods_seconds=%.2f" % pods[1000])

@@ -505,7 +505,8 @@ def analyze(
                 make(
                     rule_id,
                     SEVERITY[rule_id],
-                    "%s %s %s, granted by %s" % (_subject_label(key), verb, where, "; ".join(_unique(why))),
+                    "%s %s %s, granted by %s"
+                    % (_subject_label(key), verb, where, "; ".join(dict.fromkeys(why))),
                     subject_ref(key),
                 )
             )
@@ -515,11 +516,3 @@ def analyze(
 def _sort_key(item):
     cap, (kind, namespace, name), scope = item
     return (cap, scope or "", kind, namespace or "", name or "")
-
-
-def _unique(items):
-    seen = []
-    for item in items:
-        if item not in seen:
-            seen.append(item)
-    return seen
