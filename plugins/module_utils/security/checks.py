@@ -263,6 +263,18 @@ def check(obj, context=None, source=None, out=None):
 _DEFAULT = Context()
 
 
+def check_objects(objects, registries=None, name=None):
+    """The findings (status fail, before any waiver) of every object of ``objects`` read from
+    the manifest file ``name``, each with its source ``{file, document}``: what the audit finds
+    in manifests, for a comparison with another scanner's findings on the same file."""
+    context = Context.of(objects, registries)
+    out = []
+    for index, obj in enumerate(objects):
+        if isinstance(obj, dict):
+            check(obj, context, {"file": name, "document": index}, out)
+    return out
+
+
 def _service_account(obj, obj_ref, source, out):
     """The namespace's ``default`` ServiceAccount is every pod's that names none: unless it says
     automountServiceAccountToken false, each such pod gets an API token (CIS 5.1.5)."""

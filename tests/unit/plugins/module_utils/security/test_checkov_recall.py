@@ -31,11 +31,7 @@ def ours():
     out = {}
     for name, text in texts().items():
         objects = [doc for doc in yaml.load_all(text, Loader=Loader) if doc]
-        context = checks.Context.of(objects)
-        found = []
-        for index, obj in enumerate(objects):  # as from files: a source for every object
-            checks.check(obj, context, {"file": name, "document": index}, found)
-        for finding in found:
+        for finding in checks.check_objects(objects, name=name):
             if finding["status"] != "fail":
                 continue
             obj = finding["object"]
