@@ -341,6 +341,8 @@ def test_a_config_change_rolls_the_pods_that_use_it_and_nothing_else(ansible, ku
             "secret 'mplp-postgresql-credentials': key 'password' is empty",
         ),
         ({"secrets": ["no-such-secret"]}, {}, "no-such-secret"),
+        # the preflight audit of the rendered manifests, at a stricter level than its default
+        ({"run_as_user": 0}, {"deploy_audit_fail_on": "high"}, "MAO-004 Deployment"),
     ],
 )
 def test_bad_input_fails_before_anything_is_written(ansible, kube, namespace, change, extra, message):
@@ -350,6 +352,49 @@ def test_bad_input_fails_before_anything_is_written(ansible, kube, namespace, ch
     assert result.rc != 0
     assert any(message in m for m in result.failure_messages()), result.failure_messages()
     assert not namespace_exists(kube, namespace)
+
+
+def test_a_waived_audit_finding_lets_the_deploy_through_saying_why(ansible, kube, namespace):
+    """The finding the audit refuses (above) passes with a waiver that gives its reason; an
+    expired waiver does not, and is a finding of its own."""
+    platform = copy.deepcopy(PLATFORM)
+    platform[0]["run_as_user"] = 0
+    waiver = {
+        "rule": "MAO-004",
+        "kind": "Deployment",
+        "name": "mplp-core",
+        "reason": "the image binds port 80",
+    }
+    task = "Preflight | the rendered manifests pass the security audit"
+    expired = run(
+        ansible,
+        DEPLOY,
+        namespace,
+        components=platform,
+        args=["--check"],
+        deploy_audit_fail_on="high",
+        deploy_audit_waivers=[dict(waiver, expires="2020-01-01")],
+    )
+    assert expired.rc != 0 and any("MAO-004" in m for m in expired.failure_messages())
+    passed = run(
+        ansible,
+        DEPLOY,
+        namespace,
+        components=platform,
+        deploy_audit_fail_on="high",
+        deploy_audit_waivers=[dict(waiver, expires="2099-12-31")],
+    )
+    assert passed.rc == 0, passed.failure_messages()
+    audited = next(
+        result
+        for play in passed.data["plays"]
+        for t in play["tasks"]
+        if t["task"]["name"].split(" : ", 1)[-1].startswith(task)
+        for result in [t["hosts"]["us-east-1"]]
+    )
+    waived = [f for f in audited["findings"] if f["rule"] == "MAO-004"]
+    assert waived and {f["status"] for f in waived} == {"waived"}
+    assert waived[0]["waiver"]["reason"] == "the image binds port 80"
 
 
 def test_rollback_and_restart(ansible, kube, namespace):
