@@ -227,3 +227,37 @@ def test_the_module_audits_a_live_namespace_in_one_task(kube, namespace, ansible
     assert run.rc == 0, run.failure_messages()
     statuses = {f["status"] for f in run.results(task, CLUSTER)["findings"] if f["rule"] == "MAO-001"}
     assert statuses == {"waived"}
+
+
+def test_the_runbook_audits_every_cluster_in_one_task_each(kube, ansible, tmp_path):
+    """playbooks/security_audit.yml over both clusters of the demo inventory: one audit task per
+    cluster, the four reports per cluster, fail_on none reads and fails nothing."""
+    namespaces = {name: create_namespace(kube, "it-secrb", name) for name in kube}
+    try:
+        for name, ns in namespaces.items():
+            create(kube[name], ns)
+        extra = {
+            "security_audit_namespaces": sorted(namespaces.values()),
+            "security_audit_fail_on": "none",
+            "security_audit_trivy": "false",
+            "security_audit_dir": str(tmp_path),
+        }
+        run = ansible("playbooks/security_audit.yml", extra_vars=extra)
+        assert run.rc == 0, run.failure_messages()
+        task = (
+            "Audit the platform's namespaces on the cluster (objects, RBAC, NetworkPolicy coverage, images)"
+        )
+        for name, ns in namespaces.items():
+            result = run.results(task, name)
+            assert result["changed"] is True and result["summary"]["score"] < 100
+            assert ("MAO-103", "app") in {
+                (f["rule"], f["object"]["name"]) for f in result["findings"] if ns in f["message"]
+            }
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            "security-audit-%s.%s" % (name, ext)
+            for name in kube
+            for ext in ("json", "md", "sarif", "junit.xml")
+        )
+    finally:
+        for name, ns in namespaces.items():
+            delete_namespace(kube, ns, name)
