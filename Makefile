@@ -49,6 +49,7 @@ demo: stack-up
 	ansible-playbook -i inventories/demo playbooks/diagnose.yml -e ops_report_dir=$(REPORT_DIR)
 	ansible-playbook -i inventories/demo playbooks/performance_analysis.yml -e ops_report_dir=$(REPORT_DIR)
 	ansible-playbook -i inventories/demo playbooks/cost_report.yml -e ops_report_dir=$(REPORT_DIR)
+	ansible-playbook -i inventories/demo playbooks/security_audit.yml -e ops_report_dir=$(REPORT_DIR)
 	@echo; cat $(REPORT_DIR)/health.md
 	@echo; echo "Reports in $(REPORT_DIR):"; ls -1 $(REPORT_DIR) | sed 's/^/  /'
 
