@@ -76,7 +76,7 @@ integration: stack-up
 
 # Role scenarios against the local stack (local connection, no Docker).
 molecule: demo-load
-	set -e; for role in _ops backup deploy monitoring; do \
+	set -e; for role in _ops backup deploy monitoring security; do \
 	  (cd roles/$$role && MAOPS_STACK_DIR=$(CURDIR)/.stack $(VENV)/bin/molecule test); \
 	done
 

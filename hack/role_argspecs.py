@@ -204,6 +204,31 @@ def deploy_specs(defaults, described):
             ],
             "options": options(defaults, described, list(defaults)),
         },
+        "security": {
+            "short_description": "Render the platform's security objects as a deploy does (for the security"
+            " role)",
+            "description": [
+                "Sets _deploy_security_manifests: the Namespace with its Pod Security labels, the"
+                " ServiceAccounts, Roles, RoleBindings and NetworkPolicies of the platform description,"
+                " the same objects a deploy applies."
+            ],
+            "options": options(defaults, described, list(defaults)),
+        },
+    }
+
+
+def security_specs(defaults, described):
+    return {
+        "main": {
+            "short_description": "Harden a platform from its description, then audit it",
+            "description": [
+                "Applies the platform's security objects as the deploy role renders them (default-deny"
+                " and per-flow NetworkPolicies, per-component ServiceAccounts, Roles and RoleBindings,"
+                " the Namespace's Pod Security labels) with multiagent.ops.k8s_apply, then audits the"
+                " namespace with multiagent.ops.k8s_security_audit."
+            ],
+            "options": options(defaults, described, list(defaults)),
+        },
     }
 
 
@@ -258,7 +283,12 @@ def monitoring_specs(defaults, described):
     return specs
 
 
-SPECS = {"backup": backup_specs, "deploy": deploy_specs, "monitoring": monitoring_specs}
+SPECS = {
+    "backup": backup_specs,
+    "deploy": deploy_specs,
+    "monitoring": monitoring_specs,
+    "security": security_specs,
+}
 
 
 def generate(role):

@@ -397,6 +397,58 @@ def test_a_waived_audit_finding_lets_the_deploy_through_saying_why(ansible, kube
     assert waived[0]["waiver"]["reason"] == "the image binds port 80"
 
 
+SECURITY = {"network_policies": True, "api_server": {"cidrs": ["10.96.0.1/32"]}}
+HARDEN_APPLY = (
+    "Harden | apply the Namespace's Pod Security labels, the ServiceAccounts, Roles, "
+    "RoleBindings and NetworkPolicies"
+)
+HARDEN_AUDIT = "Audit | the namespace's objects, RBAC and NetworkPolicy coverage"
+COVERAGE = ("MAO-150", "MAO-151", "MAO-152", "MAO-153")
+
+
+def task_result(run_, name, host="us-east-1"):
+    return next(
+        task["hosts"][host]
+        for play in run_.data["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"].split(" : ", 1)[-1] == name and host in task["hosts"]
+    )
+
+
+def test_harden_closes_the_coverage_and_deploy_and_harden_never_undo_each_other(ansible, kube, namespace):
+    """A platform deployed without network policies: harden.yml applies them (and the role's
+    audit finds the coverage closed); then deploy, harden, deploy with the same description
+    change nothing and restart no pod (the two apply the same objects)."""
+    assert run(ansible, DEPLOY, namespace).rc == 0
+    before = run(ansible, "playbooks/security_audit.yml", namespace, security_audit_fail_on="none")
+    audit_task = (
+        "Audit the platform's namespaces on the cluster (objects, RBAC, NetworkPolicy coverage, images)"
+    )
+    open_before = {f["rule"] for f in task_result(before, audit_task)["findings"]} & set(COVERAGE)
+    assert {"MAO-150", "MAO-151", "MAO-152"} <= open_before
+
+    hardened = run(ansible, "playbooks/harden.yml", namespace, platform_security=SECURITY)
+    assert hardened.rc == 0, hardened.failure_messages()
+    applied = task_result(hardened, HARDEN_APPLY)
+    assert applied["changed"] is True
+    kinds = {(r["kind"], r["action"]) for r in applied["results"]}
+    assert ("NetworkPolicy", "created") in kinds
+    audit = task_result(hardened, HARDEN_AUDIT)
+    assert not [f for f in audit["findings"] if f["rule"] in COVERAGE], audit["findings"][:5]
+    policies = client.NetworkingV1Api(kube["us-east-1"]).list_namespaced_network_policy(namespace).items
+    assert "mplp-default-deny" in {p.metadata.name for p in policies}
+
+    pods = {p.metadata.name for p in core_api(kube).list_namespaced_pod(namespace).items}
+    deployed = run(ansible, DEPLOY, namespace, platform_security=SECURITY)
+    assert deployed.rc == 0, deployed.failure_messages()
+    assert changed_tasks(deployed) == 0
+    again = run(ansible, "playbooks/harden.yml", namespace, platform_security=SECURITY)
+    assert again.rc == 0, again.failure_messages()
+    assert task_result(again, HARDEN_APPLY)["changed"] is False
+    assert changed_tasks(again) == 0
+    assert {p.metadata.name for p in core_api(kube).list_namespaced_pod(namespace).items} == pods
+
+
 def test_rollback_and_restart(ansible, kube, namespace):
     assert run(ansible, DEPLOY, namespace).rc == 0
     release2 = run(ansible, DEPLOY, namespace, deploy_component_overrides={"core": {"env": {"RELEASE": "2"}}})

@@ -21,6 +21,7 @@ CHANGING = (
     "emergency_recovery",
     "autoscale_check",
     "monitoring",
+    "harden",
 )
 HEADER = ("hosts", "serial", "max_fail_percentage", "gather_facts", "module_defaults")
 GATE = ("ansible.builtin.include_role", "ansible.builtin.import_role")
