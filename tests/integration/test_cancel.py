@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from conftest import ANSIBLE_PLAYBOOK, ROOT, processes
 PLAYBOOK = str(ROOT / "tests" / "integration" / "playbooks" / "cancel_modules.yml")
 TOOLS = ("pg_dump", "pg_restore", "zstd", "psql")
 SCAN = ("/tmp", "/dev/shm", os.path.expanduser("~/.ansible/tmp"))
+STARTED = time.time() - 1  # files older than these tests cannot hold what they leaked
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -150,13 +152,25 @@ def mid_way(playbook, tool, dest=None):
 
 
 def secret_files(password):
-    found = subprocess.run(
-        ["grep", "-rlsF", password] + [p for p in SCAN if os.path.exists(p)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return found.stdout.split()
+    """The files under SCAN written since these tests started that hold ``password``: what a
+    module could have leaked it into (reading only the new files keeps the look short however
+    full /tmp is: the dump must still be running when the look ends)."""
+    needle = password.encode()
+    found = []
+    for top in SCAN:
+        for folder, _dirs, names in os.walk(top):
+            for name in names:
+                path = os.path.join(folder, name)
+                try:
+                    info = os.lstat(path)
+                    if not stat.S_ISREG(info.st_mode) or info.st_mtime < STARTED:
+                        continue
+                    with open(path, "rb") as handle:
+                        if needle in handle.read():
+                            found.append(path)
+                except OSError:
+                    continue  # gone meanwhile, or not ours to read
+    return found
 
 
 def assert_gone(pids, timeout=10):
