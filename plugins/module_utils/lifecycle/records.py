@@ -75,6 +75,12 @@ LEASE_PURPOSE = PREFIX + "purpose"
 #: Secrets the template uses, so that a change of their content rolls the pods. Read back by
 #: k8s_apply (the same content: an unchanged template) and roles/deploy's molecule check.
 CONFIG_CHECKSUM = PREFIX + "config-checksum"
+#: Written by platform/render on a workload (its own metadata, not the pod template) that reads
+#: a Secret or ConfigMap only when it first starts: ``Secret/name[,ConfigMap/name...]``, which
+#: the config checksum leaves out (the database's initial password: a change of it must not
+#: restart PostgreSQL, whose role password ALTER ROLE changes). Read back by k8s_apply and by
+#: k8s_secret_rotate (security/rotation.py), which keeps such a workload running.
+CONFIG_CHECKSUM_SKIP = PREFIX + "config-checksum-skip"
 #: Written by platform/render (the platform_manifests filter) on a manifest that only makes
 #: sense where a group/version is served (an OpenShift Route): its ``apiVersion``. Read back
 #: by k8s_apply, which applies the object only where that group/version is served.
@@ -115,6 +121,7 @@ ALL = (
     SCALED_BY,
     LEASE_PURPOSE,
     CONFIG_CHECKSUM,
+    CONFIG_CHECKSUM_SKIP,
     APPLY_IF_SERVED,
     APPLY_UNLESS_SERVED,
     PAGE_CHECKSUM,

@@ -26,6 +26,7 @@ import re
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.records import (
     APPLY_IF_SERVED,
     APPLY_UNLESS_SERVED,
+    CONFIG_CHECKSUM_SKIP,
     FLOW,
 )
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
@@ -809,8 +810,15 @@ def _workload(spec, comp, defaults):
             "template": _pod_template(spec, comp, defaults),
         },
     }
+    annotations = {}
     if comp.get("change_cause"):
-        body["metadata"]["annotations"] = {"kubernetes.io/change-cause": str(comp["change_cause"])}
+        annotations["kubernetes.io/change-cause"] = str(comp["change_cause"])
+    if _role(comp) == "database" and comp.get("credentials_secret"):
+        # PostgreSQL reads its credentials when it initialises an empty data directory, and
+        # never again (ALTER ROLE changes the password): a new value must not restart it.
+        annotations[CONFIG_CHECKSUM_SKIP] = "Secret/%s" % comp["credentials_secret"]
+    if annotations:
+        body["metadata"]["annotations"] = annotations
     if not comp.get("autoscaling"):
         # An HPA owns the replicas of the components it scales: rendering them would reset
         # the scale on every deploy.

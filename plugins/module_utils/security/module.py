@@ -10,7 +10,7 @@ from __future__ import annotations
 from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
 from ansible_collections.multiagent.ops.plugins.module_utils.common.result import nothing_changed
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
-from ansible_collections.multiagent.ops.plugins.module_utils.security import audit
+from ansible_collections.multiagent.ops.plugins.module_utils.security import audit, rotate
 
 
 def main(module):
@@ -27,3 +27,24 @@ def main(module):
         finish(module, audit.run)
         return
     k8s_module.main(module, audit.run_live)
+
+
+def rotate_main(module):
+    """The glue of ``k8s_secret_rotate`` (security/rotate.py): required inputs by state, then
+    the runner on the module's connection."""
+    params = module.params
+    if params["state"] == "rotated" and not params.get("record_dir"):
+        module.fail_json(
+            msg=nothing_changed(
+                "record_dir is required with state=rotated: the previous values are kept there"
+            ),
+            changed=False,
+        )
+    if params["state"] == "rolled_back" and (params.get("data") or params.get("generate")):
+        module.fail_json(
+            msg=nothing_changed(
+                "state=rolled_back takes its values from the record, not from data or generate"
+            ),
+            changed=False,
+        )
+    k8s_module.main(module, rotate.run)

@@ -22,6 +22,7 @@ CHANGING = (
     "autoscale_check",
     "monitoring",
     "harden",
+    "rotate_secret",
 )
 HEADER = ("hosts", "serial", "max_fail_percentage", "gather_facts", "module_defaults")
 GATE = ("ansible.builtin.include_role", "ansible.builtin.import_role")

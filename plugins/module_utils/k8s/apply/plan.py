@@ -33,6 +33,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.records i
     APPLY_IF_SERVED,
     APPLY_UNLESS_SERVED,
     CONFIG_CHECKSUM,
+    CONFIG_CHECKSUM_SKIP,
 )
 
 # Apply order: what others refer to comes first. A kind not listed goes in the last tier.
@@ -415,6 +416,18 @@ def config_content(obj):
     return content
 
 
+def checksum_skips(obj):
+    """``{(kind, name)}`` that a workload's ``multiagent.ops/config-checksum-skip`` annotation
+    (``Secret/a,ConfigMap/b``, on its own metadata) leaves out of its config checksum."""
+    value = (_meta(obj).get("annotations") or {}).get(CONFIG_CHECKSUM_SKIP) or ""
+    skips = set()
+    for entry in str(value).split(","):
+        kind, _, name = entry.strip().partition("/")
+        if kind in ("Secret", "ConfigMap") and name:
+            skips.add((kind, name))
+    return skips
+
+
 def config_checksum(refs, contents):
     """sha256 over the content of the referenced objects that ``contents`` (``{(kind,
     name): {key: bytes}}``) holds, or None when it holds none of them. Sorted, so the order
@@ -653,7 +666,8 @@ def plan(manifests, types, default_namespace=None, hold_fields=None):
             continue
         item.refs = pod_references(template.get("spec"))
         local = {(k, n): c for (ns, k, n), c in contents.items() if ns == item.namespace}
-        item.checksum = config_checksum(item.refs, local)
+        skips = checksum_skips(item.manifest)
+        item.checksum = config_checksum(item.refs, {k: c for k, c in local.items() if k not in skips})
         if item.checksum:
             meta = template.get("metadata")
             if not isinstance(meta, dict):

@@ -224,6 +224,13 @@ def test_database_role_renders_what_the_postgres_image_needs():
     for key in ("POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD"):
         assert env[key] == _secret_ref("mplp-postgresql-credentials", key)
     assert "envFrom" not in container  # neither the app's shared config nor the whole Secret
+    # PostgreSQL reads its credentials only when it initialises its data: a new password (set
+    # by ALTER ROLE, rotate_secret.yml) must not restart it, so its config checksum skips them
+    assert sts["metadata"]["annotations"] == {
+        "multiagent.ops/config-checksum-skip": "Secret/mplp-postgresql-credentials"
+    }
+    app = by_kind(pr.render_platform(inventory_spec("mplp"), only=["core"]), "Deployment")["mplp-core"]
+    assert "multiagent.ops/config-checksum-skip" not in (app["metadata"].get("annotations") or {})
     # a read-only root with emptyDirs for the socket directory and /tmp
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
