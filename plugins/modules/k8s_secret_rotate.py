@@ -246,7 +246,10 @@ record:
       changed or in check mode.
   returned: always
   type: dict
-  sample: {path: /var/backups/multiagent-ops/rotations/mplp-production.mplp-postgresql-credentials.20261206T221500123456Z.rotation.vault, sha256: 9f2c..., encryption: ansible-vault-1.1-aes256}
+  sample:
+    path: /var/backups/multiagent-ops/rotations/mplp-production.mplp-postgresql-credentials.20261206T221500123456Z.rotation.vault
+    sha256: 9f2c...
+    encryption: ansible-vault-1.1-aes256
 database:
   description: What was done to the role, C({role, altered, verified, method}); null without O(database).
   returned: always

@@ -39,6 +39,13 @@ HIDDEN = "(value hidden)"
 CHANGED_HIDDEN = "(new value hidden)"
 
 
+def _unchanged(output):
+    """``output`` for a failure before anything was changed."""
+    result = dict(output)
+    result["changed"] = False
+    return result
+
+
 def _utcnow():
     return datetime.datetime.now(datetime.UTC)
 
@@ -180,7 +187,7 @@ class Database:
         finally:
             session.close()
         if not self.can_login(new):
-            session, _ = self.admin(new, old)
+            session = self.admin(new, old)[0]
             try:
                 pg_role.set_password(session, self.role, old)
             finally:
@@ -189,7 +196,13 @@ class Database:
                 "role %s does not log in with the new password after ALTER ROLE (its old password is back)"
                 % self.role
             )
-        return {"role": self.role, "altered": True, "verified": True, "method": method}
+        return {
+            "role": self.role,
+            "altered": True,
+            "verified": True,
+            "method": method,
+            "mode": self.p.get("mode"),
+        }
 
 
 def _database_failure(db, exc, done):
@@ -396,7 +409,7 @@ def rotate(request, client, now=None):
         output["record"] = _write_record(p, record, moment)
     except (OSError, vault.VaultError, artifact.ArtifactError) as exc:
         raise OpsError(
-            nothing_changed("cannot write the rotation record: %s" % exc), **dict(output, changed=False)
+            nothing_changed("cannot write the rotation record: %s" % exc), **_unchanged(output)
         ) from None
 
     done = []
@@ -410,7 +423,7 @@ def rotate(request, client, now=None):
         try:
             output["database"] = db.change(old, new)
         except (pg_content.SqlError, pg_role.RoleError) as exc:
-            raise OpsError(_database_failure(db, exc, done), **dict(output, changed=False)) from None
+            raise OpsError(_database_failure(db, exc, done), **_unchanged(output)) from None
         if output["database"]["altered"]:
             done.append("ALTER ROLE %s" % db.role)
     body = rotation.secret_patch(
@@ -515,7 +528,7 @@ def roll_back(request, client, now=None):
         try:
             output["database"] = db.change(rotated_password, previous_password)
         except (pg_content.SqlError, pg_role.RoleError) as exc:
-            raise OpsError(_database_failure(db, exc, done), **dict(output, changed=False)) from None
+            raise OpsError(_database_failure(db, exc, done), **_unchanged(output)) from None
         done.append("ALTER ROLE %s (back)" % db.role)
     elif db:
         output["database"] = {

@@ -65,7 +65,7 @@ class RotationError(Exception):
 def generate(length, choice=secrets.choice):
     if length < MIN_LENGTH:
         raise RotationError("generated values need a length of at least %d, not %d" % (MIN_LENGTH, length))
-    return "".join(choice(ALPHABET) for _ in range(length))
+    return "".join(choice(ALPHABET) for _index in range(length))
 
 
 def decode_data(secret):

@@ -422,7 +422,7 @@ def checksum_skips(obj):
     value = (_meta(obj).get("annotations") or {}).get(CONFIG_CHECKSUM_SKIP) or ""
     skips = set()
     for entry in str(value).split(","):
-        kind, _, name = entry.strip().partition("/")
+        kind, name = (entry.strip().split("/", 1) + [""])[:2]
         if kind in ("Secret", "ConfigMap") and name:
             skips.add((kind, name))
     return skips
