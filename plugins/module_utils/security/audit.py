@@ -85,8 +85,7 @@ def audit(
     for obj, source in pairs:
         if not isinstance(obj, dict) or not obj.get("kind"):
             continue
-        meta = obj.get("metadata")
-        if meta and meta.get("ownerReferences") and checks.owned(obj, owners):
+        if checks.owned(obj, owners):
             continue
         applicable = checks.applicable(obj, context)
         if not applicable:
@@ -167,11 +166,7 @@ def image_findings(pairs, present=None, mode="auto", which=None, scan=None):
         )
     objects = [pair[0] for pair in pairs if isinstance(pair[0], dict)]
     owners = checks.keys(objects) | set(present or ())
-    tops = [
-        obj
-        for obj in objects
-        if not ((obj.get("metadata") or {}).get("ownerReferences") and checks.owned(obj, owners))
-    ]
+    tops = [obj for obj in objects if not checks.owned(obj, owners)]
     users = trivy.image_users(tops)
     if not users:
         return [], []
@@ -181,25 +176,12 @@ def image_findings(pairs, present=None, mode="auto", which=None, scan=None):
     ]
 
 
-def _unread(findings, kinds):
-    """``(every namespace, {namespaces})`` for which a LIST of one of ``kinds`` failed."""
-    everywhere, namespaces = False, set()
-    for f in findings:
-        obj = f.get("object") or {}
-        if obj.get("kind") in kinds:
-            if obj.get("namespace"):
-                namespaces.add(obj["namespace"])
-            elif obj.get("kind") != "Namespace" or not obj.get("name"):
-                everywhere = True
-    return everywhere, namespaces
-
-
 def live_findings(objects, unread, namespaces=None):
     """The live-only analyses of what ``cluster.read`` gave: RBAC from the Roles and Bindings,
     NetworkPolicy coverage; neither runs where its objects could not be read (``unread``
     already says "not checked" there, and a missing read must never look clean)."""
     found = []
-    rbac_everywhere, rbac_missing = _unread(unread, RBAC_READS)
+    rbac_everywhere, rbac_missing = cluster.unread_scope(unread, RBAC_READS)
     if not rbac_everywhere:
         scope = namespaces
         if rbac_missing:
@@ -214,7 +196,7 @@ def live_findings(objects, unread, namespaces=None):
                 cluster_roles_read="ClusterRole" not in cluster.unread_kinds(unread),
             )
         )
-    net_everywhere, net_missing = _unread(unread, NETWORK_READS)
+    net_everywhere, net_missing = cluster.unread_scope(unread, NETWORK_READS)
     if not net_everywhere:
         if namespaces is None:
             found.extend(netpol.analyze(objects, None, tuple(netpol.SYSTEM_NAMESPACES) + tuple(net_missing)))

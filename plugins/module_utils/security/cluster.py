@@ -94,6 +94,19 @@ def unread_kinds(findings):
     return {f["object"]["kind"] for f in findings if f["status"] == "not_checked" and f["object"]}
 
 
+def unread_scope(findings, kinds):
+    """``(every namespace, {namespaces})`` for which a LIST of one of ``kinds`` failed."""
+    everywhere, namespaces = False, set()
+    for f in findings:
+        obj = f.get("object") or {}
+        if obj.get("kind") in kinds:
+            if obj.get("namespace"):
+                namespaces.add(obj["namespace"])
+            elif obj.get("kind") != "Namespace" or not obj.get("name"):
+                everywhere = True
+    return everywhere, namespaces
+
+
 def read(client, namespaces=None, concurrency=CONCURRENCY):
     """``(objects, not_checked)``: ``objects`` maps each kind (and "Namespace") to its items
     (apiVersion and kind filled in), ``not_checked`` the findings of what could not be read.
