@@ -236,3 +236,28 @@ def test_rotation_restarts_only_readers_keeps_the_database_and_rolls_back_a_fail
     assert secret_value(kube, ctx) == old
     assert logs_in(stack_facts, role, old) and not logs_in(stack_facts, role, new)
     assert state(kube, ctx)["checksum"] == before["checksum"]
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"rotate_secret_generate": ["POSTGRES_PASSWORD"]}, "would write the old value back"),
+        (
+            {"deploy_secrets": [{"name": "s", "data": {"POSTGRES_PASSWORD": ""}}]},
+            "an empty new value for POSTGRES_PASSWORD",
+        ),
+        ({"rotate_secret_vault_password": ""}, "give rotate_secret_vault_password"),
+    ],
+)
+def test_bad_input_fails_in_preflight_naming_what_is_wrong(ansible, given, message):
+    variables = {
+        "platform_namespace": "it-rotate-never-created",
+        "rotate_secret_name": "s",
+        "rotate_secret_vault_password": "p",
+        "deploy_secrets": [{"name": "s", "data": {"POSTGRES_PASSWORD": "v"}}],
+    }
+    variables.update(given)
+    result = ansible(ROTATE, limit="us-east-1", extra_vars=variables)
+    assert result.rc != 0
+    text = " ".join(result.failure_messages())
+    assert message in text, text
