@@ -22,7 +22,11 @@ import gc
 import shutil
 
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity import store
-from ansible_collections.multiagent.ops.plugins.module_utils.common.result import OpsError, nothing_changed
+from ansible_collections.multiagent.ops.plugins.module_utils.common.result import (
+    OpsError,
+    Request,
+    nothing_changed,
+)
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.client import ApiError
 from ansible_collections.multiagent.ops.plugins.module_utils.security import (
     catalogue,
@@ -307,3 +311,43 @@ def _run(request, objects, extra_findings, not_checked, present, rules, today, l
         result.pop("failed")
         raise OpsError(_failure(result_audit, fail_on, files), **result)
     return result
+
+
+def verdict(objects, fail_on="critical", waivers=(), registries=(), max_findings=20, today=None):
+    """The audit of ``objects`` (rendered manifests) as the controller judges it before a
+    deploy, without a module run or report files: ``{failed, message, summary, findings,
+    waived}``. ``message`` says what fails (as the module would) or, when nothing does, the
+    score and each waiver that let a finding through, with its reason and expiry."""
+    params = {
+        "objects": list(objects or ()),
+        "fail_on": fail_on,
+        "waivers": list(waivers or ()),
+        "registries": list(registries or ()),
+        "trivy": "false",
+        "max_findings": max_findings,
+    }
+    try:
+        result = run(Request(params, check_mode=True), today=today)
+        failed, message = False, None
+    except OpsError as exc:
+        result, failed, message = exc.result, True, exc.msg
+    findings = result.get("findings") or []
+    waived = [
+        "%s %s until %s (%s)"
+        % (
+            f["rule"],
+            report.label(f["object"]),
+            (f.get("waiver") or {}).get("expires") or "-",
+            (f.get("waiver") or {}).get("reason") or "no reason",
+        )
+        for f in findings
+        if f["status"] == "waived"
+    ]
+    summary = result.get("summary") or {}
+    if not failed:
+        message = "The security audit passes at %s: score %s%s" % (
+            fail_on,
+            summary.get("score"),
+            "; waived: " + "; ".join(waived) if waived else "",
+        )
+    return {"failed": failed, "message": message, "summary": summary, "findings": findings, "waived": waived}

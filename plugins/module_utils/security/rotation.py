@@ -71,19 +71,8 @@ def generate(length, choice=secrets.choice):
 def decode_data(secret):
     """``{key: text}`` of a live Secret's ``data`` (base64). A value that is not UTF-8 text
     is kept as the ``bytes`` it holds."""
-    out = {}
-    for key, value in ((secret or {}).get("data") or {}).items():
-        if value is None:
-            continue
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError, TypeError):
-            raise RotationError("key %s of the Secret is not base64" % key) from None
-        try:
-            out[key] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            out[key] = raw
-    return out
+    values = _decoded((secret or {}).get("data"), "the Secret")
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def encode(value):

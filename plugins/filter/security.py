@@ -1,0 +1,21 @@
+# Copyright (c) 2026, multiagent.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.multiagent.ops.plugins.module_utils.security import audit
+
+
+def security_audit(objects, fail_on="critical", waivers=None, registries=None, max_findings=20):
+    if not isinstance(objects, list):
+        raise AnsibleFilterError("security_audit: the input must be a list of Kubernetes objects")
+    if fail_on not in ("critical", "high", "medium", "low", "info", "none"):
+        raise AnsibleFilterError(
+            "security_audit: fail_on %r is not a severity (critical ... info, none)" % fail_on
+        )
+    return audit.verdict(objects, fail_on, waivers or (), registries or (), int(max_findings))
+
+
+class FilterModule:
+    def filters(self):
+        return {"security_audit": security_audit}
