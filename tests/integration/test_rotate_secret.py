@@ -170,10 +170,21 @@ def test_rotation_restarts_only_readers_keeps_the_database_and_rolls_back_a_fail
     assert deployed.rc == 0, deployed.failure_messages()
     before = state(kube, ctx)
 
+    # Check mode says what would change and changes nothing: no record, no role, no Secret.
+    new = "n3w-%s" % uuid.uuid4().hex
+    checked = ansible(
+        ROTATE, limit="us-east-1", extra_vars=extra(ctx, stack_facts, new), args=["--check", "--diff"]
+    )
+    assert checked.rc == 0, checked.failure_messages()
+    would = checked.results(ROTATE_TASK, "us-east-1")
+    assert would["changed"] and would["record"] is None and would["keys"] == ["POSTGRES_PASSWORD"]
+    assert new not in checked.stdout and old not in checked.stdout
+    assert secret_value(kube, ctx) == old and logs_in(stack_facts, role, old)
+    assert not Path(ctx["records"]).exists()
+
     # The vault now holds the new password: rotate_secret.yml takes it from deploy_secrets. The
     # role is changed through psql in the database pod (exec), as on a cluster whose database
     # has no route from outside; the failed rotation below goes direct.
-    new = "n3w-%s" % uuid.uuid4().hex
     rotated = ansible(
         ROTATE,
         limit="us-east-1",
