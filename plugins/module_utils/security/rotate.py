@@ -206,11 +206,8 @@ class Database:
 
 
 def _database_failure(db, exc, done):
-    return "Failed to change the password of PostgreSQL role %s: %s; already done: %s" % (
-        db.role,
-        exc,
-        ", ".join(done) or "nothing",
-    )
+    message = "Failed to change the password of PostgreSQL role %s: %s" % (db.role, exc)
+    return message + ("; already done: %s" % ", ".join(done) if done else "")
 
 
 # -- the record ----------------------------------------------------------------------------
@@ -321,6 +318,7 @@ def _apply(client, request, output, namespace, name, body, plans, done):
     )
     for plan, status in zip(pending, waited, strict=True):
         plan["status"] = {k: status.get(k) for k in ("done", "failed", "message", "ready", "replicas")}
+    output["workloads"] = _public(plans)
     failed = [s for s in waited if s["failed"]]
     if failed:
         raise OpsError(
@@ -423,7 +421,8 @@ def rotate(request, client, now=None):
         try:
             output["database"] = db.change(old, new)
         except (pg_content.SqlError, pg_role.RoleError) as exc:
-            raise OpsError(_database_failure(db, exc, done), **_unchanged(output)) from None
+            _forget_record(output)
+            raise OpsError(nothing_changed(_database_failure(db, exc, done)), **_unchanged(output)) from None
         if output["database"]["altered"]:
             done.append("ALTER ROLE %s" % db.role)
     body = rotation.secret_patch(
@@ -433,9 +432,16 @@ def rotate(request, client, now=None):
     try:
         _apply(client, request, output, namespace, name, body, plans, done)
     except ApiError as exc:
+        # Only the Secret's update raises ApiError here: with an answer (a refusal) it was not
+        # made; without one, whether it was is unknown and the record stays for the rollback.
         message = "Failed to update %s: %s" % (_label(namespace, name), exc)
+        undone = True
         if db and output["database"]["altered"]:
-            message += _undo_role(db, new=values[db.key], old=current.get(db.key))
+            undone, words = _undo_role(db, new=values[db.key], old=current.get(db.key))
+            message += words
+        if exc.status is not None and undone:
+            _forget_record(output)
+            raise OpsError(nothing_changed(message), **_unchanged(output)) from None
         raise OpsError(message, **output) from None
     output["message"] = "rotated %s (%s); %s" % (
         _label(namespace, name),
@@ -446,11 +452,23 @@ def rotate(request, client, now=None):
 
 
 def _undo_role(db, new, old):
+    """``(done, words)``: the role given its old password back."""
     try:
         db.change(new, old)
     except (pg_content.SqlError, pg_role.RoleError) as exc:
-        return "; the role %s could NOT be given its old password back: %s" % (db.role, exc)
-    return "; the role %s has its old password again" % db.role
+        return False, "; the role %s could NOT be given its old password back: %s" % (db.role, exc)
+    return True, "; the role %s has its old password again" % db.role
+
+
+def _forget_record(output):
+    """Remove the record of a rotation that changed nothing (a rollback has nothing to do)."""
+    record = output.get("record")
+    if record:
+        try:
+            os.remove(record["path"])
+        except OSError:
+            return
+        output["record"] = None
 
 
 def _restarted_words(plans):
@@ -528,7 +546,7 @@ def roll_back(request, client, now=None):
         try:
             output["database"] = db.change(rotated_password, previous_password)
         except (pg_content.SqlError, pg_role.RoleError) as exc:
-            raise OpsError(_database_failure(db, exc, done), **_unchanged(output)) from None
+            raise OpsError(nothing_changed(_database_failure(db, exc, done)), **_unchanged(output)) from None
         done.append("ALTER ROLE %s (back)" % db.role)
     elif db:
         output["database"] = {

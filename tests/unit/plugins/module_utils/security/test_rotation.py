@@ -365,10 +365,34 @@ def test_a_secret_changed_meanwhile_is_not_overwritten_and_the_role_is_changed_b
             api,
         )
     assert "changed since it was read" in caught.value.msg
-    assert "has its old password again" in caught.value.msg
+    assert "has its old password again" in caught.value.msg and "nothing was changed" in caught.value.msg
     assert calls == [("old", "new-password-1"), ("new-password-1", "old")]
     assert base64.b64decode(stored(api, "Secret", "db")["data"]["password"]) == b"old"
-    assert caught.value.result["record"]["path"]  # the record stays for the operator
+    # nothing changed in the end: no record is left for a rollback to act on
+    assert caught.value.result["record"] is None and not list((tmp_path / "records").iterdir())
+
+
+def test_a_role_that_cannot_be_changed_leaves_nothing_changed_and_no_record(platform, tmp_path, monkeypatch):
+    class Database:
+        def __init__(self, params, client):
+            self.role, self.key = params["role"], params["key"]
+
+        def change(self, old, new):
+            raise rotate.pg_content.SqlError("cannot log in as role app: password authentication failed")
+
+    monkeypatch.setattr(rotate, "Database", Database)
+    api = api_with(platform)
+    with pytest.raises(OpsError) as caught:
+        rotate.run(
+            request(
+                tmp_path, data={"password": "new-password-1"}, database={"key": "password", "role": "app"}
+            ),
+            api,
+        )
+    assert "password authentication failed" in caught.value.msg and "nothing was changed" in caught.value.msg
+    assert caught.value.result["record"] is None and not caught.value.result["changed"]
+    assert base64.b64decode(stored(api, "Secret", "db")["data"]["password"]) == b"old"
+    assert not [c for c in api.calls if c[0] != "GET"]
 
 
 def test_a_record_of_another_secret_or_a_wrong_vault_password_changes_nothing(platform, tmp_path):
