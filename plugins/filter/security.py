@@ -3,13 +3,13 @@
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.multiagent.ops.plugins.module_utils.security import audit
+from ansible_collections.multiagent.ops.plugins.module_utils.security import audit, catalogue
 
 
 def security_audit(objects, fail_on="critical", waivers=None, registries=None, max_findings=20):
     if not isinstance(objects, list):
         raise AnsibleFilterError("security_audit: the input must be a list of Kubernetes objects")
-    if fail_on not in ("critical", "high", "medium", "low", "info", "none"):
+    if fail_on not in catalogue.SEVERITIES + ("none",):
         raise AnsibleFilterError(
             "security_audit: fail_on %r is not a severity (critical ... info, none)" % fail_on
         )

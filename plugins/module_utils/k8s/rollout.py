@@ -796,7 +796,7 @@ def _plan(p, obj, items, now):
     return plan
 
 
-def _restart_time(objects, clock_now, sleep):
+def restart_time(objects, clock_now, sleep):
     """Now, but never the second a workload was last restarted: the same stamp would be no
     change at all, and a restart must restart."""
     now = clock_now()
@@ -829,7 +829,7 @@ def run(request, client, clock=time.monotonic, sleep=time.sleep, now=None):
     needs_history = action in ("history", "undo") or (action == "restart" and kind != "Deployment")
     items = _history_items(client, ns, kind) if needs_history else []
 
-    stamp = _restart_time(objects, now or local_now, sleep) if action == "restart" else None
+    stamp = restart_time(objects, now or local_now, sleep) if action == "restart" else None
     results, plans = [], []
     for obj in objects:
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact, vault
@@ -48,6 +49,13 @@ def _unchanged(output):
 
 def _utcnow():
     return datetime.datetime.now(datetime.UTC)
+
+
+def _restart_stamp(users, now=None):
+    """The ``restartedAt`` of this run's restarts, as ``kubectl rollout restart`` stamps it,
+    never the second a user was last restarted (k8s_rollout's, so that it is a change)."""
+    clock = (lambda: now) if now else k8s_rollout.local_now
+    return k8s_rollout.rfc3339(k8s_rollout.restart_time([u.obj for u in users], clock, time.sleep))
 
 
 def _label(namespace, name):
@@ -214,9 +222,8 @@ def _database_failure(db, exc, done):
 
 
 def _write_record(p, record, moment):
+    """Write the record into ``record_dir`` (required with state=rotated: module.rotate_main)."""
     directory = p["record_dir"]
-    if not directory:
-        raise OpsError(nothing_changed("record_dir is required: the previous values are kept there"))
     os.makedirs(directory, mode=0o700, exist_ok=True)
     path = os.path.join(directory, rotation.record_name(p["namespace"], p["name"], moment))
     data = vault.encrypt(
@@ -274,28 +281,33 @@ def _diff(namespace, name, keys, plans, rollback):
     return {"before": before, "after": after}
 
 
+class SecretNotUpdated(Exception):
+    """The Secret's update failed. ``status`` is the server's answer; None when no answer
+    came, so whether the update was made is unknown."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
 def _apply(client, request, output, namespace, name, body, plans, done):
-    """Patch the Secret, then the users; then wait for their rollouts."""
+    """Patch the Secret, then the users (one patch loop, k8s/patch.py); then wait for their
+    rollouts. SecretNotUpdated when the Secret's own update failed (nothing after it sent)."""
     p = request.params
-    status, answer = client.send(
-        "PATCH",
-        resources.SECRET.object_path(namespace, name),
-        body,
-        "update %s" % _label(namespace, name),
-    )
-    if status == 409:
-        raise ApiError(
-            "conflict", "%s changed since it was read; run again" % _label(namespace, name), status
-        )
-    if not 200 <= status < 300:
-        raise ApiError(
-            "failed",
-            "update %s: HTTP %d %s" % (_label(namespace, name), status, (answer or {}).get("message", "")),
-            status,
-        )
-    done.append("updated %s" % _label(namespace, name))
+    label = _label(namespace, name)
     pending = [plan for plan in plans if plan["patch"] is not None]
+    # guarded by the resourceVersion read: never retried (a retry of an update that was made
+    # would answer 409 and read as a conflict)
     changes = [
+        patch.Change(
+            resources.SECRET.object_path(namespace, name),
+            body,
+            "update %s" % label,
+            done="updated %s" % label,
+            idempotent=False,
+        )
+    ]
+    changes += [
         patch.Change(
             resources.get(plan["kind"]).object_path(namespace, plan["name"]),
             plan["patch"],
@@ -307,7 +319,15 @@ def _apply(client, request, output, namespace, name, body, plans, done):
     try:
         patch.patch_each(client, changes)
     except patch.PatchError as exc:
-        raise OpsError("%s; also done before: %s" % (exc, ", ".join(done)), **output) from None
+        if not exc.done:
+            message = (
+                "Failed to update %s: it changed since it was read; run again" % label
+                if exc.status == 409
+                else str(exc)
+            )
+            raise SecretNotUpdated(message, exc.status) from None
+        before = "; also done before: %s" % ", ".join(done) if done else ""
+        raise OpsError("%s%s" % (exc, before), **output) from None
     done.extend(change.done for change in changes)
     if not (p["wait"] and pending):
         return
@@ -362,7 +382,7 @@ def rotate(request, client, now=None):
         )
     users, contents = _users_and_contents(client, namespace, name, secret, workloads)
     moment = now or _utcnow()
-    stamp = moment.astimezone().isoformat(timespec="seconds")
+    stamp = _restart_stamp(users, now)
     output = {
         "changed": bool(changed),
         "secret": {"namespace": namespace, "name": name},
@@ -431,10 +451,10 @@ def rotate(request, client, now=None):
     )
     try:
         _apply(client, request, output, namespace, name, body, plans, done)
-    except ApiError as exc:
-        # Only the Secret's update raises ApiError here: with an answer (a refusal) it was not
-        # made; without one, whether it was is unknown and the record stays for the rollback.
-        message = "Failed to update %s: %s" % (_label(namespace, name), exc)
+    except SecretNotUpdated as exc:
+        # With an answer (a refusal) the update was not made; without one, whether it was is
+        # unknown and the record stays for the rollback.
+        message = str(exc)
         undone = True
         if db and output["database"]["altered"]:
             undone, words = _undo_role(db, new=values[db.key], old=current.get(db.key))
@@ -521,8 +541,7 @@ def roll_back(request, client, now=None):
             client,
         )
     users, contents = _users_and_contents(client, namespace, name, secret, workloads)
-    moment = now or _utcnow()
-    stamp = moment.astimezone().isoformat(timespec="seconds")
+    stamp = _restart_stamp(users, now)
     after = rotation.content_after(contents, name, values, removed)
     plans = []
     if p["restart"] and (values or removed):
@@ -561,10 +580,10 @@ def roll_back(request, client, now=None):
         )
         try:
             _apply(client, request, output, namespace, name, body, plans, done)
-        except ApiError as exc:
+        except SecretNotUpdated as exc:
             raise OpsError(
-                "Failed to put back %s: %s; already done: %s"
-                % (_label(namespace, name), exc, ", ".join(done) or "nothing"),
+                "%s (putting back the values of record %s); also done: %s"
+                % (exc, path, ", ".join(done) or "nothing"),
                 **output,
             ) from None
     output["message"] = "rolled %s back to record %s; %s" % (

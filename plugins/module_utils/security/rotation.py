@@ -35,14 +35,14 @@ import secrets
 import string
 
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects as wl
+from ansible_collections.multiagent.ops.plugins.module_utils.k8s import rollout
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s.apply import plan as ap
-from ansible_collections.multiagent.ops.plugins.module_utils.k8s.rollout import RESTARTED_AT
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle.records import (
     CONFIG_CHECKSUM,
     CONFIG_CHECKSUM_SKIP,
 )
 
-KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+KINDS = rollout.KINDS
 RECORD_FORMAT = "multiagent-ops-secret-rotation"
 RECORD_VERSION = 1
 # Generated values: letters and digits only, so that a value survives every consumer
@@ -120,12 +120,6 @@ class User:
         return "%s/%s" % (self.kind, self.name)
 
 
-def checksum_skips(obj):
-    """``{(kind, name)}`` the workload's ``multiagent.ops/config-checksum-skip`` annotation
-    lists (``Secret/a,ConfigMap/b``)."""
-    return ap.checksum_skips(obj)
-
-
 def users(workloads, secret):
     """The Users of Secret ``secret`` among ``workloads`` (objects with ``kind``), by kind
     and name."""
@@ -138,7 +132,7 @@ def users(workloads, secret):
         refs = [r for r in ap.pod_references(template.get("spec")) if r.via != ap.PULL_SECRETS]
         if not any(r.kind == "Secret" and r.name == secret for r in refs):
             continue
-        found.append(User(kind, wl.meta(obj).get("name"), obj, refs, checksum_skips(obj)))
+        found.append(User(kind, wl.meta(obj).get("name"), obj, refs, ap.checksum_skips(obj)))
     return sorted(found, key=lambda u: (KINDS.index(u.kind) if u.kind in KINDS else 9, u.name))
 
 
@@ -200,9 +194,9 @@ def restart_plan(user, secret, before, after, stamp):
         return result
     result.update(
         how="restartedAt",
-        before=template_annotations(user.obj).get(RESTARTED_AT),
+        before=rollout.restarted_at(user.obj),
         after=stamp,
-        patch={"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}},
+        patch={"spec": {"template": {"metadata": {"annotations": {rollout.RESTARTED_AT: stamp}}}}},
     )
     return result
 

@@ -131,8 +131,6 @@ def test_users_are_the_workloads_whose_template_reads_the_secret_not_its_image_p
         workload("pull", pull=["db"]),
         workload("other", env=[secret_env("other")]),
     ]
-    for obj in objects:
-        obj["kind"] = obj["kind"]
     found = rotation.users(objects, "db")
     assert [(u.kind, u.name) for u in found] == [
         ("Deployment", "env"),
@@ -402,3 +400,26 @@ def test_a_record_of_another_secret_or_a_wrong_vault_password_changes_nothing(pl
         rotate.run(request(tmp_path, state="rolled_back", vault_password="wrong"), api)
     with pytest.raises(OpsError, match="records Secret mplp/db, not mplp/other"):
         rotate.run(request(tmp_path, name="other", state="rolled_back", record=out["record"]["path"]), api)
+
+
+def test_a_refused_update_of_the_secret_changes_nothing_and_restarts_nothing(platform, tmp_path):
+    api = api_with(platform)
+    api.refuse[("PATCH", resources.SECRET.object_path(NS, "db"))] = 500
+    with pytest.raises(OpsError) as caught:
+        rotate.run(request(tmp_path, data={"password": "new-password-1"}), api)
+    assert "Failed to update Secret mplp/db: HTTP 500" in caught.value.msg
+    assert "nothing was changed" in caught.value.msg and caught.value.result["record"] is None
+    assert [c for c in api.calls if c[0] != "GET"] == [("PATCH", resources.SECRET.object_path(NS, "db"))]
+
+
+def test_a_restarted_at_restart_is_never_stamped_with_the_second_of_the_last_one(monkeypatch):
+    """The same stamp would be no change at all: like k8s_rollout, wait for the next second."""
+    first = datetime.datetime(2026, 12, 6, 22, 0, 0, tzinfo=datetime.UTC)
+    app = workload("app", env=[secret_env("db")])
+    app["spec"]["template"]["metadata"]["annotations"] = {RESTARTED: "2026-12-06T22:00:00Z"}
+    [user] = rotation.users([app], "db")
+    clock = iter([first, first + datetime.timedelta(seconds=1)])
+    slept = []
+    monkeypatch.setattr(rotate.k8s_rollout, "local_now", lambda: next(clock))
+    monkeypatch.setattr(rotate.time, "sleep", slept.append)
+    assert rotate._restart_stamp([user]) == "2026-12-06T22:00:01Z" and slept == [1.0]
