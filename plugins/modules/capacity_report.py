@@ -127,6 +127,7 @@ notes:
 requirements:
   - python >= 3.11 (on the host that runs the module)
   - urllib3
+  - numpy
   - matplotlib (for the HTML report's charts)
   - kubernetes >= 24.2.0 (with O(via=service_proxy) and a configuration that needs it)
 """

@@ -117,7 +117,7 @@ seealso:
 requirements:
   - python >= 3.11 (on the host that runs the module)
   - kubernetes >= 24.2.0
-  - urllib3 (with O(source=prometheus))
+  - numpy and urllib3 (with O(source=prometheus))
 """
 
 EXAMPLES = r"""
@@ -202,7 +202,8 @@ errors:
   type: dict
 """
 
-from ansible_collections.multiagent.ops.plugins.module_utils.capacity import cost_client
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity import arrays, cost_client
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import require
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import module as k8s_module
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import scaling
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import module as monitoring_module
@@ -234,6 +235,8 @@ def argspec():
 
 def main():
     module = k8s_module.new_module(argspec(), supports_check_mode=True)
+    if module.params["source"] == "prometheus":
+        require(module, "numpy", arrays.IMPORT_ERROR, "with source=prometheus")
     k8s_module.main(module, cost_client.run)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity.arrays import numpy as np
+
 DAY = 86400.0
 COLOURS = {"cpu": "#1f77b4", "memory": "#d62728"}
 LABELS = {"cpu": "CPU", "memory": "memory"}
@@ -66,51 +68,87 @@ def _fit_line(analysis, end, days_ahead):
     return [(x - end) / DAY for x in xs], ys
 
 
+class Chart:
+    """One figure, drawn again for each component: its axes, ticks and texts are made once
+    (about a third of a chart's time), its lines, levels, title and legend set per component.
+    Nothing of one component stays in the next one's SVG: a chart is the same file whether it
+    is drawn first or after others."""
+
+    def __init__(self):
+        matplotlib, Figure, FigureCanvasSVG = _matplotlib()
+        self._matplotlib = matplotlib
+        self.used = False
+        with matplotlib.rc_context(STYLE):
+            self.fig = fig = Figure(figsize=SIZE)
+            FigureCanvasSVG(fig)
+            self.ax = ax = fig.add_subplot()
+            self.peaks, self.fits, self.levels = {}, {}, {}
+            for metric in ("cpu", "memory"):
+                colour = COLOURS[metric]
+                (self.peaks[metric],) = ax.plot([], [], color=colour, linewidth=0.7, alpha=0.75)
+                (self.fits[metric],) = ax.plot([], [], color=colour, linestyle="--", linewidth=1.2)
+                self.levels[metric] = ax.axhline(0, color=colour, linestyle=":", linewidth=0.8)
+            ax.axvline(0, color="#555555", linewidth=0.6)
+            ax.set_xlabel("days from the report's end (right of 0: forecast)")
+            ax.set_ylabel("% of requests")
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+            ax.grid(True, alpha=0.25)
+            self.empty = ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
+            # fixed margins: tight_layout() would draw the figure twice
+            fig.subplots_adjust(left=0.08, right=0.99, top=0.9, bottom=0.16)
+
+    def draw(self, entry, peaks, end, days_ahead, levels):
+        """The SVG (text, without the XML prolog) of one component's chart: ``entry`` is a
+        report entry (planning.build), ``peaks`` its ``{metric: (n, 2) hourly peaks}``."""
+        shown = {
+            metric: np.asarray(peaks.get(metric, ()), dtype=np.float64).reshape(-1, 2)
+            for metric in ("cpu", "memory")
+            if entry.get(metric) and len(peaks.get(metric, ()))
+        }
+        if not shown and self.used:  # limits scaled to nothing would be the last chart's
+            return Chart().draw(entry, peaks, end, days_ahead, levels)
+        self.used = True
+        ax = self.ax
+        with self._matplotlib.rc_context(STYLE):
+            drawn = []
+            first = end
+            for metric in ("cpu", "memory"):
+                points = shown.get(metric)
+                analysis = entry.get(metric)
+                for line in (self.peaks[metric], self.fits[metric], self.levels[metric]):
+                    line.set_visible(points is not None)
+                if points is None:
+                    continue
+                first = min(first, points[0, 0])
+                peak = self.peaks[metric]
+                peak.set_data((points[:, 0] - end) / DAY, points[:, 1])
+                peak.set_label(
+                    "%s %% of requests: hourly peaks, trend (%s), threshold"
+                    % (LABELS[metric], analysis["method"].replace("_", " "))
+                )
+                self.fits[metric].set_data(*_fit_line(analysis, end, days_ahead))
+                self.levels[metric].set_ydata([levels[metric], levels[metric]])
+                drawn.append(peak)
+            ax.set_title("%s in %s" % (entry["component"], entry["region"]), loc="left")
+            ax.relim(visible_only=True)
+            ax.set_autoscale_on(True)
+            ax.autoscale_view()
+            ax.set_ylim(bottom=0)
+            # fixed ticks: fewer labels to lay out
+            span = int(round((end - first) / DAY))
+            ax.set_xticks(range(-span, days_ahead + 1, max(1, (span + days_ahead) // 6)))
+            legend = ax.get_legend()
+            if legend is not None:
+                legend.remove()
+            if drawn:
+                ax.legend(handles=drawn, loc="upper left", fontsize=6, frameon=False)
+            self.empty.set_visible(not drawn)
+            out = io.StringIO()
+            self.fig.savefig(out, format="svg", metadata={"Date": None})
+        text = out.getvalue()
+        return text[text.index("<svg") :]
+
+
 def component_chart(entry, peaks, end, days_ahead, levels):
-    """The SVG (text, without the XML prolog) of one component's chart: ``entry`` is a report
-    entry (planning.build), ``peaks`` its ``{metric: [(ts, value)]}``."""
-    matplotlib, Figure, FigureCanvasSVG = _matplotlib()
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=SIZE)
-        FigureCanvasSVG(fig)
-        ax = fig.add_subplot()
-        drawn = False
-        for metric in ("cpu", "memory"):
-            points = peaks.get(metric)
-            analysis = entry.get(metric)
-            if not points or not analysis:
-                continue
-            drawn = True
-            colour = COLOURS[metric]
-            ax.plot(
-                [(ts - end) / DAY for ts, _value in points],
-                [v for _ts, v in points],
-                color=colour,
-                linewidth=0.7,
-                alpha=0.75,
-                label="%s %% of requests: hourly peaks, trend (%s), threshold"
-                % (LABELS[metric], analysis["method"].replace("_", " ")),
-            )
-            xs, ys = _fit_line(analysis, end, days_ahead)
-            ax.plot(xs, ys, color=colour, linestyle="--", linewidth=1.2)
-            ax.axhline(levels[metric], color=colour, linestyle=":", linewidth=0.8)
-        ax.axvline(0, color="#555555", linewidth=0.6)
-        ax.set_xlabel("days from the report's end (right of 0: forecast)")
-        ax.set_ylabel("% of requests")
-        ax.set_title("%s in %s" % (entry["component"], entry["region"]), loc="left")
-        ax.set_ylim(bottom=0)
-        # fixed ticks: fewer labels to lay out
-        span = int(round((end - min((pts[0][0] for pts in peaks.values() if pts), default=end)) / DAY))
-        ax.set_xticks(range(-span, days_ahead + 1, max(1, (span + days_ahead) // 6)))
-        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
-        ax.grid(True, alpha=0.25)
-        if drawn:
-            ax.legend(loc="upper left", fontsize=6, frameon=False)
-        else:
-            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
-        # fixed margins: tight_layout() would draw the figure twice
-        fig.subplots_adjust(left=0.08, right=0.99, top=0.9, bottom=0.16)
-        out = io.StringIO()
-        fig.savefig(out, format="svg", metadata={"Date": None})
-    text = out.getvalue()
-    return text[text.index("<svg") :]
+    """One chart on a figure of its own (see :class:`Chart`, which draws many)."""
+    return Chart().draw(entry, peaks, end, days_ahead, levels)

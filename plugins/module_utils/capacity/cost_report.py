@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 
-from ansible_collections.multiagent.ops.plugins.module_utils.capacity import cost, usage
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity import cost, rollup, usage
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity.arrays import numpy as np
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects
 
 METRICS_API, PROMETHEUS = "metrics_api", "prometheus"
@@ -126,41 +127,22 @@ def instant_pods(pods, replicasets, pod_metrics, names, cpu_under, memory_under)
 # -- Prometheus --------------------------------------------------------------------------------
 
 
-def _ones(series):
-    return [
-        {"metric": item.get("metric") or {}, "values": [[ts, 1.0] for ts, _value in item.get("values") or ()]}
-        for item in series or ()
-    ]
-
-
-def per_pod_points(series, owners, workloads):
-    """Per-pod series (``{"metric": {"pod"}, "values": [[ts, v]]}``) -> ``{workload: [(ts,
-    usage per pod)]}``: at each timestamp the sum over the workload's pods divided by their
-    number. A pod is the workload's by ``owners`` (usage.pod_owners) or by its name."""
-    sums = usage.sum_by_owner(series, owners, workloads)
-    counts = usage.sum_by_owner(_ones(series), owners, workloads)
-    out = {}
-    for owner, points in sums.items():
-        count = dict(counts.get(owner) or ())
-        out[owner] = [(ts, value / count[ts]) for ts, value in points if count.get(ts)]
-    return out
-
-
 def window_usage(cpu_series, memory_series, owners, workloads):
     """Per workload over the window: ``{"pods" (mean number of pods measured), "samples"
     (timestamps), "mean": {cpu, memory}, "p95": {cpu, memory}}``, from per-pod CPU (cores) and
     memory (bytes) series."""
-    cpu = per_pod_points(cpu_series, owners, workloads)
-    memory = per_pod_points(memory_series, owners, workloads)
-    numbers = usage.sum_by_owner(_ones(cpu_series), owners, workloads)
-    for owner, points in usage.sum_by_owner(_ones(memory_series), owners, workloads).items():
-        numbers.setdefault(owner, points)
+    cpu = rollup.owner_sums(cpu_series, owners, workloads)
+    memory = rollup.owner_sums(memory_series, owners, workloads)
     out = {}
     for owner in set(cpu) | set(memory):
-        entry = _stats([v for _ts, v in cpu.get(owner) or ()], [v for _ts, v in memory.get(owner) or ()])
+        per_pod = {}
+        for resource, sums in (("cpu", cpu), ("memory", memory)):
+            _stamps, total, counts = sums.get(owner) or ((), np.empty(0), np.empty(0))
+            per_pod[resource] = (total / counts).tolist() if len(counts) else []
+        entry = _stats(per_pod["cpu"], per_pod["memory"])
         entry["samples"] = entry.pop("pods")
-        counts = [v for _ts, v in numbers.get(owner) or ()]
-        entry["pods"] = round(_mean(counts), 2) if counts else 0
+        counts = (cpu.get(owner) or memory[owner])[2]  # pods measured: CPU's count, else memory's
+        entry["pods"] = round(_mean(counts.tolist()), 2) if len(counts) else 0
         out[owner] = entry
     return out
 

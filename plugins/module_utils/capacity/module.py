@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.multiagent.ops.plugins.module_utils.capacity import planning, report
-from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity import arrays, planning, report
+from ansible_collections.multiagent.ops.plugins.module_utils.common.module import finish, require
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import client as prom_client
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import module as query_module
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import promql
@@ -27,6 +27,7 @@ class Prometheus(prom_client.Prometheus):
 
 def main(module):
     params = module.params
+    require(module, "numpy", arrays.IMPORT_ERROR, "for the report's arithmetic")
     if params["concurrency"] < 1:
         module.fail_json(msg="concurrency must be at least 1, not %d" % params["concurrency"], changed=False)
     if params["timeout"] <= 0:

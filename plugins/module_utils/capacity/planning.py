@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.multiagent.ops.plugins.module_utils.capacity import forecast, usage
+from ansible_collections.multiagent.ops.plugins.module_utils.capacity import forecast, rollup, usage
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import promql
 
 DAY = 86400
@@ -214,11 +214,11 @@ def build(
             grouped[POD_OWNER].get(region), grouped[REPLICASET_OWNER].get(region), workloads
         )
         summed = {
-            name: usage.sum_by_owner(grouped[name].get(region), owners, workloads)
+            name: rollup.sum_by_owner(grouped[name].get(region), owners, workloads)
             for name in (CPU_USAGE, MEMORY_USAGE, CPU_REQUESTS, MEMORY_REQUESTS)
         }
-        cpu = usage.ratio_series(summed[CPU_USAGE], summed[CPU_REQUESTS])
-        memory = usage.ratio_series(summed[MEMORY_USAGE], summed[MEMORY_REQUESTS])
+        cpu = rollup.ratio_series(summed[CPU_USAGE], summed[CPU_REQUESTS])
+        memory = rollup.ratio_series(summed[MEMORY_USAGE], summed[MEMORY_REQUESTS])
         rates = {}
         for item in grouped[REQUEST_RATE].get(region) or ():
             rates[(item.get("metric") or {}).get("service")] = item.get("values") or []
@@ -245,8 +245,8 @@ def build(
             chart = {}
             for metric in METRICS:
                 values = series[metric]
-                hourly = forecast.hourly_peaks(forecast.samples(values)) if values else []
-                if len({ts for ts, _value in hourly}) < 2:
+                hourly = forecast.peaks(forecast.parse(values)) if values is not None else ()
+                if len(hourly) < 2:  # one peak per hour: two peaks are two times
                     entry[metric] = None
                     entry["missing"].append(metric)
                     continue

@@ -69,10 +69,9 @@ def files_of(report, peaks, formats, name):
     if "markdown" in formats:
         out[name + FORMATS["markdown"]] = render.markdown(report).encode()
     if "html" in formats:
+        chart = charts.Chart()
         drawn = {
-            key: charts.component_chart(
-                entry, peaks[key], report["end"], report["days_ahead"], report["thresholds"]
-            )
+            key: chart.draw(entry, peaks[key], report["end"], report["days_ahead"], report["thresholds"])
             for entry in report["components"]
             for key in [(entry["region"], entry["component"])]
         }

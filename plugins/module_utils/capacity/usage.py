@@ -4,10 +4,11 @@
 
 A rollout renames every pod (``mplp-core-7d9f8-abcde`` becomes ``mplp-core-5c6b7-fghij``), so
 per-pod series over 30 days are many short ones: they are summed per owner before anything is
-fitted. The owner comes from owner data when there is some (kube-state-metrics'
-``kube_pod_owner`` and ``kube_replicaset_owner`` series, or the objects' ownerReferences), else
-from the names: the longest known workload name that the pod's name starts with followed by
-``-`` (a Deployment's pods are ``<deployment>-<template hash>-<suffix>``, a StatefulSet's
+fitted (rollup.py, on numpy; this module needs only the standard library). The owner comes
+from owner data when there is some (kube-state-metrics' ``kube_pod_owner`` and
+``kube_replicaset_owner`` series, or the objects' ownerReferences), else from the names: the
+longest known workload name that the pod's name starts with followed by ``-`` (a
+Deployment's pods are ``<deployment>-<template hash>-<suffix>``, a StatefulSet's
 ``<statefulset>-<ordinal>``).
 
 Two inputs:
@@ -51,37 +52,6 @@ def pod_owners(pod_owner_series, replicaset_owner_series=(), workloads=()):
             out[pod] = rs_owner.get(name) or owner_by_name(name, workloads) or name
         else:
             out[pod] = name
-    return out
-
-
-def sum_by_owner(series, owners, workloads=(), label="pod"):
-    """Per-pod series -> ``{owner: [(ts, sum)]}``: each pod's samples added to its owner's at the
-    same timestamp (a range query's timestamps are aligned on its step). A pod with no owner
-    in ``owners`` is matched by name against ``workloads``; one matching nothing is dropped."""
-    sums = {}
-    for item in series or ():
-        pod = item.get("metric", {}).get(label)
-        owner = owners.get(pod) or owner_by_name(pod or "", workloads)
-        if owner is None:
-            continue
-        into = sums.setdefault(owner, {})
-        get = into.get  # the hot loop of a 30-day report: about 100,000 samples a query
-        for ts, value in item.get("values") or ():
-            into[ts] = get(ts, 0.0) + float(value)
-    return {owner: sorted(points.items()) for owner, points in sums.items()}
-
-
-def ratio_series(usage, requests):
-    """Per owner, usage / requests x 100 at the timestamps both have (requests > 0):
-    ``{owner: [[ts, pct], ...]}``, in the shape :func:`forecast.analyse` takes."""
-    out = {}
-    for owner, points in usage.items():
-        asked = dict(requests.get(owner) or ()).get
-        ratios = out[owner] = []
-        for ts, value in points:
-            given = asked(ts, 0)
-            if given > 0:
-                ratios.append([ts, value / given * 100])
     return out
 
 

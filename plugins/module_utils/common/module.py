@@ -39,3 +39,19 @@ def keeps_remote_files(module):
     """Whether Ansible was asked to keep the module's remote files (ANSIBLE_KEEP_REMOTE_FILES,
     for debugging): then the module leaves the file it was run from (cancel.forget_wrapper)."""
     return bool(getattr(getattr(module, "_module", module), "_keep_remote_files", False))
+
+
+def require(module, library, error, reason=None):
+    """When ``error`` (the ImportError of a declared requirement) is set: fail with Ansible's
+    message for a missing library, which names the host and the Python that lack it."""
+    if error is None:
+        return
+    import traceback
+
+    from ansible.module_utils.basic import missing_required_lib
+
+    module.fail_json(
+        msg=missing_required_lib(library, reason=reason),
+        exception="".join(traceback.format_exception_only(type(error), error)),
+        changed=False,
+    )

@@ -47,3 +47,19 @@ def test_a_component_without_data_gets_a_chart_that_says_so():
         {"component": "x", "region": "r", "cpu": None, "memory": None}, {}, END, 30, LEVELS
     )
     assert "no data" in svg and svg.startswith("<svg")
+
+
+def test_a_reused_chart_keeps_nothing_of_the_component_before():
+    entry, peaks = entry_and_peaks()
+    two_days = {"memory": [(ts, 90.0 + h) for h, (ts, _) in enumerate(peaks["memory"][-48:])]}
+    two_days_fit = forecast.analyse(two_days["memory"], now=END)
+    memory_only = dict(entry, component="plan", cpu=None, memory=two_days_fit)
+    empty = {"component": "x", "region": "r", "cpu": None, "memory": None}
+    chart = charts.Chart()
+    cases = ((entry, peaks), (empty, {}), (memory_only, two_days))
+    drawn = [chart.draw(e, p, END, 30, LEVELS) for e, p in cases]
+    again = chart.draw(entry, peaks, END, 30, LEVELS)
+    assert again == drawn[0]
+    assert drawn == [charts.component_chart(e, p, END, 30, LEVELS) for e, p in cases]
+    assert "no data" not in drawn[0] and "no data" in drawn[1]
+    assert "CPU % of requests" not in drawn[2] and "memory % of requests" in drawn[2]

@@ -50,3 +50,22 @@ def test_an_http_error_is_named(status):
     transport = Transport(answer=(status, b'{"status":"error","errorType":"internal","error":"down"}'))
     _, errors = capacity_module.Prometheus(transport).run([QUERY])
     assert "HTTP %d, internal: down" % status in str(errors["pod_owner"])
+
+
+def test_without_numpy_the_module_says_which_library_is_missing(monkeypatch):
+    import fakes
+    from fakes import Exit
+
+    from ansible_collections.multiagent.ops.plugins.module_utils.capacity import arrays
+    from ansible_collections.multiagent.ops.plugins.modules import capacity_report
+
+    monkeypatch.setattr(arrays, "IMPORT_ERROR", ImportError("No module named 'numpy'"))
+    module = fakes.FakeModule(
+        capacity_report, url="http://127.0.0.1:9", platform_namespace="mplp", components=["a"]
+    )
+    with pytest.raises(Exit):
+        capacity_module.main(module)
+    assert module.result["failed"] and module.result["changed"] is False
+    assert "Failed to import the required Python library (numpy)" in module.result["msg"]
+    assert "for the report's arithmetic" in module.result["msg"]
+    assert "No module named 'numpy'" in module.result["exception"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity import planning
@@ -176,8 +178,9 @@ def test_answers_keep_the_samples_as_prometheus_wrote_them_and_the_sums_read_the
         "series": [{"metric": {"pod": "p-1"}, "values": [[100, "0.5"], [400, "NaN"]]}],
         "warnings": ["w"],
     }
-    summed = planning.usage.sum_by_owner(out["series"], {"p-1": "p"})
-    assert summed["p"][0] == (100.0, 0.5)
+    summed = planning.rollup.sum_by_owner(out["series"], {"p-1": "p"})
+    assert summed["p"][0].tolist() == [100.0, 0.5]
+    assert math.isnan(summed["p"][1, 1])  # read, not dropped: the step's sum is unknown
 
 
 def test_errors_and_other_results_are_promqls_answer():

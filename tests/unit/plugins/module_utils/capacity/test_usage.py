@@ -42,19 +42,6 @@ def test_pod_owners_follow_replicasets_to_their_deployment():
     assert usage.pod_owners(pod_owner[1:2])["mplp-core-bbb-2"] == "mplp-core-bbb"
 
 
-def test_a_rollouts_renamed_pods_sum_into_one_series():
-    old = {"metric": {"pod": "mplp-core-aaa-1"}, "values": [[0, "1"], [60, "2"]]}
-    new = {"metric": {"pod": "mplp-core-bbb-1"}, "values": [[60, "0.5"], [120, "3"]]}
-    stray = {"metric": {"pod": "other-1"}, "values": [[0, "9"]]}
-    sums = usage.sum_by_owner([old, new, stray], {"mplp-core-aaa-1": "mplp-core"}, WORKLOADS)
-    assert sums == {"mplp-core": [(0.0, 1.0), (60.0, 2.5), (120.0, 3.0)]}
-
-
-def test_ratio_against_requests_skips_times_without_a_request():
-    got = usage.ratio_series({"a": [(0.0, 1.0), (60.0, 2.0), (120.0, 1.0)]}, {"a": [(0.0, 2.0), (60.0, 0.0)]})
-    assert got == {"a": [[0.0, 50.0]]}
-
-
 def pod(name, rs, cpu="500m", memory="1Gi", uid=None):
     resources = {"requests": {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}}
     return {
