@@ -320,7 +320,7 @@ def component_forecast(
 ):
     """One component's capacity outlook from its series (``[[ts, "v"], ...]`` each, None when
     missing): CPU and memory utilisation in percent of requests (e.g. from
-    :func:`usage.ratio_series`) and its request rate -> ``{"cpu", "memory", "requests"}`` analyses
+    rollup.ratio_series) and its request rate -> ``{"cpu", "memory", "requests"}`` analyses
     (None where no series) and the seed's ``recommendations``."""
     levels = dict(THRESHOLDS, **(thresholds or {}))
     out = {}

@@ -12,8 +12,8 @@ with the number of components):
   ``kube_replicaset_owner`` where kube-state-metrics exports it).
 
 A rollout renames the pods, so the per-pod series are summed per owning workload
-(usage.pod_owners / sum_by_owner) before the utilisation, sum(usage) / sum(requests) x 100 at
-each step (usage.ratio_series), is fitted (forecast.analyse: hourly peaks, least squares, and
+(usage.pod_owners, rollup.sum_by_owner) before the utilisation, sum(usage) / sum(requests) x 100 at
+each step (rollup.ratio_series), is fitted (forecast.analyse: hourly peaks, least squares, and
 Theil-Sen where the data is noisy). ``build`` returns the report and, apart, the hourly peaks
 the charts draw.
 """
