@@ -5,15 +5,18 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.plain import plain_arguments
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import alertmanager, scrape
 
 
 def _filter(name, function, errors):
     """``function`` as the filter ``name``: a problem with the description becomes an
-    AnsibleFilterError that starts with the filter's name (the messages never hold a secret)."""
+    AnsibleFilterError that starts with the filter's name (the messages never hold a secret).
+    The input is made plain first (common/plain.py)."""
 
     @functools.wraps(function)
     def run(*args, **kwargs):
+        args, kwargs = plain_arguments(args, kwargs)
         try:
             return function(*args, **kwargs)
         except errors as exc:

@@ -6,16 +6,19 @@ import functools
 from ansible.errors import AnsibleFilterError
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.plain import plain_arguments
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import rules
 
 
 def _filter(name, function):
     """``function`` as the filter ``name``: a RulesError becomes an AnsibleFilterError that
     starts with the filter's name. The result is marked unsafe: its annotations are Prometheus
-    templates (``{{ $value }}``), which Jinja must never evaluate."""
+    templates (``{{ $value }}``), which Jinja must never evaluate. The input is made plain first
+    (common/plain.py)."""
 
     @functools.wraps(function)
     def run(*args, **kwargs):
+        args, kwargs = plain_arguments(args, kwargs)
         try:
             return wrap_var(function(*args, **kwargs))
         except rules.RulesError as exc:

@@ -4,6 +4,7 @@
 from ansible.errors import AnsibleFilterError
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.plain import plain
 from ansible_collections.multiagent.ops.plugins.module_utils.health import perf_report
 
 
@@ -11,7 +12,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.health import perf_
 # unsafe so that Ansible never reads a "{{" in a statement as Jinja when it writes the file.
 def performance_report(reports, format="markdown", title="Performance analysis", generated=None):
     try:
-        return wrap_var(perf_report.render(reports, format, title, generated))
+        return wrap_var(perf_report.render(plain(reports), format, title, generated))
     except ValueError as exc:
         raise AnsibleFilterError("performance_report: %s" % exc) from exc
 

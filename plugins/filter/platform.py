@@ -5,32 +5,22 @@ import functools
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.plain import plain
 from ansible_collections.multiagent.ops.plugins.module_utils.lifecycle import recovery
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import render as platform_render
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import selection
 from ansible_collections.multiagent.ops.plugins.module_utils.platform import spec as platform_spec
 
 
-def _plain(value):
-    """``value`` as plain dicts, lists and scalars. ansible-core 2.19 hands a filter its
-    input as lazy containers, which check every value they give out for templates: the
-    renderer reads the description many times over (0.75 s for MPLP's; 2 ms on plain data)."""
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-
-
 def _filter(name, function, errors=(platform_spec.SpecError,)):
     """``function`` as the filter ``name``: a problem with the description it reports
     (``errors``) becomes an AnsibleFilterError that starts with the filter's name. The
-    input is made plain first (see _plain)."""
+    input is made plain first (common/plain.py)."""
 
     @functools.wraps(function)
     def run(*args, **kwargs):
         if args:
-            args = (_plain(args[0]),) + args[1:]
+            args = (plain(args[0]),) + args[1:]
         try:
             return function(*args, **kwargs)
         except errors as exc:

@@ -3,12 +3,14 @@
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.plain import plain
 from ansible_collections.multiagent.ops.plugins.module_utils.ops import summary
 
 
 def runbook_summary(results, runbook, cluster, completed=False):
     try:
-        return summary.summary(runbook, cluster, completed, results)
+        # plain data first (common/plain.py): a deploy's result holds every object it applied
+        return summary.summary(runbook, cluster, completed, plain(results))
     except summary.SummaryError as exc:
         raise AnsibleFilterError("runbook_summary: %s" % exc)
 

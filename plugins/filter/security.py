@@ -3,6 +3,7 @@
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.multiagent.ops.plugins.module_utils.common.plain import plain
 from ansible_collections.multiagent.ops.plugins.module_utils.security import audit, catalogue
 
 
@@ -13,7 +14,10 @@ def security_audit(objects, fail_on="critical", waivers=None, registries=None, m
         raise AnsibleFilterError(
             "security_audit: fail_on %r is not a severity (critical ... info, none)" % fail_on
         )
-    return audit.verdict(objects, fail_on, waivers or (), registries or (), int(max_findings))
+    # plain data first (common/plain.py): the rules read every manifest's fields many times
+    return audit.verdict(
+        plain(objects), fail_on, plain(waivers or ()), plain(registries or ()), int(max_findings)
+    )
 
 
 class FilterModule:
