@@ -53,8 +53,13 @@ demo: stack-up
 	@echo; cat $(REPORT_DIR)/health.md
 	@echo; echo "Reports in $(REPORT_DIR):"; ls -1 $(REPORT_DIR) | sed 's/^/  /'
 
+# Each part's time is printed as it ends ("[test] unit: 85 s"), and all of them at the end.
+TEST_PARTS = unit unit-min emulator integration molecule smoke-min lint sanity
 test: setup stack-up
-	$(MAKE) --no-print-directory unit unit-min emulator integration molecule smoke-min lint sanity
+	@set -e; rm -f .test-times; for part in $(TEST_PARTS); do \
+	  start=$$(date +%s); $(MAKE) --no-print-directory $$part; \
+	  echo "[test] $$part: $$(( $$(date +%s) - start )) s" | tee -a .test-times; \
+	done; echo "[test] times:"; cat .test-times
 
 # Unit tests two at a time (pytest-xdist): about a minute instead of three.
 unit:
