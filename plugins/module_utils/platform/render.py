@@ -1137,6 +1137,7 @@ SECURITY_DEFAULTS = {
     "api_server": {"cidrs": [], "ports": [443, 6443]},
     "egress_https": False,
     "maintenance_page": True,
+    "api_server_probes": False,
 }
 # ingress_components: default the components the Ingress/Route sends traffic to; backup:
 # default true when the platform has a database.
@@ -1287,7 +1288,7 @@ def _security_problems(spec, components):
             "security has unknown field(s) %s (known: %s)" % (", ".join(unknown), ", ".join(SECURITY_FIELDS))
         )
     settings = security_settings(spec)
-    for field in ("network_policies", "maintenance_page"):
+    for field in ("network_policies", "maintenance_page", "api_server_probes"):
         if not isinstance(settings[field], bool):
             problems.append("security.%s must be true or false, got %r" % (field, settings[field]))
     for field in ("ingress_namespace", "monitoring_namespace"):
@@ -1420,6 +1421,12 @@ def _policy_problems(spec):
             "security.api_server.cidrs is needed: %s talk to the Kubernetes API; give the API server's "
             "addresses (kubectl get endpoints kubernetes -n default), or 0.0.0.0/0 to allow its ports "
             "anywhere" % ", ".join(needs_api)
+        )
+    if settings["api_server_probes"] is True and not api.get("cidrs"):
+        problems.append(
+            "security.api_server.cidrs is needed: api_server_probes lets the API server's service "
+            "proxy reach the probed components; give the addresses its connections come from "
+            "(kubectl get endpoints kubernetes -n default on most clusters)"
         )
     by_name = {c["name"]: c for c in components}
     reached = [t for t in _data_targets(spec) if t["kind"] == "external"]
@@ -1708,6 +1715,22 @@ def _network_policies(spec, settings, defaults):
                 ingress=[{"from": [_ns_peer(monitoring)], "ports": _ports([port])}],
             )
         )
+    if settings["api_server_probes"]:
+        for comp in with_pods:
+            if not _probed(comp):
+                continue
+            port = _container_port(comp, defaults)
+            policies.append(
+                _policy(
+                    spec,
+                    "%s-allow-probes-%s" % (p, _part(comp["name"])),
+                    "ingress from the Kubernetes API server (%s) to component %s on TCP %d: the health "
+                    "check's probes through the service proxy"
+                    % (", ".join(str(c) for c in api["cidrs"]), comp["name"], port),
+                    _pods_of(spec, comp),
+                    ingress=[{"from": _ip_peers(api["cidrs"]), "ports": _ports([port])}],
+                )
+            )
     api_rule = {"to": _ip_peers(api.get("cidrs") or []), "ports": _ports([int(n) for n in api["ports"]])}
     api_where = "the Kubernetes API (%s) on TCP %s" % (
         ", ".join(str(c) for c in api.get("cidrs") or []),
@@ -1774,6 +1797,12 @@ def _network_policies(spec, settings, defaults):
         )
     )
     return policies
+
+
+def _probed(comp):
+    """Whether the health check probes ``comp`` through the API server's service proxy when
+    ``platform_health_via`` is ``service``: it has health paths and a Service."""
+    return bool(comp.get("health_paths")) and bool((comp.get("service") or {}).get("name"))
 
 
 def _selector_text(selector):

@@ -267,6 +267,28 @@ def test_kubernetes_api_egress_for_api_access_and_the_backup_job():
     ]
 
 
+def test_api_server_probes_let_the_service_proxy_reach_the_probed_components():
+    spec = secured(api_server={"cidrs": API, "ports": [6443]})
+    assert not [n for n in policies(pr.render_platform(spec)) if "-allow-probes-" in n]  # off by default
+    spec["security"]["api_server_probes"] = True
+    nps = policies(pr.render_platform(spec))
+    probed = [c["name"] for c in spec["components"] if c.get("health_paths") and c.get("service")]
+    assert probed and sorted(n for n in nps if "-allow-probes-" in n) == sorted(
+        "mplp-allow-probes-%s" % name for name in probed
+    )
+    core = component(spec, "core")
+    assert nps["mplp-allow-probes-core"]["spec"] == {
+        "podSelector": pods(spec, "core"),
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {"from": [{"ipBlock": {"cidr": c}} for c in API], "ports": tcp(pr._container_port(core, {}))}
+        ],
+    }
+    assert "service proxy" in nps["mplp-allow-probes-core"]["metadata"]["annotations"][records.FLOW]
+    # the data tier has no health paths: the health check reaches it through exec or directly
+    assert "mplp-allow-probes-postgresql" not in nps
+
+
 def test_the_backup_policies_select_the_backup_roles_cronjob_pods():
     """The labels and the default name of roles/backup's CronJob (templates/schedule.yml.j2,
     backup_schedule_name) select its pods."""
@@ -515,6 +537,13 @@ def test_api_access_on_a_component_without_pods_is_refused_even_without_policies
     # without network policies a managed database by DNS name is fine, as before
     del component(spec, "postgresql")["api_access"]
     assert pr.check_spec(spec) == []
+
+
+def test_api_server_probes_need_the_api_servers_addresses():
+    spec = secured(api_server={"cidrs": []}, api_server_probes=True, backup=False)
+    assert any("api_server_probes lets the API server's service proxy" in p for p in pr.check_spec(spec))
+    spec["security"]["api_server_probes"] = "yes"
+    assert "security.api_server_probes must be true or false, got 'yes'" in pr.check_spec(spec)
 
 
 def test_render_refuses_a_description_with_security_problems():

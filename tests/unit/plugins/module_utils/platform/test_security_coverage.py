@@ -116,6 +116,8 @@ FLOWS = [
     # Prometheus scrapes the app's metrics port from the monitoring namespace only
     ("prometheus -> app metrics", PROMETHEUS, APP, 8000, "TCP", True),
     ("prometheus -> redis", PROMETHEUS, REDIS, 6379, "TCP", False),
+    # the API server's service proxy is no pod: without api_server_probes it is denied like any address
+    ("API server -> app 8000 (service proxy)", address(API_IP), APP, 8000, "TCP", False),
     # 443 egress where the description asks (the app), nowhere else
     ("app -> internet 443", APP, address(INTERNET), 443, "TCP", True),
     ("app -> internet 80", APP, address(INTERNET), 80, "TCP", False),
@@ -149,6 +151,27 @@ def test_the_rendered_policies_allow_exactly_the_described_flows(
     what, source, target, port, protocol, expected
 ):
     policies = [m for m in pr.render_platform(described()) if m["kind"] == "NetworkPolicy"]
+    assert bool(allowed(policies, source, target, port, protocol)) is expected, what
+
+
+PROBES = [
+    # api_server_probes: the health check's probes through the service proxy reach the probed
+    # component's port, from the API server's address only; nothing else opens
+    ("API server -> app 8000 (service proxy)", address(API_IP), APP, 8000, "TCP", True),
+    ("API server -> app 9999", address(API_IP), APP, 9999, "TCP", False),
+    ("API server -> postgres (no health paths)", address(API_IP), POSTGRES, 5432, "TCP", False),
+    ("another address -> app 8000", address(INTERNET), APP, 8000, "TCP", False),
+    ("another namespace -> app", OTHER_NS, APP, 8000, "TCP", False),
+]
+
+
+@pytest.mark.parametrize("what,source,target,port,protocol,expected", PROBES, ids=[f[0] for f in PROBES])
+def test_api_server_probes_open_the_probed_ports_to_the_api_server_only(
+    what, source, target, port, protocol, expected
+):
+    spec = described()
+    spec["security"]["api_server_probes"] = True
+    policies = [m for m in pr.render_platform(spec) if m["kind"] == "NetworkPolicy"]
     assert bool(allowed(policies, source, target, port, protocol)) is expected, what
 
 
