@@ -75,9 +75,10 @@ emulator:
 
 # Tests marked `parallel` (their own namespaces, nothing global) run two at a time first
 # (pytest-xdist, a file per worker); then, alone, those that change what every test sees.
+# Each lane prints its 15 slowest tests.
 integration: stack-up
-	$(PY) -m pytest tests/integration -q -m "parallel and not global_state" -n 2 --dist loadfile $(PYTEST_ARGS)
-	$(PY) -m pytest tests/integration -q -m "not parallel or global_state" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/integration -q -m "parallel and not global_state" -n 2 --dist loadfile --durations 15 $(PYTEST_ARGS)
+	$(PY) -m pytest tests/integration -q -m "not parallel or global_state" --durations 15 $(PYTEST_ARGS)
 
 # Role scenarios against the local stack (local connection, no Docker).
 molecule: demo-load
