@@ -380,6 +380,15 @@ def rotate(request, client, now=None):
                 % (_label(namespace, name), database["key"], ", ".join(sorted(values)))
             )
         )
+    if database and not current.get(database["key"]):
+        # The role's password now is not the Secret's: no record could give it back.
+        raise OpsError(
+            nothing_changed(
+                "%s holds no %s yet: role %s's current password is unknown, so a rotation could not "
+                "be rolled back; put the current password in the Secret first (deploy_secrets), then "
+                "rotate" % (_label(namespace, name), database["key"], database["role"])
+            )
+        )
     users, contents = _users_and_contents(client, namespace, name, secret, workloads)
     moment = now or _utcnow()
     stamp = _restart_stamp(users, now)
@@ -548,6 +557,13 @@ def roll_back(request, client, now=None):
         plans = [rotation.restart_plan(u, name, contents, after, stamp) for u in users]
     output["workloads"] = _public(plans)
     previous_password = record["previous"].get(database["key"]) if database else None
+    if db and not previous_password:
+        raise OpsError(
+            nothing_changed(
+                "record %s holds no previous password of role %s (%s was not in the Secret): the role's "
+                "old password cannot be put back" % (path, database["role"], database["key"])
+            )
+        )
     role_back = bool(db) and not (request.check_mode or db.can_login(previous_password))
     output["changed"] = bool(values or removed or role_back)
     if request.diff:

@@ -393,6 +393,53 @@ def test_a_role_that_cannot_be_changed_leaves_nothing_changed_and_no_record(plat
     assert not [c for c in api.calls if c[0] != "GET"]
 
 
+def test_a_database_password_the_secret_does_not_hold_yet_is_not_rotated(platform, tmp_path):
+    api = api_with(platform)
+    for mode in (False, True):
+        with pytest.raises(OpsError) as caught:
+            rotate.run(
+                request(
+                    tmp_path,
+                    check_mode=mode,
+                    data={"admin": "new-password-1"},
+                    database={"key": "admin", "role": "app", "login_user": "postgres"},
+                ),
+                api,
+            )
+        assert "holds no admin yet: role app's current password is unknown" in caught.value.msg
+        assert "nothing was changed" in caught.value.msg
+    assert not [c for c in api.calls if c[0] != "GET"] and not (tmp_path / "records").exists()
+
+
+def test_a_record_without_the_roles_old_password_does_not_roll_the_role_back(platform, tmp_path, monkeypatch):
+    class Database:
+        def __init__(self, params, client):
+            self.role = params["role"]
+
+        def can_login(self, password):
+            raise AssertionError("no login without a password to try")
+
+    monkeypatch.setattr(rotate, "Database", Database)
+    api = api_with(platform)
+    record = rotation.new_record(
+        NS,
+        "db",
+        NOW.isoformat(),
+        {"admin": None},
+        {"admin": "new-password-1"},
+        {"role": "app", "key": "admin"},
+    )
+    directory = tmp_path / "records"
+    directory.mkdir()
+    path = directory / rotation.record_name(NS, "db", NOW)
+    path.write_bytes(vault.encrypt(rotation.encode_record(record), "records-pass"))
+    with pytest.raises(OpsError) as caught:
+        rotate.run(request(tmp_path, state="rolled_back", database={"role": "app", "key": "admin"}), api)
+    assert "holds no previous password of role app" in caught.value.msg
+    assert "nothing was changed" in caught.value.msg
+    assert not [c for c in api.calls if c[0] != "GET"]
+
+
 def test_a_record_of_another_secret_or_a_wrong_vault_password_changes_nothing(platform, tmp_path):
     api = api_with(platform)
     out = rotate.run(request(tmp_path, data={"password": "new-password-1"}), api, now=NOW)
