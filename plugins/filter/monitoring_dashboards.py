@@ -4,7 +4,7 @@
 from ansible.errors import AnsibleFilterError
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.multiagent.ops.plugins.module_utils.common.plain import plain_arguments
+from ansible_collections.multiagent.ops.plugins.module_utils.common.plain import plain
 from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import dashboards
 
 
@@ -13,7 +13,7 @@ from ansible_collections.multiagent.ops.plugins.module_utils.monitoring import d
 def grafana_dashboards(
     components, platform, namespace, boards=None, datasource=None, prefix=None, extra=None, title=None
 ):
-    (components, boards, datasource, extra), _ = plain_arguments((components, boards, datasource, extra), {})
+    components, boards, datasource, extra = (plain(v) for v in (components, boards, datasource, extra))
     try:
         rendered = dashboards.render_dashboards(
             components,
@@ -33,7 +33,7 @@ def grafana_dashboards(
 def grafana_dashboard_configmaps(boards, namespace, labels=None, folder="", label=dashboards.SIDECAR_LABEL):
     if not namespace:
         raise AnsibleFilterError("grafana_dashboard_configmaps: the ConfigMaps need a namespace")
-    (boards, labels), _ = plain_arguments((boards, labels), {})
+    boards, labels = plain(boards), plain(labels)
     return wrap_var(
         dashboards.dashboard_configmaps(boards, namespace, labels=labels, folder=folder, label=label)
     )
