@@ -1515,6 +1515,11 @@ def _policy(spec, name, flow, selector, ingress=None, egress=None):
     return {"apiVersion": NETWORK_POLICY_API, "kind": "NetworkPolicy", "metadata": meta, "spec": body}
 
 
+def _ingress_policy(spec, name, flow, comp, peers, port):
+    """A NetworkPolicy letting ``peers`` reach component ``comp``'s pods on TCP ``port``."""
+    return _policy(spec, name, flow, _pods_of(spec, comp), ingress=[{"from": peers, "ports": _ports([port])}])
+
+
 def _pods_of(spec, comp):
     return {"matchLabels": selector_labels(spec, comp)}
 
@@ -1652,13 +1657,14 @@ def _network_policies(spec, settings, defaults):
     for comp in _ingress_targets(spec, settings, with_pods):
         port = _container_port(comp, defaults)
         policies.append(
-            _policy(
+            _ingress_policy(
                 spec,
                 "%s-allow-ingress-%s" % (p, _part(comp["name"])),
                 "ingress from namespace %s (the ingress controller) to component %s on TCP %d"
                 % (ingress_ns, comp["name"], port),
-                _pods_of(spec, comp),
-                ingress=[{"from": [_ns_peer(ingress_ns)], "ports": _ports([port])}],
+                comp,
+                [_ns_peer(ingress_ns)],
+                port,
             )
         )
     if settings["maintenance_page"]:
@@ -1706,13 +1712,14 @@ def _network_policies(spec, settings, defaults):
         if port is None:
             continue
         policies.append(
-            _policy(
+            _ingress_policy(
                 spec,
                 "%s-allow-scrape-%s" % (p, _part(comp["name"])),
                 "ingress from namespace %s (Prometheus) to component %s's metrics on TCP %s"
                 % (monitoring, comp["name"], port),
-                _pods_of(spec, comp),
-                ingress=[{"from": [_ns_peer(monitoring)], "ports": _ports([port])}],
+                comp,
+                [_ns_peer(monitoring)],
+                port,
             )
         )
     if settings["api_server_probes"]:
@@ -1721,14 +1728,15 @@ def _network_policies(spec, settings, defaults):
                 continue
             port = _container_port(comp, defaults)
             policies.append(
-                _policy(
+                _ingress_policy(
                     spec,
                     "%s-allow-probes-%s" % (p, _part(comp["name"])),
                     "ingress from the Kubernetes API server (%s) to component %s on TCP %d: the health "
                     "check's probes through the service proxy"
                     % (", ".join(str(c) for c in api["cidrs"]), comp["name"], port),
-                    _pods_of(spec, comp),
-                    ingress=[{"from": _ip_peers(api["cidrs"]), "ports": _ports([port])}],
+                    comp,
+                    _ip_peers(api["cidrs"]),
+                    port,
                 )
             )
     api_rule = {"to": _ip_peers(api.get("cidrs") or []), "ports": _ports([int(n) for n in api["ports"]])}
