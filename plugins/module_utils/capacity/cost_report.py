@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity import cost, rollup, usage
-from ansible_collections.multiagent.ops.plugins.module_utils.capacity.arrays import numpy as np
 from ansible_collections.multiagent.ops.plugins.module_utils.k8s import objects
 
 METRICS_API, PROMETHEUS = "metrics_api", "prometheus"
@@ -137,8 +136,8 @@ def window_usage(cpu_series, memory_series, owners, workloads):
     for owner in set(cpu) | set(memory):
         per_pod = {}
         for resource, sums in (("cpu", cpu), ("memory", memory)):
-            _stamps, total, counts = sums.get(owner) or ((), np.empty(0), np.empty(0))
-            per_pod[resource] = (total / counts).tolist() if len(counts) else []
+            found = sums.get(owner)  # (stamps, sums, counts): the mean per pod at each timestamp
+            per_pod[resource] = (found[1] / found[2]).tolist() if found else []
         entry = _stats(per_pod["cpu"], per_pod["memory"])
         entry["samples"] = entry.pop("pods")
         counts = (cpu.get(owner) or memory[owner])[2]  # pods measured: CPU's count, else memory's
@@ -175,7 +174,7 @@ def window_pods(cpu_series, memory_series, requests, owners, workloads, cpu_unde
                 means.setdefault(pod, {})[resource] = _mean(values)
     out = []
     for pod, used in means.items():
-        owner = owners.get(pod) or usage.owner_by_name(pod, workloads)
+        owner = usage.owner_of(pod, owners, workloads)
         if owner not in workloads:
             continue
         asked = requests.get(pod) or {}

@@ -225,7 +225,7 @@ def build(
         pods = {}
         for item in grouped[CPU_USAGE].get(region) or ():
             pod = (item.get("metric") or {}).get("pod")
-            owner = owners.get(pod) or usage.owner_by_name(pod or "", workloads)
+            owner = usage.owner_of(pod, owners, workloads)
             if owner is not None:
                 pods.setdefault(owner, set()).add(pod)
         for comp in comps:

@@ -17,10 +17,6 @@ from ansible_collections.multiagent.ops.plugins.module_utils.capacity import for
 from ansible_collections.multiagent.ops.plugins.module_utils.capacity.arrays import numpy as np
 
 
-def _owner(pod, owners, workloads):
-    return owners.get(pod) or usage.owner_by_name(pod or "", workloads)
-
-
 def owner_sums(series, owners, workloads=(), label="pod"):
     """Per-pod series -> ``{owner: (stamps, sums, counts)}``, numpy arrays: at each timestamp
     (in order) that some pod of the owner has a sample, the sum of their samples and their
@@ -28,7 +24,7 @@ def owner_sums(series, owners, workloads=(), label="pod"):
     matching nothing is dropped. A NaN sample makes its timestamp's sum NaN (not a smaller sum)."""
     parts = {}
     for item in series or ():
-        owner = _owner(item.get("metric", {}).get(label), owners, workloads)
+        owner = usage.owner_of(item.get("metric", {}).get(label), owners, workloads)
         if owner is not None:
             parts.setdefault(owner, []).append(forecast.parse(item.get("values"), finite=False))
     out = {}

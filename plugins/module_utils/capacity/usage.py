@@ -32,6 +32,12 @@ def owner_by_name(pod, workloads):
     return best
 
 
+def owner_of(pod, owners, workloads=()):
+    """The workload ``pod`` belongs to: ``owners``' (pod_owners) when it knows the pod, else the
+    one it is named like (owner_by_name); None when neither says."""
+    return owners.get(pod) or owner_by_name(pod or "", workloads)
+
+
 def pod_owners(pod_owner_series, replicaset_owner_series=(), workloads=()):
     """kube_pod_owner (labels pod, owner_kind, owner_name) and kube_replicaset_owner (labels
     replicaset, owner_kind, owner_name) series or label dicts -> ``{pod: workload name}``: a pod

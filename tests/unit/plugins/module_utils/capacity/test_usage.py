@@ -94,3 +94,11 @@ def test_no_metrics_no_percentages():
     got = usage.workload_usage([pod("core-a-1", "core-a")], [rs("core-a", "mplp-core")], [])
     assert got[("Deployment", "mplp-core")]["cpu_pct"] is None
     assert got[("Deployment", "mplp-core")]["measured"] == 0
+
+
+def test_a_pods_owner_from_the_owner_data_else_from_its_name():
+    owners = {"mplp-core-aaa-1": "mplp-core-api"}  # owner data wins over a name that fits too
+    assert usage.owner_of("mplp-core-aaa-1", owners, WORKLOADS) == "mplp-core-api"
+    assert usage.owner_of("mplp-core-bbb-1", owners, WORKLOADS) == "mplp-core"
+    assert usage.owner_of("other-1", owners, WORKLOADS) is None
+    assert usage.owner_of(None, owners, WORKLOADS) is None
