@@ -33,7 +33,6 @@ import os
 import shutil
 import sys
 import tempfile
-import traceback
 
 from ansible_collections.multiagent.ops.plugins.module_utils.backup import artifact
 
@@ -542,13 +541,10 @@ def missing_boto3(reason):
     error = load_boto3()
     if error is None:
         return None
-    # Imported only here: a message helper of Ansible's, needed only when boto3 is missing.
-    from ansible.module_utils.basic import missing_required_lib
+    # Imported only here: the glue's message for a missing library, needed only when boto3 is missing.
+    from ansible_collections.multiagent.ops.plugins.module_utils.common.module import missing_library
 
-    return {
-        "msg": missing_required_lib("boto3", reason=reason),
-        "exception": "".join(traceback.format_exception_only(type(error), error)),
-    }
+    return missing_library("boto3", error, reason)
 
 
 def open_store(location, create=False):

@@ -41,17 +41,22 @@ def keeps_remote_files(module):
     return bool(getattr(getattr(module, "_module", module), "_keep_remote_files", False))
 
 
-def require(module, library, error, reason=None):
-    """When ``error`` (the ImportError of a declared requirement) is set: fail with Ansible's
-    message for a missing library, which names the host and the Python that lack it."""
-    if error is None:
-        return
+def missing_library(library, error, reason=None):
+    """fail_json's ``msg`` and ``exception`` for a declared requirement that cannot be imported
+    (``error``, its ImportError): Ansible's message for a missing library, which names the host
+    and the Python that lack it."""
     import traceback
 
     from ansible.module_utils.basic import missing_required_lib
 
-    module.fail_json(
-        msg=missing_required_lib(library, reason=reason),
-        exception="".join(traceback.format_exception_only(type(error), error)),
-        changed=False,
-    )
+    return {
+        "msg": missing_required_lib(library, reason=reason),
+        "exception": "".join(traceback.format_exception_only(type(error), error)),
+    }
+
+
+def require(module, library, error, reason=None):
+    """When ``error`` (the ImportError of a declared requirement) is set: fail with
+    :func:`missing_library`'s message."""
+    if error is not None:
+        module.fail_json(changed=False, **missing_library(library, error, reason))
